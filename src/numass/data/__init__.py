@@ -1,0 +1,1 @@
+"""Data layer: registry of public data sets, the data directory, verification, fetching, loading."""

@@ -1,0 +1,117 @@
+"""What a theory backend hands to likelihoods.
+
+Conventions (shared by every backend and likelihood):
+- ``Spectra``: ``ell`` = 0..lmax; ``tt, te, ee, bb`` are lensed D_ell = l(l+1)C_l/2pi in muK^2;
+  ``pp`` is CAMB's lensing convention [L(L+1)]^2 C_L^phiphi / 2pi (dimensionless).
+- ``Background``: anything with H(z) [km/s/Mpc], DM(z), DH(z), DV(z) [Mpc], ``rdrag`` [Mpc] and
+  ``theta_star`` (100 theta_*, as CAMB's derived parameter ``thetastar``).
+- ``params``: the cosmological input parameters, named as in CAMB (H0, ombh2, omch2, mnu, tau, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from numass.errors import InputError
+
+SPECTRA_KEYS = ("tt", "te", "ee", "bb", "pp")
+# names of the arrays in the npz layout that `numass chi2 --spectra` reads and `numass theory` writes
+NPZ_NAMES = {"tt": "DlTT", "te": "DlTE", "ee": "DlEE", "bb": "DlBB", "pp": "clpp_L2"}
+
+
+@dataclass
+class Spectra:
+    ell: np.ndarray
+    tt: np.ndarray
+    te: np.ndarray
+    ee: np.ndarray
+    bb: np.ndarray
+    pp: np.ndarray
+
+    @property
+    def lmax(self) -> int:
+        return int(self.ell[-1])
+
+    def validate(self, source: str = "spectra") -> "Spectra":
+        """Check shapes and values; raise InputError naming the offending array."""
+        ell = np.asarray(self.ell)
+        if ell.ndim != 1 or len(ell) < 3 or ell[0] != 0 or np.any(np.diff(ell) != 1):
+            raise InputError(f"{source}: 'ell' must be the integers 0, 1, ..., lmax")
+        for key in SPECTRA_KEYS:
+            arr = np.asarray(getattr(self, key))
+            name = NPZ_NAMES[key]
+            if arr.shape != ell.shape:
+                raise InputError(f"{source}: '{name}' has shape {arr.shape}, expected {ell.shape} "
+                                 f"(one value per ell = 0..{int(ell[-1])})")
+            if not np.all(np.isfinite(arr[2:])):
+                raise InputError(f"{source}: '{name}' contains NaN or infinite values")
+        return self
+
+    def require_lmax(self, lmax: int, who: str) -> None:
+        if self.lmax < lmax:
+            raise InputError(f"{who} needs spectra up to ell = {lmax}, got lmax = {self.lmax}")
+
+    @classmethod
+    def from_npz(cls, path: str | Path) -> "Spectra":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"spectra file '{path}' does not exist")
+        try:
+            with np.load(path) as f:
+                missing = [n for n in ("ell", *NPZ_NAMES.values()) if n not in f]
+                if missing:
+                    raise InputError(f"spectra file '{path}' lacks the arrays {missing}; it needs "
+                                     f"'ell', {', '.join(repr(n) for n in NPZ_NAMES.values())}")
+                arrays = {k: np.array(f[n], dtype=float) for k, n in NPZ_NAMES.items()}
+                ell = np.array(f["ell"])
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read spectra file '{path}' as .npz: {exc}") from None
+        return cls(ell=ell.astype(int), **arrays).validate(str(path))
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        out = {"ell": np.asarray(self.ell)}
+        out.update({NPZ_NAMES[k]: np.asarray(getattr(self, k)) for k in SPECTRA_KEYS})
+        return out
+
+
+@runtime_checkable
+class Background(Protocol):
+    rdrag: float
+    theta_star: float
+
+    def H(self, z): ...
+
+    def DM(self, z): ...
+
+    def DH(self, z): ...
+
+    def DV(self, z): ...
+
+
+@dataclass
+class TheoryProducts:
+    """Everything a backend computed at one parameter point."""
+
+    params: dict[str, float]
+    spectra: Spectra | None = None
+    background: Background | None = None
+    derived: dict[str, float] = field(default_factory=dict)
+
+    def need_spectra(self, who: str) -> Spectra:
+        if self.spectra is None:
+            raise InputError(f"likelihood '{who}' needs CMB spectra but the theory provided none")
+        return self.spectra
+
+    def need_background(self, who: str) -> Background:
+        if self.background is None:
+            raise InputError(f"likelihood '{who}' needs the background expansion but the theory "
+                             f"provided none")
+        return self.background
+
+    def need_param(self, name: str, who: str) -> float:
+        if name not in self.params:
+            raise InputError(f"likelihood '{who}' needs the parameter '{name}'")
+        return float(self.params[name])

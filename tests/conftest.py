@@ -1,0 +1,55 @@
+"""Shared fixtures: the data directory (tests that need it skip when absent) and one CAMB spectrum."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from numass.theory.products import Spectra
+
+# Planck 2018-like LCDM point used as the reference cosmology in validation tests
+FIDUCIAL = dict(H0=67.32, ombh2=0.02238, omch2=0.1201, mnu=0.06, nnu=3.044, tau=0.0543,
+                As=2.1e-9, ns=0.9660)
+
+
+def _data_dir() -> Path | None:
+    d = os.environ.get("NUMASS_DATA_DIR")
+    return Path(d) if d and Path(d).is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = _data_dir()
+    if d is None:
+        pytest.skip("needs the public data sets: set NUMASS_DATA_DIR to a folder holding them "
+                    "(`numass data fetch --all`); CI sets it to ../shared/data")
+    return d
+
+
+def need_dataset(data_dir: Path, folder: str) -> Path:
+    p = data_dir / folder
+    if not p.is_dir():
+        pytest.skip(f"data set '{folder}' not in {data_dir}")
+    return p
+
+
+def camb_spectra(lmax: int = 3000, **overrides) -> Spectra:
+    """Lensed CAMB spectra in numass's layout at FIDUCIAL (+ overrides)."""
+    import camb
+
+    p = {**FIDUCIAL, **overrides}
+    pars = camb.set_params(H0=p["H0"], ombh2=p["ombh2"], omch2=p["omch2"], mnu=p["mnu"],
+                           nnu=p["nnu"], tau=p["tau"], As=p["As"], ns=p["ns"],
+                           lmax=lmax + 500, lens_potential_accuracy=1, WantTensors=False)
+    res = camb.get_results(pars)
+    cls = res.get_cmb_power_spectra(pars, CMB_unit="muK", raw_cl=False, lmax=lmax)
+    lensed, pp = cls["total"], cls["lens_potential"][:, 0]
+    ell = np.arange(lmax + 1)
+    return Spectra(ell=ell, tt=lensed[:, 0], te=lensed[:, 3], ee=lensed[:, 1], bb=lensed[:, 2], pp=pp)
+
+
+@pytest.fixture(scope="session")
+def fiducial_spectra() -> Spectra:
+    return camb_spectra()
