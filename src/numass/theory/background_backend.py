@@ -1,0 +1,49 @@
+"""A backend that computes only the background, with numass's own code (no Boltzmann solver).
+
+It serves BAO and the compressed CMB likelihood in about a millisecond, which is what makes the
+embedded-data analysis converge in minutes. Negative Sigma m_nu,eff is native here: the
+mass-dependent part of the neutrino energy density changes sign (Elbers et al. 2024).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from numass.errors import InputError, TheoryError
+from numass.theory.backend import Backend
+from numass.theory.products import TheoryProducts
+
+ALLOWED = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu", "nu_states",
+           "w", "wa", "TCMB", "YHe", "omk", "tau", "As", "logA", "ns", "A_L", "A_lens")
+
+
+class BackgroundBackend(Backend):
+    name = "background"
+    supports_negative_mnu = True
+
+    def param_names(self):
+        return ALLOWED
+
+    def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})) -> TheoryProducts:
+        from numass.theory.background import compute_background
+
+        if "spectra" in need:
+            raise InputError("the 'background' backend computes no CMB spectra; use --backend camb "
+                             "for data sets that need them")
+        self.check_params(params)
+        p = dict(params)
+        if "theta_MC_100" in p:
+            p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+        for spectra_only in ("tau", "As", "logA", "ns", "A_L", "A_lens"):
+            p.pop(spectra_only, None)
+        try:
+            bg = compute_background(p)
+        except InputError:
+            raise
+        except Exception as exc:  # numerical failure at a point: the sampler gets -inf
+            raise TheoryError(f"background failed at {params}: {exc}") from exc
+        derived = {"H0": float(bg.h * 100), "omegam": float(bg.omegam), "rdrag": float(bg.rdrag),
+                   "theta_star": float(bg.theta_star), "zdrag": float(bg.zdrag),
+                   "zstar": float(bg.zstar)}
+        if not all(np.isfinite(list(derived.values()))):
+            raise TheoryError(f"non-finite background at {params}")
+        return TheoryProducts(params=dict(params), background=bg, derived=derived)

@@ -1,0 +1,62 @@
+"""Energy density of massive relic neutrinos (Fermi-Dirac), in CAMB's conventions.
+
+CAMB gives each massive eigenstate a degeneracy g = N_std/3 (N_std = 3.044) and treats it as one
+thermal species at temperature g^{1/4} T_nu, T_nu = (4/11)^{1/3} T_CMB: its relativistic density is
+then g times one species', and its number density g^{3/4} times (hence CAMB's
+omnuh2 = mnu/94.07 * g^{3/4}). numass uses the same, so both codes share one physical model.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+N_STD = 3.044  # standard-model N_eff (CAMB's default and standard_neutrino_neff)
+KB_EV = 8.617333262e-5  # Boltzmann constant, eV/K
+
+# F(y) = int_0^inf x^2 sqrt(x^2 + y^2) / (e^x + 1) dx, normalised by F(0) = 7 pi^4 / 120
+_X = np.linspace(1e-6, 60.0, 24001)
+_W = np.full_like(_X, _X[1] - _X[0])  # Simpson weights on an even number of intervals
+_W[1:-1:2] *= 4.0 / 3.0
+_W[2:-1:2] *= 2.0 / 3.0
+_W[[0, -1]] *= 1.0 / 3.0
+_F0 = 7.0 * np.pi**4 / 120.0
+_LOGY = np.linspace(np.log(1e-5), np.log(1e5), 1601)
+
+
+def _rho_ratio_exact(y: np.ndarray) -> np.ndarray:
+    x = _X[None, :]
+    integrand = x**2 * np.sqrt(x**2 + y[:, None] ** 2) / (np.exp(x) + 1.0)
+    return integrand @ _W / _F0
+
+
+_LOG_RATIO = np.log(np.concatenate([_rho_ratio_exact(np.exp(chunk))
+                                    for chunk in np.array_split(_LOGY, 16)]))
+# non-relativistic limit: F(y) -> y * int x^2/(e^x+1) dx = y * 3 zeta(3)/2
+_NR_COEF = 1.5 * 1.2020569031595942 / _F0
+
+
+def rho_ratio(y) -> np.ndarray:
+    """rho(m, T) / rho(0, T) for one Fermi-Dirac species, y = m / (k_B T)."""
+    y = np.abs(np.asarray(y, dtype=float))
+    logy = np.log(np.maximum(y, 1e-300))
+    out = np.exp(np.interp(logy, _LOGY, _LOG_RATIO))
+    out = np.where(y < np.exp(_LOGY[0]), 1.0, out)
+    return np.where(y > np.exp(_LOGY[-1]), _NR_COEF * y, out)
+
+
+def massive_states(mnu: float, nnu: float, nu_states: int):
+    """(number of massive eigenstates, degeneracy of each, mass of each in eV, massless N_eff)."""
+    if nu_states not in (1, 3):
+        raise ValueError("nu_states must be 1 (CAMB default: one massive eigenstate) or 3 (degenerate)")
+    if mnu == 0:
+        return 0, 0.0, 0.0, nnu
+    g = N_STD / 3.0
+    n_massless = nnu - nu_states * g
+    if n_massless < 0:
+        raise ValueError(f"nnu = {nnu} is below the {nu_states * g:.4f} carried by the massive states")
+    return nu_states, g, mnu / nu_states, n_massless
+
+
+def nr_density_per_relativistic(y0: float) -> float:
+    """Late-time (non-relativistic) density over the relativistic one, for y0 = m/(k_B T_0):
+    multiply a species' relativistic omega h^2 by this to get its matter-like omega h^2 today."""
+    return _NR_COEF * y0
