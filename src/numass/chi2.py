@@ -1,0 +1,39 @@
+"""chi2 of data sets on a user's own spectra (`numass chi2`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from numass.errors import InputError
+from numass.likelihoods import get_likelihood
+from numass.theory.defaults import FIDUCIAL
+from numass.theory.products import Spectra, TheoryProducts
+
+# cosmological parameters `numass chi2` understands (named as in CAMB)
+COSMO_PARAMS = ("H0", "ombh2", "omch2", "mnu", "nnu", "nu_states", "w", "wa", "tau")
+
+
+def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str, float],
+               data_dir: str | Path | None = None) -> dict[str, float]:
+    """{id: chi2} with normalisation constants dropped; nuisances default to their prior centres."""
+    liks = [get_likelihood(i, data_dir) for i in ids]
+    nuisance_names = {n.name for lik in liks for n in lik.nuisance}
+    unknown = set(params) - set(COSMO_PARAMS) - nuisance_names
+    if unknown:
+        raise InputError(f"unknown parameter(s) {sorted(unknown)}; cosmological parameters: "
+                         f"{', '.join(COSMO_PARAMS)}; nuisance parameters of these data sets: "
+                         f"{', '.join(sorted(nuisance_names)) or 'none'}")
+    cosmo = {k: v for k, v in {**FIDUCIAL, **params}.items() if k in COSMO_PARAMS}
+    spectra = None
+    if any("spectra" in lik.requires for lik in liks):
+        if spectra_path is None:
+            needing = [lik.id for lik in liks if "spectra" in lik.requires]
+            raise InputError(f"{', '.join(needing)} need CMB spectra: pass --spectra FILE.npz")
+        spectra = Spectra.from_npz(spectra_path)
+    background = None
+    if any("background" in lik.requires for lik in liks):
+        from numass.theory.background import compute_background
+
+        background = compute_background(cosmo)
+    theory = TheoryProducts(params=cosmo, spectra=spectra, background=background)
+    nuisance = {k: v for k, v in params.items() if k in nuisance_names}
+    return {lik.id: float(lik.chi2(theory, nuisance)) for lik in liks}

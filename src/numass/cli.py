@@ -1,0 +1,153 @@
+"""The `numass` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+from numass import __version__
+from numass.errors import InputError, NumassError
+
+
+def _add_data_dir(p):
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding the public data sets (default: $NUMASS_DATA_DIR, else the "
+                        "user cache directory)")
+
+
+def cmd_run(args) -> int:
+    from numass.inference.pipeline import EMBEDDED_DATASETS, format_summary, run_analysis
+    from numass.likelihoods import parse_ids
+
+    if args.data in (None, "embedded"):
+        datasets = EMBEDDED_DATASETS
+    elif args.data == "full":
+        datasets = FULL_DATASETS
+    else:
+        datasets = parse_ids(args.data)
+    summary = run_analysis(model=args.model, datasets=datasets, out=args.out, backend=args.backend,
+                           data_dir=args.data_dir, resume=not args.restart, rminus1=args.rminus1,
+                           seed=args.seed)
+    print(format_summary(summary))
+    print(f"[numass] wrote {args.out}/summary.json, {args.out}/triangle.png and the chains")
+    return 0
+
+
+FULL_DATASETS = ["desi-dr2-bao", "planck2018-plik-lite-TTTEEE", "planck2018-lowl-TT", "tau-prior",
+                 "act-dr6-lensing"]
+
+
+def cmd_chi2(args) -> int:
+    from numass.chi2 import chi2_table
+
+    from numass.likelihoods import parse_ids
+    from numass.theory.defaults import parse_assignments
+
+    table = chi2_table(parse_ids(args.data), args.spectra, parse_assignments(args.param),
+                       data_dir=args.data_dir)
+    if args.json:
+        print(json.dumps(table))
+    else:
+        width = max(len(k) for k in table)
+        for k, v in table.items():
+            print(f"{k:<{width}}  chi2 = {v:.4f}")
+    return 0
+
+
+def cmd_theory(args) -> int:
+    from numass.theory import compute_point
+    from numass.theory.defaults import parse_assignments
+    from numass.theory.io import write_theory_npz
+
+    products = compute_point(args.model, args.backend, parse_assignments(args.param))
+    write_theory_npz(products, args.out)
+    d = products.derived
+    print(f"[numass] wrote {args.out}: " + ", ".join(
+        f"{k} = {d[k]:.6g}" for k in ("H0", "theta_star", "rdrag", "sigma8", "S8") if k in d))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numass", description="Weigh the explanations of the negative neutrino mass "
+                                   "preference on public cosmological data.")
+    parser.add_argument("--version", action="version", version=f"numass {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="the default analysis: LCDM + Sigma m_nu,eff, MCMC, best fit, "
+                                   "tension, triangle plot")
+    p.add_argument("--out", default="numass-out", help="output folder (default ./numass-out)")
+    p.add_argument("--data", default="embedded",
+                   help="'embedded' (default: DESI DR2 BAO + compressed CMB, no data directory "
+                        "needed), 'full' (" + ",".join(FULL_DATASETS) + "), or a comma-separated "
+                        "list of data set ids")
+    p.add_argument("--model", default="lcdm", help="model (default lcdm)")
+    p.add_argument("--backend", default=None,
+                   help="theory backend: 'background' (own code; background-only data), 'camb'; "
+                        "default: the fastest that serves the data")
+    p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
+    p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
+                                                           "instead of resuming them")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("chi2", help="chi2 = -2 ln L of data sets on your own spectra")
+    p.add_argument("--data", required=True, help="comma-separated data set ids")
+    p.add_argument("--spectra", default=None, help=".npz with ell, DlTT, DlTE, DlEE, DlBB, clpp_L2")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="cosmological or nuisance parameter (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object {id: chi2}")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_chi2)
+
+    p = sub.add_parser("theory", help="compute the theory products at one point and write an .npz")
+    p.add_argument("--model", default="lcdm")
+    p.add_argument("--backend", default="camb", help="'camb' or 'background'")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE")
+    p.add_argument("--out", required=True, help="output .npz")
+    p.set_defaults(func=cmd_theory)
+
+    try:
+        from numass.data.commands import add_data_parser
+
+        add_data_parser(sub)
+    except ImportError:  # pragma: no cover - the data commands ship with the package
+        pass
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    """numass's own messages to stderr, once (Cobaya configures its own loggers)."""
+    log = logging.getLogger("numass")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[numass] %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\n[numass] interrupted: the chains written so far are kept; run the same command "
+              "again to resume", file=sys.stderr)
+        return 130
+    except NumassError as exc:
+        print(f"numass: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""DESI BAO: a Gaussian likelihood on D_V/r_d, D_M/r_d and D_H/r_d.
+
+DR2 reads the data directory's ``desi_bao_dr2`` files and, when they are absent, falls back to the
+embedded published table (numass.data.embedded). DR1 needs the data directory. ``drop_lrg1``
+removes the LRG 0.4 < z < 0.6 bin (z_eff = 0.51), the robustness test of DESIGN.md.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from numass.data import embedded
+from numass.data.store import dataset_dir, load_text
+from numass.errors import DataError, InputError
+from numass.likelihoods.base import Likelihood
+from numass.theory.products import TheoryProducts
+
+log = logging.getLogger("numass")
+
+FILES = {
+    "dr2": ("desi_bao_dr2", "desi_gaussian_bao_ALL_GCcomb_mean.txt",
+            "desi_gaussian_bao_ALL_GCcomb_cov.txt"),
+    "dr1": ("desi_bao_dr1", "desi_2024_gaussian_bao_ALL_GCcomb_mean.txt",
+            "desi_2024_gaussian_bao_ALL_GCcomb_cov.txt"),
+}
+QUANTITIES = ("DV_over_rs", "DM_over_rs", "DH_over_rs")
+LRG1_Z = 0.51
+_SAID: set[str] = set()
+
+
+def _say_once(msg: str, *args) -> None:
+    if msg not in _SAID:
+        _SAID.add(msg)
+        log.info(msg, *args)
+
+
+def read_mean_file(folder: str, name: str, data_dir) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(z, value, quantity) from a 'z value quantity' text file."""
+    from numass.data.store import dataset_file
+
+    path = dataset_file(folder, name, data_dir)
+    z, value, quantity = [], [], []
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split()
+        try:
+            z.append(float(parts[0]))
+            value.append(float(parts[1]))
+            quantity.append(parts[2])
+        except (IndexError, ValueError):
+            raise DataError(folder, name, f"malformed line {line!r}") from None
+        if parts[2] not in QUANTITIES:
+            raise DataError(folder, name, f"unknown quantity {parts[2]!r}")
+    return np.array(z), np.array(value), quantity
+
+
+class DesiBAO(Likelihood):
+    requires = frozenset({"background"})
+
+    def __init__(self, data_dir=None, release: str = "dr2", drop_lrg1: bool = False, **options):
+        if options:
+            raise InputError(f"DESI BAO: unknown option(s) {sorted(options)}; allowed: release, "
+                             f"drop_lrg1")
+        if release not in FILES:
+            raise InputError(f"DESI BAO: unknown release '{release}'; allowed: {', '.join(FILES)}")
+        super().__init__(data_dir)
+        self.release, self.drop_lrg1 = release, bool(drop_lrg1)
+        z, value, quantity, cov = self._load(release, data_dir)
+        keep = ~np.isclose(z, LRG1_Z) if self.drop_lrg1 else np.ones(len(z), bool)
+        self.z, self.value = z[keep], value[keep]
+        self.quantity = [q for q, k in zip(quantity, keep) if k]
+        self.cov = cov[np.ix_(keep, keep)]
+        try:
+            self._chol = np.linalg.cholesky(self.cov)
+        except np.linalg.LinAlgError:
+            raise DataError(FILES[release][0], FILES[release][2],
+                            "covariance is not positive definite") from None
+
+    def _load(self, release, data_dir):
+        folder, mean_name, cov_name = FILES[release]
+        try:
+            dataset_dir(folder, data_dir)
+        except DataError:
+            if release != "dr2":
+                raise
+            _say_once("desi-dr2-bao: data directory has no %s; using the embedded published table "
+                     "(%s)", folder, embedded.DESI_DR2_BAO_CITATION)
+            self.source = "embedded"
+            z, quantity, value, cov, _ = embedded.desi_dr2_bao_table()
+            return z, value, quantity, cov
+        self.source = "file"
+        z, value, quantity = read_mean_file(folder, mean_name, data_dir)
+        cov = load_text(folder, cov_name, data_dir)
+        if cov.shape != (len(z), len(z)):
+            raise DataError(folder, cov_name, f"covariance shape {cov.shape} does not match the "
+                                              f"{len(z)} measurements")
+        return z, value, quantity, cov
+
+    def theory_vector(self, theory: TheoryProducts) -> np.ndarray:
+        bg = theory.need_background(self.id or "desi-bao")
+        funcs = {"DV_over_rs": bg.DV, "DM_over_rs": bg.DM, "DH_over_rs": bg.DH}
+        out = np.array([float(funcs[q](zz)) for q, zz in zip(self.quantity, self.z)])
+        return out / float(bg.rdrag)
+
+    def loglike(self, theory: TheoryProducts, nuisance=None) -> float:
+        r = self.theory_vector(theory) - self.value
+        x = np.linalg.solve(self._chol, r)
+        return -0.5 * float(x @ x)
