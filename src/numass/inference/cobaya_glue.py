@@ -108,9 +108,24 @@ class NumassLikelihood(CobayaLikelihood):
 _CLASSES: dict[str, type] = {}
 
 
+def _class_name(lik_id: str) -> str:
+    return "numass_" + "".join(c if c.isalnum() else "_" for c in lik_id)
+
+
 def likelihood_component(lik_id: str) -> type:
     """A Cobaya likelihood class for the numass likelihood ``lik_id`` (cached, one per id)."""
     if lik_id not in _CLASSES:
-        safe = "numass_" + "".join(c if c.isalnum() else "_" for c in lik_id)
-        _CLASSES[lik_id] = type(safe, (NumassLikelihood,), {"lik_id": lik_id})
+        cls = type(_class_name(lik_id), (NumassLikelihood,), {"lik_id": lik_id})
+        cls.__module__ = __name__
+        _CLASSES[lik_id] = cls
     return _CLASSES[lik_id]
+
+
+def __getattr__(name: str):
+    """Resolve the per-id classes by name, as Cobaya does when it reloads a run's YAML to resume."""
+    from numass.likelihoods import LIKELIHOODS
+
+    for lik_id in LIKELIHOODS:
+        if _class_name(lik_id) == name:
+            return likelihood_component(lik_id)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
