@@ -30,6 +30,8 @@ def cmd_run(args) -> int:
     summary = run_analysis(model=args.model, datasets=datasets, out=args.out, backend=args.backend,
                            data_dir=args.data_dir, resume=not args.restart, rminus1=args.rminus1,
                            seed=args.seed)
+    if not summary:  # an MPI rank other than 0: rank 0 reports
+        return 0
     print(format_summary(summary))
     print(f"[numass] wrote {args.out}/summary.json, {args.out}/triangle.png and the chains")
     return 0

@@ -57,6 +57,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  progress=print, plots: bool = True) -> dict:
     """Run the analysis and write ``out/summary.json``, the chains and a triangle plot."""
     import cobaya
+    from cobaya import mpi
     from cobaya.model import get_model
 
     t0 = time.time()
@@ -72,7 +73,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
     bf = None
-    if not (resume and covmat_file.exists()):
+    if not (resume and covmat_file.exists()) and mpi.is_main_process():
         _say(progress, "[numass] 1/4 best fit (to start the chain and shape its proposal)")
         bf = best_fit(cmodel, [refs], widths)
         cov = hessian_covmat(cmodel, bf, widths)
@@ -80,6 +81,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
             cov = np.diag([widths[n] ** 2 for n in names])
         covmat_file.write_text("# " + " ".join(names) + "\n"
                                + "\n".join(" ".join(f"{c:.10e}" for c in row) for row in cov) + "\n")
+    mpi.sync_processes()  # under MPI every chain waits for the proposal written by rank 0
     _say(progress, f"[numass] 2/4 MCMC to R-1 < {rminus1} (Cobaya; progress below; chains in "
                    f"{out / 'chains'})")
     info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": 0.2,
@@ -88,8 +90,11 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                                 **({"seed": seed} if seed is not None else {})}}
     info["output"] = str(out / CHAIN_NAME)
     info["resume"] = resume
+    info["force"] = not resume  # --restart: overwrite the earlier chains
     updated_info, sampler = cobaya.run(info)
-    products = sampler.products(skip_samples=0.3, to_getdist=True)
+    products = sampler.products(skip_samples=0.3, to_getdist=True)  # all chains, on rank 0
+    if not mpi.is_main_process():
+        return {}
     samples = products["sample"]
     rminus1_reached = float(getattr(sampler, "Rminus1_last", math.nan))
 
