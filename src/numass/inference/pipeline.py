@@ -84,7 +84,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     mpi.sync_processes()  # under MPI every chain waits for the proposal written by rank 0
     _say(progress, f"[numass] 2/4 MCMC to R-1 < {rminus1} (Cobaya; progress below; chains in "
                    f"{out / 'chains'})")
-    info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": 0.2,
+    info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": 0.05,
                                 "covmat": str(covmat_file), "max_samples": max_samples,
                                 "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
                                 **({"seed": seed} if seed is not None else {})}}
