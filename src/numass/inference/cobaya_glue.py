@@ -30,6 +30,7 @@ class NumassTheory(Theory):
     """A numass backend as a Cobaya theory. Options: backend, backend_options, fixed, input, derived."""
 
     backend: str = "background"
+    stop_at_error = True  # point failures are handled below (-inf); anything else is a real error
     backend_options: dict = {}
     fixed: dict = {}  # parameters passed to the backend at fixed values (e.g. nnu, nu_states)
     input: list = []  # names of the sampled cosmological parameters this theory takes
@@ -80,6 +81,7 @@ class NumassLikelihood(CobayaLikelihood):
     """Base of the per-id Cobaya likelihoods. Options: lik_id, data_dir, options."""
 
     lik_id: str = ""
+    stop_at_error = True
     data_dir: str | None = None
     options: dict = {}
 

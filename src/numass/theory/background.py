@@ -21,7 +21,7 @@ import numpy as np
 from scipy import constants as sc
 from scipy.optimize import brentq
 
-from numass.errors import InputError
+from numass.errors import InputError, TheoryError
 from numass.theory import neutrinos as nu
 from numass.theory.recombination_fit import z_drag_fit, z_star_fit
 
@@ -103,12 +103,12 @@ class BackgroundResult:
         self._d = dens
         dens.odeh2 = h**2 - float(dens.h2(1.0))  # flatness today (odeh2 was 0 above)
         if dens.odeh2 <= 0:
-            raise InputError(f"no room for dark energy: matter+radiation exceed the critical "
+            raise TheoryError(f"no room for dark energy: matter+radiation exceed the critical "
                              f"density for H0 = {100 * h:.2f}")
         a = np.exp(_LNA)
         hubble = 100.0 * np.sqrt(dens.h2(a))  # km/s/Mpc
         if not np.all(np.isfinite(hubble)) or np.any(hubble <= 0):
-            raise InputError("H(z) is not positive over the history for these parameters")
+            raise TheoryError("H(z) is not positive over the history for these parameters")
         # comoving distance chi(a) = int_a^1 c da' / (a'^2 H); trapezoid in ln a, accumulated
         f = C_KM_S / (a * hubble)
         step = _LNA[1] - _LNA[0]
@@ -217,13 +217,13 @@ def compute_background(params: dict) -> BackgroundResult:
         try:
             h = brentq(lambda hh: _theta_mc(dens, hh) - target, 0.2, 1.5, xtol=1e-10)
         except ValueError:
-            raise InputError(f"no H0 in [20, 150] gives cosmomc_theta = {target}") from None
+            raise TheoryError(f"no H0 in [20, 150] gives cosmomc_theta = {target}") from None
     elif "H0" in params:
         h = float(params["H0"]) / 100.0
     else:
         raise InputError("the background needs 'H0' or 'cosmomc_theta'")
     if not 0.1 < h < 2.0:
-        raise InputError(f"H0 = {100 * h} km/s/Mpc is outside [10, 200]")
+        raise TheoryError(f"H0 = {100 * h} km/s/Mpc is outside [10, 200]")
     return BackgroundResult(dens, h)
 
 
