@@ -179,7 +179,7 @@ def _theta_mc(dens: _Densities, h: float) -> float:
     hub = 100.0 * np.sqrt(d.h2(a))
     step = lna[1] - lna[0]
     fs = C_KM_S / (a * hub) / np.sqrt(3 * (1 + 3e4 * a * ombh2))
-    rs = fs[0] + np.sum(0.5 * (fs[1:] + fs[:-1])) * step
+    rs = np.sum(0.5 * (fs[1:] + fs[:-1])) * step  # from a = 1e-8, as CAMB integrates
     lna_late = np.linspace(np.log(astar), 0.0, 4001)
     a2 = np.exp(lna_late)
     f2 = C_KM_S / (a2 * 100.0 * np.sqrt(d.h2(a2)))
