@@ -31,6 +31,12 @@ DEFAULTS = {"nnu": 3.044, "nu_states": 1, "w": -1.0, "wa": 0.0, "A_L": 1.0, "A_l
             "TCMB": 2.7255, "tau": 0.0544, "ns": 0.9649, "As": 2.1e-9, "mnu": 0.06}
 
 
+def _vectorised(func, z):
+    """CAMB's distance functions want 1-d arrays; accept scalars and 0-d arrays too."""
+    z = np.asarray(z, dtype=float)
+    return np.asarray(func(np.atleast_1d(z)), dtype=float).reshape(z.shape)
+
+
 class CambBackground:
     """CAMB's background through the Background protocol."""
 
@@ -41,10 +47,10 @@ class CambBackground:
         self.zstar, self.zdrag = derived["zstar"], derived["zdrag"]
 
     def H(self, z):
-        return self._r.hubble_parameter(np.asarray(z, dtype=float))
+        return _vectorised(self._r.hubble_parameter, z)
 
     def DM(self, z):
-        return self._r.comoving_radial_distance(np.asarray(z, dtype=float))
+        return _vectorised(self._r.comoving_radial_distance, z)
 
     def DH(self, z):
         return C_KM_S / self.H(z)
