@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from numass.analysis.tension import FLOORS, bayes_sigma, profile_sigma, summarize_1d
-from numass.errors import InputError
+from numass.errors import InputError, NumassError
 from numass.inference.optimize import best_fit, hessian_covmat
 from numass.inference.setup import build_info
 
@@ -58,6 +58,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     """Run the analysis and write ``out/summary.json``, the chains and a triangle plot."""
     import cobaya
     from cobaya import mpi
+    from cobaya.log import LoggedError
     from cobaya.model import get_model
 
     t0 = time.time()
@@ -91,7 +92,14 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     info["output"] = str(out / CHAIN_NAME)
     info["resume"] = resume
     info["force"] = not resume  # --restart: overwrite the earlier chains
-    updated_info, sampler = cobaya.run(info)
+    try:
+        updated_info, sampler = cobaya.run(info)
+    except LoggedError as exc:
+        if "not compatible" in str(exc):
+            raise InputError(f"the chains in {out / 'chains'} were made with other settings "
+                             f"(model, data or sampler); use --restart to overwrite them, or "
+                             f"another --out folder") from None
+        raise NumassError(f"Cobaya stopped: {exc}") from None
     products = sampler.products(skip_samples=0.3, to_getdist=True)  # all chains, on rank 0
     if not mpi.is_main_process():
         return {}
