@@ -21,6 +21,11 @@ DESI_DR2_BAO = (
 )
 
 
+def desi_dr2_bao_covariance() -> np.ndarray:
+    """The 13 x 13 covariance of the embedded DR2 table (sigmas and D_M-D_H correlations)."""
+    return desi_dr2_bao_table()[3]
+
+
 def desi_dr2_bao_table() -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, list[str]]:
     """(z, quantities, values, covariance, tracer of each row) of the embedded DR2 table."""
     z, quantity, value, sigma, tracer, blocks = [], [], [], [], [], []
@@ -41,9 +46,13 @@ def desi_dr2_bao_table() -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray,
     return np.array(z), quantity, np.array(value), cov, tracer
 
 
-# The compressed CMB likelihood DESI DR2 uses with BAO (arXiv:2503.14738, Appendix A; after Lemos &
-# Lewis 2023, arXiv:2302.12911): a Gaussian in (theta_*, omega_b, omega_bc), omega_bc = omega_b +
-# omega_c without neutrinos, from Planck PR4 CamSpec + low-ell TT/EE (+ lensing marginalised).
+# The compressed CMB likelihood DESI DR2 uses with BAO (arXiv:2503.14738 v3, Appendix A, Eqs. 35-36;
+# after Lemos & Lewis 2023, arXiv:2302.12911), derived from Planck PR4 (CamSpec) + low-ell TT/EE
+# chains: a Gaussian in (theta_*, omega_b, omega_bc). theta_* is the angle itself in radians
+# (r_s(z*)/D_M(z*), CAMB's thetastar/100, NOT 100 theta_* and not theta_MC); omega_bc =
+# omega_b + omega_c excludes neutrinos. The paper prints the theta_* mean as 0.01041 (5
+# decimals); numass uses the printed value. (Not to be confused with the paper's theta_*-only prior,
+# 100 theta_* = 1.04110 +- 0.00053.)
 CMB_COMPRESSED_CITATION = ("DESI Collaboration 2025, arXiv:2503.14738, Appendix A (compressed CMB "
                            "likelihood after Lemos & Lewis 2023, arXiv:2302.12911)")
 CMB_COMPRESSED_MEAN = np.array([0.01041, 0.02223, 0.14208])  # theta_* [rad], omega_b, omega_bc

@@ -17,8 +17,9 @@ from numass.errors import InputError
 class DataFile:
     path: str  # relative to the data set's folder
     sha256: str
-    url: str
-    url_confirmed: bool
+    size: int  # bytes
+    url: str  # official download URL, pinned to a release tag or commit
+    url_confirmed: bool  # upstream path confirmed when the registry was generated
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class DataSet:
     citation: str
     source: str
     files: tuple[DataFile, ...]
+    partial: str = ""  # non-empty: upstream files this registry lacks, and why it matters
 
     def file(self, relpath: str) -> DataFile | None:
         return _file_index(self.id).get(relpath)
@@ -37,7 +39,8 @@ class DataSet:
 def datasets() -> dict[str, DataSet]:
     raw = json.loads(Path(__file__).with_name("registry.json").read_text())
     return {k: DataSet(id=k, description=v["description"], citation=v["citation"],
-                       source=v["source"], files=tuple(DataFile(**f) for f in v["files"]))
+                       source=v["source"], files=tuple(DataFile(**f) for f in v["files"]),
+                       partial=v.get("partial", ""))
             for k, v in raw.items()}
 
 

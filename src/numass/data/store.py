@@ -1,6 +1,6 @@
 """Where data sets live, and reading their files with errors that name the data set and the fix.
 
-Every file the registry knows is checked against its sha256 the first time it is read in a
+Every file the registry knows is checked against its size and sha256 when first read in a
 process (cached by path, size and modification time), so a truncated or corrupt file is caught
 with a clear DataError rather than a numpy traceback further down.
 """
@@ -37,17 +37,32 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def file_status(path: Path, expected_sha: str | None) -> str:
-    """'ok', 'missing' or 'corrupt' (sha256 mismatch); cached per (path, size, mtime)."""
-    if not path.is_file():
-        return "missing"
-    if expected_sha is None:
-        return "ok"
-    st = path.stat()
+def _cached_sha256(path: Path, st: os.stat_result) -> str:
+    # A rewritten file changes size or mtime, so this key never serves a stale hash.
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _VERIFIED:
         _VERIFIED[key] = sha256_of(path)
-    return "ok" if _VERIFIED[key] == expected_sha else "corrupt"
+    return _VERIFIED[key]
+
+
+def check_file(path: Path, entry=None) -> tuple[str, str]:
+    """(state, detail) of one file against its registry entry (a DataFile or None).
+
+    state is 'ok', 'missing', 'truncated' (shorter than registered), or 'corrupt' (other size
+    or sha256 mismatch). Files the registry does not know only have to exist.
+    """
+    if not path.is_file():
+        return "missing", f"not found at {path}"
+    if entry is None:
+        return "ok", ""
+    st = path.stat()
+    if st.st_size != entry.size:
+        state = "truncated" if st.st_size < entry.size else "corrupt"
+        return state, f"{st.st_size} bytes, expected {entry.size}"
+    found = _cached_sha256(path, st)
+    if found != entry.sha256:
+        return "corrupt", f"sha256 {found}, expected {entry.sha256}"
+    return "ok", ""
 
 
 def dataset_dir(dataset: str, data_dir_override: str | Path | None = None) -> Path:
@@ -58,20 +73,24 @@ def dataset_dir(dataset: str, data_dir_override: str | Path | None = None) -> Pa
     return folder
 
 
-def dataset_file(dataset: str, relpath: str, data_dir_override: str | Path | None = None) -> Path:
-    """Path of a data set's file, checked against the registry's sha256."""
+def _registry_entry(dataset: str, relpath: str):
     from numass.data.registry import datasets
 
+    sets = datasets()
+    return sets[dataset].file(relpath) if dataset in sets else None
+
+
+def dataset_file(dataset: str, relpath: str, data_dir_override: str | Path | None = None) -> Path:
+    """Path of a data set's file, checked against the registry's size and sha256."""
     path = dataset_dir(dataset, data_dir_override) / relpath
-    entry = datasets()[dataset].file(relpath) if dataset in datasets() else None
-    status = file_status(path, entry.sha256 if entry else None)
-    if status == "missing":
-        raise DataError(dataset, relpath, f"missing (looked in {path.parent})")
-    if status == "corrupt":
-        raise DataError(dataset, relpath,
-                        f"corrupt or truncated ({path.stat().st_size} bytes; its sha256 "
-                        f"{sha256_of(path)[:16]}... is not the registry's {entry.sha256[:16]}...)")
-    return path
+    entry = _registry_entry(dataset, relpath)
+    state, detail = check_file(path, entry)
+    if state == "ok":
+        return path
+    fix = f"run `numass data fetch {dataset}`"
+    if entry is not None:
+        fix += f", or download {entry.url} to {path}"
+    raise DataError(dataset, relpath, f"{state} ({detail})", fix=fix)
 
 
 def load_text(dataset: str, relpath: str, data_dir_override: str | Path | None = None,
@@ -88,24 +107,40 @@ def load_text(dataset: str, relpath: str, data_dir_override: str | Path | None =
 
 
 def status(dataset: str, data_dir_override: str | Path | None = None) -> dict:
-    """{'state': present|missing|incomplete|corrupt, 'missing': [...], 'corrupt': [...]}."""
+    """State of one registered data set in the data directory.
+
+    Returns {'state': 'present'|'partial'|'missing'|'corrupt', 'missing': [paths],
+    'corrupt': [paths, truncated ones included], 'problems': {path: detail}, 'folder': str}.
+    'partial' means some registered files are missing; 'corrupt' wins over it.
+    """
     from numass.data.registry import get_dataset
 
     ds = get_dataset(dataset)
     folder = data_dir(data_dir_override) / dataset
-    missing, corrupt = [], []
+    missing, corrupt, problems = [], [], {}
     for f in ds.files:
-        st = file_status(folder / f.path, f.sha256)
-        if st == "missing":
+        state, detail = check_file(folder / f.path, f)
+        if state == "missing":
             missing.append(f.path)
-        elif st == "corrupt":
+        elif state != "ok":
             corrupt.append(f.path)
+            problems[f.path] = f"{state}: {detail}"
     if corrupt:
         state = "corrupt"
     elif len(missing) == len(ds.files):
         state = "missing"
     elif missing:
-        state = "incomplete"
+        state = "partial"
     else:
         state = "present"
-    return {"state": state, "missing": missing, "corrupt": corrupt, "folder": str(folder)}
+    return {"state": state, "missing": missing, "corrupt": corrupt, "problems": problems,
+            "folder": str(folder)}
+
+
+def verify(ids=None, override: str | Path | None = None) -> dict[str, dict]:
+    """status() of each requested data set (default: every registered one), by id."""
+    from numass.data.registry import datasets
+
+    if isinstance(ids, str):
+        ids = [ids]
+    return {i: status(i, override) for i in (ids or list(datasets()))}
