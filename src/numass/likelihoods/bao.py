@@ -11,8 +11,8 @@ import logging
 import numpy as np
 
 from numass.data import embedded
-from numass.data.store import dataset_dir, load_text
-from numass.errors import DataError, InputError
+from numass.data.store import dataset_dir, dataset_file, load_text
+from numass.errors import DataError, InputError, TheoryError
 from numass.likelihoods.base import Likelihood
 from numass.theory.products import TheoryProducts
 
@@ -30,18 +30,21 @@ _SAID: set[str] = set()
 
 
 def _say_once(msg: str, *args) -> None:
-    if msg not in _SAID:
-        _SAID.add(msg)
-        log.info(msg, *args)
+    text = msg % args
+    if text not in _SAID:
+        _SAID.add(text)
+        log.info(text)
 
 
 def read_mean_file(folder: str, name: str, data_dir) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(z, value, quantity) from a 'z value quantity' text file."""
-    from numass.data.store import dataset_file
-
     path = dataset_file(folder, name, data_dir)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(folder, name, f"unreadable ({exc.__class__.__name__})") from None
     z, value, quantity = [], [], []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split()
@@ -53,10 +56,15 @@ def read_mean_file(folder: str, name: str, data_dir) -> tuple[np.ndarray, np.nda
             raise DataError(folder, name, f"malformed line {line!r}") from None
         if parts[2] not in QUANTITIES:
             raise DataError(folder, name, f"unknown quantity {parts[2]!r}")
+    if not z or not np.all(np.isfinite(value)):
+        raise DataError(folder, name, "no measurements, or non-finite values")
     return np.array(z), np.array(value), quantity
 
 
 class DesiBAO(Likelihood):
+    """Gaussian likelihood of DESI's D_V/r_d, D_M/r_d, D_H/r_d; attribute ``source`` says whether
+    the data files ("file") or the embedded published DR2 table ("embedded") are used."""
+
     requires = frozenset({"background"})
 
     def __init__(self, data_dir=None, release: str = "dr2", drop_lrg1: bool = False, **options):
@@ -87,10 +95,11 @@ class DesiBAO(Likelihood):
                 raise
             _say_once("desi-dr2-bao: data directory has no %s; using the embedded published table "
                      "(%s)", folder, embedded.DESI_DR2_BAO_CITATION)
-            self.source = "embedded"
+            self.source, self.dataset = "embedded", None
             z, quantity, value, cov, _ = embedded.desi_dr2_bao_table()
             return z, value, quantity, cov
-        self.source = "file"
+        self.source, self.dataset = "file", folder
+        _say_once("desi-%s-bao: using the data files in %s", release, folder)
         z, value, quantity = read_mean_file(folder, mean_name, data_dir)
         cov = load_text(folder, cov_name, data_dir)
         if cov.shape != (len(z), len(z)):
@@ -99,10 +108,14 @@ class DesiBAO(Likelihood):
         return z, value, quantity, cov
 
     def theory_vector(self, theory: TheoryProducts) -> np.ndarray:
+        """D_X(z)/r_d for every measurement, in the data's order."""
         bg = theory.need_background(self.id or "desi-bao")
         funcs = {"DV_over_rs": bg.DV, "DM_over_rs": bg.DM, "DH_over_rs": bg.DH}
         out = np.array([float(funcs[q](zz)) for q, zz in zip(self.quantity, self.z)])
-        return out / float(bg.rdrag)
+        out /= float(bg.rdrag)
+        if not np.all(np.isfinite(out)):
+            raise TheoryError(f"{self.id or 'desi-bao'}: non-finite D/r_d from the background")
+        return out
 
     def loglike(self, theory: TheoryProducts, nuisance=None) -> float:
         r = self.theory_vector(theory) - self.value

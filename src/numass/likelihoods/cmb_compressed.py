@@ -2,19 +2,24 @@
 
 It carries the early-universe information of the CMB (the acoustic angle and the physical
 densities) without spectra, so that it combines with BAO through the background alone.
-omega_bc = omega_b + omega_c excludes neutrinos. Numbers: numass.data.embedded.
+chi^2 = r^T C^-1 r, r = (theta_* - mean, omega_b - mean, omega_b + omega_c - mean), where
+theta_* = r_s(z*)/D_M(z*) in radians (CAMB's derived ``thetastar``/100; the Background carries
+100 theta_*) and omega_bc = ombh2 + omch2 excludes the neutrinos. Numbers and citation:
+numass.data.embedded (DESI DR2, arXiv:2503.14738, Appendix A).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from numass.data import embedded
-from numass.errors import InputError
+from numass.errors import InputError, TheoryError
 from numass.likelihoods.base import Likelihood
 from numass.theory.products import TheoryProducts
 
 
 class CompressedCMB(Likelihood):
+    """Gaussian in (theta_*, omega_b, omega_bc) as published by DESI DR2 (embedded; no files)."""
+
     requires = frozenset({"background", "params"})
     params_needed = ("ombh2", "omch2")
 
@@ -30,5 +35,7 @@ class CompressedCMB(Likelihood):
         bg = theory.need_background(who)
         ombh2 = theory.need_param("ombh2", who)
         omch2 = theory.need_param("omch2", who)
-        r = np.array([bg.theta_star / 100.0, ombh2, ombh2 + omch2]) - self.mean
+        r = np.array([float(bg.theta_star) / 100.0, ombh2, ombh2 + omch2]) - self.mean
+        if not np.all(np.isfinite(r)):
+            raise TheoryError(f"{who}: non-finite theta_*, omega_b or omega_c")
         return -0.5 * float(r @ self.inv_cov @ r)

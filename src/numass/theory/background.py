@@ -2,16 +2,33 @@
 
 Flat FLRW with photons, massless and massive neutrinos (Fermi-Dirac, CAMB's conventions, see
 neutrinos.py), baryons, CDM and CPL dark energy w(a) = w0 + wa (1 - a), Omega_DE fixed by
-flatness today. Parameters are named as in CAMB. It agrees with CAMB to < 2e-4 (tests).
+flatness today. Parameters are named as in CAMB (H0 or cosmomc_theta, ombh2, omch2, mnu, nnu,
+nu_states, w, wa, TCMB). Against CAMB 2.0.5 (tests/test_background.py): H, D_M, D_H, D_V to
+~1e-10; r_d and theta_* to ~2e-6 with one massive state (CAMB's own sound-horizon integral sits
+2e-6 from the exact one) and < 7e-5 with three degenerate states (the z* fit is calibrated on
+one); H0 from cosmomc_theta to ~1e-5.
 
-Sigma m_nu,eff < 0 (``mnu`` < 0): following Elbers et al. 2024 (arXiv:2407.10965), used by DESI
-DR2 (arXiv:2503.14744), the mass-dependent part of the neutrino energy density changes sign:
-rho_nu(-m) = 2 rho_nu(0) - rho_nu(m) at every a. What is held fixed is whatever else is given:
-omega_b, omega_c (CDM alone; neutrinos are never part of omch2) and H0 (or theta_MC).
+Sigma m_nu,eff < 0 (``mnu`` < 0), the definition of Elbers et al. 2024 (arXiv:2407.10965), used
+by DESI DR2 (arXiv:2503.14744): the part of the massive neutrinos' energy density that depends on
+the mass changes sign, at every scale factor:
+
+    rho_nu(a; -m) = 2 rho_nu(a; 0) - rho_nu(a; m),
+
+where rho_nu(a; 0) is the same states' density were they massless (so N_eff and the early,
+relativistic universe are untouched, and at late times the neutrinos add -|m|-like matter,
+omnuh2 < 0). Held fixed while mnu varies, on either side of 0: omega_b = ombh2, omega_c = omch2
+(CDM alone; the neutrinos are never part of omch2, so Omega_m = (omch2 + ombh2 + omnuh2)/h^2
+moves with mnu) and either H0 or cosmomc_theta (whichever is given; Omega_DE then follows from
+flatness). z* and z_drag are mirrored, z(-m) = 2 z(0) - z(m) (recombination_fit.py), which is
+the same sign flip to first order in m. ``mirror_background`` is the other extension, the
+observable-level mirror X(-m) = 2 X(0) - X(m) (DESIGN.md 2b); the two agree to first order
+in m and differ by up to 1.2e-5 (H), 1.8e-5 (D_M), 2.4e-5 (D_V), 1.1e-5 (theta_*), 1e-7 (r_d)
+at -0.1 eV, and ~10x that at -0.3 eV (tests/test_background.py measures it).
 
 The redshifts of last scattering (z*) and of the baryon drag (z_drag) need a recombination
-calculation; numass takes them from a smooth fit calibrated on CAMB's own (recombination_fit.py),
-and integrates the sound horizon itself.
+calculation; numass takes them from a smooth fit calibrated on CAMB's own (recombination_fit.py,
+helium from BBN consistency as CAMB's default, T_CMB = 2.7255 K), and integrates the sound
+horizon itself.
 """
 from __future__ import annotations
 
@@ -19,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import constants as sc
+from scipy.integrate import cumulative_simpson, simpson
 from scipy.optimize import brentq
 
 from numass.errors import InputError, TheoryError
@@ -39,7 +57,7 @@ def omega_gamma(TCMB: float) -> float:
 
 ALLOWED = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "w", "wa", "TCMB",
            "omk", "YHe")
-# grid in ln a for the integrals: 1e-9 to 1, fine enough for 1e-6 relative accuracy
+# grid in ln a for the integrals (Simpson, cubic Hermite in between): 1e-9 to 1, ~1e-9 relative
 _LNA = np.linspace(np.log(1e-9), 0.0, 6001)
 
 
@@ -59,6 +77,7 @@ class _Densities:
     w0: float
     wa: float
     odeh2: float = 0.0
+    nnu: float = nu.N_STD
 
     def massive_nu(self, a):
         """omega_nu h^2 (a) a^4 of the massive states, with the Sigma m_nu,eff sign extension."""
@@ -83,7 +102,11 @@ def _densities(p: dict) -> _Densities:
     TCMB = float(p.get("TCMB", 2.7255))
     mnu = float(p.get("mnu", 0.06))
     nnu = float(p.get("nnu", nu.N_STD))
-    nu_states = int(p.get("nu_states", 1))
+    nu_states = p.get("nu_states", 1)
+    if nu_states not in (1, 3):
+        raise InputError(f"nu_states must be 1 (CAMB default: one massive eigenstate) or 3 "
+                         f"(degenerate), got {nu_states!r}")
+    nu_states = int(nu_states)
     try:
         n_massive, g, m_state, n_massless = nu.massive_states(abs(mnu), nnu, nu_states)
     except ValueError as exc:
@@ -92,7 +115,19 @@ def _densities(p: dict) -> _Densities:
     return _Densities(ombh2=float(p["ombh2"]), omch2=float(p["omch2"]), ogh2=omega_gamma(TCMB),
                       n_massless=n_massless, n_massive=n_massive, g=g, m_state=m_state,
                       sign=-1.0 if mnu < 0 else 1.0, y0=m_state / (nu.KB_EV * t_eff0),
-                      w0=float(p.get("w", -1.0)), wa=float(p.get("wa", 0.0)))
+                      w0=float(p.get("w", -1.0)), wa=float(p.get("wa", 0.0)), nnu=nnu)
+
+
+def _hermite(x, y: np.ndarray, dy: np.ndarray):
+    """Cubic Hermite interpolation on the _LNA grid from values and exact derivatives (the
+    integrands), accurate to ~h^4 where linear interpolation would leave ~1e-5 at low z."""
+    x = np.asarray(x, dtype=float)
+    step = _LNA[1] - _LNA[0]
+    i = np.clip(((x - _LNA[0]) / step).astype(int), 0, len(_LNA) - 2)
+    t = (x - _LNA[i]) / step
+    h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
+    h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
+    return h00 * y[i] + h10 * step * dy[i] + h01 * y[i + 1] + h11 * step * dy[i + 1]
 
 
 class BackgroundResult:
@@ -112,13 +147,15 @@ class BackgroundResult:
         # comoving distance chi(a) = int_a^1 c da' / (a'^2 H); trapezoid in ln a, accumulated
         f = C_KM_S / (a * hubble)
         step = _LNA[1] - _LNA[0]
-        cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * step)])
+        cum = cumulative_simpson(f, dx=step, initial=0.0)
         self._chi_lna = cum[-1] - cum  # chi from a to today
+        self._dchi_lna = -f
         # sound horizon r_s(a) = int_0^a c_s da' / (a'^2 H)
         R = 0.75 * dens.ombh2 / dens.ogh2 * a
         fs = f / np.sqrt(3.0 * (1.0 + R))
-        self._rs_lna = np.concatenate([[0.0], np.cumsum(0.5 * (fs[1:] + fs[:-1]) * step)])
+        self._rs_lna = cumulative_simpson(fs, dx=step, initial=0.0)
         self._rs_lna += fs[0]  # the radiation era below a_min: r_s ~ a, int = value at a_min
+        self._drs_lna = fs
         self.omnuh2 = self._omnuh2_today()
         self.omegam = (dens.ombh2 + dens.omch2 + self.omnuh2) / h**2
         zs, zd = self._recombination()
@@ -140,8 +177,8 @@ class BackgroundResult:
     def _recombination(self):
         d = self._d
         m_eff = d.sign * d.m_state * d.n_massive
-        args = (d.ombh2, d.omch2)
-        return z_star_fit(*args, m_eff), z_drag_fit(*args, m_eff)
+        args = (d.ombh2, d.omch2, m_eff, d.nnu)
+        return z_star_fit(*args), z_drag_fit(*args)
 
     def _lna(self, z):
         return -np.log1p(np.asarray(z, dtype=float))
@@ -151,7 +188,7 @@ class BackgroundResult:
         return 100.0 * np.sqrt(self._d.h2(a))
 
     def DM(self, z):
-        return np.interp(self._lna(z), _LNA, self._chi_lna)
+        return _hermite(self._lna(z), self._chi_lna, self._dchi_lna)
 
     def DH(self, z):
         return C_KM_S / self.H(z)
@@ -161,7 +198,7 @@ class BackgroundResult:
         return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
     def rs(self, z) -> float:
-        return float(np.interp(self._lna(z), _LNA, self._rs_lna))
+        return float(_hermite(self._lna(z), self._rs_lna, self._drs_lna))
 
 
 def _theta_mc(dens: _Densities, h: float) -> float:
@@ -179,11 +216,11 @@ def _theta_mc(dens: _Densities, h: float) -> float:
     hub = 100.0 * np.sqrt(d.h2(a))
     step = lna[1] - lna[0]
     fs = C_KM_S / (a * hub) / np.sqrt(3 * (1 + 3e4 * a * ombh2))
-    rs = np.sum(0.5 * (fs[1:] + fs[:-1])) * step  # from a = 1e-8, as CAMB integrates
+    rs = simpson(fs, dx=step)  # from a = 1e-8, as CAMB integrates
     lna_late = np.linspace(np.log(astar), 0.0, 4001)
     a2 = np.exp(lna_late)
     f2 = C_KM_S / (a2 * 100.0 * np.sqrt(d.h2(a2)))
-    dm = np.sum(0.5 * (f2[1:] + f2[:-1])) * (lna_late[1] - lna_late[0])
+    dm = simpson(f2, dx=lna_late[1] - lna_late[0])
     return rs / dm
 
 
@@ -193,25 +230,50 @@ def _omnuh2_of(d: _Densities) -> float:
     return d.sign * d.n_massive * d.g * _NU_PER_GAMMA * d.ogh2 * nu.nr_density_per_relativistic(d.y0)
 
 
-def compute_background(params: dict) -> BackgroundResult:
-    """The background at ``params`` (named as in CAMB; mnu < 0 is Sigma m_nu,eff < 0)."""
+NNU_RANGE = (2.5, 3.8)  # where the z*, z_drag fit is calibrated
+
+
+def _check_params(params: dict) -> None:
+    """InputError for anything numass's background cannot honour (names, values, ranges)."""
     unknown = set(params) - set(ALLOWED)
     if unknown:
         raise InputError(f"unknown background parameter(s) {sorted(unknown)}; allowed: "
                          f"{', '.join(ALLOWED)}")
+    for key, value in params.items():
+        if key == "nu_states" or value is None:
+            continue
+        try:
+            ok = np.isfinite(float(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"background parameter '{key}' must be a finite number, got {value!r}")
     if float(params.get("omk", 0.0)) != 0.0:
         raise InputError("numass's background is flat only (omk = 0)")
     for key in ("ombh2", "omch2"):
         if key not in params:
             raise InputError(f"the background needs '{key}'")
-        if not np.isfinite(float(params[key])) or float(params[key]) <= 0:
+        if float(params[key]) <= 0:
             raise InputError(f"'{key}' must be positive, got {params[key]}")
-    if abs(float(params.get("nnu", nu.N_STD)) - nu.N_STD) > 1e-9:
-        raise InputError("numass's own background (its z*, z_drag calibration) assumes "
-                         f"nnu = {nu.N_STD}; use the camb backend to vary N_eff")
-    dens = _densities(params)
-    if "H0" in params and "cosmomc_theta" in params:
+    nnu = float(params.get("nnu", nu.N_STD))
+    if not NNU_RANGE[0] <= nnu <= NNU_RANGE[1]:
+        raise InputError(f"nnu = {nnu} is outside [{NNU_RANGE[0]}, {NNU_RANGE[1]}], where numass's "
+                         f"z*, z_drag fit is calibrated; use the camb backend")
+    if params.get("YHe") is not None:
+        raise InputError("numass's own background uses CAMB's BBN-consistent helium fraction (its "
+                         "z*, z_drag fit); leave YHe unset or use the camb backend")
+    if abs(float(params.get("TCMB", 2.7255)) - 2.7255) > 1e-4:
+        raise InputError("numass's own background is calibrated at TCMB = 2.7255 K; use the camb "
+                         "backend for another CMB temperature")
+    if params.get("H0") is not None and params.get("cosmomc_theta") is not None:
         raise InputError("give H0 or cosmomc_theta, not both")
+
+
+def compute_background(params: dict) -> BackgroundResult:
+    """The background at ``params`` (named as in CAMB; mnu < 0 is Sigma m_nu,eff < 0)."""
+    _check_params(params)
+    params = {k: v for k, v in params.items() if v is not None}
+    dens = _densities(params)
     if "cosmomc_theta" in params:
         target = float(params["cosmomc_theta"])
         try:
@@ -257,3 +319,8 @@ class MirroredBackground:
 
     def DV(self, z):
         return 2 * self._b0.DV(z) - self._b1.DV(z)
+
+
+def cosmomc_theta(result: BackgroundResult) -> float:
+    """CAMB's cosmomc_theta (not x100) of a computed background (its H0 and densities)."""
+    return _theta_mc(result._d, result.h)

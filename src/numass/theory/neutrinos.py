@@ -44,16 +44,18 @@ def rho_ratio(y) -> np.ndarray:
 
 
 def massive_states(mnu: float, nnu: float, nu_states: int):
-    """(number of massive eigenstates, degeneracy of each, mass of each in eV, massless N_eff)."""
+    """(number of massive eigenstates, degeneracy of each, mass of each in eV, massless N_eff).
+
+    As CAMB's set_cosmology: each massive state carries N_std/3 of N_eff, unless nnu is too small
+    for that, in which case the massive states share all of nnu (and none is left massless)."""
     if nu_states not in (1, 3):
         raise ValueError("nu_states must be 1 (CAMB default: one massive eigenstate) or 3 (degenerate)")
+    if not nnu > 0:
+        raise ValueError(f"nnu must be positive, got {nnu}")
     if mnu == 0:
         return 0, 0.0, 0.0, nnu
-    g = N_STD / 3.0
-    n_massless = nnu - nu_states * g
-    if n_massless < 0:
-        raise ValueError(f"nnu = {nnu} is below the {nu_states * g:.4f} carried by the massive states")
-    return nu_states, g, mnu / nu_states, n_massless
+    g = min(N_STD / 3.0, nnu / nu_states)
+    return nu_states, g, mnu / nu_states, max(nnu - nu_states * g, 0.0)
 
 
 def nr_density_per_relativistic(y0: float) -> float:
