@@ -1,4 +1,5 @@
-"""The backend interface: parameters in, TheoryProducts out."""
+"""The backend interface (parameters in, TheoryProducts out) and the parameter normalisation
+every backend shares."""
 from __future__ import annotations
 
 import math
@@ -8,13 +9,73 @@ from numass.theory.products import TheoryProducts
 
 NEEDS = frozenset({"spectra", "background"})
 
+# Values used where a parameter point does not give one. omega_b, omega_c and H0 (or theta_MC)
+# have no default: a point without them is an error, not a silent Planck cosmology.
+DEFAULTS = {"mnu": 0.06, "nnu": 3.044, "nu_states": 1, "tau": 0.0544, "As": 2.1e-9,
+            "ns": 0.9649, "w": -1.0, "wa": 0.0, "A_L": 1.0, "A_lens": 1.0, "TCMB": 2.7255}
+
+# The cosmological parameters of the standard backends (CAMB names; see normalise_params).
+COSMO_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu",
+                "nu_states", "tau", "As", "logA", "ns", "w", "wa", "A_L", "A_lens", "TCMB")
+
+
+def check_need(need) -> frozenset[str]:
+    need = frozenset(need)
+    unknown = sorted(need - NEEDS)
+    if unknown:
+        raise InputError(f"unknown theory product(s) {unknown}; a backend provides "
+                         f"{', '.join(sorted(NEEDS))}")
+    return need
+
+
+def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float]:
+    """One canonical parameter dict from the accepted spellings, with defaults filled in.
+
+    - amplitude: ``As`` or ``logA`` = ln(1e10 As)  ->  As;
+    - expansion: ``H0`` [km/s/Mpc] or ``cosmomc_theta`` (theta_MC as CAMB's set_cosmology) or
+      ``theta_MC_100`` = 100 theta_MC  ->  H0 or cosmomc_theta (exactly one of them in the output);
+    - ``mnu``: the sum of the masses [eV], >= 0 (negative values are Sigma m_nu,eff, which the
+      EffectiveMass wrapper handles); ``nu_states``: 1 (one massive + massless, CAMB's default)
+      or 3 (three degenerate); ``nnu``: N_eff;
+    - ``A_L`` >= 0 scales the lensing that smooths the primary spectra, ``A_lens`` >= 0 the
+      reconstruction spectrum C_L^phiphi only.
+    """
+    p = {k: float(v) for k, v in params.items()}
+    if "As" in p and "logA" in p:
+        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
+    if "logA" in p:
+        p["As"] = math.exp(p.pop("logA")) * 1e-10
+    thetas = [k for k in ("cosmomc_theta", "theta_MC_100") if k in p]
+    if len(thetas) + ("H0" in p) > 1:
+        raise InputError(f"give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'; got "
+                         f"{', '.join(k for k in ('H0', *thetas) if k in p)}")
+    if "theta_MC_100" in p:
+        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+    missing = [k for k in ("ombh2", "omch2") if k not in p]
+    if "H0" not in p and "cosmomc_theta" not in p:
+        missing.append("H0 (or cosmomc_theta / theta_MC_100)")
+    if missing:
+        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
+    p = {**{k: float(v) for k, v in defaults.items()}, **p}
+    if p["mnu"] < 0:
+        raise InputError(f"mnu = {p['mnu']} < 0: a sum of masses cannot be negative; sample "
+                         f"'mnu_eff' (the effective mass, either sign) instead")
+    if p["nu_states"] not in (1.0, 3.0):
+        raise InputError(f"nu_states = {p['nu_states']:g}: use 1 (one massive eigenstate, CAMB's "
+                         f"default) or 3 (three degenerate)")
+    p["nu_states"] = int(p["nu_states"])
+    for k in ("A_L", "A_lens"):
+        if p[k] < 0:
+            raise InputError(f"{k} = {p[k]} < 0: a lensing amplitude cannot be negative")
+    return p
+
 
 class Backend:
     """Maps a parameter point to the products likelihoods ask for.
 
     Subclasses set ``name``, ``supports_negative_mnu`` and implement ``param_names`` and
-    ``compute``. A numerical failure at a point raises numass.errors.TheoryError (the sampler
-    then gets -inf); bad input raises InputError.
+    ``compute(params, need)`` with ``need`` a subset of NEEDS. A numerical failure at a point
+    raises numass.errors.TheoryError (the sampler then gets -inf); bad input raises InputError.
     """
 
     name = "backend"
@@ -27,6 +88,7 @@ class Backend:
         raise NotImplementedError
 
     def check_params(self, params: dict) -> None:
+        """Unknown names and non-numbers are InputError, naming the parameter."""
         allowed = set(self.param_names())
         unknown = sorted(set(params) - allowed)
         if unknown:

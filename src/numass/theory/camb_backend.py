@@ -1,34 +1,22 @@
-"""The CAMB backend (PyPI ``camb``).
-
-Settings, chosen for Planck 2018 plik_lite, Planck PR4 and ACT DR6 lensing:
-- lensed C_ell to lmax = 3000 (ACT DR6's response windows reach L = 2999), C_L^phiphi to 3000,
-  lens_potential_accuracy = 1, lens_output_margin = 1250 (as Cobaya's lens_margin), AccuracyBoost 1;
-- nonlinear corrections to the lensing potential only (NonLinear_lens) with HMcode 2016
-  (halofit_version 'mead2016', the 'mead' of the Planck PR4 lensing package's own tests);
-- neutrinos: Sigma m_nu in ``nu_states`` = 1 massive eigenstate + massless ones (CAMB's default)
-  or 3 degenerate, N_eff = ``nnu`` (3.044);
-- w0wa: CPL with the PPF treatment of perturbations (crossing w = -1 allowed);
-- A_L (CAMB's Alens) scales the lensing that smooths the primary spectra; A_lens scales only the
-  reconstruction spectrum C_L^phiphi, after CAMB (no rerun).
-The last CAMB result is cached, so a change of A_lens or of a likelihood's nuisance parameter
-does not rerun CAMB.
-"""
+"""The CAMB backend (PyPI ``camb``, tested with 2.0.5)."""
 from __future__ import annotations
 
-import logging
+from collections import OrderedDict
 
 import numpy as np
 
-from numass.errors import TheoryError
-from numass.theory.backend import NEEDS, Backend
+from numass.errors import InputError, TheoryError
+from numass.theory.backend import COSMO_PARAMS, NEEDS, Backend, check_need, normalise_params
 from numass.theory.products import Spectra, TheoryProducts
 
-log = logging.getLogger("numass")
 C_KM_S = 299792.458
-PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu", "nu_states",
-          "tau", "As", "logA", "ns", "w", "wa", "A_L", "A_lens", "TCMB")
-DEFAULTS = {"nnu": 3.044, "nu_states": 1, "w": -1.0, "wa": 0.0, "A_L": 1.0, "A_lens": 1.0,
-            "TCMB": 2.7255, "tau": 0.0544, "ns": 0.9649, "As": 2.1e-9, "mnu": 0.06}
+
+# accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their
+# error bars; "high" is the lensing-potential accuracy ACT DR6 recommends for its final analyses.
+ACCURACY = {"planck": {"lens_potential_accuracy": 1, "AccuracyBoost": 1.0},
+            "high": {"lens_potential_accuracy": 4, "AccuracyBoost": 1.0}}
+LENS_MARGIN = 1250  # extra multipoles computed beyond lmax so that the lensed C_ell are converged
+SPECTRA_ONLY = ("tau", "As", "ns", "A_L")  # inputs a background-only run does not depend on
 
 
 def _vectorised(func, z):
@@ -38,13 +26,13 @@ def _vectorised(func, z):
 
 
 class CambBackground:
-    """CAMB's background through the Background protocol."""
+    """CAMB's background through the Background protocol (H in km/s/Mpc, distances in Mpc)."""
 
     def __init__(self, results, derived: dict):
         self._r = results
-        self.rdrag = derived["rdrag"]
-        self.theta_star = derived["thetastar"]
-        self.zstar, self.zdrag = derived["zstar"], derived["zdrag"]
+        self.rdrag = float(derived["rdrag"])
+        self.theta_star = float(derived["thetastar"])
+        self.zstar, self.zdrag = float(derived["zstar"]), float(derived["zdrag"])
 
     def H(self, z):
         return _vectorised(self._r.hubble_parameter, z)
@@ -61,96 +49,164 @@ class CambBackground:
 
 
 class CambBackend(Backend):
+    """Lensed CMB spectra, C_L^phiphi, the background and sigma8 from CAMB.
+
+    Settings (chosen for Planck 2018 plik_lite, Planck PR4 lensing and ACT DR6 lensing):
+
+    - lensed TT/TE/EE/BB D_ell [muK^2] and pp = [L(L+1)]^2 C_L^phiphi/2pi on ell = 0..max(lmax,
+      lens_lmax); default 3000, as the lensing likelihoods' response windows reach L ~ 3000;
+    - ``accuracy="planck"``: lens_potential_accuracy 1, AccuracyBoost 1 (``"high"``:
+      lens_potential_accuracy 4); lens_output_margin 1250 (Cobaya's lens_margin);
+      ``lens_potential_accuracy`` given explicitly overrides the preset;
+    - non-linear corrections to the lensing potential only (NonLinear_lens) with HMcode 2016
+      (``halofit_version="mead2016"``; CAMB 2.0's own default is mead2020, configurable here);
+    - sigma8 is linear, z = 0, from the matter power to k = 2 /Mpc;
+    - neutrinos: ``mnu`` (sum, eV, >= 0) in ``nu_states`` = 1 massive eigenstate plus massless
+      ones (CAMB's default) or 3 degenerate; N_eff = ``nnu`` (3.044);
+    - (w, wa) != (-1, 0): CPL w(a) = w + wa (1 - a) with DarkEnergyPPF (crossing w = -1 is
+      allowed); set before the cosmology, so that theta_MC -> H0 is solved with w(a);
+    - ``A_L`` is CAMB's Alens (lensing smoothing of the primary spectra). CAMB also multiplies
+      its output C_L^phiphi by Alens; numass divides that back out (exact: CAMB applies Alens as
+      a final factor), so pp is the physical spectrum times ``A_lens`` alone (applied after CAMB,
+      no rerun). At A_L = 0 the primary spectra are the unlensed ones (what CAMB gives there) and
+      pp comes from the same run at Alens = 1.
+
+    Cache: the last ``cache_size`` (default 2: the two points of an effective-mass mirror) CAMB
+    results, keyed by every parameter CAMB sees; A_lens (and any likelihood nuisance parameter)
+    never reruns CAMB. ``n_camb_calls`` counts the CAMB runs. A background-only request
+    (need = {"background"}) runs camb.get_background only (no perturbations).
+    Any failure inside CAMB, or non-finite output, raises TheoryError naming the point.
+    """
+
     name = "camb"
     supports_negative_mnu = False
 
-    def __init__(self, lmax: int = 3000, lens_potential_accuracy: int = 1,
-                 halofit_version: str = "mead2016"):
+    def __init__(self, lmax: int = 3000, lens_lmax: int | None = None, accuracy: str = "planck",
+                 lens_potential_accuracy: int | None = None, halofit_version: str = "mead2016",
+                 cache_size: int = 2):
+        if accuracy not in ACCURACY:
+            raise InputError(f"unknown CAMB accuracy '{accuracy}'; use one of {sorted(ACCURACY)}")
         self.lmax = int(lmax)
-        self.lens_potential_accuracy = int(lens_potential_accuracy)
+        self.lens_lmax = self.lmax if lens_lmax is None else int(lens_lmax)
+        if min(self.lmax, self.lens_lmax) < 2:
+            raise InputError(f"lmax = {lmax}, lens_lmax = {lens_lmax}: need at least 2")
+        self.accuracy = dict(ACCURACY[accuracy])
+        if lens_potential_accuracy is not None:
+            self.accuracy["lens_potential_accuracy"] = int(lens_potential_accuracy)
+        self.lens_potential_accuracy = self.accuracy["lens_potential_accuracy"]
         self.halofit_version = halofit_version
-        self._cache_key = None
-        self._cache = None
+        self.cache_size = max(1, int(cache_size))
+        self._cache: OrderedDict = OrderedDict()
         self.n_camb_calls = 0
 
+    @property
+    def ell_max(self) -> int:
+        """The last multipole of the returned spectra."""
+        return max(self.lmax, self.lens_lmax)
+
     def param_names(self):
-        return PARAMS
+        return COSMO_PARAMS
 
     def _normalise(self, params: dict) -> dict:
-        p = {**DEFAULTS, **params}
-        if "logA" in params:
-            p["As"] = float(np.exp(params["logA"]) * 1e-10)
-            p.pop("logA")
-        if "theta_MC_100" in p:
-            p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
-        if "cosmomc_theta" in p:
-            p.pop("H0", None)
-        return p
+        return normalise_params(params)
 
     def camb_params(self, p: dict, need: frozenset[str]):
+        """CAMBparams for a normalised point ``p`` (see normalise_params)."""
         import camb
 
         pars = camb.CAMBparams()
-        theta = p.get("cosmomc_theta")
-        pars.set_cosmology(H0=None if theta else p["H0"], cosmomc_theta=theta,
-                           ombh2=p["ombh2"], omch2=p["omch2"], mnu=p["mnu"], nnu=p["nnu"],
-                           num_massive_neutrinos=int(p["nu_states"]), tau=p["tau"],
-                           Alens=p["A_L"], TCMB=p["TCMB"])
-        pars.InitPower.set_params(As=p["As"], ns=p["ns"])
         if (p["w"], p["wa"]) != (-1.0, 0.0):
             pars.set_dark_energy(w=p["w"], wa=p["wa"], dark_energy_model="ppf")
+        theta = p.get("cosmomc_theta")
+        # A_L = 0 is run at Alens = 1 (for pp); its primary spectra are taken unlensed
+        pars.set_cosmology(H0=None if theta is not None else p["H0"], cosmomc_theta=theta,
+                           ombh2=p["ombh2"], omch2=p["omch2"], mnu=p["mnu"], nnu=p["nnu"],
+                           num_massive_neutrinos=int(p["nu_states"]), tau=p["tau"],
+                           Alens=p["A_L"] if p["A_L"] > 0 else 1.0, TCMB=p["TCMB"])
+        pars.InitPower.set_params(As=p["As"], ns=p["ns"])
+        pars.WantTensors = False
         if "spectra" in need:
-            pars.set_for_lmax(self.lmax, lens_potential_accuracy=self.lens_potential_accuracy,
-                              lens_output_margin=1250)
+            pars.Accuracy.AccuracyBoost = self.accuracy["AccuracyBoost"]
+            pars.set_for_lmax(self.ell_max, lens_potential_accuracy=self.lens_potential_accuracy,
+                              lens_output_margin=LENS_MARGIN)
             pars.set_matter_power(redshifts=[0.0], kmax=2.0)
             pars.NonLinear = camb.model.NonLinear_lens
             pars.NonLinearModel.set_params(halofit_version=self.halofit_version)
-            pars.WantTensors = False
         return pars
 
-    def _run(self, p: dict, need: frozenset[str]):
+    def _camb_key(self, p: dict, need: frozenset[str]) -> tuple:
+        """Everything CAMB sees: the point without A_lens, and the kind of run."""
+        spectra = "spectra" in need
+        ignored = {"A_lens"} if spectra else {"A_lens", *SPECTRA_ONLY}
+        return tuple(sorted((k, v) for k, v in p.items() if k not in ignored)), spectra
+
+    def _run_camb(self, p: dict, need: frozenset[str]) -> dict:
         import camb
 
-        key = (tuple(sorted((k, float(v)) for k, v in p.items() if k != "A_lens")), need)
-        if key == self._cache_key:
-            return self._cache
+        lmax = self.ell_max
         try:
             pars = self.camb_params(p, need)
             self.n_camb_calls += 1
             results = camb.get_results(pars) if "spectra" in need else camb.get_background(pars)
-            derived = results.get_derived_params()
-            out = {"results": results, "derived": derived, "pars": pars}
+            out = {"results": results, "derived": dict(results.get_derived_params()),
+                   "H0": float(pars.H0), "omnuh2": float(pars.omnuh2)}
             if "spectra" in need:
-                lensed = results.get_lensed_scalar_cls(CMB_unit="muK", lmax=self.lmax)
-                out["lensed"] = lensed
-                out["pp"] = results.get_lens_potential_cls(lmax=self.lmax)[:, 0]
+                if p["A_L"] > 0:
+                    cmb = results.get_lensed_scalar_cls(CMB_unit="muK", lmax=lmax)
+                else:
+                    cmb = results.get_unlensed_scalar_cls(CMB_unit="muK", lmax=lmax)
+                out["cmb"] = np.array(cmb[:, :4], dtype=float)
+                pp = np.array(results.get_lens_potential_cls(lmax=lmax)[:, 0], dtype=float)
+                out["pp"] = pp / p["A_L"] if p["A_L"] > 0 else pp  # CAMB scaled it by Alens
                 out["sigma8"] = float(results.get_sigma8_0())
-                if not (np.all(np.isfinite(lensed)) and np.all(np.isfinite(out["pp"]))):
-                    raise TheoryError("CAMB returned non-finite spectra")
-        except TheoryError:
-            raise
-        except (camb.CAMBError, ValueError, ArithmeticError) as exc:  # -inf for the sampler
-            raise TheoryError(f"CAMB failed at {p}: {exc.__class__.__name__}: {exc}") from exc
-        self._cache_key, self._cache = key, out
+        except Exception as exc:  # anything inside CAMB is a failure at this point: -inf
+            raise TheoryError(f"CAMB failed at {_show(p)}: {exc.__class__.__name__}: "
+                              f"{' '.join(str(exc).split())}") from exc
+        _check_finite(out, p)
+        return out
+
+    def _run(self, p: dict, need: frozenset[str]) -> dict:
+        key = self._camb_key(p, need)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        out = self._run_camb(p, need)  # a failure is not cached
+        self._cache[key] = out
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
         return out
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        need = check_need(need)
         self.check_params(params)
         p = self._normalise(params)
-        out = self._run(p, frozenset(need) | {"background"})
-        results, d, pars = out["results"], out["derived"], out["pars"]
-        h = pars.H0 / 100.0
-        omegam = (pars.ombh2 + pars.omch2 + pars.omnuh2) / h**2
-        derived = {"H0": pars.H0, "omegam": omegam, "omnuh2": pars.omnuh2, "rdrag": d["rdrag"],
-                   "theta_star": d["thetastar"], "zdrag": d["zdrag"], "zstar": d["zstar"],
+        out = self._run(p, need)
+        d = out["derived"]
+        h = out["H0"] / 100.0
+        omegam = (p["ombh2"] + p["omch2"] + out["omnuh2"]) / h**2
+        derived = {"H0": out["H0"], "omegam": omegam, "omnuh2": out["omnuh2"],
+                   "rdrag": float(d["rdrag"]), "zdrag": float(d["zdrag"]),
+                   "theta_star": float(d["thetastar"]), "zstar": float(d["zstar"]),
                    "As": p["As"], "w": p["w"], "wa": p["wa"]}
         spectra = None
         if "spectra" in need:
-            lensed = out["lensed"]
-            spectra = Spectra(ell=np.arange(self.lmax + 1), tt=lensed[:, 0].copy(),
-                              ee=lensed[:, 1].copy(), bb=lensed[:, 2].copy(),
-                              te=lensed[:, 3].copy(), pp=out["pp"] * p["A_lens"])
+            cmb = out["cmb"]  # CAMB's column order: TT, EE, BB, TE
+            spectra = Spectra(ell=np.arange(self.ell_max + 1), tt=cmb[:, 0].copy(),
+                              ee=cmb[:, 1].copy(), bb=cmb[:, 2].copy(), te=cmb[:, 3].copy(),
+                              pp=out["pp"] * p["A_lens"])
             derived["sigma8"] = out["sigma8"]
-            derived["S8"] = out["sigma8"] * np.sqrt(omegam / 0.3)
-        return TheoryProducts(params={**params}, spectra=spectra,
-                              background=CambBackground(results, d), derived=derived)
+            derived["S8"] = out["sigma8"] * float(np.sqrt(omegam / 0.3))
+        return TheoryProducts(params=dict(params), spectra=spectra,
+                              background=CambBackground(out["results"], d), derived=derived)
+
+
+def _show(p: dict) -> str:
+    return "{" + ", ".join(f"{k}={v:.6g}" for k, v in p.items()) + "}"
+
+
+def _check_finite(out: dict, p: dict) -> None:
+    arrays = [out.get("cmb", np.zeros(1))[2:], out.get("pp", np.zeros(1))[2:]]
+    scalars = [out["H0"], out.get("sigma8", 0.0)] + [
+        out["derived"][k] for k in ("rdrag", "thetastar", "zstar", "zdrag")]
+    if not (all(np.all(np.isfinite(a)) for a in arrays) and np.all(np.isfinite(scalars))):
+        raise TheoryError(f"CAMB returned non-finite output at {_show(p)}")
