@@ -1,0 +1,313 @@
+"""The late-time engine: CMB spectra of a model that differs from ΛCDM only at late times.
+
+Given a target background (anything with H(z) and DM(z): ΛsCDM, w0wa ...) and the early-universe
+parameters (ombh2, omch2, mnu, nnu, nu_states, tau, As, ns, TCMB), the engine
+
+1. runs CAMB on a REFERENCE: ΛCDM with the same early-universe parameters and, by default, the
+   H0 that gives the reference the target's D_M(z*) (so the unlensed primary spectra at ℓ ≳ 30
+   are the same function of ℓ; another H0 can be forced with ``ref_H0``);
+2. solves the scale-independent linear growth D(z) of CDM+baryons in both backgrounds and takes
+   P_target(k, z) = P_ref,nonlinear(k, z) [D_target(z) / D_ref(z)]^2 (k in 1/Mpc; the massive-
+   neutrino scale dependence and the nonlinear correction P_nl/P_lin of the reference at the same
+   (k, z) are carried over unchanged);
+3. C_L^φφ(target) = C_L^φφ,CAMB(ref) × Limber(target) / Limber(ref), with the Limber integral
+   C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ²;
+4. unlensed primary D_ℓ (TT, EE, BB, TE) of the target = the reference's at ℓ' = ℓ D_M,ref(z*) /
+   D_M,target(z*) (D_ℓ = ℓ(ℓ+1)C_ℓ/2π, a variance per ln ℓ, is what an angular rescaling keeps);
+   the late ISW (ℓ ≲ 30) change and the change of the reionization bump are left out;
+5. lenses them with camb.correlations.lensed_cls and the target C_L^φφ.
+
+Distances of target and reference both come from numass's own background code (or the target's
+object), so that its tiny offsets from CAMB (< 2e-4) cancel in the ratios. See docs/latetime.md
+for the validation against CAMB.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.interpolate import CubicSpline
+from scipy.optimize import brentq
+
+from numass.errors import InputError, TheoryError
+from numass.theory.backend import NEEDS, Backend
+from numass.theory.background import C_KM_S, compute_background
+from numass.theory.products import Spectra, TheoryProducts
+
+# early-universe parameters shared by target and reference (CAMB names)
+EARLY = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "logA", "ns", "TCMB")
+LENSING_SCALES = ("A_L", "A_lens")
+# transfer redshifts of the reference run: dense at low z where the lensing kernel lives;
+# kmax = 2/Mpc as the CAMB backend (a larger Transfer.kmax changes CAMB's own C_L^φφ by ~0.2%)
+_Z_PK = np.concatenate([[0.0], np.expm1(np.linspace(np.log(1.01), np.log(1201.0), 119))])
+_KMAX = 2.0
+_K_EXTRAP = 1e3
+_A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
+_N_CACHE = 4
+
+
+@dataclass
+class Reference:
+    """A reference ΛCDM CAMB run: what the engine rescales."""
+
+    params: dict  # CAMB-normalised parameters of the run (with H0)
+    background: object  # numass's own background at the same parameters
+    unlensed: np.ndarray  # (max_l+1, 4) D_ell TT, EE, BB, TE in muK^2
+    pp: np.ndarray  # [L(L+1)]^2 C_L^φφ / 2π to max_l
+    pk: object  # nonlinear P(k, z) interpolator: k in 1/Mpc, P in Mpc^3
+    sigma_R: object  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
+    derived: dict
+
+
+_REF_CACHE: OrderedDict = OrderedDict()
+
+
+def _early(params: dict) -> dict:
+    return {k: float(v) for k, v in params.items() if k in EARLY}
+
+
+def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
+    """CAMB on ΛCDM (w = -1) with the given early-universe parameters and H0, settings as the CAMB
+    backend (CambBackend.camb_params) plus the matter power at _Z_PK. Cached (last few runs)."""
+    import camb
+
+    from numass.theory.camb_backend import CambBackend
+
+    key = (tuple(sorted(early.items())), float(H0), int(lmax))
+    if key in _REF_CACHE:
+        _REF_CACHE.move_to_end(key)
+        return _REF_CACHE[key]
+    cb = CambBackend(lmax=lmax)
+    p = cb._normalise({**early, "H0": float(H0), "A_L": 1.0, "w": -1.0, "wa": 0.0})
+    try:
+        pars = cb.camb_params(p, frozenset({"spectra"}))
+        pars.set_matter_power(redshifts=_Z_PK, kmax=_KMAX, nonlinear=True, silent=True)
+        res = camb.get_results(pars)
+        unl = res.get_unlensed_scalar_cls(CMB_unit="muK")
+        pp = res.get_lens_potential_cls()[:, 0]
+        pk = res.get_matter_power_interpolator(nonlinear=True, hubble_units=False, k_hunit=False,
+                                               extrap_kmax=_K_EXTRAP, silent=True)
+        derived = res.get_derived_params()
+    except (camb.CAMBError, ValueError, ArithmeticError) as exc:
+        raise TheoryError(f"CAMB failed on the reference model at {p}: {exc}") from exc
+    if not (np.all(np.isfinite(unl)) and np.all(np.isfinite(pp))):
+        raise TheoryError("CAMB returned non-finite reference spectra")
+    bg = compute_background({k: p[k] for k in ("H0", "ombh2", "omch2", "mnu", "nnu", "nu_states",
+                                                "TCMB")})
+    def sigma_R(R):
+        return float(np.squeeze(res.get_sigmaR(float(R), z_indices=-1, hubble_units=False)))
+
+    ref = Reference(params=p, background=bg, unlensed=unl, pp=pp, pk=pk, sigma_R=sigma_R,
+                    derived=derived)
+    _REF_CACHE[key] = ref
+    while len(_REF_CACHE) > _N_CACHE:
+        _REF_CACHE.popitem(last=False)
+    return ref
+
+
+def matched_H0(early: dict, target, zstar: float | None = None) -> float:
+    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both)."""
+    bg_keys = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
+    base = {k: v for k, v in early.items() if k in bg_keys}
+    if zstar is None:
+        zstar = compute_background({**base, "H0": 67.0}).zstar
+    goal = float(target.DM(zstar))
+
+    def miss(H0):
+        return float(compute_background({**base, "H0": H0}).DM(zstar)) - goal
+
+    try:
+        return brentq(miss, 40.0, 110.0, xtol=1e-7)
+    except ValueError:
+        raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = {goal:.1f} Mpc") from None
+
+
+def growth_factor(H, omega_cb: float, z) -> np.ndarray:
+    """Linear growth D(z) of CDM+baryons (scale-independent part) in a background with Hubble
+    rate H(z) [km/s/Mpc], omega_cb = (ombh2 + omch2): D'' + (2 + dlnH/dlna) D' = 3/2 Ω_cb(a) D
+    (' = d/dlna), started as D = a at a = 0.01 (matter domination)."""
+    z = np.asarray(z, dtype=float)
+    lna = np.linspace(np.log(_A_GROWTH_INIT) - 0.1, 0.0, 2001)
+    lnH = CubicSpline(lna, np.log(H(np.expm1(-lna))))
+    dlnH = lnH.derivative()
+
+    def rhs(x, y):
+        om = omega_cb * np.exp(-3 * x) / (np.exp(lnH(x)) / 100.0) ** 2
+        return [y[1], -(2.0 + dlnH(x)) * y[1] + 1.5 * om * y[0]]
+
+    x0 = np.log(_A_GROWTH_INIT)
+    a0 = _A_GROWTH_INIT
+    sol = solve_ivp(rhs, (x0, 0.0), [a0, a0], rtol=1e-8, atol=1e-12, dense_output=True,
+                    method="DOP853")
+    x = np.clip(-np.log1p(z), x0, 0.0)  # before a = 0.01 target and reference coincide
+    d = sol.sol(x)[0]
+    return np.where(-np.log1p(z) < x0, 1.0 / (1.0 + z), d)
+
+
+def limber_kappa(bg, pk, growth_sq, L, zstar: float, omega_m: float, nz: int = 600):
+    """C_L^κκ in the Limber approximation for the background ``bg`` with the power
+    P(k, z) = pk(k, z) growth_sq(z) (k in 1/Mpc). Returns an array over L."""
+    L = np.asarray(L, dtype=float)
+    x = np.linspace(np.log1p(1e-3), np.log1p(zstar), nz)
+    z = np.expm1(x)[:-1]  # drop χ = χ*, where the kernel vanishes
+    chi = np.asarray(bg.DM(z), dtype=float)
+    chistar = float(bg.DM(zstar))
+    dchi_dx = C_KM_S / np.asarray(bg.H(z), dtype=float) * (1.0 + z)
+    pref = 1.5 * omega_m * (100.0 / C_KM_S) ** 2
+    kern = (pref * (1.0 + z) * (chistar - chi) / chistar) ** 2  # [..χ..]²/χ², χ cancelled
+    k = (L[:, None] + 0.5) / chi[None, :]
+    k = np.clip(k, pk.kmin * 1.0001, _K_EXTRAP * 0.999)
+    zz = np.broadcast_to(z, k.shape)
+    p = pk.P(zz.ravel(), k.ravel(), grid=False).reshape(k.shape) * growth_sq(z)[None, :]
+    f = kern[None, :] * p * dchi_dx[None, :]
+    dx = x[1] - x[0]
+    return np.sum(0.5 * (f[:, 1:] + f[:, :-1]), axis=1) * dx
+
+
+def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
+    """D_ℓ(target) = D_ℓ'(ref) at ℓ' = ratio × ℓ, ratio = D_M,ref(z*) / D_M,target(z*), for each
+    column; ℓ' beyond the reference's range takes its last value (ℓ ≈ max_l, negligible there)."""
+    n = unlensed.shape[0]
+    ell = np.arange(n, dtype=float)
+    lp = np.clip(ell * ratio, 2.0, n - 1.0)
+    out = np.empty_like(unlensed)
+    for j in range(unlensed.shape[1]):
+        out[:, j] = CubicSpline(ell[2:], unlensed[2:, j])(lp)
+    out[:2] = 0.0
+    return out
+
+
+def _omega_m_today(target, early: dict, ref) -> float:
+    if hasattr(target, "omegam"):
+        return float(target.omegam)
+    h = float(target.H(0.0)) / 100.0
+    return (ref.params["ombh2"] + ref.params["omch2"] + ref.background.omnuh2) / h**2
+
+
+def late_time_products(params: dict, target, *, ref_H0: float | None = None,
+                       lmax: int = 3000) -> TheoryProducts:
+    """TheoryProducts (lensed D_ℓ to lmax, C_L^φφ, background = target, derived) of a model whose
+    late-time background is ``target`` and whose early universe is given by ``params``.
+
+    ``params`` must hold ombh2, omch2 (and optionally mnu >= 0, nnu, nu_states, tau, As or logA,
+    ns, TCMB, A_L, A_lens; other entries are ignored here and copied to the output). ``ref_H0``:
+    H0 of the reference ΛCDM run; default: matched to the target's D_M(z*)."""
+    for key in ("ombh2", "omch2"):
+        if key not in params:
+            raise InputError(f"the late-time engine needs '{key}'")
+    early = _early(params)
+    if float(early.get("mnu", 0.06)) < 0:
+        raise InputError("the late-time engine's reference (CAMB) needs mnu >= 0; wrap it with "
+                         "numass.theory.effective_mass for Σmν,eff < 0")
+    for name in ("H", "DM"):
+        if not callable(getattr(target, name, None)):
+            raise InputError(f"the target background has no method {name}(z)")
+    if ref_H0 is None:
+        ref_H0 = matched_H0(early, target)
+    ref = run_reference(early, ref_H0, lmax)
+    rbg = ref.background
+    zstar = float(rbg.zstar)
+    ratio = float(rbg.DM(zstar)) / float(target.DM(zstar))
+    # growth: scale-independent ratio between target and reference
+    omega_cb = ref.params["ombh2"] + ref.params["omch2"]
+    zg = np.concatenate([[0.0], _Z_PK[1:]])
+    g_t = growth_factor(target.H, omega_cb, zg)
+    g_r = growth_factor(rbg.H, omega_cb, zg)
+    gsq = CubicSpline(np.log1p(zg), (g_t / g_r) ** 2)
+
+    def growth_sq_target(z):
+        return gsq(np.log1p(z))
+
+    def unity(z):
+        return np.ones_like(z)
+
+    # lensing potential: CAMB reference times the Limber ratio (on a grid in L, interpolated)
+    n = len(ref.pp)
+    Lg = np.unique(np.geomspace(2, n - 1, 90).astype(int))
+    omega_m = ref.params["ombh2"] + ref.params["omch2"] + rbg.omnuh2
+    lim_t = limber_kappa(target, ref.pk, growth_sq_target, Lg, zstar, omega_m)
+    lim_r = limber_kappa(rbg, ref.pk, unity, Lg, zstar, omega_m)
+    lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r))
+    pp = np.zeros(n)
+    Ls = np.arange(2, n)
+    pp[2:] = ref.pp[2:] * np.exp(lr(np.log(Ls)))
+    # primary: geometric mapping, then lensing
+    unl = map_primary(ref.unlensed, ratio)
+    from camb.correlations import lensed_cls
+
+    A_L = float(params.get("A_L", 1.0))
+    lensed = lensed_cls(unl, pp * A_L, lmax_lensed=lmax)
+    if not (np.all(np.isfinite(lensed)) and np.all(np.isfinite(pp))):
+        raise TheoryError("the late-time engine produced non-finite spectra")
+    A_lens = float(params.get("A_lens", 1.0))
+    spectra = Spectra(ell=np.arange(lmax + 1), tt=lensed[:, 0].copy(), ee=lensed[:, 1].copy(),
+                      bb=lensed[:, 2].copy(), te=lensed[:, 3].copy(),
+                      pp=pp[:lmax + 1] * A_lens)
+    om = _omega_m_today(target, early, ref)
+    # sigma_8 of the target: spheres of 8/h_target Mpc in the reference's linear P(k, z=0),
+    # times the growth ratio today
+    sigma8 = ref.sigma_R(8.0 / (float(target.H(0.0)) / 100.0)) * float(g_t[0] / g_r[0])
+    derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
+               "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
+               "As": float(ref.params["As"])}
+    for name in ("rdrag", "theta_star", "zstar", "zdrag"):
+        if hasattr(target, name):
+            derived[name] = float(getattr(target, name))
+    return TheoryProducts(params=dict(params), spectra=spectra, background=target,
+                          derived=derived)
+
+
+# --- ΛsCDM served through the engine ---------------------------------------------------------
+
+LSCDM_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu",
+                "nu_states", "tau", "As", "logA", "ns", "TCMB", "A_L", "A_lens", "z_dagger",
+                "eta_lscdm")
+
+
+def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+    """ΛsCDM at ``params``: background from theory/lscdm.py; spectra (if needed) from the
+    late-time engine. mnu must be >= 0 (wrap with EffectiveMass for Σmν,eff < 0)."""
+    from numass.theory.lscdm import compute_lscdm_background
+
+    unknown = sorted(set(params) - set(LSCDM_PARAMS))
+    if unknown:
+        raise InputError(f"ΛsCDM does not know the parameter(s) {unknown}; it takes: "
+                         f"{', '.join(LSCDM_PARAMS)}")
+    p = dict(params)
+    if "theta_MC_100" in p:
+        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+    if "logA" in p:
+        p["As"] = float(np.exp(p.pop("logA")) * 1e-10)
+    bg_keys = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB",
+               "z_dagger", "eta_lscdm")
+    try:
+        bg = compute_lscdm_background({k: v for k, v in p.items() if k in bg_keys})
+    except (InputError, TheoryError):
+        raise
+    except Exception as exc:  # numerical failure at a point: the sampler gets -inf
+        raise TheoryError(f"ΛsCDM background failed at {params}: {exc}") from exc
+    if "spectra" in need:
+        out = late_time_products(p, bg)
+        out.params = dict(params)
+        out.derived.update({"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta})
+        return out
+    derived = {"H0": float(bg.h * 100), "omegam": float(bg.omegam), "rdrag": float(bg.rdrag),
+               "theta_star": float(bg.theta_star), "zdrag": float(bg.zdrag),
+               "zstar": float(bg.zstar), "z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
+    return TheoryProducts(params=dict(params), background=bg, derived=derived)
+
+
+class LsCDMBackend(Backend):
+    """ΛsCDM (background + late-time-engine spectra) behind the Backend interface."""
+
+    name = "lscdm"
+    supports_negative_mnu = False
+
+    def param_names(self):
+        return LSCDM_PARAMS
+
+    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        self.check_params(params)
+        return compute_lscdm(params, need)

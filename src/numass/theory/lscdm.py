@@ -1,0 +1,124 @@
+"""ΛsCDM: a cosmological constant that switches sign at z = z_dagger (Akarsu et al. 2021,
+arXiv:2108.09239; smoothed form of Akarsu et al. 2023, arXiv:2307.10899).
+
+    Λ(z) = Λ_s0 tanh[η (z† − z)] / tanh(η z†),
+
+so Λ(0) = Λ_s0 exactly, Λ → −Λ_s0 / tanh(η z†) ≈ −Λ_s0 well before z†, and η → ∞ is the sharp
+switch Λ_s0 sgn(z† − z). Parameters: ``z_dagger`` (z†) and ``eta_lscdm`` (η, default 10);
+Λ_s0 is fixed by flatness today. Everything else (photons, neutrinos of either sign of
+Sigma m_nu,eff, baryons, CDM, z*, z_drag, r_s) is numass's own background code
+(theory/background.py) unchanged: the switch happens at z ≲ a few, so pre-recombination physics,
+r_drag and r_* are ΛCDM's; θ* and all distances feel the new H(z).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from numass.errors import InputError, TheoryError
+from numass.theory import background as bgmod
+from numass.theory.background import C_KM_S, BackgroundResult, _densities, _omnuh2_of
+
+ETA_DEFAULT = 10.0
+ALLOWED = tuple(k for k in bgmod.ALLOWED if k not in ("w", "wa")) + ("z_dagger", "eta_lscdm")
+
+
+def lambda_shape(z, z_dagger: float, eta: float = ETA_DEFAULT):
+    """Λ(z) / Λ_s0 = tanh[η(z† − z)] / tanh(η z†)."""
+    z = np.asarray(z, dtype=float)
+    return np.tanh(eta * (z_dagger - z)) / np.tanh(eta * z_dagger)
+
+
+@dataclass
+class _LsDensities(bgmod._Densities):
+    """The background's densities with the dark-energy term replaced by the sign-switching Λ."""
+
+    z_dagger: float = 2.0
+    eta: float = ETA_DEFAULT
+
+    def de(self, a):
+        a = np.asarray(a, dtype=float)
+        # odeh2 is omega_Lambda,s0 h^2 (today's value); at a = 1 the shape is exactly 1
+        return self.odeh2 * lambda_shape(1.0 / a - 1.0, self.z_dagger, self.eta)
+
+
+class LsCDMBackground(BackgroundResult):
+    """numass's background with Λ(z) of ΛsCDM; same interface and attributes as BackgroundResult."""
+
+    def __init__(self, dens: _LsDensities, h: float):
+        self.z_dagger, self.eta = dens.z_dagger, dens.eta
+        super().__init__(dens, h)
+        self.omega_lambda_s0 = dens.odeh2 / h**2
+
+    def Lambda_ratio(self, z):
+        """Λ(z) / Λ_s0."""
+        return lambda_shape(z, self.z_dagger, self.eta)
+
+
+def _theta_mc(dens: _LsDensities, h: float) -> float:
+    """CAMB's cosmomc_theta definition (as background._theta_mc) with ΛsCDM's H(a)."""
+    ombh2 = dens.ombh2
+    omdmh2 = dens.omch2 + _omnuh2_of(dens)
+    zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
+        1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
+        * (omdmh2 + ombh2) ** (0.560 / (1 + 21.1 * ombh2**1.81)))
+    astar = 1 / (1 + zstar)
+    d = dataclasses.replace(dens, odeh2=0.0)
+    d.odeh2 = h**2 - float(d.h2(1.0))
+    lna = np.linspace(np.log(1e-8), np.log(astar), 4001)
+    a = np.exp(lna)
+    fs = C_KM_S / (a * 100.0 * np.sqrt(d.h2(a))) / np.sqrt(3 * (1 + 3e4 * a * ombh2))
+    rs = np.sum(0.5 * (fs[1:] + fs[:-1])) * (lna[1] - lna[0])
+    # same grid as background._theta_mc (η = 10: ~20 points across the step at z ~ 2)
+    lna2 = np.linspace(np.log(astar), 0.0, 4001)
+    a2 = np.exp(lna2)
+    f2 = C_KM_S / (a2 * 100.0 * np.sqrt(d.h2(a2)))
+    dm = np.sum(0.5 * (f2[1:] + f2[:-1])) * (lna2[1] - lna2[0])
+    return rs / dm
+
+
+def compute_lscdm_background(params: dict) -> LsCDMBackground:
+    """The ΛsCDM background at ``params`` (named as in CAMB, plus z_dagger and eta_lscdm)."""
+    unknown = set(params) - set(ALLOWED)
+    if unknown:
+        raise InputError(f"unknown ΛsCDM background parameter(s) {sorted(unknown)}; allowed: "
+                         f"{', '.join(ALLOWED)}")
+    if "z_dagger" not in params:
+        raise InputError("the ΛsCDM background needs 'z_dagger' (the redshift of the sign switch)")
+    zd = float(params["z_dagger"])
+    eta = float(params.get("eta_lscdm", ETA_DEFAULT))
+    if not (np.isfinite(zd) and zd > 0):
+        raise InputError(f"'z_dagger' must be a positive number, got {params['z_dagger']}")
+    if not (np.isfinite(eta) and eta > 0):
+        raise InputError(f"'eta_lscdm' must be a positive number, got {params.get('eta_lscdm')}")
+    if float(params.get("omk", 0.0)) != 0.0:
+        raise InputError("numass's background is flat only (omk = 0)")
+    for key in ("ombh2", "omch2"):
+        if key not in params:
+            raise InputError(f"the background needs '{key}'")
+        if not np.isfinite(float(params[key])) or float(params[key]) <= 0:
+            raise InputError(f"'{key}' must be positive, got {params[key]}")
+    if abs(float(params.get("nnu", 3.044)) - 3.044) > 1e-9:
+        raise InputError("numass's own background assumes nnu = 3.044")
+    base = _densities({k: v for k, v in params.items() if k not in ("z_dagger", "eta_lscdm")})
+    dens = _LsDensities(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
+                        z_dagger=zd, eta=eta)
+    if "H0" in params and "cosmomc_theta" in params:
+        raise InputError("give H0 or cosmomc_theta, not both")
+    if "cosmomc_theta" in params:
+        target = float(params["cosmomc_theta"])
+        try:
+            h = brentq(lambda hh: _theta_mc(dens, hh) - target, 0.3, 1.5, xtol=1e-10)
+        except ValueError:
+            raise TheoryError(f"no H0 in [30, 150] gives cosmomc_theta = {target} in ΛsCDM "
+                              f"(z_dagger = {zd})") from None
+    elif "H0" in params:
+        h = float(params["H0"]) / 100.0
+    else:
+        raise InputError("the background needs 'H0' or 'cosmomc_theta'")
+    if not 0.1 < h < 2.0:
+        raise TheoryError(f"H0 = {100 * h} km/s/Mpc is outside [10, 200]")
+    return LsCDMBackground(dens, h)

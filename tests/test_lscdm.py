@@ -1,0 +1,157 @@
+"""ΛsCDM background (theory/lscdm.py) against an independent integration of the Friedmann
+equation, its limits, and its use by the BAO likelihood and the late-time engine."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import constants as sc
+from scipy.integrate import solve_ivp
+
+from numass.errors import InputError, TheoryError
+from numass.theory.background import compute_background
+from numass.theory.lscdm import compute_lscdm_background, lambda_shape
+from numass.theory.products import TheoryProducts
+
+from conftest import need_dataset
+
+BASE = dict(H0=70.0, ombh2=0.02238, omch2=0.1201)
+Z_BAO = np.array([0.295, 0.51, 0.706, 0.934, 1.321, 1.484, 2.33])
+
+
+def _omega_r(TCMB=2.7255, neff=3.044):
+    """ω_γ (1 + 7/8 (4/11)^{4/3} N_eff), written out independently of numass."""
+    rho_gamma = np.pi**2 / 15 * (sc.k * TCMB) ** 4 / (sc.hbar * sc.c) ** 3  # J/m^3
+    rho_crit100 = 3 * (1e5 / (sc.parsec * 1e6)) ** 2 / (8 * np.pi * sc.G) * sc.c**2  # J/m^3
+    return rho_gamma / rho_crit100 * (1 + 7 / 8 * (4 / 11) ** (4 / 3) * neff)
+
+
+def _independent(z_dagger, eta=10.0, p=BASE):
+    """H(z) and D_M(z) of flat ΛsCDM with massless neutrinos, from the Friedmann equation."""
+    h = p["H0"] / 100
+    om, orad = p["ombh2"] + p["omch2"], _omega_r()
+    olam = h**2 - om - orad
+
+    def H(z):
+        lam = olam * np.tanh(eta * (z_dagger - z)) / np.tanh(eta * z_dagger)
+        return 100 * np.sqrt(om * (1 + z) ** 3 + orad * (1 + z) ** 4 + lam)
+
+    # dχ/dx = c (1+z) / H in x = ln(1+z); steps well below the switch width 1/η
+    sol = solve_ivp(lambda x, y: [sc.c / 1e3 * np.exp(x) / H(np.expm1(x))], (0, np.log(1101.0)),
+                    [0.0], rtol=1e-11, atol=1e-8, dense_output=True, method="DOP853",
+                    max_step=0.002)
+    return H, lambda z: sol.sol(np.log1p(z))[0]
+
+
+@pytest.mark.parametrize("z_dagger,eta", [(1.8, 10.0), (2.4, 10.0), (1.5, 3.0)])
+def test_against_independent_integration(z_dagger, eta):
+    bg = compute_lscdm_background({**BASE, "mnu": 0.0, "z_dagger": z_dagger, "eta_lscdm": eta})
+    H, DM = _independent(z_dagger, eta)
+    z = np.concatenate([Z_BAO, [z_dagger, 3.0, 10.0, 1000.0]])
+    np.testing.assert_allclose(bg.H(z), H(z), rtol=1e-6)
+    np.testing.assert_allclose(bg.DM(z), DM(z), rtol=2e-6)
+
+
+def test_large_z_dagger_is_lcdm():
+    p = {**BASE, "mnu": 0.06}
+    lcdm = compute_background(p)
+    ls = compute_lscdm_background({**p, "z_dagger": 40.0})
+    z = np.concatenate([Z_BAO, [10.0, lcdm.zstar]])
+    np.testing.assert_allclose(ls.DM(z), lcdm.DM(z), rtol=1e-6)
+    np.testing.assert_allclose(ls.H(z), lcdm.H(z), rtol=1e-6)
+    assert ls.theta_star == pytest.approx(lcdm.theta_star, rel=1e-6)
+    assert ls.rdrag == pytest.approx(lcdm.rdrag, rel=1e-8)  # pre-recombination physics kept
+    # and with theta_MC given, H0 is solved to the same value as in ΛCDM (θ_MC's sound horizon
+    # integral reaches z ~ 1e8, so the switch is moved beyond z*, where Λ is negligible)
+    q = {k: v for k, v in p.items() if k != "H0"}
+    a = compute_background({**q, "cosmomc_theta": 0.0104})
+    b = compute_lscdm_background({**q, "cosmomc_theta": 0.0104, "z_dagger": 3000.0})
+    # (the ΛsCDM code integrates on its own grid: agreement at the 1e-6 level, 100x inside the
+    # 2e-4 accuracy target of the background)
+    assert b.h == pytest.approx(a.h, rel=1e-5)
+
+
+def test_flatness_and_shape():
+    bg = compute_lscdm_background({**BASE, "mnu": 0.06, "z_dagger": 2.0})
+    assert float(bg.H(0.0)) == pytest.approx(BASE["H0"], rel=1e-12)
+    assert bg.Lambda_ratio(0.0) == pytest.approx(1.0, abs=1e-14)
+    assert bg.Lambda_ratio(2.0) == pytest.approx(0.0, abs=1e-14)
+    assert bg.Lambda_ratio(5.0) == pytest.approx(-1.0, rel=1e-9)
+    assert 0.6 < bg.omega_lambda_s0 < 0.8
+    # sharp limit: η → ∞ is Λ_s0 sgn(z† − z)
+    np.testing.assert_allclose(lambda_shape([0.5, 1.9, 2.1, 3.0], 2.0, 1e4), [1, 1, -1, -1])
+
+
+def test_smooth_in_z_dagger():
+    """D_M at BAO redshifts moves smoothly with z† (no jumps from the tanh step or the grid)."""
+    zds = np.linspace(1.4, 2.6, 241)  # steps of 0.005, 1/20 of the switch width 1/η
+    dm = np.array([compute_lscdm_background({**BASE, "mnu": 0.06, "z_dagger": zd}).DM(Z_BAO)
+                   for zd in zds])
+    d1 = np.diff(dm, axis=0)
+    d2 = np.diff(dm, n=2, axis=0)
+    # consecutive steps change by a small fraction of the largest step: no jumps from the grid
+    assert np.all(np.abs(d2) <= 0.25 * np.max(np.abs(d1), axis=0) + 1e-9)
+    # a later switch keeps Λ > 0 longer: larger H between the two z†, shorter distances
+    assert np.all(d1[:, -1] < 0) and np.all(d1 < 1e-9)
+
+
+def test_dm_at_bao_redshifts_against_lcdm():
+    """At z < z† Λ_s is ΛCDM's; above it the negative Λ lowers H, so D_M(z > z†) grows
+    relative to ΛCDM at the same H0."""
+    p = {**BASE, "mnu": 0.06}
+    ls = compute_lscdm_background({**p, "z_dagger": 1.7})
+    lc = compute_background(p)
+    # below z† only the tanh tail, ~exp(-2η(z† - z)), differs
+    np.testing.assert_allclose(ls.DM(Z_BAO[:4]), lc.DM(Z_BAO[:4]), rtol=1e-7)
+    assert ls.H(2.33) < lc.H(2.33)
+    assert ls.DM(2.33) > lc.DM(2.33)
+    assert ls.DM(lc.zstar) > lc.DM(lc.zstar)
+
+
+def test_desi_bao_chi2(data_dir):
+    from numass.likelihoods import get_likelihood
+
+    need_dataset(data_dir, "desi_bao_dr2")
+    lik = get_likelihood("desi-dr2-bao", data_dir=data_dir)
+    params = {"H0": 68.0, "ombh2": 0.02238, "omch2": 0.1201, "mnu": 0.06}
+    chi_ls = lik.chi2(TheoryProducts(params={**params, "z_dagger": 2.0},
+                                     background=compute_lscdm_background({**params, "z_dagger": 2.0})))
+    chi_lc = lik.chi2(TheoryProducts(params=params, background=compute_background(params)))
+    chi_far = lik.chi2(TheoryProducts(params=params, background=compute_lscdm_background(
+        {**params, "z_dagger": 40.0})))
+    assert np.isfinite(chi_ls) and chi_ls != pytest.approx(chi_lc, abs=1e-3)
+    assert chi_far == pytest.approx(chi_lc, abs=1e-4)
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match="z_dagger"):
+        compute_lscdm_background(BASE)
+    with pytest.raises(InputError):
+        compute_lscdm_background({**BASE, "z_dagger": -1.0})
+    with pytest.raises(InputError):
+        compute_lscdm_background({**BASE, "z_dagger": 2.0, "eta_lscdm": float("nan")})
+    with pytest.raises(InputError, match="unknown"):
+        compute_lscdm_background({**BASE, "z_dagger": 2.0, "w": -0.9})
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
+def test_too_early_switch_is_a_theory_error():
+    """A switch at z† ≲ 1 with a large H0 makes H² < 0 before it: the sampler must get -inf."""
+    with pytest.raises(TheoryError):
+        compute_lscdm_background({**BASE, "H0": 90.0, "z_dagger": 0.3})
+
+
+def test_lscdm_spectra_through_engine():
+    from numass.theory.latetime import LsCDMBackend, compute_lscdm
+
+    p = {"H0": 69.0, "ombh2": 0.02238, "omch2": 0.1201, "mnu": 0.06, "tau": 0.0543,
+         "As": 2.1e-9, "ns": 0.966, "z_dagger": 2.0}
+    out = compute_lscdm(p)
+    s = out.spectra.validate("lscdm")
+    assert s.lmax == 3000
+    assert out.derived["z_dagger"] == 2.0 and out.derived["H0"] == pytest.approx(69.0)
+    assert 0.7 < out.derived["sigma8"] < 0.9
+    bg_only = LsCDMBackend().compute(p, frozenset({"background"}))
+    assert bg_only.spectra is None
+    assert bg_only.background.DM(0.5) == pytest.approx(out.background.DM(0.5))
+    with pytest.raises(InputError):
+        LsCDMBackend().compute({**p, "w": -0.9})
