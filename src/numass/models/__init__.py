@@ -55,6 +55,11 @@ W0WA = (
     Param("w", ("uniform", -3.0, 1.0), -0.8, 0.05, "w_0"),
     Param("wa", ("uniform", -3.0, 2.0), -0.5, 0.2, "w_a"),
 )
+# Hypothesis 2: A_L scales the lensing that smooths the primary spectra, A_lens the reconstructed
+# C_L^phiphi alone. The A_L range is the emulator's box (Planck TT-only fits give A_L ~ 1.2 +- 0.1;
+# TE/EE-only fits are wider).
+A_L = Param("A_L", ("uniform", 0.5, 1.8), 1.0, 0.05, r"A_{\rm L}", spectra_only=True)
+A_LENS = Param("A_lens", ("uniform", 0.2, 2.0), 1.0, 0.05, r"A_{\rm lens}", spectra_only=True)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,12 @@ class Model:
 
 MODELS: dict[str, Model] = {
     "lcdm": Model("lcdm", "LCDM + Sigma m_nu,eff (hypothesis 1, the null)", COMMON + PRIMORDIAL),
+    "alens": Model("alens", "LCDM + Sigma m_nu,eff + A_L + A_lens (hypothesis 2: lensing amplitudes)",
+                   COMMON + PRIMORDIAL + (A_L, A_LENS)),
+    "AL": Model("AL", "LCDM + Sigma m_nu,eff + A_L (smoothing of the primary spectra only)",
+                COMMON + PRIMORDIAL + (A_L,)),
+    "Alens": Model("Alens", "LCDM + Sigma m_nu,eff + A_lens (lensing reconstruction amplitude "
+                   "only)", COMMON + PRIMORDIAL + (A_LENS,)),
     "w0wa": Model("w0wa", "w0waCDM (CPL, PPF perturbations) + Sigma m_nu,eff (hypothesis 4)",
                   COMMON + PRIMORDIAL + W0WA),
 }
