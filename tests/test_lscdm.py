@@ -155,3 +155,78 @@ def test_lscdm_spectra_through_engine():
     assert bg_only.background.DM(0.5) == pytest.approx(out.background.DM(0.5))
     with pytest.raises(InputError):
         LsCDMBackend().compute({**p, "w": -0.9})
+
+
+# --- the lscdm model in fits and on the command line ---------------------------------------------
+
+def test_lscdm_model_and_backend_choice():
+    from numass.inference.setup import build_info
+    from numass.models import get_model
+
+    m = get_model("lscdm")
+    zd = next(p for p in m.params if p.name == "z_dagger")
+    assert zd.prior == ("uniform", 1.0, 3.0) and m.fixed == {"eta_lscdm": 10.0}
+    assert m.resolve_backend(None, need_spectra=False) == "lscdm-background"
+    assert m.resolve_backend(None, need_spectra=True) == "lscdm"
+    assert m.resolve_backend("camb", need_spectra=True) == "lscdm"  # the engine runs on CAMB
+    assert m.resolve_backend("background", need_spectra=False) == "lscdm-background"
+    with pytest.raises(InputError, match="cannot be computed by backend 'emulator'"):
+        m.resolve_backend("emulator", need_spectra=True)
+    lcdm = get_model("lcdm")  # unchanged for the standard models
+    assert lcdm.resolve_backend(None, False) == "background"
+    assert lcdm.resolve_backend(None, True) == "camb"
+    info = build_info("lscdm", ["desi-dr2-bao", "cmb-compressed"])
+    th = info["theory"]["numass"]
+    assert th["backend"] == "lscdm-background" and th["fixed"]["eta_lscdm"] == 10.0
+    assert th["input"] == ["ombh2", "omch2", "H0", "mnu_eff", "z_dagger"]
+    assert info["params"]["z_dagger"]["prior"] == {"min": 1.0, "max": 3.0}
+    info = build_info("w0wa", ["desi-dr2-bao", "cmb-compressed"])
+    assert info["theory"]["numass"]["backend"] == "background"
+    with pytest.raises(InputError, match="cannot be computed"):
+        build_info("lscdm", ["desi-dr2-bao"], backend="emulator")
+
+
+def test_lscdm_background_backend_is_fast_and_native_in_mass():
+    """Σmν,eff < 0 on background-only data: the Elbers sign flip, as the ΛCDM background backend
+    (z† → ∞ reproduces it); the spectra backend mirrors instead, like CAMB."""
+    import time
+
+    from numass.theory import make_backend
+    from numass.theory.effective_mass import MirroredBackground
+
+    p = {**BASE, "mnu_eff": -0.1, "nnu": 3.044, "nu_states": 1, "eta_lscdm": 10.0}
+    bgb = make_backend("lscdm-background")
+    out = bgb.compute({**p, "z_dagger": 2.0}, frozenset({"background"}))
+    direct = compute_lscdm_background({**BASE, "mnu": -0.1, "z_dagger": 2.0})
+    np.testing.assert_allclose(out.background.DM(Z_BAO), direct.DM(Z_BAO), rtol=1e-12)
+    assert out.derived["mnu_eff"] == -0.1 and out.derived["theta_star"] == direct.theta_star
+    far = bgb.compute({**p, "z_dagger": 40.0}, frozenset({"background"}))
+    lcdm = make_backend("background").compute({k: v for k, v in p.items() if k != "eta_lscdm"},
+                                              frozenset({"background"}))
+    np.testing.assert_allclose(far.background.DM(Z_BAO), lcdm.background.DM(Z_BAO), rtol=1e-6)
+    t0 = time.perf_counter()
+    for i in range(20):
+        bgb.compute({**p, "z_dagger": 2.0 + 0.01 * i}, frozenset({"background"}))
+    assert (time.perf_counter() - t0) / 20 < 0.05  # ~2 ms here; a CAMB run would be ~1 s
+    with pytest.raises(InputError, match="no CMB spectra"):
+        bgb.compute({**p, "z_dagger": 2.0})
+    spec = make_backend("lscdm")
+    assert not spec.inner.supports_negative_mnu
+    mirrored = spec.compute({**p, "z_dagger": 2.0}, frozenset({"background"}))
+    assert isinstance(mirrored.background, MirroredBackground)
+    b0 = compute_lscdm_background({**BASE, "mnu": 0.0, "z_dagger": 2.0})
+    b1 = compute_lscdm_background({**BASE, "mnu": 0.1, "z_dagger": 2.0})
+    np.testing.assert_allclose(mirrored.background.DM(Z_BAO), 2 * b0.DM(Z_BAO) - b1.DM(Z_BAO),
+                               rtol=1e-12)
+
+
+def test_compute_point_lscdm_background():
+    from numass.theory import compute_point
+
+    out = compute_point("lscdm", "background", {"z_dagger": 2.2, "mnu_eff": -0.05})
+    assert out.spectra is None and out.derived["z_dagger"] == 2.2
+    assert out.derived["eta_lscdm"] == 10.0  # the model's fixed value
+    with pytest.raises(InputError, match="no w, wa"):
+        compute_point("lscdm", "background", {"z_dagger": 2.2, "w": -0.9})
+    with pytest.raises(InputError, match="cannot be computed"):
+        compute_point("lscdm", "emulator", {"z_dagger": 2.2})

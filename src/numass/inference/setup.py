@@ -40,7 +40,14 @@ def build_info(model_name: str, dataset_ids: list[str], backend: str | None = No
     likelihood_options = likelihood_options or {}
     liks = {i: get_likelihood(i, data_dir, **likelihood_options.get(i, {})) for i in dataset_ids}
     need_spectra = any("spectra" in lik.requires for lik in liks.values())
-    backend = backend or ("camb" if need_spectra else "background")
+    # the model's own backend for these data (lcdm, w0wa ...: 'camb' with spectra, else numass's
+    # 'background'; lscdm: 'lscdm' / 'lscdm-background'; nu_interacting: 'nu_interacting' /
+    # 'background'); an explicit 'camb' or 'background' maps to the model's equivalent
+    backend = model.resolve_backend(backend, need_spectra)
+    if need_spectra and backend in ("background", "lscdm-background"):
+        raise InputError(f"backend '{backend}' computes no CMB spectra, which "
+                         f"{', '.join(i for i, lik in liks.items() if 'spectra' in lik.requires)} "
+                         f"need")
     params = sampled_params(model, need_spectra)
     if not need_spectra and any("tau" in lik.params_needed for lik in liks.values()):
         params.append(TAU)

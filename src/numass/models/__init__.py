@@ -60,6 +60,13 @@ W0WA = (
 # TE/EE-only fits are wider).
 A_L = Param("A_L", ("uniform", 0.5, 1.8), 1.0, 0.05, r"A_{\rm L}", spectra_only=True)
 A_LENS = Param("A_lens", ("uniform", 0.2, 2.0), 1.0, 0.05, r"A_{\rm lens}", spectra_only=True)
+# Hypothesis 5, LsCDM: the redshift of the sign switch of Lambda. Uniform on [1, 3], the range
+# Akarsu et al. sample (arXiv:2211.05742, 2307.10899) and DESIGN.md's "roughly 1-3". z_dagger -> inf
+# is LCDM, so an upper edge at 3 truncates the LCDM-like tail: a posterior piling up at 3 is
+# prior-bounded, not a detection (Kibris et al. 2026 quote z_dagger > 2.4 at 95%).
+Z_DAGGER = Param("z_dagger", ("uniform", 1.0, 3.0), 2.0, 0.1, r"z_\dagger")
+ETA_LSCDM = 10.0  # width of the tanh switch (Akarsu et al. 2023's eta = 10), fixed
+STANDARD_BACKENDS = ("background", "camb", "emulator")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,27 @@ class Model:
     fixed: dict = field(default_factory=dict)  # passed to the backend unchanged
     derived: tuple[str, ...] = ("H0", "omegam", "rdrag", "theta_star")
     derived_spectra: tuple[str, ...] = ("sigma8", "S8")
+    # theory backends: the default for background-only data, the default with CMB spectra, and
+    # every backend that computes this model (see resolve_backend)
+    backend_background: str = "background"
+    backend_spectra: str = "camb"
+    backends: tuple[str, ...] = STANDARD_BACKENDS
+
+    def resolve_backend(self, backend: str | None, need_spectra: bool) -> str:
+        """The backend to use: the model's default for the data when ``backend`` is None; the
+        model's own backends under the generic names 'camb' (CMB spectra) and 'background'
+        (background only) for models CAMB and numass's ΛCDM background cannot compute; an
+        InputError for a backend that cannot compute this model."""
+        if backend is None:
+            return self.backend_spectra if need_spectra else self.backend_background
+        if backend in self.backends:
+            return backend
+        if backend == "camb":
+            return self.backend_spectra
+        if backend == "background":
+            return self.backend_background
+        raise InputError(f"model '{self.name}' cannot be computed by backend '{backend}'; use one "
+                         f"of: {', '.join(self.backends)}")
 
 
 MODELS: dict[str, Model] = {
@@ -82,6 +110,10 @@ MODELS: dict[str, Model] = {
                    "only)", COMMON + PRIMORDIAL + (A_LENS,)),
     "w0wa": Model("w0wa", "w0waCDM (CPL, PPF perturbations) + Sigma m_nu,eff (hypothesis 4)",
                   COMMON + PRIMORDIAL + W0WA),
+    "lscdm": Model("lscdm", "LsCDM (Lambda switching sign at z_dagger, tanh-smoothed, eta = 10) + "
+                   "Sigma m_nu,eff (hypothesis 5)", COMMON + PRIMORDIAL + (Z_DAGGER,),
+                   fixed={"eta_lscdm": ETA_LSCDM}, backend_background="lscdm-background",
+                   backend_spectra="lscdm", backends=("lscdm-background", "lscdm")),
 }
 
 

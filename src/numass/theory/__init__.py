@@ -8,6 +8,10 @@ from __future__ import annotations
 from numass.errors import InputError
 
 BACKENDS = ("background", "camb")
+# backends of the models CAMB cannot run (late-time engine, theory/latetime.py); a model lists
+# the backends that compute it (models.Model.backends)
+MODEL_BACKENDS = ("lscdm", "lscdm-background")
+BACKGROUND_ONLY = ("background", "lscdm-background")
 
 
 def make_backend(name: str, **options):
@@ -21,7 +25,16 @@ def make_backend(name: str, **options):
         from numass.theory.camb_backend import CambBackend
 
         return EffectiveMass(CambBackend(**options))
-    raise InputError(f"unknown backend '{name}'; known backends: {', '.join(BACKENDS)}")
+    if name == "lscdm":
+        from numass.theory.latetime import LsCDMBackend
+
+        return EffectiveMass(LsCDMBackend(**options))
+    if name == "lscdm-background":
+        from numass.theory.latetime import LsCDMBackgroundBackend
+
+        return EffectiveMass(LsCDMBackgroundBackend(**options))
+    raise InputError(f"unknown backend '{name}'; known backends: "
+                     f"{', '.join(BACKENDS + MODEL_BACKENDS)}")
 
 
 def compute_point(model: str, backend: str, params: dict[str, float]):
@@ -30,6 +43,7 @@ def compute_point(model: str, backend: str, params: dict[str, float]):
     from numass.theory.defaults import FIDUCIAL
 
     m = get_model(model)
+    backend = m.resolve_backend(backend, need_spectra=True)
     point = {**FIDUCIAL, **m.fixed, **params}
     if "mnu_eff" in point:
         point.pop("mnu", None)
@@ -37,7 +51,12 @@ def compute_point(model: str, backend: str, params: dict[str, float]):
         point.pop("H0", None)
     if "logA" in params:
         point.pop("As", None)
-    if model == "lcdm" and (point.get("w", -1.0) != -1.0 or point.get("wa", 0.0) != 0.0):
-        raise InputError("model 'lcdm' has w = -1, wa = 0; use --model w0wa to vary them")
-    need = frozenset({"background"} if backend == "background" else {"spectra", "background"})
+    if model in ("lcdm", "lscdm") and (point.get("w", -1.0) != -1.0
+                                       or point.get("wa", 0.0) != 0.0):
+        raise InputError(f"model '{model}' has no w, wa (w = -1, wa = 0); use --model w0wa to "
+                         f"vary them")
+    if backend in MODEL_BACKENDS:  # their dark energy is the model's own: no w, wa parameters
+        point.pop("w", None)
+        point.pop("wa", None)
+    need = frozenset({"background"} if backend in BACKGROUND_ONLY else {"spectra", "background"})
     return make_backend(backend).compute(point, need)

@@ -32,7 +32,7 @@ from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, Backend
+from numass.theory.backend import NEEDS, Backend, check_need
 from numass.theory.background import C_KM_S, compute_background
 from numass.theory.products import Spectra, TheoryProducts
 
@@ -300,7 +300,10 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
 
 
 class LsCDMBackend(Backend):
-    """ΛsCDM (background + late-time-engine spectra) behind the Backend interface."""
+    """ΛsCDM (background + late-time-engine spectra) behind the Backend interface.
+
+    Σmν,eff < 0 goes through the observable-level mirror of EffectiveMass (the engine's reference
+    is CAMB, which has no negative mass), exactly as for the CAMB backend."""
 
     name = "lscdm"
     supports_negative_mnu = False
@@ -311,3 +314,29 @@ class LsCDMBackend(Backend):
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         self.check_params(params)
         return compute_lscdm(params, need)
+
+
+class LsCDMBackgroundBackend(Backend):
+    """The ΛsCDM background alone (numass's own code, ~1 ms a point): what BAO and the compressed
+    CMB likelihood need. Σmν,eff < 0 is native here, as in the ΛCDM 'background' backend (the
+    mass-dependent neutrino density changes sign, Elbers et al. 2024), so that ΛCDM and ΛsCDM
+    fits on background-only data use the same definition. Spectra-only parameters (tau, As, ns,
+    A_L, A_lens) are accepted and ignored."""
+
+    name = "lscdm-background"
+    supports_negative_mnu = True
+
+    def param_names(self):
+        return LSCDM_PARAMS
+
+    def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
+                ) -> TheoryProducts:
+        need = check_need(need)
+        if "spectra" in need:
+            raise InputError("the 'lscdm-background' backend computes no CMB spectra; use the "
+                             "'lscdm' backend (late-time engine) for data sets that need them")
+        self.check_params(params)
+        out = compute_lscdm(params, frozenset({"background"}))
+        if not all(np.isfinite(v) for v in out.derived.values()):
+            raise TheoryError(f"non-finite ΛsCDM background at {params}")
+        return out
