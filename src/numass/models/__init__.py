@@ -66,6 +66,14 @@ A_LENS = Param("A_lens", ("uniform", 0.2, 2.0), 1.0, 0.05, r"A_{\rm lens}", spec
 # prior-bounded, not a detection (Kibris et al. 2026 quote z_dagger > 2.4 at 95%).
 Z_DAGGER = Param("z_dagger", ("uniform", 1.0, 3.0), 2.0, 0.1, r"z_\dagger")
 ETA_LSCDM = 10.0  # width of the tanh switch (Akarsu et al. 2023's eta = 10), fixed
+# Hypothesis 6, dark-sector interaction (docs/latetime.md): the expansion sees the physical mass
+# Sigma m_nu >= 0 (sampled under the name the pipeline reads, mnu_eff, with its prior edge at 0),
+# while alpha_fs scales the free-streaming suppression of clustering: 1 = standard neutrinos,
+# 0 = no free streaming (the neutrinos cluster like CDM). Interactions can only remove free
+# streaming, hence [0, 1].
+MNU_PHYS = Param("mnu_eff", ("uniform", 0.0, 0.5), 0.06, 0.03, r"\Sigma m_\nu\,[\rm eV]")
+ALPHA_FS = Param("alpha_fs", ("uniform", 0.0, 1.0), 0.8, 0.1, r"\alpha_{\rm fs}",
+                 spectra_only=True)
 STANDARD_BACKENDS = ("background", "camb", "emulator")
 
 
@@ -114,6 +122,11 @@ MODELS: dict[str, Model] = {
                    "Sigma m_nu,eff (hypothesis 5)", COMMON + PRIMORDIAL + (Z_DAGGER,),
                    fixed={"eta_lscdm": ETA_LSCDM}, backend_background="lscdm-background",
                    backend_spectra="lscdm", backends=("lscdm-background", "lscdm")),
+    "nu_interacting": Model("nu_interacting", "LCDM + physical Sigma m_nu >= 0 in the expansion, "
+                            "free-streaming suppression scaled by alpha_fs (hypothesis 6)",
+                            COMMON[:2] + (MNU_PHYS,) + PRIMORDIAL + (ALPHA_FS,),
+                            backend_spectra="nu_interacting",
+                            backends=("background", "nu_interacting")),
 }
 
 

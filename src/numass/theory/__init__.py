@@ -8,9 +8,9 @@ from __future__ import annotations
 from numass.errors import InputError
 
 BACKENDS = ("background", "camb")
-# backends of the models CAMB cannot run (late-time engine, theory/latetime.py); a model lists
-# the backends that compute it (models.Model.backends)
-MODEL_BACKENDS = ("lscdm", "lscdm-background")
+# backends of the models CAMB cannot run (late-time engine, theory/latetime.py and
+# theory/nu_interacting.py); a model lists the backends that compute it (models.Model.backends)
+MODEL_BACKENDS = ("lscdm", "lscdm-background", "nu_interacting")
 BACKGROUND_ONLY = ("background", "lscdm-background")
 
 
@@ -33,6 +33,10 @@ def make_backend(name: str, **options):
         from numass.theory.latetime import LsCDMBackgroundBackend
 
         return EffectiveMass(LsCDMBackgroundBackend(**options))
+    if name == "nu_interacting":
+        from numass.theory.nu_interacting import NuInteractingBackend
+
+        return EffectiveMass(NuInteractingBackend(**options))
     raise InputError(f"unknown backend '{name}'; known backends: "
                      f"{', '.join(BACKENDS + MODEL_BACKENDS)}")
 
@@ -51,12 +55,19 @@ def compute_point(model: str, backend: str, params: dict[str, float]):
         point.pop("H0", None)
     if "logA" in params:
         point.pop("As", None)
-    if model in ("lcdm", "lscdm") and (point.get("w", -1.0) != -1.0
-                                       or point.get("wa", 0.0) != 0.0):
+    if model in ("lcdm", "lscdm", "nu_interacting") and (point.get("w", -1.0) != -1.0
+                                                         or point.get("wa", 0.0) != 0.0):
         raise InputError(f"model '{model}' has no w, wa (w = -1, wa = 0); use --model w0wa to "
                          f"vary them")
     if backend in MODEL_BACKENDS:  # their dark energy is the model's own: no w, wa parameters
         point.pop("w", None)
         point.pop("wa", None)
+    floor = next((p.prior[1] for p in m.params if p.name == "mnu_eff" and p.prior[0] == "uniform"),
+                 None)
+    if floor is not None and floor >= 0 and float(point.get("mnu_eff", 0.0)) < 0:
+        raise InputError(f"model '{model}' has a physical neutrino mass (mnu_eff >= 0); got "
+                         f"mnu_eff = {point['mnu_eff']}")
+    if backend in BACKGROUND_ONLY:
+        point.pop("alpha_fs", None)  # the background does not depend on it
     need = frozenset({"background"} if backend in BACKGROUND_ONLY else {"spectra", "background"})
     return make_backend(backend).compute(point, need)

@@ -24,7 +24,7 @@ for the validation against CAMB.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -59,6 +59,11 @@ class Reference:
     pk: object  # nonlinear P(k, z) interpolator: k in 1/Mpc, P in Mpc^3
     sigma_R: object  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
     derived: dict
+    # linear transfer functions at _Z_PK: k [1/Mpc], z (descending, as CAMB orders them) and
+    # delta_cdm, delta_b, delta_nu (massive), delta_tot, each (nk, nz)
+    transfer: dict = field(default_factory=dict)
+    pk_lin0: tuple = ()  # (k [1/Mpc], linear P_tot(k, z = 0) [Mpc^3])
+    cache: dict = field(default_factory=dict)  # products derived from the run (e.g. suppression)
 
 
 _REF_CACHE: OrderedDict = OrderedDict()
@@ -90,6 +95,15 @@ def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
         pk = res.get_matter_power_interpolator(nonlinear=True, hubble_units=False, k_hunit=False,
                                                extrap_kmax=_K_EXTRAP, silent=True)
         derived = res.get_derived_params()
+        td = res.get_matter_transfer_data()
+        T = np.asarray(td.transfer_data, dtype=float)
+        transfer = {"k": np.asarray(td.q, dtype=float),
+                    "z": np.asarray(res.transfer_redshifts, dtype=float),
+                    "cdm": T[camb.model.Transfer_cdm - 1], "b": T[camb.model.Transfer_b - 1],
+                    "nu": T[camb.model.Transfer_nu - 1], "tot": T[camb.model.Transfer_tot - 1]}
+        kl, zl, pkl = res.get_linear_matter_power_spectrum(hubble_units=False, k_hunit=False)
+        pk_lin0 = (np.asarray(kl, dtype=float), np.asarray(pkl[int(np.argmin(np.abs(zl)))],
+                                                           dtype=float))
     except (camb.CAMBError, ValueError, ArithmeticError) as exc:
         raise TheoryError(f"CAMB failed on the reference model at {p}: {exc}") from exc
     if not (np.all(np.isfinite(unl)) and np.all(np.isfinite(pp))):
@@ -100,7 +114,7 @@ def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
         return float(np.squeeze(res.get_sigmaR(float(R), z_indices=-1, hubble_units=False)))
 
     ref = Reference(params=p, background=bg, unlensed=unl, pp=pp, pk=pk, sigma_R=sigma_R,
-                    derived=derived)
+                    derived=derived, transfer=transfer, pk_lin0=pk_lin0)
     _REF_CACHE[key] = ref
     while len(_REF_CACHE) > _N_CACHE:
         _REF_CACHE.popitem(last=False)
@@ -146,9 +160,10 @@ def growth_factor(H, omega_cb: float, z) -> np.ndarray:
     return np.where(-np.log1p(z) < x0, 1.0 / (1.0 + z), d)
 
 
-def limber_kappa(bg, pk, growth_sq, L, zstar: float, omega_m: float, nz: int = 600):
+def limber_kappa(bg, pk, growth_sq, L, zstar: float, omega_m: float, nz: int = 600,
+                 pk_factor=None):
     """C_L^κκ in the Limber approximation for the background ``bg`` with the power
-    P(k, z) = pk(k, z) growth_sq(z) (k in 1/Mpc). Returns an array over L."""
+    P(k, z) = pk(k, z) growth_sq(z) [× pk_factor(k, z)] (k in 1/Mpc). Returns an array over L."""
     L = np.asarray(L, dtype=float)
     x = np.linspace(np.log1p(1e-3), np.log1p(zstar), nz)
     z = np.expm1(x)[:-1]  # drop χ = χ*, where the kernel vanishes
@@ -161,6 +176,8 @@ def limber_kappa(bg, pk, growth_sq, L, zstar: float, omega_m: float, nz: int = 6
     k = np.clip(k, pk.kmin * 1.0001, _K_EXTRAP * 0.999)
     zz = np.broadcast_to(z, k.shape)
     p = pk.P(zz.ravel(), k.ravel(), grid=False).reshape(k.shape) * growth_sq(z)[None, :]
+    if pk_factor is not None:
+        p = p * pk_factor(k, zz)
     f = kern[None, :] * p * dchi_dx[None, :]
     dx = x[1] - x[0]
     return np.sum(0.5 * (f[:, 1:] + f[:, :-1]), axis=1) * dx
@@ -179,6 +196,16 @@ def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
     return out
 
 
+def _sigma2_ratio(pk_lin0: tuple, R: float, factor) -> float:
+    """∫ P(k) f(k) W²(kR) k³ dln k / ∫ P(k) W²(kR) k³ dln k (top hat of radius R [Mpc])."""
+    k, pk = pk_lin0
+    x = k * R
+    w = 3.0 * (np.sin(x) - x * np.cos(x)) / x**3
+    base = pk * w**2 * k**3
+    lnk = np.log(k)
+    return float(np.trapezoid(base * factor(k), lnk) / np.trapezoid(base, lnk))
+
+
 def _omega_m_today(target, early: dict, ref) -> float:
     if hasattr(target, "omegam"):
         return float(target.omegam)
@@ -187,13 +214,16 @@ def _omega_m_today(target, early: dict, ref) -> float:
 
 
 def late_time_products(params: dict, target, *, ref_H0: float | None = None,
-                       lmax: int = 3000) -> TheoryProducts:
+                       lmax: int = 3000, pk_factor_for=None) -> TheoryProducts:
     """TheoryProducts (lensed D_ℓ to lmax, C_L^φφ, background = target, derived) of a model whose
     late-time background is ``target`` and whose early universe is given by ``params``.
 
     ``params`` must hold ombh2, omch2 (and optionally mnu >= 0, nnu, nu_states, tau, As or logA,
     ns, TCMB, A_L, A_lens; other entries are ignored here and copied to the output). ``ref_H0``:
-    H0 of the reference ΛCDM run; default: matched to the target's D_M(z*)."""
+    H0 of the reference ΛCDM run; default: matched to the target's D_M(z*). ``pk_factor_for``:
+    optional callable(reference) -> f(k, z) (or None), a scale-dependent factor on the target's
+    matter power (k in 1/Mpc) on top of the growth ratio, used in the Limber integral and σ8
+    (theory/nu_interacting.py uses it to scale the neutrino free-streaming suppression)."""
     for key in ("ombh2", "omch2"):
         if key not in params:
             raise InputError(f"the late-time engine needs '{key}'")
@@ -227,7 +257,9 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     n = len(ref.pp)
     Lg = np.unique(np.geomspace(2, n - 1, 90).astype(int))
     omega_m = ref.params["ombh2"] + ref.params["omch2"] + rbg.omnuh2
-    lim_t = limber_kappa(target, ref.pk, growth_sq_target, Lg, zstar, omega_m)
+    pk_factor = pk_factor_for(ref) if pk_factor_for is not None else None
+    lim_t = limber_kappa(target, ref.pk, growth_sq_target, Lg, zstar, omega_m,
+                         pk_factor=pk_factor)
     lim_r = limber_kappa(rbg, ref.pk, unity, Lg, zstar, omega_m)
     lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r))
     pp = np.zeros(n)
@@ -248,7 +280,10 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     om = _omega_m_today(target, early, ref)
     # sigma_8 of the target: spheres of 8/h_target Mpc in the reference's linear P(k, z=0),
     # times the growth ratio today
-    sigma8 = ref.sigma_R(8.0 / (float(target.H(0.0)) / 100.0)) * float(g_t[0] / g_r[0])
+    R8 = 8.0 / (float(target.H(0.0)) / 100.0)
+    sigma8 = ref.sigma_R(R8) * float(g_t[0] / g_r[0])
+    if pk_factor is not None:  # the scale-dependent factor, as a ratio to the reference's σ8
+        sigma8 *= np.sqrt(_sigma2_ratio(ref.pk_lin0, R8, lambda k: pk_factor(k, np.zeros_like(k))))
     derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.params["As"])}
