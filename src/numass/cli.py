@@ -37,6 +37,17 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    """`numass fit`: the machinery of `numass run` (best fit, MCMC, profiles at the floors,
+    summary, triangle plot) for any model; output in numass-fit-<model> unless --out is given."""
+    from numass.models import get_model
+
+    get_model(args.model)  # an unknown model is a clear error before anything runs
+    if args.out is None:
+        args.out = f"numass-fit-{args.model}"
+    return cmd_run(args)
+
+
 FULL_DATASETS = ["desi-dr2-bao", "planck2018-plik-lite-TTTEEE", "planck2018-lowl-TT", "tau-prior",
                  "act-dr6-lensing"]
 
@@ -96,6 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "instead of resuming them")
     _add_data_dir(p)
     p.set_defaults(func=cmd_run)
+
+    from numass.models import MODELS
+
+    p = sub.add_parser("fit", help="fit one model (" + ", ".join(MODELS) + ") to any data "
+                                   "combination: best fit, MCMC, tension, triangle plot")
+    p.add_argument("--model", required=True, help="model: " + ", ".join(MODELS))
+    p.add_argument("--data", default="embedded",
+                   help="'embedded' (default: DESI DR2 BAO + compressed CMB), 'full' (" +
+                        ",".join(FULL_DATASETS) + "), or a comma-separated list of data set ids")
+    p.add_argument("--backend", default=None,
+                   help="theory backend (default: the model's fastest for the data: 'background' "
+                        "or 'camb'; lscdm: 'lscdm-background' or 'lscdm'; nu_interacting: "
+                        "'background' or 'nu_interacting')")
+    p.add_argument("--out", default=None, help="output folder (default ./numass-fit-<model>)")
+    p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
+    p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
+                                                           "instead of resuming them")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("chi2", help="chi2 = -2 ln L of data sets on your own spectra")
     p.add_argument("--data", required=True, help="comma-separated data set ids")
