@@ -33,7 +33,11 @@ def test_build_info_model_applies_nuisance_priors_once(data_dir):
 
     info = build_info("lcdm", ["planck2018-plik-lite-TT", "planck2018-lowl-TT", "tau-prior"])
     assert info["params"]["A_planck"]["prior"] == {"dist": "norm", "loc": 1.0, "scale": 0.0025}
-    assert info["theory"]["numass"]["backend"] == "camb"
+    # with CMB spectra the default is the shipped emulator, sending points outside its box to CAMB
+    assert info["theory"]["numass"]["backend"] == "emulator"
+    assert info["theory"]["numass"]["backend_options"] == {"fallback": "camb"}
+    assert build_info("lcdm", ["planck2018-lowl-TT"], backend="camb")["theory"]["numass"][
+        "backend"] == "camb"
     assert "theta_MC_100" in info["params"] and "H0" not in info["params"] or \
         info["params"]["H0"] == {"derived": True}
     model = get_model(info)  # parameters resolve between theory and likelihoods

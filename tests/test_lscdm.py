@@ -174,7 +174,8 @@ def test_lscdm_model_and_backend_choice():
         m.resolve_backend("emulator", need_spectra=True)
     lcdm = get_model("lcdm")  # unchanged for the standard models
     assert lcdm.resolve_backend(None, False) == "background"
-    assert lcdm.resolve_backend(None, True) == "camb"
+    assert lcdm.resolve_backend(None, True) == "emulator"  # the shipped CAMB-trained emulator
+    assert lcdm.resolve_backend("camb", True) == "camb"
     info = build_info("lscdm", ["desi-dr2-bao", "cmb-compressed"])
     th = info["theory"]["numass"]
     assert th["backend"] == "lscdm-background" and th["fixed"]["eta_lscdm"] == 10.0

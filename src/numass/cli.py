@@ -82,6 +82,28 @@ def cmd_theory(args) -> int:
     return 0
 
 
+def cmd_emulator_validate(args) -> int:
+    from numass.emulator.validate import validate
+
+    report = validate(n=args.n, seed=args.seed, workers=args.workers, data_dir=args.data_dir,
+                      n_chi2=args.n_chi2, weights=args.weights)
+    print(report.table())
+    return 0
+
+
+def cmd_emulator_reweight(args) -> int:
+    import json as _json
+
+    from numass.emulator.reweight import format_table, reweight
+
+    result = reweight(args.chains, n=args.n, seed=args.seed)
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as f:
+            _json.dump(result, f, indent=2)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="numass", description="Weigh the explanations of the negative neutrino mass "
@@ -99,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "list of data set ids")
     p.add_argument("--model", default="lcdm", help="model (default lcdm)")
     p.add_argument("--backend", default=None,
-                   help="theory backend: 'background' (own code; background-only data), 'camb'; "
-                        "default: the fastest that serves the data")
+                   help="theory backend: 'background' (own code; background-only data), 'camb', "
+                        "'emulator' (CAMB-trained, ~1000x faster; points outside its box go to "
+                        "CAMB); default: the fastest that serves the data and model")
     p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
@@ -139,10 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("theory", help="compute the theory products at one point and write an .npz")
     p.add_argument("--model", default="lcdm")
-    p.add_argument("--backend", default="camb", help="'camb' or 'background'")
+    p.add_argument("--backend", default="camb", help="'camb', 'emulator' or 'background'")
     p.add_argument("--param", action="append", metavar="NAME=VALUE")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=cmd_theory)
+
+    p = sub.add_parser("emulator", help="the CAMB-trained emulator")
+    esub = p.add_subparsers(dest="emulator_command", metavar="SUBCOMMAND", required=True)
+    v = esub.add_parser("validate", help="accuracy table against fresh CAMB runs")
+    v.add_argument("--n", type=int, default=40, help="fresh points in the box's core (default 40)")
+    v.add_argument("--n-chi2", type=int, default=10,
+                   help="points near the LCDM posterior for the chi2 check (default 10; needs data)")
+    v.add_argument("--seed", type=int, default=90001, help="design seed (never used in training)")
+    v.add_argument("--workers", type=int, default=None, help="parallel CAMB runs (default: cores)")
+    v.add_argument("--weights", default=None, help="weights .npz (default: the shipped ones)")
+    _add_data_dir(v)
+    v.set_defaults(func=cmd_emulator_validate)
+    r = esub.add_parser("reweight", help="importance-reweight an emulator chain with CAMB")
+    r.add_argument("--chains", required=True, help="output folder of `numass run --backend emulator`")
+    r.add_argument("--n", type=int, default=300, help="samples drawn from the chain (default 300)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--json", default=None, help="also write the result to this JSON file")
+    r.set_defaults(func=cmd_emulator_reweight)
 
     try:
         from numass.data.commands import add_data_parser

@@ -65,7 +65,8 @@ def build_info(model_name: str, dataset_ids: list[str], backend: str | None = No
                              f"{','.join(dataset_ids)}; parameters: {', '.join(info_params)}")
         info_params[name] = value
     cosmo_inputs = [p.name for p in params]
-    theory = {"numass": {"external": NumassTheory, "backend": backend,
+    options = {"fallback": "camb"} if backend == "emulator" else {}
+    theory = {"numass": {"external": NumassTheory, "backend": backend, "backend_options": options,
                          "fixed": {**DEFAULT_FIXED, **model.fixed, **(fixed or {})},
                          "input": cosmo_inputs, "derived": derived}}
     likelihood = {i: {"external": likelihood_component(i), "lik_id": i,

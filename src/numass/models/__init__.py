@@ -77,6 +77,12 @@ ALPHA_FS = Param("alpha_fs", ("uniform", 0.0, 1.0), 0.8, 0.1, r"\alpha_{\rm fs}"
 STANDARD_BACKENDS = ("background", "camb", "emulator")
 
 
+def _emulator_available() -> bool:
+    from numass.emulator.network import DEFAULT_WEIGHTS
+
+    return DEFAULT_WEIGHTS.exists()
+
+
 @dataclass(frozen=True)
 class Model:
     name: str
@@ -97,7 +103,11 @@ class Model:
         (background only) for models CAMB and numass's ΛCDM background cannot compute; an
         InputError for a backend that cannot compute this model."""
         if backend is None:
-            return self.backend_spectra if need_spectra else self.backend_background
+            if not need_spectra:
+                return self.backend_background
+            if self.backend_spectra == "camb" and _emulator_available():
+                return "emulator"  # CAMB-trained; points outside its box go to CAMB (setup.py)
+            return self.backend_spectra
         if backend in self.backends:
             return backend
         if backend == "camb":

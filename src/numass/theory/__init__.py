@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from numass.errors import InputError
 
-BACKENDS = ("background", "camb")
+BACKENDS = ("background", "camb", "emulator")
 # backends of the models CAMB cannot run (late-time engine, theory/latetime.py and
 # theory/nu_interacting.py); a model lists the backends that compute it (models.Model.backends)
 MODEL_BACKENDS = ("lscdm", "lscdm-background", "nu_interacting")
@@ -25,6 +25,10 @@ def make_backend(name: str, **options):
         from numass.theory.camb_backend import CambBackend
 
         return EffectiveMass(CambBackend(**options))
+    if name == "emulator":
+        from numass.emulator.backend import EmulatorBackend
+
+        return EffectiveMass(EmulatorBackend(**options))
     if name == "lscdm":
         from numass.theory.latetime import LsCDMBackend
 

@@ -324,3 +324,10 @@ class MirroredBackground:
 def cosmomc_theta(result: BackgroundResult) -> float:
     """CAMB's cosmomc_theta (not x100) of a computed background (its H0 and densities)."""
     return _theta_mc(result._d, result.h)
+
+
+def theta_mc_at(params: dict, h: float) -> float:
+    """CAMB's cosmomc_theta of ``params`` (densities; H0/theta ignored) at H0 = 100 h."""
+    _check_params({k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")})
+    dens = _densities({k: v for k, v in params.items() if v is not None and k != "cosmomc_theta"})
+    return _theta_mc(dens, h)

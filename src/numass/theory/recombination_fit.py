@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from itertools import combinations_with_replacement
 from pathlib import Path
 
 import numpy as np
+
+from numass.theory.monomials import monomials
 
 _FILE = Path(__file__).with_name("recombination_fit.json")
 _REF = (0.0224, 0.12, 3.044)  # expansion point: omega_b, omega_c, N_eff
@@ -30,12 +31,8 @@ def design_matrix(ombh2, omch2, mnu, nnu=3.044) -> np.ndarray:
     """All monomials of degree <= DEGREE in (ln(omb/0.0224), ln(omc/0.12), mnu, nnu - 3.044)."""
     ombh2, omch2, mnu, nnu = np.broadcast_arrays(*(np.asarray(x, dtype=float)
                                                    for x in (ombh2, omch2, mnu, nnu)))
-    v = [np.log(ombh2 / _REF[0]), np.log(omch2 / _REF[1]), mnu, nnu - _REF[2]]
-    cols = [np.ones_like(v[0])]
-    for deg in range(1, DEGREE + 1):
-        for idx in combinations_with_replacement(range(len(v)), deg):
-            cols.append(np.prod([v[i] for i in idx], axis=0))
-    return np.stack(cols, axis=-1)
+    v = np.stack([np.log(ombh2 / _REF[0]), np.log(omch2 / _REF[1]), mnu, nnu - _REF[2]], axis=-1)
+    return monomials(v.reshape(-1, 4), DEGREE).reshape(*v.shape[:-1], -1)
 
 
 @lru_cache(maxsize=1)
