@@ -50,8 +50,9 @@ def desi_dr2_bao_table() -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray,
 # after Lemos & Lewis 2023, arXiv:2302.12911), derived from Planck PR4 (CamSpec) + low-ell TT/EE
 # chains: a Gaussian in (theta_*, omega_b, omega_bc). theta_* is the angle itself in radians
 # (r_s(z*)/D_M(z*), CAMB's thetastar/100, NOT 100 theta_* and not theta_MC); omega_bc =
-# omega_b + omega_c excludes neutrinos. The paper prints the theta_* mean as 0.01041 (5
-# decimals); numass uses the printed value. (Not to be confused with the paper's theta_*-only prior,
+# omega_b + omega_c excludes neutrinos. The paper prints the means to 5 decimals; the unrounded
+# values of DESI's public Cobaya likelihood (0.01041027, 0.02223208, 0.14207901) are within 0.1
+# sigma of them (tests/test_cmb_compressed.py), and numass uses the printed ones. (Not to be confused with the paper's theta_*-only prior,
 # 100 theta_* = 1.04110 +- 0.00053.)
 CMB_COMPRESSED_CITATION = ("DESI Collaboration 2025, arXiv:2503.14738, Appendix A (compressed CMB "
                            "likelihood after Lemos & Lewis 2023, arXiv:2302.12911)")
