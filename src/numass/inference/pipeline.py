@@ -50,12 +50,26 @@ def profile_at(info: dict, param: str, value: float, start: dict, widths: dict) 
     return best_fit(model, [start], widths)
 
 
+def _write_covmat(path: Path, names: list[str], cov) -> None:
+    path.write_text("# " + " ".join(names) + "\n"
+                    + "\n".join(" ".join(f"{c:.10e}" for c in row) for row in cov) + "\n")
+
+
 def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  out: str | Path = "numass-out", backend: str | None = None,
                  data_dir: str | Path | None = None, resume: bool = True,
                  rminus1: float = 0.01, max_samples: int = 200000, seed: int | None = None,
-                 progress=print, plots: bool = True) -> dict:
-    """Run the analysis and write ``out/summary.json``, the chains and a triangle plot."""
+                 progress=print, plots: bool = True, fixed: dict | None = None,
+                 likelihood_options: dict | None = None, param_overrides: dict | None = None,
+                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None) -> dict:
+    """Run the analysis and write ``out/summary.json``, the chains and a triangle plot.
+
+    ``fixed``, ``likelihood_options`` and ``param_overrides`` go to ``build_info`` unchanged
+    (fixed backend inputs; per-likelihood options such as a tau prior's mean and width; a
+    parameter fixed or given another prior). ``mass_param`` is the neutrino-mass parameter whose
+    posterior, tension and profiles are summarised (``mnu_eff``; a model may sample another
+    name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings (e.g. ``Rminus1_cl_stop``).
+    """
     import cobaya
     from cobaya import mpi
     from cobaya.log import LoggedError
@@ -65,7 +79,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     datasets = datasets or EMBEDDED_DATASETS
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    info = build_info(model, datasets, backend=backend, data_dir=data_dir)
+    info = build_info(model, datasets, backend=backend, data_dir=data_dir, fixed=fixed,
+                      likelihood_options=likelihood_options, param_overrides=param_overrides)
     widths, refs = _widths(info), _refs(info)
     names = [n for n in info["params"] if n in widths]
 
@@ -77,18 +92,23 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     if not (resume and covmat_file.exists()) and mpi.is_main_process():
         _say(progress, "[numass] 1/4 best fit (to start the chain and shape its proposal)")
         bf = best_fit(cmodel, [refs], widths)
-        cov = hessian_covmat(cmodel, bf, widths)
+        # finite differences over a fraction of the proposal widths; strongly degenerate
+        # posteriors (w0wa on background data) need the smaller steps to stay positive definite
+        for rel_step in (0.5, 0.1, 0.03):
+            cov = hessian_covmat(cmodel, bf, widths, rel_step=rel_step)
+            if cov is not None:
+                break
         if cov is None:
             cov = np.diag([widths[n] ** 2 for n in names])
-        covmat_file.write_text("# " + " ".join(names) + "\n"
-                               + "\n".join(" ".join(f"{c:.10e}" for c in row) for row in cov) + "\n")
+        _write_covmat(covmat_file, names, cov)
     mpi.sync_processes()  # under MPI every chain waits for the proposal written by rank 0
     _say(progress, f"[numass] 2/4 MCMC to R-1 < {rminus1} (Cobaya; progress below; chains in "
                    f"{out / 'chains'})")
     info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": 0.05,
                                 "covmat": str(covmat_file), "max_samples": max_samples,
                                 "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
-                                **({"seed": seed} if seed is not None else {})}}
+                                **({"seed": seed} if seed is not None else {}),
+                                **(mcmc_options or {})}}
     info["output"] = str(out / CHAIN_NAME)
     info["resume"] = resume
     info["force"] = not resume  # --restart: overwrite the earlier chains
@@ -115,15 +135,15 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
         starts.append({n: bf[n] for n in names})
     bf = best_fit(cmodel, starts, widths)
     w = samples.weights
-    mnu = samples.samples[:, samples.index["mnu_eff"]] if "mnu_eff" in samples.index else None
+    mnu = samples.samples[:, samples.index[mass_param]] if mass_param in samples.index else None
     if mnu is None:
-        raise InputError(f"model {model} has no mnu_eff parameter")
+        raise InputError(f"model {model} has no sampled {mass_param} parameter")
     tension, tension_profile, profiles = {}, {}, {}
     for label, floor in FLOORS.items():
         tension[label] = bayes_sigma(mnu, w, floor)
-        prof = profile_at(info, "mnu_eff", floor, bf, widths)
-        profiles[label] = {"mnu_eff": floor, "chi2": prof["chi2"]}
-        tension_profile[label] = profile_sigma(bf["chi2"], prof["chi2"], bf["mnu_eff"], floor)
+        prof = profile_at(info, mass_param, floor, bf, widths)
+        profiles[label] = {mass_param: floor, "chi2": prof["chi2"]}
+        tension_profile[label] = profile_sigma(bf["chi2"], prof["chi2"], bf[mass_param], floor)
 
     _say(progress, "[numass] 4/4 summary and plots")
     summary = {
@@ -131,8 +151,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
         "datasets": datasets,
         "backend": info["theory"]["numass"]["backend"],
         "mnu_eff": summarize_1d(mnu, w),
+        **({"mass_param": mass_param} if mass_param != "mnu_eff" else {}),
         "params": {n: summarize_1d(samples.samples[:, samples.index[n]], w)
-                   for n in samples.index if n not in ("mnu_eff",) and not n.startswith("chi2")
+                   for n in samples.index if n != mass_param and not n.startswith("chi2")
                    and not n.startswith("minuslogprior")},
         "bestfit": {k: v for k, v in bf.items() if k != "logpost"},
         "tension_sigma": tension,
@@ -154,7 +175,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
         from numass.report.plots import triangle_plot
 
         summary["triangle_plot"] = str(triangle_plot(samples, out / "triangle.png",
-                                                     params=["mnu_eff", *[n for n in names if n != "mnu_eff"]]))
+                                                     params=[mass_param, *[n for n in names if n != mass_param]]))
     summary["wall_seconds"] = round(time.time() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

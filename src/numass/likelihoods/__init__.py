@@ -17,6 +17,7 @@ LIKELIHOODS: dict[str, tuple[str, str, dict]] = {
     "planck2018-plik-lite-TT": ("numass.likelihoods.plik_lite", "PlikLite", {"use": "TT"}),
     "planck2018-plik-lite-TE": ("numass.likelihoods.plik_lite", "PlikLite", {"use": "TE"}),
     "planck2018-plik-lite-EE": ("numass.likelihoods.plik_lite", "PlikLite", {"use": "EE"}),
+    "planck2018-plik-lite-TEEE": ("numass.likelihoods.plik_lite", "PlikLite", {"use": "TEEE"}),
     "planck2018-lowl-TT": ("numass.likelihoods.lowl_tt", "LowlTT", {}),
     "tau-prior": ("numass.likelihoods.tau_prior", "TauPrior", {}),
     "planck-pr4-lensing": ("numass.likelihoods.planck_pr4_lensing", "PlanckPR4Lensing", {"variant": "mv"}),

@@ -20,7 +20,8 @@ SUBDIR = "planck2018_plik_lite"
 NBINS = {"tt": 215, "te": 199, "ee": 199}  # TT l=30..2508, TE/EE l=30..1996
 BIN_LMIN_OFFSET = 30
 LMAX = 2508
-USES = {"TTTEEE": ("tt", "te", "ee"), "TT": ("tt",), "TE": ("te",), "EE": ("ee",)}
+USES = {"TTTEEE": ("tt", "te", "ee"), "TT": ("tt",), "TE": ("te",), "EE": ("ee",),
+        "TEEE": ("te", "ee")}  # TEEE: polarization-only primary data (A_L test)
 A_PLANCK = Nuisance("A_planck", 1.0, ("gauss", 1.0, 0.0025), r"y_{\rm cal}")
 
 
@@ -86,7 +87,7 @@ def calibration(nuis: dict[str, float], who: str) -> float:
 
 
 class PlikLite(Likelihood):
-    """Planck 2018 plik_lite v22, ``use`` in TTTEEE, TT, TE, EE."""
+    """Planck 2018 plik_lite v22, ``use`` in TTTEEE, TT, TE, EE, TEEE."""
 
     dataset = DATASET
     requires = frozenset({"spectra"})
