@@ -52,6 +52,42 @@ FULL_DATASETS = ["desi-dr2-bao", "planck2018-plik-lite-TTTEEE", "planck2018-lowl
                  "act-dr6-lensing"]
 
 
+def cmd_compare(args) -> int:
+    from numass.analysis.compare import Settings, compare, format_table
+
+    settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
+                             seed=args.seed)
+    summary = compare(data=args.data, out=args.out, data_dir=args.data_dir, workers=args.jobs,
+                      settings=settings)
+    print(format_table(summary))
+    print(f"[numass] wrote {args.out}/summary.json, {args.out}/report.html, {args.out}/report.md "
+          f"({summary['wall_seconds']:.0f} s)")
+    failed = [n for n, e in summary["hypotheses"].items() if e["status"].startswith("error")]
+    if failed:
+        print(f"[numass] failed: {', '.join(failed)} (see {args.out}/<name>/traceback.txt); "
+              f"run the same command again to retry them", file=sys.stderr)
+    return 0
+
+
+def cmd_profile(args) -> int:
+    from numass.inference.profile import format_profile, parse_values, profile_likelihood
+
+    if args.data in (None, "embedded"):
+        from numass.inference.pipeline import EMBEDDED_DATASETS as datasets
+    elif args.data == "full":
+        datasets = FULL_DATASETS
+    else:
+        from numass.likelihoods import parse_ids
+
+        datasets = parse_ids(args.data)
+    values = parse_values(args.values, args.range)
+    summary = profile_likelihood(args.model, args.param, list(datasets), values=values,
+                                 out=args.out, backend=args.backend, data_dir=args.data_dir)
+    print(format_profile(summary))
+    print(f"[numass] wrote {args.out}/profile_{args.param}.json and .png")
+    return 0
+
+
 def cmd_chi2(args) -> int:
     from numass.chi2 import chi2_table
 
@@ -96,7 +132,10 @@ def cmd_emulator_reweight(args) -> int:
 
     from numass.emulator.reweight import format_table, reweight
 
-    result = reweight(args.chains, n=args.n, seed=args.seed)
+    from numass.likelihoods import parse_ids
+
+    result = reweight(args.chains, n=args.n, seed=args.seed, model=args.model,
+                      datasets=parse_ids(args.data) if args.data else None)
     print(format_table(result))
     if args.json:
         with open(args.json, "w") as f:
@@ -151,6 +190,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_fit)
 
+    p = sub.add_parser("compare", help="the six-hypothesis comparison: posteriors, best fits, "
+                                       "tensions, evidences, robustness variants, report")
+    p.add_argument("--data", default="embedded",
+                   help="'embedded' (default: DESI DR2 BAO + compressed CMB), 'full' (" +
+                        ",".join(FULL_DATASETS) + "), or a comma-separated list of data set ids")
+    p.add_argument("--out", default="numass-compare", help="output folder (default "
+                                                           "./numass-compare); a rerun resumes")
+    p.add_argument("--quick", action="store_true",
+                   help="loose convergence (R-1 < 0.1) and few live points: a fast look, not "
+                        "for publication")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="analyses run at the same time (default: min(2, cores))")
+    p.add_argument("--rminus1", type=float, default=None, help="Gelman-Rubin stop (default 0.01; "
+                                                              "--quick 0.1)")
+    p.add_argument("--nlive", type=int, default=None, help="nested-sampling live points "
+                                                           "(default 200; --quick 50)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 1)")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("profile", help="profile likelihood of one parameter, with a plot")
+    p.add_argument("--model", default="lcdm", help="model (default lcdm)")
+    p.add_argument("--param", required=True, help="sampled parameter, e.g. mnu_eff")
+    p.add_argument("--data", default="embedded", help="'embedded' (default), 'full' or ids")
+    p.add_argument("--values", default=None, help="values 'a,b,c' (a negative first value: "
+                                                   "--values=-0.2,-0.1,0)")
+    p.add_argument("--range", default=None, help="'lo,hi,n': n values from lo to hi, e.g. "
+                                                  "--range=-0.3,0.2,11 (default: best fit +- 3 "
+                                                  "sigma, 15 values)")
+    p.add_argument("--backend", default=None, help="theory backend (default: the model's fastest)")
+    p.add_argument("--out", default="numass-profile", help="output folder (default "
+                                                           "./numass-profile)")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_profile)
+
     p = sub.add_parser("chi2", help="chi2 = -2 ln L of data sets on your own spectra")
     p.add_argument("--data", required=True, help="comma-separated data set ids")
     p.add_argument("--spectra", default=None, help=".npz with ell, DlTT, DlTE, DlEE, DlBB, clpp_L2")
@@ -183,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--n", type=int, default=300, help="samples drawn from the chain (default 300)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--json", default=None, help="also write the result to this JSON file")
+    r.add_argument("--model", default=None, help="model of the chain (default: its summary.json)")
+    r.add_argument("--data", default=None, help="data set ids of the chain (default: summary.json)")
     r.set_defaults(func=cmd_emulator_reweight)
 
     try:

@@ -32,3 +32,35 @@ def triangle_plot(samples, path: str | Path, params: list[str] | None = None) ->
         g.fig.legend(handles, labels, loc="upper right", fontsize=9, frameon=False)
     g.export(str(path))
     return path
+
+
+def profile_plot(summary: dict, path: str | Path) -> Path:
+    """Delta chi2 of a profile likelihood (``numass profile``), with the 1 and 3.84 levels and,
+    for Sigma m_nu,eff, the oscillation floors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    x = [p["value"] for p in summary["points"]]
+    d = [p["delta_chi2"] for p in summary["points"]]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x, d, "o-", color="C0", ms=4)
+    for level, text in ((1.0, "68%"), (3.84, "95%")):
+        ax.axhline(level, color="0.6", lw=0.8, ls="-")
+        ax.text(x[0], level, f" Δχ² = {level:g} ({text})", va="bottom", fontsize=8, color="0.4")
+    if summary["param"] == "mnu_eff":
+        for label, floor in FLOORS.items():
+            color, style = FLOOR_STYLE[label]
+            ax.axvline(floor, color=color, ls=style, lw=1,
+                       label=f"{label.replace('_', ' ')} floor ({floor} eV)")
+        ax.legend(fontsize=8, frameon=False)
+    ax.set_xlabel(summary["param"])
+    ax.set_ylabel(r"$\Delta\chi^2$ (profile)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"{summary['model']} on {', '.join(summary['datasets'])}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,169 @@
+"""Profile likelihoods: `numass profile --model M --param P`.
+
+At each value of P the other sampled parameters are minimised (restarted Nelder-Mead,
+inference/optimize.py). The values are visited outwards from the global best fit, and each
+minimisation starts from its neighbour's best fit (and from the global best fit; the better
+result is kept), so a profile follows its valley instead of restarting from scratch.
+Output: chi2(P), Delta chi2 = chi2(P) - chi2_min, the 68%/95% intervals where Delta chi2 crosses
+1 and 3.84 (linear interpolation between grid points), a JSON and a PNG.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from numass.errors import InputError
+from numass.inference.optimize import best_fit, hessian_covmat
+from numass.inference.setup import build_info
+
+
+def _widths(info: dict) -> dict:
+    return {n: v["proposal"] for n, v in info["params"].items()
+            if isinstance(v, dict) and "proposal" in v}
+
+
+def _refs(info: dict) -> dict:
+    return {n: v["ref"]["loc"] for n, v in info["params"].items()
+            if isinstance(v, dict) and "ref" in v}
+
+
+def parse_values(values: str | None, range_: str | None) -> list[float] | None:
+    """'--values a,b,c' or '--range lo,hi,n' -> sorted list; None when neither is given."""
+    if values and range_:
+        raise InputError("give --values or --range, not both")
+    try:
+        if values:
+            out = sorted({float(v) for v in values.split(",") if v.strip()})
+            if not out:
+                raise ValueError
+            return out
+        if range_:
+            lo, hi, n = range_.split(",")
+            n = int(n)
+            if n < 2 or float(hi) <= float(lo):
+                raise ValueError
+            return [float(v) for v in np.linspace(float(lo), float(hi), n)]
+    except ValueError:
+        raise InputError("--values wants numbers 'a,b,c'; --range wants 'lo,hi,n' with lo < hi "
+                         "and n >= 2") from None
+    return None
+
+
+def _crossings(x: np.ndarray, d: np.ndarray, level: float) -> list[float | None]:
+    """Lower and upper values where the profile crosses ``level`` (None: not within the grid)."""
+    i0 = int(np.argmin(d))
+    lo = hi = None
+    for i in range(i0, 0, -1):
+        if d[i - 1] >= level > d[i] or d[i - 1] > level >= d[i]:
+            lo = float(np.interp(level, [d[i], d[i - 1]], [x[i], x[i - 1]]))
+            break
+    for i in range(i0, len(x) - 1):
+        if d[i + 1] >= level > d[i] or d[i + 1] > level >= d[i]:
+            hi = float(np.interp(level, [d[i], d[i + 1]], [x[i], x[i + 1]]))
+            break
+    return [lo, hi]
+
+
+def profile_likelihood(model: str, param: str, datasets: list[str],
+                       values: list[float] | None = None, out: str | Path = "numass-profile",
+                       backend: str | None = None, data_dir=None, n_default: int = 15,
+                       progress=print, plot: bool = True) -> dict:
+    """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json/.png."""
+    from cobaya.model import get_model
+
+    t0 = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = build_info(model, datasets, backend=backend, data_dir=data_dir)
+    widths = _widths(info)
+    if param not in widths:
+        raise InputError(f"'{param}' is not a sampled parameter of model '{model}' on "
+                         f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
+    prior = info["params"][param]["prior"]
+    lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
+    cmodel = get_model(info)
+    progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
+    bf = best_fit(cmodel, [_refs(info)], widths)
+    if values is None:
+        cov = None
+        for rel_step in (0.5, 0.1, 0.03):
+            cov = hessian_covmat(cmodel, bf, widths, rel_step=rel_step)
+            if cov is not None:
+                break
+        names = list(cmodel.parameterization.sampled_params())
+        sd = math.sqrt(cov[names.index(param), names.index(param)]) if cov is not None \
+            else 5 * widths[param]
+        values = list(np.linspace(bf[param] - 3 * sd, bf[param] + 3 * sd, n_default))
+    outside = [v for v in values if not lo_p <= v <= hi_p]
+    if outside:
+        raise InputError(f"{param} values {outside} are outside its prior [{lo_p}, {hi_p}]")
+    values = sorted(values)
+    # visit outwards from the value nearest the best fit; start from the neighbour's optimum
+    i0 = int(np.argmin([abs(v - bf[param]) for v in values]))
+    order = [i0] + [i for pair in zip(range(i0 + 1, len(values)), range(i0 - 1, -1, -1))
+                    for i in pair]
+    order += [i for i in range(len(values)) if i not in order]
+    others_w = {k: v for k, v in widths.items() if k != param}
+    results: dict[int, dict] = {}
+    for n_done, i in enumerate(order, 1):
+        v = values[i]
+        fixed_info = {**info, "params": {**info["params"], param: float(v)}}
+        m = get_model(fixed_info)
+        sampled = list(m.parameterization.sampled_params())
+        starts = [{k: bf[k] for k in sampled}]
+        for j in (i - 1, i + 1):
+            if j in results:
+                starts.insert(0, {k: results[j]["point"][k] for k in sampled})
+        res = best_fit(m, starts, others_w)
+        results[i] = {"value": float(v), "chi2": res["chi2"],
+                      "point": {k: res[k] for k in sampled}}
+        progress(f"[numass] {n_done}/{len(values)}: {param} = {v:.5g}: chi2 = {res['chi2']:.3f}")
+    x = np.array(values)
+    chi2 = np.array([results[i]["chi2"] for i in range(len(values))])
+    chi2_min = min(float(chi2.min()), bf["chi2"])
+    d = chi2 - chi2_min
+    summary = {
+        "model": model, "param": param, "datasets": datasets,
+        "backend": info["theory"]["numass"]["backend"],
+        "bestfit": {k: v for k, v in bf.items() if k != "logpost"},
+        "chi2_min": chi2_min,
+        "points": [{"value": results[i]["value"], "chi2": results[i]["chi2"],
+                    "delta_chi2": float(d[i]), "bestfit": results[i]["point"]}
+                   for i in range(len(values))],
+        "interval68": _crossings(x, d, 1.0),
+        "interval95": _crossings(x, d, 3.84),
+        "definitions": {"delta_chi2": "chi2(param fixed) - min(global best fit, grid)",
+                        "interval68": "Delta chi2 = 1 crossings (None: outside the grid)",
+                        "interval95": "Delta chi2 = 3.84 crossings"},
+        "wall_seconds": round(time.time() - t0, 1),
+    }
+    if param == "mnu_eff":
+        from numass.analysis.tension import FLOORS
+
+        summary["delta_chi2_at_floors"] = {
+            k: float(np.interp(f, x, d)) if x[0] <= f <= x[-1] else None
+            for k, f in FLOORS.items()}
+    stem = out / f"profile_{param}"
+    if plot:
+        from numass.report.plots import profile_plot
+
+        summary["plot"] = str(profile_plot(summary, stem.with_suffix(".png")))
+    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def format_profile(s: dict) -> str:
+    lines = [f"numass profile: {s['param']} in {s['model']} on {', '.join(s['datasets'])}",
+             f"  global best fit: {s['param']} = {s['bestfit'][s['param']]:.5g}, "
+             f"chi2 = {s['bestfit']['chi2']:.3f}"]
+    for p in s["points"]:
+        lines.append(f"  {s['param']} = {p['value']:+.5g}   chi2 = {p['chi2']:.3f}   "
+                     f"Δchi2 = {p['delta_chi2']:.3f}")
+    fmt = (lambda v: "–" if v is None else f"{v:+.4g}")
+    lines.append(f"  68% (Δχ² = 1): [{fmt(s['interval68'][0])}, {fmt(s['interval68'][1])}]; "
+                 f"95% (Δχ² = 3.84): [{fmt(s['interval95'][0])}, {fmt(s['interval95'][1])}]")
+    return "\n".join(lines)

@@ -1,0 +1,438 @@
+"""The comparison report: DIR/report.html and its Markdown twin DIR/report.md, with figures in
+DIR/figures/ (linked relatively, so the folder is self-contained and can be moved or served).
+
+Everything shown is read from the comparison summary (DIR/summary.json) and the chains in
+DIR/<job>/chains; nothing is computed here that the summary does not also hold, except the
+plots themselves.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+from pathlib import Path
+
+from numass.analysis.tension import FLOORS
+
+log = logging.getLogger("numass")
+
+COLORS = {"lcdm": "#1f77b4", "lensing_amplitude": "#9467bd", "tau": "#8c564b",
+          "w0wa": "#d62728", "lscdm": "#2ca02c", "nu_interacting": "#ff7f0e"}
+SHORT = {"lcdm": "ΛCDM", "lensing_amplitude": "A_L + A_lens", "tau": "τ free (flat)",
+         "w0wa": "w0wa", "lscdm": "ΛsCDM", "nu_interacting": "ν interacting"}
+LATEX_SHORT = {"lcdm": r"$\Lambda$CDM", "lensing_amplitude": r"$A_{\rm L}+A_{\rm lens}$",
+               "tau": r"$\tau$ free (flat)", "w0wa": r"$w_0w_a$", "lscdm": r"$\Lambda_{\rm s}$CDM",
+               "nu_interacting": r"$\nu$ interacting"}
+
+
+# ---------------------------------------------------------------- figures
+
+def _load(out: Path, folder: str):
+    from getdist import loadMCSamples
+
+    return loadMCSamples(str(out / folder / "chains" / "numass"),
+                         settings={"ignore_rows": 0.3, "smooth_scale_1D": 0.3})
+
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def posterior_overlay(summary: dict, out: Path, path: Path) -> Path | None:
+    """1-d Σmν,eff posteriors of every hypothesis that ran, with the oscillation floors."""
+    from getdist import plots
+
+    samples, labels, colors = [], [], []
+    for name, e in summary["hypotheses"].items():
+        if e["status"] != "ok":
+            continue
+        try:
+            samples.append(_load(out, e["folder"]))
+        except Exception as exc:  # noqa: BLE001 - a missing chain: plot the others
+            log.warning("no chain for %s: %s", name, exc)
+            continue
+        labels.append(LATEX_SHORT[name])
+        colors.append(COLORS[name])
+    if not samples:
+        return None
+    g = plots.get_single_plotter(width_inch=6.5)
+    g.settings.legend_fontsize = 10
+    g.plot_1d(samples, "mnu_eff", colors=colors, normalized=False, ls=["-"] * len(samples),
+              lws=[1.8] * len(samples))
+    ax = g.get_axes()
+    for label, floor in FLOORS.items():
+        ax.axvline(floor, color="k" if label == "normal_ordering" else "grey",
+                   ls="--" if label == "normal_ordering" else ":", lw=1)
+    ax.axvline(0.0, color="0.7", lw=0.8)
+    ax.set_xlabel(r"$\Sigma m_{\nu,\rm eff}$ [eV]  (dashed: 0.0588 eV NO floor; dotted: 0.099 eV IO floor)")
+    g.add_legend(labels, colored_text=True, legend_loc="upper left")
+    g.export(str(path))
+    return path
+
+
+def triangle_vs_lcdm(summary: dict, out: Path, name: str, path: Path,
+                     max_params: int = 6) -> Path | None:
+    """Triangle of the hypothesis (over ΛCDM) on Σmν,eff, its own parameters and the shared
+    parameters whose mean moved by more than 0.5 of ΛCDM's σ."""
+    from getdist import plots
+
+    e, ref = summary["hypotheses"][name], summary["hypotheses"]["lcdm"]
+    if e["status"] != "ok":
+        return None
+    s = _load(out, e["folder"])
+    params = ["mnu_eff"]
+    ref_s = None
+    if ref["status"] == "ok":
+        ref_s = _load(out, ref["folder"])
+    own = [p.name for p in s.paramNames.names if not p.isDerived and p.name != "mnu_eff"]
+    ref_names = {p.name for p in ref_s.paramNames.names} if ref_s is not None else set()
+    params += [p for p in own if p not in ref_names]
+    moved = []
+    if ref_s is not None:
+        for p in own:
+            if p in ref_names and p not in params:
+                m0, s0 = ref_s.mean(p), ref_s.std(p)
+                if s0 > 0 and abs(s.mean(p) - m0) / s0 > 0.5:
+                    moved.append((abs(s.mean(p) - m0) / s0, p))
+    params += [p for _, p in sorted(moved, reverse=True)]
+    params = params[:max_params]
+    if len(params) < 2:  # nothing else moves: add the best-constrained shared parameter
+        params += [p for p in own if p not in params][:1]
+    g = plots.get_subplot_plotter(width_inch=6.5)
+    roots = [s] + ([ref_s] if ref_s is not None else [])
+    legend = [LATEX_SHORT[name]] + ([LATEX_SHORT["lcdm"]] if ref_s is not None else [])
+    g.triangle_plot(roots, params, filled=True, legend_labels=legend,
+                    contour_colors=[COLORS[name], COLORS["lcdm"]][:len(roots)])
+    col = 0
+    for row in range(len(params)):
+        ax = g.subplots[row, col]
+        if ax is not None:
+            ax.axvline(FLOORS["normal_ordering"], color="k", ls="--", lw=1)
+    g.export(str(path))
+    return path
+
+
+def tension_bars(summary: dict, path: Path) -> Path | None:
+    """Bayesian and profile tension with the normal-ordering floor for every hypothesis,
+    variant and τ rung that ran (horizontal bars; the inverted-ordering values as ticks)."""
+    rows = []
+    for name, e in summary["hypotheses"].items():
+        if e["status"] == "ok":
+            rows.append((f"{SHORT[name]}", e, COLORS[name]))
+    for name, e in summary["hypotheses"]["tau"].get("ladder", {}).items():
+        if e["status"] == "ok":
+            rows.append((f"τ ladder: {name}", e, COLORS["tau"]))
+    for name, e in summary["variants"].items():
+        if e["status"] == "ok":
+            rows.append((f"variant: {name}", e, "0.45"))
+    if not rows:
+        return None
+    plt = _mpl()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.4))
+    y = list(range(n))[::-1]
+    h = 0.38
+    for yi, (label, e, color) in zip(y, rows):
+        t = e["tension_sigma"]
+        ax.barh(yi + h / 2, t["normal_ordering"]["bayes"], height=h, color=color, alpha=0.9,
+                label="Bayesian" if yi == y[0] else None)
+        ax.barh(yi - h / 2, t["normal_ordering"]["profile"], height=h, color=color, alpha=0.45,
+                hatch="//", edgecolor="white", label="profile likelihood" if yi == y[0] else None)
+        ax.plot([t["inverted_ordering"]["bayes"]], [yi + h / 2], marker="|", color="k", ms=10,
+                label="Bayesian, inverted ordering" if yi == y[0] else None)
+        ax.text(t["normal_ordering"]["bayes"] + 0.05, yi + h / 2,
+                f"{t['normal_ordering']['bayes']:.1f}", va="center", fontsize=7)
+    ax.set_yticks(y)
+    ax.set_yticklabels([r[0] for r in rows], fontsize=8)
+    for x in (1, 2, 3):
+        ax.axvline(x, color="0.8", lw=0.8, zorder=0)
+    ax.set_xlabel("tension with the normal-ordering floor Σmν = 0.0588 eV [σ]")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, max(4.0, max(max(r[1]["tension_sigma"]["inverted_ordering"]["bayes"],
+                                    r[1]["tension_sigma"]["normal_ordering"]["profile"])
+                                for r in rows) + 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def make_figures(summary: dict, out: Path) -> dict:
+    figdir = out / "figures"
+    figdir.mkdir(exist_ok=True)
+    figs = {}
+    steps = [("posteriors", lambda: posterior_overlay(summary, out, figdir / "mnu_posteriors.png")),
+             ("tension_bars", lambda: tension_bars(summary, figdir / "tension_bars.png"))]
+    for name, e in summary["hypotheses"].items():
+        if name != "lcdm" and e["status"] == "ok":
+            steps.append((f"triangle_{name}", lambda n=name: triangle_vs_lcdm(
+                summary, out, n, figdir / f"triangle_{n}.png")))
+    if summary["hypotheses"]["lcdm"]["status"] == "ok":
+        folder = summary["hypotheses"]["lcdm"]["folder"]
+        if (out / folder / "triangle.png").exists():
+            figs["triangle_lcdm"] = f"{folder}/triangle.png"
+    for key, make in steps:
+        try:
+            path = make()
+        except Exception as exc:  # noqa: BLE001 - a figure that fails must not lose the report
+            log.warning("figure %s failed: %s", key, exc)
+            path = None
+        if path is not None:
+            figs[key] = str(Path(path).relative_to(out))
+    return figs
+
+
+# ---------------------------------------------------------------- tables (shared by HTML and MD)
+
+def _f(x, fmt="{:+.3f}", none="–"):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return none
+    return fmt.format(x)
+
+
+def verdict_rows(summary: dict) -> list[list[str]]:
+    rows = []
+    for name, e in summary["hypotheses"].items():
+        m, t = e.get("mnu_eff"), e["tension_sigma"]
+        no, io = t["normal_ordering"], t["inverted_ordering"]
+        rows.append([
+            SHORT[name],
+            e["status"] if e["status"] == "ok" else e["status"],
+            (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
+            (f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]" if m else "–"),
+            (_f(m["upper95"]) if m else "–"),
+            f"{_f(no['bayes'], '{:.2f}')} / {_f(no['profile'], '{:.2f}')}",
+            f"{_f(io['bayes'], '{:.2f}')} / {_f(io['profile'], '{:.2f}')}",
+            _f(e.get("delta_chi2"), "{:+.2f}"),
+            _f(e.get("delta_aic"), "{:+.2f}"),
+            (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
+             if e.get("ln_evidence") is not None else "–"),
+            (f"{e['ln_bayes_factor_vs_lcdm']:+.2f} ± {e['ln_bayes_factor_err']:.2f}"
+             if e.get("ln_bayes_factor_vs_lcdm") is not None else "–"),
+            e.get("verdict", "") if e["status"] == "ok" else "not tested",
+        ])
+    return rows
+
+
+VERDICT_HEAD = ["hypothesis", "status", "Σmν,eff mean ± std [eV]", "68% interval [eV]",
+                "95% upper [eV]", "tension NO: Bayes / profile [σ]",
+                "tension IO: Bayes / profile [σ]", "Δχ² vs ΛCDM", "ΔAIC", "ln Z ± err",
+                "ln B vs ΛCDM", "verdict"]
+
+
+def _entry_rows(entries: dict, with_params: bool = True) -> list[list[str]]:
+    rows = []
+    for name, e in entries.items():
+        m, t = e.get("mnu_eff"), e["tension_sigma"]
+        params = "; ".join(f"{p} = {v['mean']:.4g} ± {v['std']:.2g}"
+                           for p, v in (e.get("params") or {}).items())
+        rows.append([name, e.get("label", ""), e["status"],
+                     (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
+                     (_f(m["upper95"]) if m else "–"),
+                     f"{_f(t['normal_ordering']['bayes'], '{:.2f}')} / "
+                     f"{_f(t['normal_ordering']['profile'], '{:.2f}')}",
+                     f"{_f(t['inverted_ordering']['bayes'], '{:.2f}')} / "
+                     f"{_f(t['inverted_ordering']['profile'], '{:.2f}')}",
+                     params or "–"] if with_params else [])
+    return rows
+
+
+ENTRY_HEAD = ["name", "what", "status", "Σmν,eff [eV]", "95% upper [eV]",
+              "NO: Bayes / profile [σ]", "IO: Bayes / profile [σ]", "other parameters"]
+
+
+def claims_rows(summary: dict) -> list[list[str]]:
+    return [[c["claim"], c["measured"], c["verdict"], c["rule"]] for c in summary["claims"]]
+
+
+CLAIMS_HEAD = ["the review says", "numass measures", "verdict", "rule (fixed in advance)"]
+
+
+def settings_rows(summary: dict) -> list[list[str]]:
+    s = summary["settings"]
+    return [["MCMC stop", f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
+                          f"{s['rminus1_cl']} on the 95% bounds; at most {s['max_samples']} samples; "
+                          f"seed {s['seed']}; first 30% of each chain dropped"],
+            ["nested sampling", f"dynesty static, {s['nlive']} live points, stop at Δln Z < "
+                                f"{s['dlogz']}, multi-ellipsoid bounds, uniform sampling; seed "
+                                f"{s['seed']}"],
+            ["quick settings", "yes (fast, not for publication)" if s["quick"] else "no"],
+            ["wall time", f"{summary['wall_seconds']:.0f} s"]]
+
+
+# ---------------------------------------------------------------- HTML
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
+     color:#222;line-height:1.4;padding:0 1em}
+h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.85em}
+th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}
+th{background:#f0f0f0}
+tr.not-ok td{color:#777;background:#fafafa}
+td.agrees{background:#e3f4e3}td.disagrees{background:#f8e0e0}td.partly{background:#fff4d6}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
+figure img{max-width:560px;border:1px solid #ddd}
+figcaption{font-size:.8em;color:#555;max-width:560px}
+code{background:#f4f4f4;padding:0 .2em}
+.small{font-size:.8em;color:#555}
+"""
+
+
+def _table(head, rows, table_id=None, row_classes=None, cell_class=None) -> str:
+    out = [f'<table{f" id={chr(34)}{table_id}{chr(34)}" if table_id else ""}>', "<thead><tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in head]
+    out.append("</tr></thead><tbody>")
+    for i, row in enumerate(rows):
+        cls = row_classes[i] if row_classes else ""
+        out.append(f'<tr class="{cls}">' if cls else "<tr>")
+        for j, cell in enumerate(row):
+            cc = cell_class(i, j, cell) if cell_class else ""
+            out.append(f'<td class="{cc}">' if cc else "<td>")
+            out.append(html.escape(str(cell)) + "</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _figure(src: str | None, caption: str, alt: str) -> str:
+    if not src:
+        return f'<p class="small">({html.escape(alt)}: not available)</p>'
+    return (f'<figure><a href="{html.escape(src)}"><img src="{html.escape(src)}" '
+            f'alt="{html.escape(alt)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>')
+
+
+def render_html(summary: dict, figs: dict) -> str:
+    H = summary["hypotheses"]
+    data = summary["data"]
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             "<title>numass compare: the six explanations of the negative neutrino mass</title>",
+             f"<style>{CSS}</style></head><body>",
+             "<h1>numass compare: six explanations of the negative Σmν,eff preference</h1>",
+             f"<p>Data: <b>{html.escape(data['label'])}</b> ({html.escape(', '.join(data['datasets']))}). "
+             f"Floors: normal ordering Σmν ≥ {FLOORS['normal_ordering']} eV (NO), inverted "
+             f"≥ {FLOORS['inverted_ordering']} eV (IO). Tension: Bayesian (posterior mass above "
+             f"the floor) and profile likelihood (√Δχ² to the floor). Machine-readable: "
+             f"<a href='summary.json'>summary.json</a>.</p>"]
+    if summary["settings"].get("quick"):
+        parts.append("<p><b>Quick settings:</b> loose convergence and few live points; numbers "
+                     "are indicative only.</p>")
+    parts.append("<h2 id='verdict'>Verdict</h2>")
+    rows = verdict_rows(summary)
+    parts.append(_table(VERDICT_HEAD, rows, "verdict-table",
+                        ["" if e["status"] == "ok" else "not-ok" for e in H.values()]))
+    parts.append("<p class='small'>" + " ".join(
+        f"<b>{html.escape(k)}</b>: {html.escape(v)}." for k, v in summary["definitions"].items())
+                 + "</p>")
+    parts.append("<h2>Σmν,eff posteriors</h2>")
+    parts.append(_figure(figs.get("posteriors"), "1-d marginal posteriors of Σmν,eff (GetDist) for "
+                         "every hypothesis that ran; floors dashed (NO) and dotted (IO).",
+                         "posterior overlay"))
+    parts.append(_figure(figs.get("tension_bars"), "Tension with the normal-ordering floor per "
+                         "hypothesis, τ rung and variant: solid = Bayesian, hatched = profile "
+                         "likelihood; ticks = Bayesian with the inverted-ordering floor.",
+                         "tension bars"))
+    parts.append("<h2>Parameters that move</h2>")
+    if figs.get("triangle_lcdm"):
+        parts.append(_figure(figs["triangle_lcdm"], "ΛCDM + Σmν,eff (the reference).",
+                             "triangle lcdm"))
+    for name in H:
+        if name != "lcdm" and f"triangle_{name}" in figs:
+            parts.append(_figure(figs[f"triangle_{name}"],
+                                 f"{SHORT[name]} (coloured) over ΛCDM (blue): Σmν,eff, the "
+                                 f"hypothesis's own parameters and the shared parameters whose "
+                                 f"mean moved by > 0.5σ.", f"triangle {name}"))
+    parts.append("<h2 id='variants'>Robustness variants</h2>")
+    parts.append(_table(ENTRY_HEAD, _entry_rows(summary["variants"]), "variants-table",
+                        ["" if e["status"] == "ok" else "not-ok"
+                         for e in summary["variants"].values()]))
+    parts.append("<h2 id='tau-ladder'>τ-prior ladder</h2>")
+    ladder = H["tau"].get("ladder", {})
+    parts.append(_table(ENTRY_HEAD, _entry_rows(ladder), "tau-ladder-table",
+                        ["" if e["status"] == "ok" else "not-ok" for e in ladder.values()]))
+    parts.append("<h2 id='claims'>The review's claims beside numass's measurements</h2>")
+    parts.append(_table(CLAIMS_HEAD, claims_rows(summary), "claims-table",
+                        cell_class=lambda i, j, c: c.split()[0] if j == 2 and c else ""))
+    parts.append("<h2>Data</h2><ul>")
+    for i, c in data["citations"].items():
+        parts.append(f"<li><code>{html.escape(i)}</code>: {html.escape(c)}</li>")
+    parts.append("</ul><h2>Priors</h2>")
+    prow = []
+    for job, pri in summary["priors"].items():
+        for p, v in pri.items():
+            prow.append([job, p, json.dumps(v)])
+    parts.append(_table(["job", "parameter", "prior (Cobaya)"], prow, "priors-table"))
+    parts.append("<h2>Settings and software</h2>")
+    parts.append(_table(["setting", "value"], settings_rows(summary), "settings-table"))
+    parts.append(_table(["package", "version"], [[k, v] for k, v in summary["software"].items()],
+                        "software-table"))
+    jobs = [[n, j["model"], ", ".join(j["datasets"]), j.get("backend") or "model default",
+             j.get("skip") and "skipped" or (f"same as {j['same_as']}" if j.get("same_as") else "run")]
+            for n, j in summary["jobs"].items()]
+    parts.append("<h3>Jobs</h3>" + _table(["job", "model", "data", "backend", "run"], jobs,
+                                          "jobs-table"))
+    parts.append("<p class='small'>Reproduce: <code>numass compare --data "
+                 f"{html.escape(data['label'] if data['label'] != 'custom' else ','.join(data['datasets']))}"
+                 f"{' --quick' if summary['settings'].get('quick') else ''}</code> with the versions "
+                 "above. Each job's chains, best fit and profiles are in its own folder.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- Markdown
+
+def _md_table(head, rows) -> str:
+    def cell(c):
+        return str(c).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |",
+             "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_md(summary: dict, figs: dict) -> str:
+    data = summary["data"]
+    out = ["# numass compare: six explanations of the negative Σmν,eff preference", "",
+           f"Data: **{data['label']}** ({', '.join(data['datasets'])}). Floors: normal ordering "
+           f"{FLOORS['normal_ordering']} eV (NO), inverted {FLOORS['inverted_ordering']} eV (IO). "
+           f"Machine-readable: [summary.json](summary.json).", ""]
+    if summary["settings"].get("quick"):
+        out += ["**Quick settings**: numbers are indicative only.", ""]
+    out += ["## Verdict", "", _md_table(VERDICT_HEAD, verdict_rows(summary)), ""]
+    out += [f"- **{k}**: {v}" for k, v in summary["definitions"].items()] + [""]
+    out += ["## Figures", ""]
+    for key, caption in (("posteriors", "Σmν,eff posteriors"), ("tension_bars", "tension bars"),
+                         ("triangle_lcdm", "ΛCDM triangle")):
+        if figs.get(key):
+            out += [f"![{caption}]({figs[key]})", ""]
+    for name in summary["hypotheses"]:
+        if name != "lcdm" and figs.get(f"triangle_{name}"):
+            out += [f"![{SHORT[name]} over ΛCDM]({figs[f'triangle_{name}']})", ""]
+    out += ["## Robustness variants", "", _md_table(ENTRY_HEAD, _entry_rows(summary["variants"])),
+            "", "## τ-prior ladder", "",
+            _md_table(ENTRY_HEAD, _entry_rows(summary["hypotheses"]["tau"].get("ladder", {}))), "",
+            "## The review's claims beside numass's measurements", "",
+            _md_table(CLAIMS_HEAD, claims_rows(summary)), "", "## Data", ""]
+    out += [f"- `{i}`: {c}" for i, c in data["citations"].items()]
+    out += ["", "## Priors", "", _md_table(["job", "parameter", "prior (Cobaya)"], [
+        [job, p, json.dumps(v)] for job, pri in summary["priors"].items() for p, v in pri.items()]),
+            "", "## Settings and software", "", _md_table(["setting", "value"], settings_rows(summary)),
+            "", _md_table(["package", "version"], [[k, v] for k, v in summary["software"].items()]),
+            ""]
+    return "\n".join(out)
+
+
+def write_report(summary: dict, out: str | Path) -> dict:
+    """Figures, report.html and report.md in ``out``; returns {figure key: relative path}."""
+    out = Path(out)
+    figs = make_figures(summary, out)
+    (out / "report.html").write_text(render_html(summary, figs), encoding="utf-8")
+    (out / "report.md").write_text(render_md(summary, figs), encoding="utf-8")
+    return figs
