@@ -18,16 +18,19 @@ from pathlib import Path
 import numpy as np
 
 
-def reweight(run_dir: str | Path, n: int = 300, seed: int = 0, progress=print) -> dict:
+def reweight(run_dir: str | Path, n: int = 300, seed: int = 0, progress=print,
+             model: str | None = None, datasets: list[str] | None = None) -> dict:
     from cobaya.model import get_model
     from getdist import loadMCSamples
 
     from numass.inference.setup import build_info
 
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    if model is None or datasets is None:  # from the finished run's summary
+        summary = json.loads((run_dir / "summary.json").read_text())
+        model, datasets = model or summary["model"], datasets or summary["datasets"]
     samples = loadMCSamples(str(run_dir / "chains" / "numass"), settings={"ignore_rows": 0.3})
-    infos = {b: build_info(summary["model"], summary["datasets"], backend=b)
+    infos = {b: build_info(model, datasets, backend=b)
              for b in ("emulator", "camb")}
     names = [k for k, v in infos["camb"]["params"].items()
              if isinstance(v, dict) and "prior" in v]
