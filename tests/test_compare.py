@@ -96,6 +96,20 @@ def test_jobs_whose_data_are_absent_are_skipped_with_the_fetch_command(tmp_path)
     assert "planck2018_lite" in full["lcdm"].skip
 
 
+def test_only_selects_jobs_and_runs_a_twin_itself():
+    from numass.analysis.compare import select
+    from numass.errors import InputError
+
+    jobs = {j.name: j for j in select(plan("embedded", check_data=False),
+                                      ["lcdm", "positive_mass"])}
+    assert not jobs["lcdm"].skip and not jobs["positive_mass"].skip
+    assert jobs["positive_mass"].same_as is None  # nu_interacting is not selected
+    assert jobs["w0wa"].skip == "not run: not selected (--only)"
+    assert jobs["tau"].skip.startswith("not constrained")  # a reason of its own is kept
+    with pytest.raises(InputError, match="unknown job"):
+        select(plan("embedded", check_data=False), ["nope"])
+
+
 def test_full_data_list_matches_the_cli():
     from numass.analysis.compare import FULL
     from numass.cli import FULL_DATASETS

@@ -57,8 +57,9 @@ def cmd_compare(args) -> int:
 
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
                              seed=args.seed)
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     summary = compare(data=args.data, out=args.out, data_dir=args.data_dir, workers=args.jobs,
-                      settings=settings)
+                      settings=settings, only=only)
     print(format_table(summary))
     print(f"[numass] wrote {args.out}/summary.json, {args.out}/report.html, {args.out}/report.md "
           f"({summary['wall_seconds']:.0f} s)")
@@ -207,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nlive", type=int, default=None, help="nested-sampling live points "
                                                            "(default 200; --quick 50)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 1)")
+    p.add_argument("--only", default=None, help="comma-separated job names to run (e.g. "
+                                                "lcdm,w0wa,no_lrg1); the others are reported as "
+                                                "not run")
     _add_data_dir(p)
     p.set_defaults(func=cmd_compare)
 

@@ -613,6 +613,8 @@ def _latest_progress(folder: Path, part: str) -> str:
             return "MCMC done; best fit, profiles"
         if "Convergence of means" in line:
             return "MCMC, R-1 = " + line.split("R-1 =")[1].split()[0]
+        if "Sampling!" in line or "Progress @" in line:
+            return "MCMC, first steps"
     return "best fit" if tail else "starting"
 
 
@@ -688,14 +690,35 @@ def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | Non
         raise
 
 
+def select(jobs: list[Job], only: list[str]) -> list[Job]:
+    """Keep the jobs named in ``only`` (others: 'not run: not selected'); InputError on a name
+    that is not a job."""
+    from numass.errors import InputError
+
+    names = [j.name for j in jobs]
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise InputError(f"--only: unknown job(s) {', '.join(unknown)}; jobs: {', '.join(names)}")
+    for j in jobs:
+        if j.name in only:
+            if j.same_as and j.same_as not in only:
+                j.same_as = None  # its twin is not run: run it itself
+        elif not j.skip:
+            j.skip = "not run: not selected (--only)"
+    return jobs
+
+
 def compare(data: str | None = "embedded", out: str | Path = "numass-compare", quick: bool = False,
             data_dir: str | None = None, workers: int | None = None, report: bool = True,
-            settings: Settings | None = None, say=print, jobs: list[Job] | None = None) -> dict:
+            settings: Settings | None = None, say=print, jobs: list[Job] | None = None,
+            only: list[str] | None = None) -> dict:
     """Plan, run (resuming) and collect the comparison; write summary.json and the report."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = settings or Settings.make(quick=quick)
     jobs = jobs if jobs is not None else plan(data, data_dir=data_dir)
+    if only:
+        jobs = select(jobs, only)
     data_label, base = resolve_data(data)
     workers = workers or min(2, os.cpu_count() or 1)
     t0 = time.time()

@@ -1,0 +1,64 @@
+"""Time `numass compare` on this machine: wall time, CPU time (all worker processes), per task.
+
+    python benchmarks/bench_compare.py                       # embedded data, full settings
+    python benchmarks/bench_compare.py --quick
+    python benchmarks/bench_compare.py --data full --only lcdm,tau_low --quick   # CI-sized full data
+
+Writes OUT/benchmark.json and prints a table. The issue's targets: embedded data <= 10 minutes on
+2 cores; full likelihoods with the emulator <= 60 minutes. The machine's load average is recorded
+too: on a shared machine the wall time grows with the other users' load, the CPU time does not
+(much).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="embedded")
+    ap.add_argument("--out", default="bench-compare")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default=None)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    from numass.analysis.compare import Settings, compare, format_table
+
+    load_before = os.getloadavg()
+    t0 = time.time()
+    summary = compare(data=args.data, out=args.out, settings=Settings.make(quick=args.quick),
+                      workers=args.jobs,
+                      only=[n for n in args.only.split(",")] if args.only else None)
+    wall = time.time() - t0
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    out = Path(args.out)
+    tasks = {}
+    for state_file in sorted(out.glob("*/job.json")) + sorted(out.glob("*/evidence.json")):
+        s = json.loads(state_file.read_text())
+        tasks[f"{state_file.parent.name}/{s.get('part', 'posterior')}"] = {
+            "wall_seconds": s.get("wall_seconds"), "status": s.get("status", "")[:80],
+            "n_calls": s.get("n_calls")}
+    record = {"data": args.data, "quick": args.quick, "only": args.only, "workers": args.jobs,
+              "wall_seconds": round(wall, 1),
+              "cpu_seconds": round(own.ru_utime + own.ru_stime + children.ru_utime
+                                   + children.ru_stime, 1),
+              "cores": os.cpu_count(), "load_average_before": load_before,
+              "load_average_after": os.getloadavg(), "tasks": tasks}
+    (out / "benchmark.json").write_text(json.dumps(record, indent=1))
+    print(format_table(summary))
+    print(f"wall {record['wall_seconds']} s, CPU {record['cpu_seconds']} s on {record['cores']} "
+          f"cores (load average before {load_before[0]:.1f}, after {record['load_average_after'][0]:.1f})")
+    for k, v in tasks.items():
+        print(f"  {k:<32} {v['wall_seconds']!s:>8} s  {v['status']}")
+
+
+if __name__ == "__main__":
+    main()
