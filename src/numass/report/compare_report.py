@@ -13,7 +13,7 @@ import logging
 import math
 from pathlib import Path
 
-from numass.analysis.tension import FLOORS
+from numass.analysis.tension import FLOORS, weighted_quantile
 
 log = logging.getLogger("numass")
 
@@ -107,7 +107,18 @@ def triangle_vs_lcdm(summary: dict, out: Path, name: str, path: Path,
     g = plots.get_subplot_plotter(width_inch=6.5)
     roots = [s] + ([ref_s] if ref_s is not None else [])
     legend = [LATEX_SHORT[name]] + ([LATEX_SHORT["lcdm"]] if ref_s is not None else [])
-    g.triangle_plot(roots, params, filled=True, legend_labels=legend,
+    # axes that hold both posteriors (GetDist would take the first one's range only)
+    limits = {}
+    for p in params:
+        lo, hi = [], []
+        for r in roots:
+            if p in r.index:
+                a, b = weighted_quantile(r.samples[:, r.index[p]], r.weights, [0.001, 0.999])
+                lo.append(float(a))
+                hi.append(float(b))
+        if lo:
+            limits[p] = (min(lo), max(hi))
+    g.triangle_plot(roots, params, filled=True, legend_labels=legend, param_limits=limits,
                     contour_colors=[COLORS[name], COLORS["lcdm"]][:len(roots)])
     col = 0
     for row in range(len(params)):
