@@ -572,10 +572,16 @@ def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None) -
                       param_overrides=job.param_overrides or None)
     model = get_model(info)
     box = hessian_box(model, info)
+
+    def progress(n):  # into the task's log, where the heartbeat reads it
+        print(f"[evidence] {n} likelihood calls", flush=True)
+
     ev = None
     if box:
+        print(f"[evidence] box: {json.dumps({k: [float(a), float(b)] for k, (a, b) in box.items()})}",
+              flush=True)
         ev = log_evidence(model, nlive=settings.nlive, dlogz=settings.dlogz, seed=settings.seed,
-                          bounds=box)
+                          bounds=box, progress=progress)
         if ev["edge_weight"] > 1e-3:
             log.warning("%s: %.1g of the evidence's posterior weight at the box's edge; "
                         "rerunning on the full prior", job.name, ev["edge_weight"])
@@ -583,7 +589,9 @@ def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None) -
     if ev is None:
         if say:
             say("evidence on the full prior (no usable box; slower)")
-        ev = log_evidence(model, nlive=settings.nlive, dlogz=settings.dlogz, seed=settings.seed)
+        print("[evidence] full prior", flush=True)
+        ev = log_evidence(model, nlive=settings.nlive, dlogz=settings.dlogz, seed=settings.seed,
+                          progress=progress)
     ev["ln_evidence_cobaya"] = ev["ln_evidence"]
     ev["ln_evidence_offset"] = job.ln_evidence_offset
     ev["ln_evidence"] += job.ln_evidence_offset
@@ -599,8 +607,6 @@ def _child(job: Job, out: Path, settings: Settings, data_dir: str | None, part: 
 
 def _latest_progress(folder: Path, part: str) -> str:
     """The last convergence figure a task's log shows (for the heartbeat lines)."""
-    if part == "evidence":
-        return "evidence"
     try:
         with open(folder / LOG_FILE[part], "rb") as f:
             f.seek(0, 2)
@@ -609,13 +615,17 @@ def _latest_progress(folder: Path, part: str) -> str:
     except OSError:
         return "starting"
     for line in reversed(tail):
+        if line.startswith("[evidence]") and "likelihood calls" in line:
+            return "evidence, " + line.split("]", 1)[1].strip()
+        if line.startswith("[evidence] full prior"):
+            return "evidence on the full prior"
         if "Sampling complete" in line or "has converged" in line:
             return "MCMC done; best fit, profiles"
         if "Convergence of means" in line:
             return "MCMC, R-1 = " + line.split("R-1 =")[1].split()[0]
         if "Sampling!" in line or "Progress @" in line:
             return "MCMC, first steps"
-    return "best fit" if tail else "starting"
+    return ("best fit" if part == "posterior" else "evidence, best fit") if tail else "starting"
 
 
 def _cost(job: Job, part: str) -> float:

@@ -45,10 +45,11 @@ ENLARGE = 1.5
 
 def log_evidence(model, nlive: int = 300, dlogz: float = 0.1, seed: int = 0,
                  maxcall: int | None = 400_000, bounds: dict | None = None,
-                 keep_samples: bool = False) -> dict:
+                 keep_samples: bool = False, progress=None, progress_every: int = 2000) -> dict:
     """Nested-sampling evidence of a Cobaya model, normalised to its full prior.
 
     ``bounds`` = {param: (lo, hi)}: sample only inside this box (see the module docstring).
+    ``progress(n_calls)`` is called every ``progress_every`` likelihood calls.
     Returns {'ln_evidence', 'ln_evidence_err', 'information', 'n_calls', 'nlive', 'dlogz',
     'seed', 'params', 'box', 'ln_prior_mass_of_box', 'edge_weight', 'max_loglike',
     'max_loglike_point', 'posterior_mean', 'posterior_cov'}; with ``keep_samples`` also
@@ -86,7 +87,12 @@ def log_evidence(model, nlive: int = 300, dlogz: float = 0.1, seed: int = 0,
             x[i] = pdfs[i].ppf(cdf_lo[i] + u[i] * (cdf_hi[i] - cdf_lo[i]))
         return x
 
+    calls = [0]
+
     def loglike(x):
+        calls[0] += 1
+        if progress is not None and calls[0] % progress_every == 0:
+            progress(calls[0])
         value = model.loglike(dict(zip(names, x)), return_derived=False)
         value = float(np.sum(value))
         return value if math.isfinite(value) else -1e300
