@@ -32,7 +32,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -657,6 +659,13 @@ def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | Non
     running: dict = {}
     n_total, n_done = len(pending), 0
     t0 = last_beat = time.time()
+
+    def on_sigterm(signum, frame):  # a kill (e.g. a CI timeout) stops the workers too
+        raise SystemExit(128 + signum)
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         while pending or running:
             if time.time() - last_beat > heartbeat:  # a line a minute while the chains run
@@ -698,6 +707,9 @@ def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | Non
                 p.terminate()
                 p.join()
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def select(jobs: list[Job], only: list[str]) -> list[Job]:
