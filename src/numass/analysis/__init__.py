@@ -1,0 +1,1 @@
+"""Analyses built on the likelihoods: comparisons of hypotheses, tensions, summaries."""

@@ -1,0 +1,1 @@
+"""Inference: samplers, minimisers, profile likelihoods and Bayesian evidence."""
