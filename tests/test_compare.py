@@ -23,6 +23,7 @@ import pytest
 from numass.analysis.compare import (HYPOTHESES, Job, Settings, collect, execute, job_done, plan,
                                      EMBEDDED)
 from numass.analysis.tension import FLOORS, bayes_sigma, summarize_1d
+from numass.errors import InputError, NumassError
 
 HYPOTHESIS_KEYS = {"mnu_eff", "tension_sigma", "delta_chi2", "delta_aic", "ln_evidence",
                    "ln_evidence_err", "bestfit", "status"}
@@ -167,6 +168,53 @@ def test_log_evidence_matches_the_analytic_value_with_and_without_a_box():
     # a box that cuts the likelihood is detected
     cut = log_evidence(model, nlive=80, dlogz=0.5, seed=3, bounds={"x": (-0.05, 0.05)})
     assert cut["edge_weight"] > 1e-3
+
+
+
+def test_importance_evidence_matches_the_analytic_value_and_flags_a_poor_proposal():
+    import numpy as np
+
+    from numass.inference.evidence import importance_evidence
+
+    model, exact = _toy_model()
+    post = np.random.default_rng(5).normal(0.0, [0.1, 0.2], size=(2000, 2))
+    ev = importance_evidence(model, post, n=2000, seed=4)
+    assert ev["method"] == "importance" and ev["n_calls"] == 2000
+    assert 0 < ev["ln_evidence_err"] < 0.05
+    assert abs(ev["ln_evidence"] - exact) < 4 * ev["ln_evidence_err"]
+    assert ev["ess"] > 1000 and "warning" not in ev
+    # a chain stuck in a corner far from the peak: few effective draws, said so
+    stuck = np.random.default_rng(6).normal([0.5, 1.0], [0.01, 0.01], size=(500, 2))
+    poor = importance_evidence(model, stuck, n=500, seed=4)
+    assert poor["ess"] < 25 and "warning" in poor
+    with pytest.raises(NumassError, match="too few"):
+        importance_evidence(model, post[:5], n=100)
+
+
+def test_full_data_evidence_by_importance_sampling_waits_for_the_chain():
+    from numass.analysis.compare import _can_start, evidence_method
+
+    jobs = {j.name: j for j in plan("full", use_emulator=True, check_data=False)}
+    auto = Settings()
+    assert jobs["lcdm"].backend == "emulator"
+    assert evidence_method(jobs["lcdm"], auto) == "importance"
+    assert evidence_method(jobs["lcdm"], Settings(evidence_method="dynesty")) == "dynesty"
+    embedded = {j.name: j for j in plan("embedded", check_data=False)}
+    assert evidence_method(embedded["lcdm"], auto) == "dynesty"
+    lcdm = jobs["lcdm"]
+    pending = [(lcdm, "posterior"), (lcdm, "evidence")]
+    assert _can_start((lcdm, "posterior"), pending, {}, auto)
+    assert not _can_start((lcdm, "evidence"), pending, {}, auto)
+    assert _can_start((lcdm, "evidence"), [(lcdm, "evidence")], {}, auto)
+    assert _can_start((lcdm, "evidence"), pending, {}, Settings(evidence_method="dynesty"))
+    # models the emulator does not serve would run CAMB at every point: skipped, with the way out
+    for name in ("lscdm", "nu_interacting"):
+        assert jobs[name].backend is None and "--allow-camb" in jobs[name].skip
+    allowed = {j.name: j for j in plan("full", use_emulator=True, check_data=False,
+                                       allow_camb=True)}
+    assert not allowed["lscdm"].skip and not allowed["nu_interacting"].skip
+    with pytest.raises(InputError, match="evidence method"):
+        evidence_method(lcdm, Settings(evidence_method="laplace"))
 
 
 # ---------------------------------------------------------------- a fixture comparison

@@ -97,11 +97,16 @@ class Settings:
     dlogz: float = 0.1
     seed: int = 1
     quick: bool = False
+    # 'dynesty' (nested sampling), 'importance' (draws from a Student-t fitted to the job's
+    # converged chain; inference/evidence.py) or 'auto': importance sampling for CMB-spectra
+    # fits, where nested sampling takes ~10^5 calls of ~5 ms, dynesty for background-only data
+    evidence_method: str = "auto"
+    is_draws: int = 4000
 
     @classmethod
     def make(cls, quick: bool = False, **overrides) -> "Settings":
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
-                    quick=True) if quick else cls())
+                    is_draws=1500, quick=True) if quick else cls())
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, v)
@@ -235,11 +240,14 @@ def missing_data(datasets: list[str], data_dir: str | None = None) -> str | None
 
 
 def plan(data: str | None = "embedded", use_emulator: bool | None = None,
-         data_dir: str | None = None, check_data: bool = True) -> list[Job]:
+         data_dir: str | None = None, check_data: bool = True,
+         allow_camb: bool = False) -> list[Job]:
     """The jobs of a comparison on ``data`` ('embedded', 'full' or ids), without running any.
 
     With ``check_data``, a job whose data files are absent from the data directory is skipped
-    with a status saying which (the embedded DESI DR2 table needs no files)."""
+    with a status saying which (the embedded DESI DR2 table needs no files). With CMB spectra,
+    a model the emulator does not serve (lscdm, nu_interacting: their late-time engine runs CAMB
+    at every point) is skipped with its reason unless ``allow_camb`` (a day per chain)."""
     label, base = resolve_data(data)
     spectra = needs_spectra(base)
     if spectra and use_emulator is None:
@@ -316,6 +324,14 @@ def plan(data: str | None = "embedded", use_emulator: bool | None = None,
         for name, (ids, text) in lensing_sets.items():
             job(name, "variant", "lcdm", no_lens + ids, label=text)
 
+    if spectra and use_emulator and not allow_camb:
+        for j in jobs:
+            if not j.skip and j.backend != "emulator":
+                j.skip = (f"not run: with CMB spectra the {j.model} model needs CAMB at every "
+                          f"point (its late-time engine rescales a CAMB run; the emulator does "
+                          f"not serve it), about 2 s a point, so a converged chain takes about a "
+                          f"day on 2 cores; run it with --allow-camb (e.g. --only {j.name} "
+                          f"--allow-camb)")
     if check_data:
         for j in jobs:
             if not j.skip:
@@ -481,9 +497,7 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
                         f"{summary['tension_sigma']['normal_ordering']:.2f}σ Bayesian, "
                         f"{summary['tension_sigma_profile']['normal_ordering']:.2f}σ profile")
                 else:
-                    say(f"nested sampling for the evidence (dynesty, {settings.nlive} live "
-                        f"points)")
-                    ev = run_evidence(job, settings, data_dir, say)
+                    ev = run_evidence(job, settings, data_dir, say, folder=folder)
                     state.update(ev)
                     say(f"ln Z = {ev['ln_evidence']:.2f} ± {ev['ln_evidence_err']:.2f} "
                         f"({ev['n_calls']} likelihood calls, {time.time() - t0:.0f} s)")
@@ -561,23 +575,64 @@ def hessian_box(model, info: dict, width: float = 20.0) -> dict:
     return box
 
 
-def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None) -> dict:
-    """ln Z of the job's model and data: dynesty inside the box of ``hessian_box`` (prior edges
-    apply); on the full prior when there is no box or the posterior reaches the box's edge."""
+def evidence_method(job: Job, settings: Settings) -> str:
+    """'dynesty' or 'importance' for this job (see Settings.evidence_method)."""
+    if settings.evidence_method not in ("auto", "dynesty", "importance"):
+        from numass.errors import InputError
+
+        raise InputError(f"evidence method '{settings.evidence_method}': use auto, dynesty or "
+                         f"importance")
+    if settings.evidence_method != "auto":
+        return settings.evidence_method
+    return "importance" if job.backend == "emulator" or needs_spectra(job.datasets) else "dynesty"
+
+
+def chain_samples(folder: Path, names: list[str]):
+    """(samples (m, d) of ``names``, weights) of the job's chains, burn-in removed as in the
+    posterior summary (the first 30%)."""
+    from getdist import loadMCSamples
+
+    root = folder / "chains" / "numass"
+    if not list(root.parent.glob("numass*.txt")):
+        from numass.errors import NumassError
+
+        raise NumassError(f"no chains in {root.parent}: the posterior task must finish first")
+    s = loadMCSamples(str(root), settings={"ignore_rows": 0.3})
+    return s.samples[:, [s.index[n] for n in names]], s.weights
+
+
+def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
+                 folder: Path | None = None) -> dict:
+    """ln Z of the job's model and data. dynesty: inside the box of ``hessian_box`` (prior edges
+    apply); on the full prior when there is no box or the posterior reaches the box's edge.
+    importance: draws from a Student-t fitted to the job's chain in ``folder``."""
     from cobaya.model import get_model
 
-    from numass.inference.evidence import log_evidence
+    from numass.inference.evidence import importance_evidence, log_evidence
     from numass.inference.setup import build_info
 
     info = build_info(job.model, job.datasets, backend=job.backend, data_dir=data_dir,
                       likelihood_options=job.likelihood_options or None,
                       param_overrides=job.param_overrides or None)
     model = get_model(info)
-    box = hessian_box(model, info)
 
     def progress(n):  # into the task's log, where the heartbeat reads it
         print(f"[evidence] {n} likelihood calls", flush=True)
 
+    if evidence_method(job, settings) == "importance":
+        if say:
+            say(f"evidence by importance sampling ({settings.is_draws} draws from a Student-t "
+                f"fitted to the chain)")
+        names = list(model.parameterization.sampled_params())
+        samples, weights = chain_samples(folder, names)
+        ev = importance_evidence(model, samples, weights, n=settings.is_draws,
+                                 seed=settings.seed, progress=progress)
+        if "warning" in ev:
+            log.warning("%s: %s", job.name, ev["warning"])
+        return _offset(ev, job)
+    if say:
+        say(f"nested sampling for the evidence (dynesty, {settings.nlive} live points)")
+    box = hessian_box(model, info)
     ev = None
     if box:
         print(f"[evidence] box: {json.dumps({k: [float(a), float(b)] for k, (a, b) in box.items()})}",
@@ -594,6 +649,12 @@ def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None) -
         print("[evidence] full prior", flush=True)
         ev = log_evidence(model, nlive=settings.nlive, dlogz=settings.dlogz, seed=settings.seed,
                           progress=progress)
+    ev["method"] = "dynesty"
+    return _offset(ev, job)
+
+
+def _offset(ev: dict, job: Job) -> dict:
+    """Add the normalisation of Gaussian priors written as likelihoods (Job.ln_evidence_offset)."""
     ev["ln_evidence_cobaya"] = ev["ln_evidence"]
     ev["ln_evidence_offset"] = job.ln_evidence_offset
     ev["ln_evidence"] += job.ln_evidence_offset
@@ -636,6 +697,15 @@ def _cost(job: Job, part: str) -> float:
     return n if part == "posterior" else n / 3
 
 
+def _can_start(task, pending, running, settings: Settings) -> bool:
+    """An importance-sampling evidence task needs its job's chain: it waits for the posterior."""
+    job, part = task
+    if part == "posterior" or evidence_method(job, settings) != "importance":
+        return True
+    busy = [(j.name, p) for _, j, p in running.values()] + [(j.name, p) for j, p in pending]
+    return (job.name, "posterior") not in busy
+
+
 def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | None = None,
              workers: int = 2, say=print, heartbeat: float = 60.0) -> None:
     """Run the tasks not finished yet, ``workers`` at a time, each in its own process."""
@@ -674,8 +744,13 @@ def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | Non
                     f"{j.name} ({_latest_progress(out / j.name, part)})"
                     for _, j, part in running.values())
                     + f"; {len(pending)} waiting; {time.time() - t0:.0f} s elapsed")
-            while pending and len(running) < workers:
-                j, part = pending.pop(0)
+            while len(running) < workers:
+                ready_task = next((t for t in pending if _can_start(t, pending, running,
+                                                                    settings)), None)
+                if ready_task is None:
+                    break
+                pending.remove(ready_task)
+                j, part = ready_task
                 sys.stdout.flush()  # a forked worker must not inherit unwritten output
                 sys.stderr.flush()
                 p = ctx.Process(target=_child, args=(j, out, settings, data_dir, part),
@@ -733,12 +808,12 @@ def select(jobs: list[Job], only: list[str]) -> list[Job]:
 def compare(data: str | None = "embedded", out: str | Path = "numass-compare", quick: bool = False,
             data_dir: str | None = None, workers: int | None = None, report: bool = True,
             settings: Settings | None = None, say=print, jobs: list[Job] | None = None,
-            only: list[str] | None = None) -> dict:
+            only: list[str] | None = None, allow_camb: bool = False) -> dict:
     """Plan, run (resuming) and collect the comparison; write summary.json and the report."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = settings or Settings.make(quick=quick)
-    jobs = jobs if jobs is not None else plan(data, data_dir=data_dir)
+    jobs = jobs if jobs is not None else plan(data, data_dir=data_dir, allow_camb=allow_camb)
     if only:
         jobs = select(jobs, only)
     data_label, base = resolve_data(data)
@@ -837,8 +912,9 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
             entry["evidence_status"] = "ok"
             entry["ln_evidence"], entry["ln_evidence_err"] = ev["ln_evidence"], ev["ln_evidence_err"]
             entry["evidence"] = {k: ev[k] for k in (
-                "n_calls", "nlive", "dlogz", "information", "ln_evidence_offset",
-                "ln_prior_mass_of_box", "edge_weight", "wall_seconds") if k in ev}
+                "method", "n_calls", "nlive", "dlogz", "information", "ln_evidence_offset",
+                "ln_prior_mass_of_box", "edge_weight", "ess", "wall_seconds", "warning")
+                if k in ev}
     return entry, summary
 
 
