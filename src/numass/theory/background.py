@@ -41,6 +41,8 @@ from scipy.optimize import brentq
 
 from numass.errors import InputError, TheoryError
 from numass.theory import neutrinos as nu
+from numass.theory.effective_mass import (BACKGROUND_SCALARS,
+                                          MirroredBackground as _MirroredBackground)
 from numass.theory.recombination_fit import z_drag_fit, z_star_fit
 
 C_KM_S = sc.c / 1e3
@@ -204,11 +206,8 @@ class BackgroundResult:
 def _theta_mc(dens: _Densities, h: float) -> float:
     """CAMB's cosmomc_theta: Hu & Sugiyama's z* fit, the approximate sound speed
     R = 3e4 a omega_b, and the full H(a), as CAMB computes it (100 theta_MC / 100)."""
-    ombh2, omdmh2 = dens.ombh2, dens.omch2 + _omnuh2_of(dens)
-    zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
-        1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
-        * (omdmh2 + ombh2) ** (0.560 / (1 + 21.1 * ombh2**1.81)))
-    astar = 1 / (1 + zstar)
+    ombh2 = dens.ombh2
+    astar = _astar_mc(dens)
     d = _Densities(**{**dens.__dict__})
     d.odeh2 = h**2 - float(d.h2(1.0))
     lna = np.linspace(np.log(1e-8), np.log(astar), 4001)
@@ -222,6 +221,15 @@ def _theta_mc(dens: _Densities, h: float) -> float:
     f2 = C_KM_S / (a2 * 100.0 * np.sqrt(d.h2(a2)))
     dm = simpson(f2, dx=lna_late[1] - lna_late[0])
     return rs / dm
+
+
+def _astar_mc(dens: _Densities) -> float:
+    """1 / (1 + z*) of cosmomc_theta: Hu & Sugiyama's z* fit, as CAMB."""
+    ombh2, omdmh2 = dens.ombh2, dens.omch2 + _omnuh2_of(dens)
+    zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
+        1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
+        * (omdmh2 + ombh2) ** (0.560 / (1 + 21.1 * ombh2**1.81)))
+    return 1 / (1 + zstar)
 
 
 def _omnuh2_of(d: _Densities) -> float:
@@ -274,19 +282,27 @@ def compute_background(params: dict) -> BackgroundResult:
     _check_params(params)
     params = {k: v for k, v in params.items() if v is not None}
     dens = _densities(params)
+    return BackgroundResult(dens, _h_from_params(params, _theta_mc, dens))
+
+
+def _h_from_params(params: dict, theta_mc, dens, h_range=(0.2, 1.5), where: str = "") -> float:
+    """h = H0/100: from 'cosmomc_theta' (the root of theta_mc(dens, h) = it in ``h_range``;
+    ``where`` ends the no-root message), else from 'H0'; TheoryError outside H0 in (10, 200)."""
     if "cosmomc_theta" in params:
         target = float(params["cosmomc_theta"])
+        lo, hi = h_range
         try:
-            h = brentq(lambda hh: _theta_mc(dens, hh) - target, 0.2, 1.5, xtol=1e-10)
+            h = brentq(lambda hh: theta_mc(dens, hh) - target, lo, hi, xtol=1e-10)
         except ValueError:
-            raise TheoryError(f"no H0 in [20, 150] gives cosmomc_theta = {target}") from None
+            raise TheoryError(f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives cosmomc_theta = "
+                              f"{target}{where}") from None
     elif "H0" in params:
         h = float(params["H0"]) / 100.0
     else:
         raise InputError("the background needs 'H0' or 'cosmomc_theta'")
     if not 0.1 < h < 2.0:
         raise TheoryError(f"H0 = {100 * h} km/s/Mpc is outside [10, 200]")
-    return BackgroundResult(dens, h)
+    return h
 
 
 def mirror_background(params: dict) -> "MirroredBackground":
@@ -298,27 +314,11 @@ def mirror_background(params: dict) -> "MirroredBackground":
                               compute_background({**params, "mnu": -m}))
 
 
-class MirroredBackground:
-    """2 b0 - b1 for every function and scalar of two backgrounds (any Background objects)."""
+class MirroredBackground(_MirroredBackground):
+    """2 b0 - b1 for every function and scalar of two backgrounds (any Background objects):
+    effective_mass.MirroredBackground, mirroring the own background's other scalars too."""
 
-    def __init__(self, b0, b1):
-        self._b0, self._b1 = b0, b1
-        for name in ("rdrag", "theta_star", "zstar", "zdrag", "rstar", "DM_star", "omegam",
-                     "omnuh2", "h"):
-            if hasattr(b0, name) and hasattr(b1, name):  # scalars both backgrounds have
-                setattr(self, name, 2 * getattr(b0, name) - getattr(b1, name))
-
-    def H(self, z):
-        return 2 * self._b0.H(z) - self._b1.H(z)
-
-    def DM(self, z):
-        return 2 * self._b0.DM(z) - self._b1.DM(z)
-
-    def DH(self, z):
-        return 2 * self._b0.DH(z) - self._b1.DH(z)
-
-    def DV(self, z):
-        return 2 * self._b0.DV(z) - self._b1.DV(z)
+    scalars = (*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam", "omnuh2", "h")
 
 
 def cosmomc_theta(result: BackgroundResult) -> float:

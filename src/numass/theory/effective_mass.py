@@ -50,11 +50,14 @@ BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")
 
 
 class MirroredBackground:
-    """2 b0 - b1 for the functions H, DM, DH, DV and for the scalars both backgrounds have."""
+    """2 b0 - b1 for the functions H, DM, DH, DV and for the scalars both backgrounds have
+    (those named in ``scalars``; background.MirroredBackground names more)."""
+
+    scalars = BACKGROUND_SCALARS
 
     def __init__(self, b0, b1):
         self._b0, self._b1 = b0, b1
-        for name in BACKGROUND_SCALARS:
+        for name in self.scalars:
             if hasattr(b0, name) and hasattr(b1, name):
                 setattr(self, name, 2 * getattr(b0, name) - getattr(b1, name))
 

@@ -16,11 +16,11 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
-from numass.errors import InputError, TheoryError
+from numass.errors import InputError
 from numass.theory import background as bgmod
-from numass.theory.background import C_KM_S, BackgroundResult, _densities, _omnuh2_of
+from numass.theory.background import (C_KM_S, BackgroundResult, _astar_mc, _densities,
+                                      _h_from_params)
 
 ETA_DEFAULT = 10.0
 ALLOWED = tuple(k for k in bgmod.ALLOWED if k not in ("w", "wa")) + ("z_dagger", "eta_lscdm")
@@ -61,11 +61,7 @@ class LsCDMBackground(BackgroundResult):
 def _theta_mc(dens: _LsDensities, h: float) -> float:
     """CAMB's cosmomc_theta definition (as background._theta_mc) with ΛsCDM's H(a)."""
     ombh2 = dens.ombh2
-    omdmh2 = dens.omch2 + _omnuh2_of(dens)
-    zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
-        1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
-        * (omdmh2 + ombh2) ** (0.560 / (1 + 21.1 * ombh2**1.81)))
-    astar = 1 / (1 + zstar)
+    astar = _astar_mc(dens)
     d = dataclasses.replace(dens, odeh2=0.0)
     d.odeh2 = h**2 - float(d.h2(1.0))
     lna = np.linspace(np.log(1e-8), np.log(astar), 4001)
@@ -108,17 +104,5 @@ def compute_lscdm_background(params: dict) -> LsCDMBackground:
                         z_dagger=zd, eta=eta)
     if "H0" in params and "cosmomc_theta" in params:
         raise InputError("give H0 or cosmomc_theta, not both")
-    if "cosmomc_theta" in params:
-        target = float(params["cosmomc_theta"])
-        try:
-            h = brentq(lambda hh: _theta_mc(dens, hh) - target, 0.3, 1.5, xtol=1e-10)
-        except ValueError:
-            raise TheoryError(f"no H0 in [30, 150] gives cosmomc_theta = {target} in ΛsCDM "
-                              f"(z_dagger = {zd})") from None
-    elif "H0" in params:
-        h = float(params["H0"]) / 100.0
-    else:
-        raise InputError("the background needs 'H0' or 'cosmomc_theta'")
-    if not 0.1 < h < 2.0:
-        raise TheoryError(f"H0 = {100 * h} km/s/Mpc is outside [10, 200]")
+    h = _h_from_params(params, _theta_mc, dens, (0.3, 1.5), f" in ΛsCDM (z_dagger = {zd})")
     return LsCDMBackground(dens, h)
