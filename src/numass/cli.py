@@ -17,19 +17,25 @@ def _add_data_dir(p):
                         "user cache directory)")
 
 
-def cmd_run(args) -> int:
-    from numass.inference.pipeline import EMBEDDED_DATASETS, format_summary, run_analysis
+def _datasets(data: str | None) -> list[str]:
+    """The data set ids of --data: 'embedded' (or None), 'full', or comma-separated ids."""
+    if data in (None, "embedded"):
+        from numass.inference.pipeline import EMBEDDED_DATASETS
+
+        return EMBEDDED_DATASETS
+    if data == "full":
+        return FULL_DATASETS
     from numass.likelihoods import parse_ids
 
-    if args.data in (None, "embedded"):
-        datasets = EMBEDDED_DATASETS
-    elif args.data == "full":
-        datasets = FULL_DATASETS
-    else:
-        datasets = parse_ids(args.data)
-    summary = run_analysis(model=args.model, datasets=datasets, out=args.out, backend=args.backend,
-                           data_dir=args.data_dir, resume=not args.restart, rminus1=args.rminus1,
-                           seed=args.seed)
+    return parse_ids(data)
+
+
+def cmd_run(args) -> int:
+    from numass.inference.pipeline import format_summary, run_analysis
+
+    summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
+                           backend=args.backend, data_dir=args.data_dir, resume=not args.restart,
+                           rminus1=args.rminus1, seed=args.seed)
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(format_summary(summary))
@@ -73,14 +79,7 @@ def cmd_compare(args) -> int:
 def cmd_profile(args) -> int:
     from numass.inference.profile import format_profile, parse_values, profile_likelihood
 
-    if args.data in (None, "embedded"):
-        from numass.inference.pipeline import EMBEDDED_DATASETS as datasets
-    elif args.data == "full":
-        datasets = FULL_DATASETS
-    else:
-        from numass.likelihoods import parse_ids
-
-        datasets = parse_ids(args.data)
+    datasets = _datasets(args.data)
     values = parse_values(args.values, args.range)
     summary = profile_likelihood(args.model, args.param, list(datasets), values=values,
                                  out=args.out, backend=args.backend, data_dir=args.data_dir)

@@ -18,17 +18,8 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.inference.optimize import best_fit, hessian_covmat
+from numass.inference.pipeline import _refs, _widths
 from numass.inference.setup import build_info
-
-
-def _widths(info: dict) -> dict:
-    return {n: v["proposal"] for n, v in info["params"].items()
-            if isinstance(v, dict) and "proposal" in v}
-
-
-def _refs(info: dict) -> dict:
-    return {n: v["ref"]["loc"] for n, v in info["params"].items()
-            if isinstance(v, dict) and "ref" in v}
 
 
 def parse_values(values: str | None, range_: str | None) -> list[float] | None:
