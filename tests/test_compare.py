@@ -192,11 +192,14 @@ def test_importance_evidence_matches_the_analytic_value_and_flags_a_poor_proposa
 
 
 def test_full_data_evidence_by_importance_sampling_waits_for_the_chain():
-    from numass.analysis.compare import _can_start, evidence_method
+    from numass.analysis.compare import _can_start, evidence_method, theory_backend
 
     jobs = {j.name: j for j in plan("full", use_emulator=True, check_data=False)}
     auto = Settings()
     assert jobs["lcdm"].backend == "emulator"
+    # default: CAMB outside the emulator's box; --quick: the box is part of the prior
+    assert theory_backend(jobs["lcdm"], auto) == "emulator"
+    assert theory_backend(jobs["lcdm"], Settings.make(quick=True)) == "emulator-box"
     assert evidence_method(jobs["lcdm"], auto) == "importance"
     assert evidence_method(jobs["lcdm"], Settings(evidence_method="dynesty")) == "dynesty"
     embedded = {j.name: j for j in plan("embedded", check_data=False)}

@@ -93,6 +93,25 @@ def test_outside_the_box_is_refused_or_sent_to_camb(monkeypatch):
         EmulatorBackend(fallback="class")
 
 
+def test_emulator_box_backend_makes_the_box_part_of_the_prior():
+    """'emulator-box' (numass compare --quick): outside the box -inf, no CAMB; 'emulator' (the
+    default with CMB spectra) sends the same point to CAMB."""
+    from cobaya.model import get_model
+
+    from numass.inference.setup import build_info
+
+    point = {"ombh2": 0.0224, "omch2": 0.119, "H0": 68.0, "mnu_eff": 0.05, "w": -0.3, "wa": 0.0}
+    boxed = build_info("w0wa", ["desi-dr2-bao"], backend="emulator-box")
+    assert boxed["theory"]["numass"]["backend"] == "emulator"
+    assert boxed["theory"]["numass"]["backend_options"] == {}
+    assert get_model(boxed).logposterior(point).logpost == -np.inf
+    exact = build_info("w0wa", ["desi-dr2-bao"], backend="emulator")
+    assert exact["theory"]["numass"]["backend_options"] == {"fallback": "camb"}
+    assert np.isfinite(get_model(exact).logposterior(point).logpost)
+    with pytest.raises(InputError, match="emulator-box"):
+        build_info("lscdm", ["desi-dr2-bao"], backend="emulator-box")
+
+
 def test_effective_mass_mirror_through_the_emulator():
     b = make_backend("emulator")
     base = {k: v for k, v in design.as_params((design.LOW + design.HIGH) / 2).items()

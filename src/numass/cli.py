@@ -62,10 +62,10 @@ def cmd_compare(args) -> int:
     from numass.analysis.compare import Settings, compare, format_table
 
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
-                             seed=args.seed)
+                             seed=args.seed, evidence_method=args.evidence)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     summary = compare(data=args.data, out=args.out, data_dir=args.data_dir, workers=args.jobs,
-                      settings=settings, only=only)
+                      settings=settings, only=only, allow_camb=args.allow_camb)
     print(format_table(summary))
     print(f"[numass] wrote {args.out}/summary.json, {args.out}/report.html, {args.out}/report.md "
           f"({summary['wall_seconds']:.0f} s)")
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None,
                    help="theory backend: 'background' (own code; background-only data), 'camb', "
                         "'emulator' (CAMB-trained, ~1000x faster; points outside its box go to "
-                        "CAMB); default: the fastest that serves the data and model")
+                        "CAMB), 'emulator-box' (the emulator alone: its box is part of the "
+                        "prior); default: the fastest that serves the data and model")
     p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
@@ -198,8 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="numass-compare", help="output folder (default "
                                                            "./numass-compare); a rerun resumes")
     p.add_argument("--quick", action="store_true",
-                   help="loose convergence (R-1 < 0.1) and few live points: a fast look, not "
-                        "for publication")
+                   help="loose convergence (R-1 < 0.1), few live points and importance draws, "
+                        "and the emulator's box as part of the prior (no CAMB fallback): a fast "
+                        "look, not for publication")
+    p.add_argument("--evidence", choices=["auto", "dynesty", "importance"], default=None,
+                   help="evidence method: nested sampling (dynesty) or importance sampling from "
+                        "the converged chain; auto (default): importance with CMB spectra, "
+                        "dynesty on background-only data")
+    p.add_argument("--allow-camb", action="store_true",
+                   help="with CMB spectra, also run the models the emulator does not serve "
+                        "(lscdm, nu_interacting) with CAMB at every point: about a day a chain")
     p.add_argument("--jobs", type=int, default=None,
                    help="analyses run at the same time (default: min(2, cores))")
     p.add_argument("--rminus1", type=float, default=None, help="Gelman-Rubin stop (default 0.01; "

@@ -102,11 +102,14 @@ class Settings:
     # fits, where nested sampling takes ~10^5 calls of ~5 ms, dynesty for background-only data
     evidence_method: str = "auto"
     is_draws: int = 4000
+    # emulator fits: points outside the emulator's box go to CAMB (True: exact, but ~2 s each,
+    # which makes a w0wa chain take hours) or get -inf (False: the box becomes part of the prior)
+    emulator_fallback: bool = True
 
     @classmethod
     def make(cls, quick: bool = False, **overrides) -> "Settings":
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
-                    is_draws=1500, quick=True) if quick else cls())
+                    is_draws=1500, emulator_fallback=False, quick=True) if quick else cls())
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, v)
@@ -518,7 +521,7 @@ def run_posterior(job: Job, settings: Settings, data_dir, folder: Path, resume: 
     from numass.inference.pipeline import run_analysis
 
     return run_analysis(
-        model=job.model, datasets=job.datasets, out=folder, backend=job.backend,
+        model=job.model, datasets=job.datasets, out=folder, backend=theory_backend(job, settings),
         data_dir=data_dir, resume=resume, rminus1=settings.rminus1,
         max_samples=settings.max_samples, seed=settings.seed, progress=say,
         plots=job.name == "lcdm",  # the report draws the others over LCDM
@@ -575,6 +578,13 @@ def hessian_box(model, info: dict, width: float = 20.0) -> dict:
     return box
 
 
+def theory_backend(job: Job, settings: Settings) -> str | None:
+    """The backend the job's runs use: 'emulator-box' when the settings turn CAMB fallback off."""
+    if job.backend == "emulator" and not settings.emulator_fallback:
+        return "emulator-box"
+    return job.backend
+
+
 def evidence_method(job: Job, settings: Settings) -> str:
     """'dynesty' or 'importance' for this job (see Settings.evidence_method)."""
     if settings.evidence_method not in ("auto", "dynesty", "importance"):
@@ -611,8 +621,8 @@ def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
     from numass.inference.evidence import importance_evidence, log_evidence
     from numass.inference.setup import build_info
 
-    info = build_info(job.model, job.datasets, backend=job.backend, data_dir=data_dir,
-                      likelihood_options=job.likelihood_options or None,
+    info = build_info(job.model, job.datasets, backend=theory_backend(job, settings),
+                      data_dir=data_dir, likelihood_options=job.likelihood_options or None,
                       param_overrides=job.param_overrides or None)
     model = get_model(info)
 
@@ -661,9 +671,16 @@ def _offset(ev: dict, job: Job) -> dict:
     return ev
 
 
-def _child(job: Job, out: Path, settings: Settings, data_dir: str | None, part: str) -> None:
+def _child(job: Job, out: Path, settings: Settings, data_dir: str | None, part: str,
+           threads: int | None = None) -> None:
+    from threadpoolctl import threadpool_limits
+
+    # the workers share the cores: BLAS/OpenMP threads inherited from the parent (one per core
+    # each) would oversubscribe them (measured: 2 workers x 2 busy threads on 2 cores)
+    limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
     try:
-        execute(job, out, settings, data_dir, part)
+        with limits:
+            execute(job, out, settings, data_dir, part)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -686,7 +703,7 @@ def _latest_progress(folder: Path, part: str) -> str:
             return "MCMC done; best fit, profiles"
         if "Convergence of means" in line:
             return "MCMC, R-1 = " + line.split("R-1 =")[1].split()[0]
-        if "Sampling!" in line or "Progress @" in line:
+        if "Sampling!" in line:
             return "MCMC, first steps"
     return ("best fit" if part == "posterior" else "evidence, best fit") if tail else "starting"
 
@@ -727,6 +744,7 @@ def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | Non
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                       else "spawn")
     running: dict = {}
+    threads = max(1, (os.cpu_count() or 1) // workers)
     n_total, n_done = len(pending), 0
     t0 = last_beat = time.time()
 
@@ -753,7 +771,7 @@ def run_jobs(jobs: list[Job], out: Path, settings: Settings, data_dir: str | Non
                 j, part = ready_task
                 sys.stdout.flush()  # a forked worker must not inherit unwritten output
                 sys.stderr.flush()
-                p = ctx.Process(target=_child, args=(j, out, settings, data_dir, part),
+                p = ctx.Process(target=_child, args=(j, out, settings, data_dir, part, threads),
                                 name=f"{j.name}-{part}")
                 p.start()
                 running[p.sentinel] = (p, j, part)

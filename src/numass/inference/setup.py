@@ -65,7 +65,13 @@ def build_info(model_name: str, dataset_ids: list[str], backend: str | None = No
                              f"{','.join(dataset_ids)}; parameters: {', '.join(info_params)}")
         info_params[name] = value
     cosmo_inputs = [p.name for p in params]
-    options = {"fallback": "camb"} if backend == "emulator" else {}
+    # 'emulator': points outside its box go to CAMB (slow, exact); 'emulator-box': they get
+    # -inf, i.e. the box is part of the prior (fast; the posterior is cut at the box's edges)
+    options = {}
+    if backend == "emulator":
+        options = {"fallback": "camb"}
+    elif backend == "emulator-box":
+        backend = "emulator"
     theory = {"numass": {"external": NumassTheory, "backend": backend, "backend_options": options,
                          "fixed": {**DEFAULT_FIXED, **model.fixed, **(fixed or {})},
                          "input": cosmo_inputs, "derived": derived}}

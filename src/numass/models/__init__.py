@@ -110,6 +110,8 @@ class Model:
             return self.backend_spectra
         if backend in self.backends:
             return backend
+        if backend == "emulator-box" and "emulator" in self.backends:
+            return backend  # the emulator without CAMB fallback: its box is part of the prior
         if backend == "camb":
             return self.backend_spectra
         if backend == "background":
