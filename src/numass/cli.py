@@ -181,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                         ",".join(FULL_DATASETS) + "), or a comma-separated list of data set ids")
     p.add_argument("--backend", default=None,
                    help="theory backend (default: the model's fastest for the data: 'background' "
-                        "or 'camb'; lscdm: 'lscdm-background' or 'lscdm'; nu_interacting: "
-                        "'background' or 'nu_interacting')")
+                        "or 'camb'; lscdm: 'lscdm-background', 'lscdm' or 'lscdm-emulator'; "
+                        "nu_interacting: 'background' or 'nu_interacting')")
     p.add_argument("--out", default=None, help="output folder (default ./numass-fit-<model>)")
     p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the converged chain; auto (default): importance with CMB spectra, "
                         "dynesty on background-only data")
     p.add_argument("--allow-camb", action="store_true",
-                   help="with CMB spectra, also run the models the emulator does not serve "
-                        "(lscdm, nu_interacting) with CAMB at every point: about a day a chain")
+                   help="with CMB spectra, also run the model the emulator does not serve "
+                        "(nu_interacting) with CAMB at every point: about a day a chain")
     p.add_argument("--jobs", type=int, default=None,
                    help="analyses run at the same time (default: min(2, cores))")
     p.add_argument("--rminus1", type=float, default=None, help="Gelman-Rubin stop (default 0.01; "

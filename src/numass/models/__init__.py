@@ -107,6 +107,9 @@ class Model:
                 return self.backend_background
             if self.backend_spectra == "camb" and _emulator_available():
                 return "emulator"  # CAMB-trained; points outside its box go to CAMB (setup.py)
+            emulated = self.backend_spectra + "-emulator"  # e.g. the late-time engine's
+            if emulated in self.backends and _emulator_available():
+                return emulated
             return self.backend_spectra
         if backend in self.backends:
             return backend
@@ -133,7 +136,8 @@ MODELS: dict[str, Model] = {
     "lscdm": Model("lscdm", "LsCDM (Lambda switching sign at z_dagger, tanh-smoothed, eta = 10) + "
                    "Sigma m_nu,eff (hypothesis 5)", COMMON + PRIMORDIAL + (Z_DAGGER,),
                    fixed={"eta_lscdm": ETA_LSCDM}, backend_background="lscdm-background",
-                   backend_spectra="lscdm", backends=("lscdm-background", "lscdm")),
+                   backend_spectra="lscdm",
+                   backends=("lscdm-background", "lscdm", "lscdm-emulator")),
     "nu_interacting": Model("nu_interacting", "LCDM + physical Sigma m_nu >= 0 in the expansion, "
                             "free-streaming suppression scaled by alpha_fs (hypothesis 6)",
                             COMMON[:2] + (MNU_PHYS,) + PRIMORDIAL + (ALPHA_FS,),

@@ -10,7 +10,7 @@ from numass.errors import InputError
 BACKENDS = ("background", "camb", "emulator")
 # backends of the models CAMB cannot run (late-time engine, theory/latetime.py and
 # theory/nu_interacting.py); a model lists the backends that compute it (models.Model.backends)
-MODEL_BACKENDS = ("lscdm", "lscdm-background", "nu_interacting")
+MODEL_BACKENDS = ("lscdm", "lscdm-emulator", "lscdm-background", "nu_interacting")
 BACKGROUND_ONLY = ("background", "lscdm-background")
 
 
@@ -33,6 +33,10 @@ def make_backend(name: str, **options):
         from numass.theory.latetime import LsCDMBackend
 
         return EffectiveMass(LsCDMBackend(**options))
+    if name == "lscdm-emulator":
+        from numass.theory.latetime import LsCDMEmulatorBackend
+
+        return EffectiveMass(LsCDMEmulatorBackend(**options))
     if name == "lscdm-background":
         from numass.theory.latetime import LsCDMBackgroundBackend
 
