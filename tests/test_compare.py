@@ -84,8 +84,10 @@ def test_plan_full_uses_the_emulator_where_the_model_allows():
     jobs = {j.name: j for j in plan("full", use_emulator=True, check_data=False)}
     for name in ("lcdm", "lensing_amplitude", "w0wa", "AL_TT", "lensing_all"):
         assert jobs[name].backend == "emulator"
-    for name in ("lscdm", "nu_interacting"):  # their own late-time backends
-        assert jobs[name].backend is None
+    # ΛsCDM: the late-time engine with the emulator as its reference; the interaction model's
+    # engine needs CAMB's transfer functions at the point: its own (CAMB) backend
+    assert jobs["lscdm"].backend == "lscdm-emulator"
+    assert jobs["nu_interacting"].backend is None
 
 
 def test_jobs_whose_data_are_absent_are_skipped_with_the_fetch_command(tmp_path):
@@ -210,12 +212,12 @@ def test_full_data_evidence_by_importance_sampling_waits_for_the_chain():
     assert not _can_start((lcdm, "evidence"), pending, {}, auto)
     assert _can_start((lcdm, "evidence"), [(lcdm, "evidence")], {}, auto)
     assert _can_start((lcdm, "evidence"), pending, {}, Settings(evidence_method="dynesty"))
-    # models the emulator does not serve would run CAMB at every point: skipped, with the way out
-    for name in ("lscdm", "nu_interacting"):
-        assert jobs[name].backend is None and "--allow-camb" in jobs[name].skip
+    # a model the emulator does not serve would run CAMB at every point: skipped, with the way out
+    assert jobs["nu_interacting"].backend is None and "--allow-camb" in jobs["nu_interacting"].skip
+    assert not jobs["lscdm"].skip
     allowed = {j.name: j for j in plan("full", use_emulator=True, check_data=False,
                                        allow_camb=True)}
-    assert not allowed["lscdm"].skip and not allowed["nu_interacting"].skip
+    assert not allowed["nu_interacting"].skip
     with pytest.raises(InputError, match="evidence method"):
         evidence_method(lcdm, Settings(evidence_method="laplace"))
 

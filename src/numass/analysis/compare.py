@@ -190,11 +190,12 @@ def _model_backends(model: str) -> tuple[str, ...] | None:
 
 
 def _backend_for(model: str, spectra: bool, use_emulator: bool) -> str | None:
-    """'emulator' for spectra fits of models it serves, else None (the model's default)."""
+    """'emulator' (or the model's emulator-based backend, e.g. 'lscdm-emulator') for spectra
+    fits of models it serves, else None (the model's default)."""
     if not spectra or not use_emulator:
         return None
-    backends = _model_backends(model)
-    return "emulator" if backends and "emulator" in backends else None
+    backends = _model_backends(model) or ()
+    return next((b for b in backends if b == "emulator" or b.endswith("-emulator")), None)
 
 
 def _swap(datasets: list[str], old: str, new: str) -> list[str]:
@@ -329,7 +330,7 @@ def plan(data: str | None = "embedded", use_emulator: bool | None = None,
 
     if spectra and use_emulator and not allow_camb:
         for j in jobs:
-            if not j.skip and j.backend != "emulator":
+            if not j.skip and j.backend is None:
                 j.skip = (f"not run: with CMB spectra the {j.model} model needs CAMB at every "
                           f"point (its late-time engine rescales a CAMB run; the emulator does "
                           f"not serve it), about 2 s a point, so a converged chain takes about a "
@@ -611,6 +612,32 @@ def chain_samples(folder: Path, names: list[str]):
     return s.samples[:, [s.index[n] for n in names]], s.weights
 
 
+def box_edge_weights(folder: Path, near: float = 0.02) -> dict[str, float]:
+    """Posterior weight within ``near`` x (box width) of an edge of the emulator's box, per
+    sampled parameter (and 'w+wa' for the w0 + wa < W_SUM_MAX cut), where it exceeds 1%: with
+    'emulator-box' these edges act as prior edges, so weight there means a truncated posterior."""
+    import numpy as np
+    from getdist import loadMCSamples
+
+    from numass.emulator import design
+
+    s = loadMCSamples(str(folder / "chains" / "numass"), settings={"ignore_rows": 0.3})
+    w = s.weights / s.weights.sum()
+    col = {n: s.samples[:, s.index[n]] for n in design.PARAMS if n in s.index}
+    out = {}
+    for n, x in col.items():
+        lo, hi = design.BOX[n]
+        tol = near * (hi - lo)
+        # an edge the prior also has (e.g. the flat tau rung's 0.12) truncates nothing new
+        p_lo, p_hi = s.ranges.getLower(n), s.ranges.getUpper(n)
+        at_lo = (x < lo + tol) if p_lo is None or p_lo < lo - tol else np.zeros(len(x), bool)
+        at_hi = (x > hi - tol) if p_hi is None or p_hi > hi + tol else np.zeros(len(x), bool)
+        out[n] = float(w[at_lo | at_hi].sum())
+    if "w" in col and "wa" in col:
+        out["w+wa"] = float(w[col["w"] + col["wa"] > design.W_SUM_MAX - near].sum())
+    return {n: v for n, v in out.items() if v > 0.01}
+
+
 def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
                  folder: Path | None = None) -> dict:
     """ln Z of the job's model and data. dynesty: inside the box of ``hessian_box`` (prior edges
@@ -875,8 +902,13 @@ def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
 
 
 def _tension(summary: dict) -> dict:
+    """{floor: {bayes, profile}}; 'bayes_lower_bound': true where no chain sample lies above the
+    floor (the Bayesian figure is then the chain's resolution, a lower bound)."""
+    bound = summary.get("tension_sigma_lower_bound", [])
     return {label: {"bayes": summary["tension_sigma"][label],
-                    "profile": summary["tension_sigma_profile"][label]} for label in FLOORS}
+                    "profile": summary["tension_sigma_profile"][label],
+                    **({"bayes_lower_bound": True} if label in bound else {})}
+            for label in FLOORS}
 
 
 def _empty(status: str, label: str, **extra) -> dict:
@@ -917,6 +949,13 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
              "backend": summary.get("backend")}
     if job.same_as:
         entry["same_as"] = job.same_as
+    if theory_backend(src, settings) == "emulator-box":
+        try:
+            edges = box_edge_weights(out / src.name)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
+            edges = {"unknown": f"{type(exc).__name__}: {exc}"}
+        if edges:
+            entry["emulator_box_edge_weight"] = edges
     poi = {p: summary["params"][p] for p in job.params_of_interest if p in summary["params"]}
     if poi:
         entry["params"] = poi
@@ -974,12 +1013,24 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
     ladder = {j.name[len("tau_"):]: results[j.name][0] for j in jobs if j.kind == "ladder"}
     hypotheses["tau"]["ladder"] = ladder
     variants = {j.name: results[j.name][0] for j in jobs if j.kind == "variant"}
+    warnings = []
+    for j in jobs:
+        e = results[j.name][0]
+        if e.get("emulator_box_edge_weight") and not j.same_as:
+            warnings.append(
+                f"{j.name}: posterior weight at the emulator box's edge (the box is part of the "
+                f"prior with --quick; rerun without --quick, which sends points outside it to "
+                f"CAMB): " + ", ".join(f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in e["emulator_box_edge_weight"].items()))
+        if (e.get("evidence") or {}).get("warning"):
+            warnings.append(f"{j.name}: evidence: {e['evidence']['warning']}")
     summary = {
         "numass_compare": 1,
         "data": {"label": data_label, "datasets": base, "citations": citations(
             sorted({d for j in jobs for d in j.datasets}))},
         "hypotheses": hypotheses,
         "variants": variants,
+        "warnings": warnings,
         "floors_eV": FLOORS,
         "definitions": DEFINITIONS,
         "settings": asdict(settings),
@@ -999,14 +1050,16 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
 DEFINITIONS = {
     "tension_sigma.bayes": "posterior mass of Σmν,eff above the floor, as a two-sided "
                            "Gaussian-equivalent σ (floors: normal ordering 0.0588 eV, inverted "
-                           "0.099 eV)",
+                           "0.099 eV); '≥' (bayes_lower_bound) when no chain sample lies above "
+                           "the floor: the figure is then the chain's resolution",
     "tension_sigma.profile": "sqrt(χ²(Σmν,eff = floor) − χ²_min) from best fits (0 when the best "
                              "fit is above the floor)",
     "delta_chi2": "χ²_min(hypothesis) − χ²_min(ΛCDM), on the same likelihoods (for tau, without "
                   "the τ-prior term); negative = better fit",
     "delta_aic": "Δχ² + 2 Δk, k = number of sampled parameters; negative favours the hypothesis",
-    "ln_evidence": "ln Z from dynesty nested sampling over the sampled parameters' priors "
-                   "(Gaussian τ priors normalised); ln_bayes_factor_vs_lcdm = ln Z − ln Z_ΛCDM, "
+    "ln_evidence": "ln Z over the sampled parameters' priors (Gaussian τ priors normalised), "
+                   "from dynesty nested sampling or, for CMB-spectra fits, importance sampling "
+                   "from the converged chain (evidence.method); ln_bayes_factor_vs_lcdm = ln Z − ln Z_ΛCDM, "
                    "positive favours the hypothesis (Jeffreys-like scale: |ln B| < 1 "
                    "inconclusive, 1-2.5 weak, 2.5-5 moderate, > 5 strong)",
     "verdict": "relieves the tension when the Bayesian normal-ordering tension is below 2σ, "
@@ -1136,18 +1189,32 @@ def claims(s: dict) -> list[dict]:
     def nt(e):
         return f"not testable on these data ({e['status']})" if e else "not testable on these data"
 
+    def sig(e, *others):
+        """The normal-ordering tension the rules compare, and its kind: Bayesian, or the profile
+        one for all of them when a Bayesian figure is only a lower bound (no chain sample above
+        the floor), since differences of lower bounds mean nothing."""
+        ts = [x["tension_sigma"]["normal_ordering"] for x in (e, *others)]
+        key = "profile" if any(t.get("bayes_lower_bound") for t in ts) else "bayes"
+        return [t[key] for t in ts], ("profile" if key == "profile" else "Bayesian")
+
+    fallback = ("; when a Bayesian tension is only a lower bound (no chain sample above the "
+                "floor), the profile tensions are compared instead")
+
     lc = H["lcdm"]
     claim = "The posterior peaks near Σmν ≈ −0.15 eV, 2.5–3σ below 0.059 eV"
     rule = ("agrees when −0.15 eV lies in the measured 68% interval and the Bayesian "
-            "normal-ordering tension lies in [2.5, 3.0]σ; partly when one of the two holds")
+            "normal-ordering tension lies in [2.5, 3.0]σ; partly when one of the two holds"
+            + fallback)
     if lc["status"] == "ok":
         m, t = lc["mnu_eff"], lc["tension_sigma"]["normal_ordering"]
         a = m["lower68"] <= -0.15 <= m["upper68"]
-        b = 2.5 <= t["bayes"] <= 3.0
+        (t_lc,), _ = sig(lc)
+        b = 2.5 <= t_lc <= 3.0
+        bound = "≥" if t.get("bayes_lower_bound") else ""
         add(claim, f"ΛCDM: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
                    f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]; best fit "
-                   f"{lc['bestfit']['mnu_eff']:+.3f} eV); tension {t['bayes']:.2f}σ Bayesian, "
-                   f"{t['profile']:.2f}σ profile",
+                   f"{lc['bestfit']['mnu_eff']:+.3f} eV); tension {bound}{t['bayes']:.2f}σ "
+                   f"Bayesian, {t['profile']:.2f}σ profile",
             "agrees" if a and b else "partly" if a or b else "disagrees", rule)
     else:
         add(claim, nt(lc), "not testable on these data", rule)
@@ -1174,17 +1241,16 @@ def claims(s: dict) -> list[dict]:
     claim = "Pushing τ to its lowest allowed values only reduces the tension from 3σ to about 2.2σ"
     rule = ("agrees when the lowest-τ rung lowers the Bayesian tension relative to the Planck "
             "2018 lowE rung and ends within 0.3σ of 2.2σ; partly when it lowers it by another "
-            "amount; disagrees when it raises it")
+            "amount; disagrees when it raises it" + fallback)
     ladder = tau.get("ladder", {})
     lo, base = ladder.get("low"), ladder.get(TAU_BASELINE)
     if lo and base and lo["status"] == "ok" and base["status"] == "ok":
-        t_lo = lo["tension_sigma"]["normal_ordering"]["bayes"]
-        t_b = base["tension_sigma"]["normal_ordering"]["bayes"]
-        rungs = {k: v["tension_sigma"]["normal_ordering"]["bayes"] for k, v in ladder.items()
-                 if v["status"] == "ok"}
+        ok_rungs = {k: v for k, v in ladder.items() if v["status"] == "ok"}
+        (t_lo, t_b, *ts), kind = sig(lo, base, *ok_rungs.values())
+        rungs = dict(zip(ok_rungs, ts))
         best = min(rungs, key=rungs.get)
         txt = (f"lowE rung {t_b:.2f}σ → lowest-τ rung (0.040 ± 0.006) {t_lo:.2f}σ; lowest tension "
-               f"on the ladder: {rungs[best]:.2f}σ ({best})")
+               f"on the ladder: {rungs[best]:.2f}σ ({best}); {kind} tensions")
         v = ("agrees" if t_lo < t_b and abs(t_lo - 2.2) <= 0.3 else
              "partly" if t_lo < t_b else "disagrees")
         add(claim, txt, v, rule)
@@ -1194,13 +1260,13 @@ def claims(s: dict) -> list[dict]:
     nl = V.get("no_lrg1")
     claim = "Removing the DESI LRG bins at z < 0.6 significantly reduces the tension"
     rule = ("agrees when dropping the LRG 0.4 < z < 0.6 bin lowers the Bayesian normal-ordering "
-            "tension by ≥ 0.5σ; partly for a smaller reduction; disagrees when it rises")
+            "tension by ≥ 0.5σ; partly for a smaller reduction; disagrees when it rises"
+            + fallback)
     if nl and nl["status"] == "ok" and lc["status"] == "ok":
-        t0_ = lc["tension_sigma"]["normal_ordering"]["bayes"]
-        t1 = nl["tension_sigma"]["normal_ordering"]["bayes"]
+        (t0_, t1), kind = sig(lc, nl)
         m = nl["mnu_eff"]
         add(claim, f"{t0_:.2f}σ with all bins → {t1:.2f}σ without LRG1 (Σmν,eff = "
-                   f"{m['mean']:+.3f} ± {m['std']:.3f} eV)",
+                   f"{m['mean']:+.3f} ± {m['std']:.3f} eV); {kind} tensions",
             "agrees" if t0_ - t1 >= 0.5 else "partly" if t1 < t0_ else "disagrees", rule)
     else:
         add(claim, nt(nl), "not testable on these data", rule)
@@ -1281,9 +1347,10 @@ def format_table(summary: dict) -> str:
         lnz = (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
                if e.get("ln_evidence") is not None else "-")
         fmt = (lambda x: f"{x:+7.2f}" if x is not None else "      -")
+        sig = (lambda s: f"{'≥' if s.get('bayes_lower_bound') else ''}{s['bayes']:.2f}/"
+                         f"{s['profile']:.2f}")
         rows.append(f"{name:<18} {'ok':<8} {m['mean']:+.3f} ± {m['std']:.3f}   "
-                    f"{t['normal_ordering']['bayes']:.2f}/{t['normal_ordering']['profile']:.2f}    "
-                    f"{t['inverted_ordering']['bayes']:.2f}/{t['inverted_ordering']['profile']:.2f}    "
+                    f"{sig(t['normal_ordering']):<12} {sig(t['inverted_ordering']):<12} "
                     f"{fmt(e['delta_chi2'])} {fmt(e['delta_aic'])} {lnz:>15}")
     return "\n".join(rows)
 

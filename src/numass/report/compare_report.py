@@ -158,7 +158,8 @@ def tension_bars(summary: dict, path: Path) -> Path | None:
         ax.plot([t["inverted_ordering"]["bayes"]], [yi + h / 2], marker="|", color="k", ms=10,
                 label="Bayesian, inverted ordering" if yi == y[0] else None)
         ax.text(t["normal_ordering"]["bayes"] + 0.05, yi + h / 2,
-                f"{t['normal_ordering']['bayes']:.1f}", va="center", fontsize=7)
+                ("≥" if t["normal_ordering"].get("bayes_lower_bound") else "")
+                + f"{t['normal_ordering']['bayes']:.1f}", va="center", fontsize=7)
     ax.set_yticks(y)
     ax.set_yticklabels([r[0] for r in rows], fontsize=8)
     for x in (1, 2, 3):
@@ -207,6 +208,12 @@ def _f(x, fmt="{:+.3f}", none="–"):
     return fmt.format(x)
 
 
+def _sigma(t: dict) -> str:
+    """'Bayes / profile' for one floor; '≥' marks a Bayesian figure at the chain's resolution."""
+    bound = "≥" if t.get("bayes_lower_bound") else ""
+    return f"{bound}{_f(t['bayes'], '{:.2f}')} / {_f(t['profile'], '{:.2f}')}"
+
+
 def verdict_rows(summary: dict) -> list[list[str]]:
     rows = []
     for name, e in summary["hypotheses"].items():
@@ -218,8 +225,8 @@ def verdict_rows(summary: dict) -> list[list[str]]:
             (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
             (f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]" if m else "–"),
             (_f(m["upper95"]) if m else "–"),
-            f"{_f(no['bayes'], '{:.2f}')} / {_f(no['profile'], '{:.2f}')}",
-            f"{_f(io['bayes'], '{:.2f}')} / {_f(io['profile'], '{:.2f}')}",
+            _sigma(no),
+            _sigma(io),
             _f(e.get("delta_chi2"), "{:+.2f}"),
             _f(e.get("delta_aic"), "{:+.2f}"),
             (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
@@ -246,10 +253,8 @@ def _entry_rows(entries: dict, with_params: bool = True) -> list[list[str]]:
         rows.append([name, e.get("label", ""), e["status"],
                      (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
                      (_f(m["upper95"]) if m else "–"),
-                     f"{_f(t['normal_ordering']['bayes'], '{:.2f}')} / "
-                     f"{_f(t['normal_ordering']['profile'], '{:.2f}')}",
-                     f"{_f(t['inverted_ordering']['bayes'], '{:.2f}')} / "
-                     f"{_f(t['inverted_ordering']['profile'], '{:.2f}')}",
+                     _sigma(t["normal_ordering"]),
+                     _sigma(t["inverted_ordering"]),
                      params or "–"] if with_params else [])
     return rows
 
@@ -338,6 +343,9 @@ def render_html(summary: dict, figs: dict) -> str:
     rows = verdict_rows(summary)
     parts.append(_table(VERDICT_HEAD, rows, "verdict-table",
                         ["" if e["status"] == "ok" else "not-ok" for e in H.values()]))
+    if summary.get("warnings"):
+        parts.append("<div id='warnings'><b>Warnings</b><ul>" + "".join(
+            f"<li>{html.escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")
     parts.append("<p class='small'>" + " ".join(
         f"<b>{html.escape(k)}</b>: {html.escape(v)}." for k, v in summary["definitions"].items())
                  + "</p>")
@@ -417,6 +425,8 @@ def render_md(summary: dict, figs: dict) -> str:
     if summary["settings"].get("quick"):
         out += ["**Quick settings**: numbers are indicative only.", ""]
     out += ["## Verdict", "", _md_table(VERDICT_HEAD, verdict_rows(summary)), ""]
+    if summary.get("warnings"):
+        out += ["**Warnings**", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
     out += [f"- **{k}**: {v}" for k, v in summary["definitions"].items()] + [""]
     out += ["## Figures", ""]
     for key, caption in (("posteriors", "Σmν,eff posteriors"), ("tension_bars", "tension bars"),
