@@ -142,7 +142,8 @@ MODELS: dict[str, Model] = {
                             "free-streaming suppression scaled by alpha_fs (hypothesis 6)",
                             COMMON[:2] + (MNU_PHYS,) + PRIMORDIAL + (ALPHA_FS,),
                             backend_spectra="nu_interacting",
-                            backends=("background", "nu_interacting")),
+                            backends=("background", "nu_interacting",
+                                      "nu_interacting-emulator")),
 }
 
 

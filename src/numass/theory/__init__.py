@@ -10,7 +10,8 @@ from numass.errors import InputError
 BACKENDS = ("background", "camb", "emulator")
 # backends of the models CAMB cannot run (late-time engine, theory/latetime.py and
 # theory/nu_interacting.py); a model lists the backends that compute it (models.Model.backends)
-MODEL_BACKENDS = ("lscdm", "lscdm-emulator", "lscdm-background", "nu_interacting")
+MODEL_BACKENDS = ("lscdm", "lscdm-emulator", "lscdm-background", "nu_interacting",
+                  "nu_interacting-emulator")
 BACKGROUND_ONLY = ("background", "lscdm-background")
 
 
@@ -45,6 +46,10 @@ def make_backend(name: str, **options):
         from numass.theory.nu_interacting import NuInteractingBackend
 
         return EffectiveMass(NuInteractingBackend(**options))
+    if name == "nu_interacting-emulator":
+        from numass.theory.nu_interacting import NuInteractingEmulatorBackend
+
+        return EffectiveMass(NuInteractingEmulatorBackend(**options))
     raise InputError(f"unknown backend '{name}'; known backends: "
                      f"{', '.join(BACKENDS + MODEL_BACKENDS)}")
 

@@ -316,8 +316,11 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 # is the identity and what the target changes is the lensing alone: C_L^φφ by the Limber ratio
 # R(L), and the smoothing of the primary spectra by lensing with R(L) C_L^φφ,ref. With the
 # emulator as the reference, (1) C_L^φφ = emulator's × R(L), exactly the engine's; (2) the lensed
-# spectra are the emulator's at A_L × a_eff, a_eff the deflection-power-weighted mean of R(L)
-# (the emulator scales the lensing potential by a constant only); (3) R(L) and the σ8 radius
+# spectra are the emulator's plus the change that lensing with R(L) instead of 1 makes, from the
+# linear response of camb.correlations.lensed_cls to C_L^φφ in L bins around a fiducial model
+# (computed once), rescaled to the point's spectra (a constant scale of the lensing potential,
+# the emulator's own A_L, missed the scale dependence of R: 2.6 in plik_lite's χ² for the
+# interaction model); (3) R(L) and the σ8 radius
 # correction use the matter power of one fiducial CAMB run instead of the point's own (a ratio
 # of integrals over the same kernel shape, so the shape's dependence on the parameters largely
 # cancels). The errors of (2) and (3) are measured against the CAMB engine in docs/latetime.md.
@@ -331,12 +334,51 @@ def fiducial_reference() -> Reference:
     return run_reference(FIDUCIAL_EARLY, FIDUCIAL_H0)
 
 
+_RESPONSE_BINS = 24
+_RESPONSE_STEP = 0.05
+_RESPONSE: dict = {}
+
+
+def lensing_response(lmax: int = 3000) -> dict:
+    """d(lensed D_ℓ)/d ln C_L^φφ for C_L^φφ scaled in each of _RESPONSE_BINS log-spaced L bins,
+    at the fiducial model (finite differences of lensed_cls; cached): {'edges', 'resp' (n_bins,
+    lmax+1, 4: TT, EE, BB, TE), 'lensed' (lmax+1, 4)}."""
+    if lmax not in _RESPONSE:
+        from camb.correlations import lensed_cls
+
+        fid = fiducial_reference()
+        n = len(fid.pp)
+        edges = np.unique(np.geomspace(2, n, _RESPONSE_BINS + 1).astype(int))
+        base = lensed_cls(fid.unlensed, fid.pp, lmax_lensed=lmax)
+        resp = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            pp = fid.pp.copy()
+            pp[lo:hi] *= 1.0 + _RESPONSE_STEP
+            resp.append((lensed_cls(fid.unlensed, pp, lmax_lensed=lmax) - base) / _RESPONSE_STEP)
+        _RESPONSE[lmax] = {"edges": edges, "resp": np.array(resp), "lensed": base}
+    return _RESPONSE[lmax]
+
+
+def lensing_change(ratio: np.ndarray, spectra, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Change of the lensed TT, EE, TE of ``spectra`` when their lensing potential is multiplied
+    by ``ratio`` (R(L), indexed by L, to at least the response's range) times ``scale`` (A_L)
+    instead of ``scale``: the fiducial linear response to the bin means of scale × (R − 1),
+    rescaled by the ratio of the point's lensed spectra to the fiducial ones."""
+    r = lensing_response(len(spectra.tt) - 1)
+    edges = r["edges"]
+    dev = np.array([scale * (np.mean(ratio[lo:hi]) - 1.0) for lo, hi in zip(edges[:-1], edges[1:])])
+    d = np.tensordot(dev, r["resp"], axes=1)  # (lmax+1, 4)
+    f = r["lensed"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rt = np.where(f[:, 0] > 0, spectra.tt / f[:, 0], 0.0)
+        re = np.where(f[:, 1] > 0, spectra.ee / f[:, 1], 0.0)
+    return {"tt": d[:, 0] * rt, "ee": d[:, 1] * re, "te": d[:, 3] * np.sqrt(rt * re)}
+
+
 def effective_lensing_scale(pp: np.ndarray, ratio: np.ndarray) -> float:
-    """Mean of R(L) weighted by the deflection power per L, (2L+1) L(L+1) C_L^φφ, over L >= 2;
-    ``pp`` = [L(L+1)]² C_L^φφ / 2π and ``ratio`` = R(L) on the same L (index) grid. (A per-ℓ
-    mean weighted by 1 − J0(L π/ℓ), the share of lenses of multipole L that smooth scales π/ℓ,
-    interpolated between two emulator calls, lowered the TT error but doubled the plik_lite and
-    PR4-lensing χ² errors against the CAMB engine: the single mean is kept.)"""
+    """Mean of R(L) weighted by the deflection power per L, (2L+1) L(L+1) C_L^φφ, over L >= 2
+    (a summary of how much more the target lenses: derived 'A_L_eff'); ``pp`` = [L(L+1)]²
+    C_L^φφ / 2π and ``ratio`` = R(L) on the same L (index) grid."""
     L = np.arange(len(pp), dtype=float)
     w = np.zeros_like(L)
     w[2:] = (2 * L[2:] + 1) * pp[2:] / (L[2:] * (L[2:] + 1))
@@ -376,15 +418,16 @@ def late_time_products_emulated(params: dict, target, emulator) -> TheoryProduct
                                                            "nu_states", "tau", "As", "logA",
                                                            "ns", "TCMB")}
     ref_params.update({"H0": ref_H0, "w": -1.0, "wa": 0.0, "A_lens": 1.0})
-    # two emulator calls: the reference's C_L^φφ fixes a_eff, then the lensed spectra at it
-    pp_ref = emulator.compute({**ref_params, "A_L": 1.0}, NEEDS).spectra.pp
-    ratio = np.ones(len(pp_ref))
-    ratio[2:] = np.exp(lr(np.log(np.arange(2, len(pp_ref)))))
-    a_eff = effective_lensing_scale(pp_ref, ratio)
-    ref = emulator.compute({**ref_params, "A_L": A_L * a_eff}, NEEDS)
+    ref = emulator.compute({**ref_params, "A_L": A_L}, NEEDS)
     s = ref.spectra
-    pp = pp_ref * ratio
-    spectra = Spectra(ell=s.ell, tt=s.tt, te=s.te, ee=s.ee, bb=s.bb, pp=pp * A_lens)
+    n = max(len(s.pp), int(lensing_response(len(s.tt) - 1)["edges"][-1]))
+    ratio = np.ones(n)
+    ratio[2:] = np.exp(lr(np.log(np.clip(np.arange(2, n), None, Lg[-1]))))
+    pp = s.pp * ratio[:len(s.pp)]
+    a_eff = effective_lensing_scale(s.pp, ratio[:len(s.pp)])
+    d = lensing_change(ratio, s, A_L)
+    spectra = Spectra(ell=s.ell, tt=s.tt + d["tt"], te=s.te + d["te"], ee=s.ee + d["ee"],
+                      bb=s.bb, pp=pp * A_lens)
     if not np.all(np.isfinite(pp)):
         raise TheoryError("the emulated late-time engine produced a non-finite C_L^φφ")
     om = _omega_m_today(target, early, ref)

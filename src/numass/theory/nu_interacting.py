@@ -38,6 +38,8 @@ CMB phase shift, is untouched); lensed with camb.correlations.lensed_cls and the
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.interpolate import CubicSpline, RectBivariateSpline
@@ -176,6 +178,120 @@ def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> Theory
     out.params = dict(params)
     out.derived.update({"alpha_fs": alpha, "omnuh2": float(bg.omnuh2)})
     return out
+
+
+# --- the same model on the emulator (see latetime.late_time_products_emulated) ------------------
+# The target is ΛCDM + Σmν itself with P(k, z) × S^(α−1): the reference is the emulator at the
+# point, C_L^φφ gets the Limber ratio R(L) of P_fid S^(α−1) to P_fid (one fiducial CAMB P(k, z)),
+# the lensed spectra the linear response to R (latetime.lensing_change), σ8 the same factor in
+# the top-hat integral. S(k, z) needs CAMB's transfer functions; it depends on the point through the neutrino
+# fraction almost only, so it is taken from CAMB runs at the fiducial densities on a grid of
+# Σmν (MNU_GRID, run once per process), its logarithm interpolated linearly in Σmν.
+MNU_GRID = (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def suppression_on_grid():
+    """[(mnu, S interp)] from fiducial CAMB runs at MNU_GRID (cached in latetime's run cache
+    while in use, and here for good)."""
+    global _S_GRID
+    if _S_GRID is None:
+        from numass.theory.latetime import FIDUCIAL_EARLY, FIDUCIAL_H0, run_reference
+
+        grid = []
+        for m in MNU_GRID:
+            if m == 0.0:
+                grid.append((m, None))
+                continue
+            ref = run_reference({**FIDUCIAL_EARLY, "mnu": m}, FIDUCIAL_H0)
+            grid.append((m, free_streaming_suppression(ref)["interp"]))
+        _S_GRID = grid
+    return _S_GRID
+
+
+_S_GRID = None
+
+
+def suppression_at(mnu: float):
+    """f(k, z) -> ln S(k, z) at Σmν = mnu, interpolated on the grid (0 at mnu = 0)."""
+    grid = suppression_on_grid()
+    ms = [m for m, _ in grid]
+    if not 0.0 <= mnu <= ms[-1]:
+        raise TheoryError(f"mnu = {mnu} outside the free-streaming grid [0, {ms[-1]}]")
+    j = min(max(int(np.searchsorted(ms, mnu)) - 1, 0), len(ms) - 2)
+    (m0, f0), (m1, f1) = grid[j], grid[j + 1]
+    t = (mnu - m0) / (m1 - m0)
+
+    def ln_s(k, z):
+        a = np.log(f0(k, z)) if f0 is not None else 0.0
+        return (1 - t) * a + t * np.log(f1(k, z))
+    return ln_s
+
+
+def compute_nu_interacting_emulated(params: dict, emulator, need: frozenset[str] = NEEDS
+                                    ) -> TheoryProducts:
+    """``compute_nu_interacting`` with the emulator as the reference (see above)."""
+    from numass.theory import latetime as lt
+
+    need = check_need(need)
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise InputError(f"nu_interacting does not know the parameter(s) {unknown}; it takes: "
+                         f"{', '.join(PARAMS)}")
+    alpha = _alpha(params)
+    p = normalise_params({k: v for k, v in params.items() if k != "alpha_fs"})
+    ref = emulator.compute(p, need)
+    bg = ref.background
+    ref.params = dict(params)
+    ref.derived.update({"alpha_fs": alpha, "omnuh2": float(bg.omnuh2)})
+    if "spectra" not in need or alpha == 1.0 or p["mnu"] == 0.0:
+        return ref
+    ln_s = suppression_at(float(p["mnu"]))
+
+    def factor(k, z):
+        return np.exp((alpha - 1.0) * ln_s(k, z))
+
+    fid = lt.fiducial_reference()
+    zstar = float(bg.zstar)
+    omega_m = p["ombh2"] + p["omch2"] + float(bg.omnuh2)
+    Lg = np.unique(np.geomspace(2, 3000, 40).astype(int))
+    lim_t = lt.limber_kappa(bg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300,
+                            pk_factor=factor)
+    lim_r = lt.limber_kappa(bg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300)
+    lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r))
+    s = ref.spectra  # lensed at the point's A_L; pp includes A_lens
+    n = max(len(s.pp), int(lt.lensing_response(len(s.tt) - 1)["edges"][-1]))
+    ratio = np.ones(n)
+    ratio[2:] = np.exp(lr(np.log(np.clip(np.arange(2, n), None, Lg[-1]))))
+    a_eff = lt.effective_lensing_scale(s.pp, ratio[:len(s.pp)])
+    d = lt.lensing_change(ratio, s, float(p.get("A_L", 1.0)))
+    ref.spectra = dataclasses.replace(s, tt=s.tt + d["tt"], te=s.te + d["te"],
+                                      ee=s.ee + d["ee"], pp=s.pp * ratio[:len(s.pp)])
+    R8 = 8.0 / float(bg.h)
+    s8 = float(ref.derived["sigma8"]) * np.sqrt(lt._sigma2_ratio(
+        fid.pk_lin0, R8, lambda k: factor(k, np.zeros_like(k))))
+    ref.derived.update({"sigma8": s8, "S8": s8 * np.sqrt(float(bg.omegam) / 0.3),
+                        "A_L_eff": a_eff})
+    return ref
+
+
+class NuInteractingEmulatorBackend(Backend):
+    """Hypothesis 6 on the emulator (~20 ms a point; the first call runs the free-streaming grid,
+    ~30 s of CAMB). Outside the emulator's box: TheoryError (-inf)."""
+
+    name = "nu_interacting-emulator"
+    supports_negative_mnu = False
+
+    def __init__(self, weights: str | None = None):
+        from numass.emulator.backend import EmulatorBackend
+
+        self.emulator = EmulatorBackend(weights)
+
+    def param_names(self):
+        return PARAMS
+
+    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        self.check_params(params)
+        return compute_nu_interacting_emulated(params, self.emulator, need)
 
 
 class NuInteractingBackend(Backend):
