@@ -73,6 +73,18 @@ def _early(params: dict) -> dict:
     return {k: float(v) for k, v in params.items() if k in EARLY}
 
 
+def _engine_early(params: dict) -> dict:
+    """The early-universe parameters of an engine call, checked (ω_b, ω_c given; mnu >= 0)."""
+    for key in ("ombh2", "omch2"):
+        if key not in params:
+            raise InputError(f"the late-time engine needs '{key}'")
+    early = _early(params)
+    if float(early.get("mnu", 0.06)) < 0:
+        raise InputError("the late-time engine's reference (CAMB or the emulator) needs "
+                         "mnu >= 0; wrap it with numass.theory.effective_mass for Σmν,eff < 0")
+    return early
+
+
 def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
     """CAMB on ΛCDM (w = -1) with the given early-universe parameters and H0, settings as the CAMB
     backend (CambBackend.camb_params) plus the matter power at _Z_PK. Cached (last few runs)."""
@@ -240,13 +252,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     optional callable(reference) -> f(k, z) (or None), a scale-dependent factor on the target's
     matter power (k in 1/Mpc) on top of the growth ratio, used in the Limber integral and σ8
     (theory/nu_interacting.py uses it to scale the neutrino free-streaming suppression)."""
-    for key in ("ombh2", "omch2"):
-        if key not in params:
-            raise InputError(f"the late-time engine needs '{key}'")
-    early = _early(params)
-    if float(early.get("mnu", 0.06)) < 0:
-        raise InputError("the late-time engine's reference (CAMB) needs mnu >= 0; wrap it with "
-                         "numass.theory.effective_mass for Σmν,eff < 0")
+    early = _engine_early(params)
     for name in ("H", "DM"):
         if not callable(getattr(target, name, None)):
             raise InputError(f"the target background has no method {name}(z)")
@@ -388,13 +394,7 @@ def effective_lensing_scale(pp: np.ndarray, ratio: np.ndarray) -> float:
 def late_time_products_emulated(params: dict, target, emulator) -> TheoryProducts:
     """As ``late_time_products`` at the matched H0, with ``emulator`` (an EmulatorBackend,
     ΛCDM) in place of the CAMB reference run; see the comment above for what differs."""
-    for key in ("ombh2", "omch2"):
-        if key not in params:
-            raise InputError(f"the late-time engine needs '{key}'")
-    early = _early(params)
-    if float(early.get("mnu", 0.06)) < 0:
-        raise InputError("the late-time engine's reference needs mnu >= 0; wrap it with "
-                         "numass.theory.effective_mass for Σmν,eff < 0")
+    early = _engine_early(params)
     ref_H0 = matched_H0(early, target)
     bg_keys = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
     rbg = compute_background({**{k: v for k, v in early.items() if k in bg_keys}, "H0": ref_H0})

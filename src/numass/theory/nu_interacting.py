@@ -143,16 +143,21 @@ def _alpha(params: dict) -> float:
     return alpha
 
 
-def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-    """The interacting-neutrino model at ``params`` (mnu >= 0 is the physical mass; alpha_fs
-    defaults to 1)."""
+def _inputs(params: dict, need) -> tuple[frozenset, float, dict]:
+    """(need, alpha_fs, the other parameters normalised: w, wa = -1, 0), checked."""
     need = check_need(need)
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise InputError(f"nu_interacting does not know the parameter(s) {unknown}; it takes: "
                          f"{', '.join(PARAMS)}")
-    alpha = _alpha(params)
-    p = normalise_params({k: v for k, v in params.items() if k != "alpha_fs"})  # w, wa: -1, 0
+    return need, _alpha(params), normalise_params({k: v for k, v in params.items()
+                                                   if k != "alpha_fs"})
+
+
+def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+    """The interacting-neutrino model at ``params`` (mnu >= 0 is the physical mass; alpha_fs
+    defaults to 1)."""
+    need, alpha, p = _inputs(params, need)
     try:
         bg = compute_background({k: p[k] for k in _BG_KEYS if k in p})
     except (InputError, TheoryError):
@@ -232,13 +237,7 @@ def compute_nu_interacting_emulated(params: dict, emulator, need: frozenset[str]
     """``compute_nu_interacting`` with the emulator as the reference (see above)."""
     from numass.theory import latetime as lt
 
-    need = check_need(need)
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise InputError(f"nu_interacting does not know the parameter(s) {unknown}; it takes: "
-                         f"{', '.join(PARAMS)}")
-    alpha = _alpha(params)
-    p = normalise_params({k: v for k, v in params.items() if k != "alpha_fs"})
+    need, alpha, p = _inputs(params, need)
     ref = emulator.compute(p, need)
     bg = ref.background
     ref.params = dict(params)
