@@ -53,3 +53,22 @@ def camb_spectra(lmax: int = 3000, **overrides) -> Spectra:
 @pytest.fixture(scope="session")
 def fiducial_spectra() -> Spectra:
     return camb_spectra()
+
+
+# likelihoods that use CMB spectra, with the data folder each needs (for parametrized χ² checks)
+SPECTRA_LIKELIHOODS = [
+    ("act-dr6-lensing", "act_dr6_lensing_v0"),
+    ("planck2018-plik-lite-TTTEEE", "planck2018_lite"),
+    ("planck-pr4-lensing", "planck_pr4_lensing"),
+]
+
+
+def spectra_errors(ref, test) -> tuple[float, float]:
+    """(max |ΔC_TT|/σ_CV over 30 <= ℓ <= 2508, max relative C_L^φφ error over 8 <= L <= 1250)
+    of TheoryProducts ``test`` against ``ref``."""
+    import numpy as np
+
+    ell, L = np.arange(30, 2509), np.arange(8, 1251)
+    sig = ref.spectra.tt[ell] * np.sqrt(2 / (2 * ell + 1))
+    return (float(np.max(np.abs(test.spectra.tt[ell] - ref.spectra.tt[ell]) / sig)),
+            float(np.max(np.abs(test.spectra.pp[L] / ref.spectra.pp[L] - 1))))

@@ -15,7 +15,7 @@ from numass.theory.camb_backend import CambBackend
 from numass.theory.latetime import (growth_factor, late_time_products, map_primary,
                                     matched_H0)
 
-from conftest import FIDUCIAL, need_dataset
+from conftest import FIDUCIAL, SPECTRA_LIKELIHOODS, need_dataset
 
 BG_KEYS = ("ombh2", "omch2", "mnu", "nnu")
 EARLY = {k: v for k, v in FIDUCIAL.items() if k != "H0"}
@@ -88,11 +88,7 @@ def test_sigma8_and_derived(pairs):
         assert abs(e.derived["theta_star"] / t.derived["theta_star"] - 1) < 5e-4
 
 
-@pytest.mark.parametrize("lik_id,folder", [
-    ("act-dr6-lensing", "act_dr6_lensing_v0"),
-    ("planck2018-plik-lite-TTTEEE", "planck2018_lite"),
-    ("planck-pr4-lensing", "planck_pr4_lensing"),
-])
+@pytest.mark.parametrize("lik_id,folder", SPECTRA_LIKELIHOODS)
 def test_chi2_matches_camb(pairs, data_dir, lik_id, folder):
     from numass.likelihoods import get_likelihood
 
