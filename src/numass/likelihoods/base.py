@@ -1,9 +1,14 @@
 """The likelihood interface: theory products in, log-likelihood out (no Boltzmann code here)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from numass.errors import InputError, TheoryError
+from numass.theory.batch import BatchProducts, broadcast_params
 from numass.theory.products import TheoryProducts
 
 
@@ -41,8 +46,39 @@ class Likelihood:
     def chi2(self, theory: TheoryProducts, nuisance: dict[str, float] | None = None) -> float:
         return -2.0 * self.loglike(theory, nuisance)
 
+    def loglike_batch(self, theory: BatchProducts,
+                      nuisance: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """ln L at each of the n points of ``theory`` (shape (n,)); -inf where the theory failed
+        (``theory.ok`` False) or a value is not finite. ``nuisance`` maps names to arrays (n,) or
+        scalars. This generic version loops over ``loglike``; vectorised likelihoods override it
+        and are tested against it to 1e-8 in chi^2."""
+        n = theory.n
+        values = broadcast_params({**(nuisance or {}), "__n__": np.zeros(n)})
+        values.pop("__n__")
+        out = np.full(n, -np.inf)
+        for i in np.flatnonzero(theory.ok):
+            point = {k: float(v[i]) for k, v in values.items()}
+            if not all(math.isfinite(v) for v in point.values()):
+                continue
+            try:
+                value = self.loglike(theory.point(i), point)
+            except (TheoryError, FloatingPointError, ValueError, ZeroDivisionError):
+                continue
+            except InputError:
+                if not _finite_point(theory, i):
+                    continue
+                raise
+            out[i] = value if math.isfinite(value) else -np.inf
+        return out
+
     def nuisance_values(self, given: dict[str, float] | None) -> dict[str, float]:
         """Defaults (prior centres) overridden by the values given."""
         values = {p.name: p.default for p in self.nuisance}
         values.update({k: float(v) for k, v in (given or {}).items() if k in values})
         return values
+
+
+def _finite_point(theory: BatchProducts, i: int) -> bool:
+    """Are all inputs of row i finite? (a non-finite input is that point's failure, not the batch's)"""
+    return all(math.isfinite(float(v[i])) for v in (*theory.params.values(),
+                                                     *theory.derived.values()))

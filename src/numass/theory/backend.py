@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from numass.errors import InputError
+from numass.errors import InputError, TheoryError
+from numass.theory.batch import BatchProducts, broadcast_params, finite_rows
 from numass.theory.products import TheoryProducts
 
 NEEDS = frozenset({"spectra", "background"})
@@ -86,6 +87,28 @@ class Backend:
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         raise NotImplementedError
+
+    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS) -> BatchProducts:
+        """Products at n points: ``params`` maps names to arrays (n,) (scalars broadcast).
+
+        This generic version loops over ``compute``; vectorised backends override it and are
+        tested against it. A point whose parameters are not finite, or whose ``compute`` raises
+        TheoryError or InputError (e.g. outside a prior-like range), gets ``ok = False``; arrays
+        of the wrong shape raise InputError for the whole batch.
+        """
+        need = check_need(need)
+        arrays = broadcast_params(params)
+        good = finite_rows(arrays)
+        points = []
+        for i in range(len(good)):
+            point = None
+            if good[i]:
+                try:
+                    point = self.compute({k: float(v[i]) for k, v in arrays.items()}, need)
+                except (TheoryError, InputError):
+                    point = None
+            points.append(point)
+        return BatchProducts.from_points(arrays, points)
 
     def check_params(self, params: dict) -> None:
         """Unknown names and non-numbers are InputError, naming the parameter."""

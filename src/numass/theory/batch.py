@@ -1,0 +1,192 @@
+"""Theory products of many parameter points at once: the batched contract.
+
+A batched backend maps arrays of parameters (one entry per point) to a ``BatchProducts``; a
+batched likelihood maps a ``BatchProducts`` (and nuisance arrays) to one log-likelihood per
+point. Conventions are those of theory/products.py, with a leading axis of length n:
+
+- ``params`` / ``derived``: name -> array of shape (n,);
+- ``spectra``: ``ell`` (lmax+1,) and ``tt, te, ee, bb, pp`` of shape (n, lmax+1);
+- ``background``: ``rdrag`` and ``theta_star`` of shape (n,), and ``H, DM, DH, DV`` taking a
+  1-d array of redshifts z and returning (n, len(z));
+- ``ok``: bool (n,), False where the theory failed at that point (outside an emulator's box, a
+  numerical failure, a non-finite input). Likelihoods return -inf there and never raise for it.
+
+``BatchProducts.point(i)`` gives the per-point ``TheoryProducts`` of row i, and
+``BatchProducts.from_points`` stacks per-point products: the generic (looping) implementations in
+``Backend.compute_batch`` and ``Likelihood.loglike_batch`` are built on these two, so every backend
+and likelihood has a correct batched call, and the vectorised ones are checked against them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numass.errors import InputError
+from numass.theory.products import SPECTRA_KEYS, Spectra, TheoryProducts
+
+
+def check_param_arrays(params: dict) -> int:
+    """Every value a 1-d array of one common length n >= 1 (scalars are broadcast); returns n.
+
+    Raises InputError for arrays of another shape (the caller's mistake, not a point's failure).
+    """
+    lengths = set()
+    for k, v in params.items():
+        a = np.asarray(v)
+        if a.ndim > 1:
+            raise InputError(f"batched parameter '{k}' has shape {a.shape}; expected (n,), one "
+                             f"value per point")
+        if a.ndim == 1:
+            lengths.add(len(a))
+    if len(lengths) > 1:
+        raise InputError(f"batched parameters have different lengths {sorted(lengths)}; give one "
+                         f"value per point for each")
+    n = lengths.pop() if lengths else 1
+    if n < 1:
+        raise InputError("an empty batch (n = 0) has nothing to compute")
+    return n
+
+
+def broadcast_params(params: dict) -> dict[str, np.ndarray]:
+    """name -> float array (n,), scalars repeated; non-numbers raise InputError."""
+    n = check_param_arrays(params)
+    out = {}
+    for k, v in params.items():
+        try:
+            out[k] = np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
+        except (TypeError, ValueError):
+            raise InputError(f"batched parameter '{k}' is not numeric: {v!r}") from None
+    return out
+
+
+def finite_rows(params: dict[str, np.ndarray]) -> np.ndarray:
+    """bool (n,): every parameter finite at that point."""
+    n = check_param_arrays(params)
+    ok = np.ones(n, dtype=bool)
+    for v in params.values():
+        ok &= np.isfinite(np.asarray(v, dtype=float))
+    return ok
+
+
+@dataclass
+class BatchSpectra:
+    ell: np.ndarray
+    tt: np.ndarray
+    te: np.ndarray
+    ee: np.ndarray
+    bb: np.ndarray
+    pp: np.ndarray
+
+    @property
+    def lmax(self) -> int:
+        return int(self.ell[-1])
+
+    def row(self, i: int) -> Spectra:
+        return Spectra(ell=self.ell, **{k: getattr(self, k)[i] for k in SPECTRA_KEYS})
+
+
+class StackedBackground:
+    """Backgrounds of single points stacked into the batched interface (rows where a point
+    failed hold NaN)."""
+
+    def __init__(self, backgrounds: list):
+        self._bgs = backgrounds
+        self.rdrag = np.array([b.rdrag if b is not None else np.nan for b in backgrounds])
+        self.theta_star = np.array([b.theta_star if b is not None else np.nan
+                                    for b in backgrounds])
+
+    def _stack(self, name: str, z) -> np.ndarray:
+        z = np.atleast_1d(np.asarray(z, dtype=float))
+        return np.array([getattr(b, name)(z) if b is not None else np.full(len(z), np.nan)
+                         for b in self._bgs])
+
+    def H(self, z):
+        return self._stack("H", z)
+
+    def DM(self, z):
+        return self._stack("DM", z)
+
+    def DH(self, z):
+        return self._stack("DH", z)
+
+    def DV(self, z):
+        return self._stack("DV", z)
+
+
+class RowBackground:
+    """Row i of a batched background, as the per-point Background interface."""
+
+    def __init__(self, batch_bg, i: int):
+        self._bg, self._i = batch_bg, i
+        self.rdrag = float(batch_bg.rdrag[i])
+        self.theta_star = float(batch_bg.theta_star[i])
+
+    def _row(self, name: str, z):
+        scalar = np.ndim(z) == 0
+        out = getattr(self._bg, name)(np.atleast_1d(np.asarray(z, dtype=float)))[self._i]
+        return float(out[0]) if scalar else out
+
+    def H(self, z):
+        return self._row("H", z)
+
+    def DM(self, z):
+        return self._row("DM", z)
+
+    def DH(self, z):
+        return self._row("DH", z)
+
+    def DV(self, z):
+        return self._row("DV", z)
+
+
+@dataclass
+class BatchProducts:
+    """Everything a backend computed at n parameter points (see the module docstring)."""
+
+    params: dict[str, np.ndarray]
+    ok: np.ndarray
+    spectra: BatchSpectra | None = None
+    background: object | None = None  # the batched Background interface
+    derived: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.ok)
+
+    def point(self, i: int) -> TheoryProducts | None:
+        """The per-point products of row i (None where the theory failed)."""
+        if not self.ok[i]:
+            return None
+        return TheoryProducts(
+            params={k: float(v[i]) for k, v in self.params.items()},
+            spectra=self.spectra.row(i) if self.spectra is not None else None,
+            background=RowBackground(self.background, i) if self.background is not None
+            else None,
+            derived={k: float(v[i]) for k, v in self.derived.items()})
+
+    @classmethod
+    def from_points(cls, params: dict[str, np.ndarray],
+                    points: list[TheoryProducts | None]) -> "BatchProducts":
+        """Stack per-point products (None = the theory failed at that point)."""
+        ok = np.array([p is not None for p in points], dtype=bool)
+        good = [p for p in points if p is not None]
+        spectra = None
+        if good and all(p.spectra is not None for p in good):
+            ell = good[0].spectra.ell
+            arrays = {}
+            for k in SPECTRA_KEYS:
+                a = np.full((len(points), len(ell)), np.nan)
+                for i, p in enumerate(points):
+                    if p is not None:
+                        a[i] = getattr(p.spectra, k)
+                arrays[k] = a
+            spectra = BatchSpectra(ell=ell, **arrays)
+        background = None
+        if good and all(p.background is not None for p in good):
+            background = StackedBackground([p.background if p is not None else None
+                                            for p in points])
+        names = set().union(*(p.derived for p in good)) if good else set()
+        derived = {k: np.array([float(p.derived.get(k, np.nan)) if p is not None else np.nan
+                                for p in points]) for k in sorted(names)}
+        return cls(params=params, ok=ok, spectra=spectra, background=background, derived=derived)
