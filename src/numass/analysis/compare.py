@@ -40,7 +40,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from numass.analysis.tension import FLOORS
+from numass.analysis.tension import FLOORS, sigma_mark
 log = logging.getLogger("numass")
 
 HYPOTHESES = ("lcdm", "lensing_amplitude", "tau", "w0wa", "lscdm", "nu_interacting")
@@ -902,13 +902,26 @@ def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
 
 
 def _tension(summary: dict) -> dict:
-    """{floor: {bayes, profile}}; 'bayes_lower_bound': true where no chain sample lies above the
-    floor (the Bayesian figure is then the chain's resolution, a lower bound)."""
+    """{floor: {bayes, profile, ...}}: 'bayes_extrapolated' where too few effective chain samples
+    lie above the floor and the Bayesian figure comes from a fit to the marginal (then
+    'bayes_method' names the fit and 'bayes_bound' is the 95% lower bound the samples alone
+    support); 'bayes_lower_bound' only where the figure itself is a bound."""
     bound = summary.get("tension_sigma_lower_bound", [])
-    return {label: {"bayes": summary["tension_sigma"][label],
-                    "profile": summary["tension_sigma_profile"][label],
-                    **({"bayes_lower_bound": True} if label in bound else {})}
-            for label in FLOORS}
+    details = summary.get("tension_bayes", {})
+    out = {}
+    for label in FLOORS:
+        t = {"bayes": summary["tension_sigma"][label],
+             "profile": summary["tension_sigma_profile"][label]}
+        if label in bound:
+            t["bayes_lower_bound"] = True
+        d = details.get(label)
+        if d:
+            t.update({"bayes_method": d["method"], "bayes_ess": d["ess"],
+                      "bayes_counted": d["sigma_counted"], "bayes_bound": d["sigma_bound"]})
+            if d["extrapolated"]:
+                t["bayes_extrapolated"] = True
+        out[label] = t
+    return out
 
 
 def _empty(status: str, label: str, **extra) -> dict:
@@ -1050,8 +1063,14 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
 DEFINITIONS = {
     "tension_sigma.bayes": "posterior mass of Σmν,eff above the floor, as a two-sided "
                            "Gaussian-equivalent σ (floors: normal ordering 0.0588 eV, inverted "
-                           "0.099 eV); '≥' (bayes_lower_bound) when no chain sample lies above "
-                           "the floor: the figure is then the chain's resolution",
+                           "0.099 eV); counted from the chain when ≥ 25 effective samples (the "
+                           "chain's effective sample size from its autocorrelation, times the "
+                           "mass fraction) lie above the floor; otherwise '≈' "
+                           "(bayes_extrapolated): the tail mass of a Gaussian fit to the "
+                           "marginal (skew-normal when its skewness is significant), an "
+                           "extrapolation, with bayes_bound the 95% lower bound the samples alone "
+                           "support; '≥' (bayes_lower_bound) only for a figure that is itself "
+                           "such a bound",
     "tension_sigma.profile": "sqrt(χ²(Σmν,eff = floor) − χ²_min) from best fits (0 when the best "
                              "fit is above the floor)",
     "delta_chi2": "χ²_min(hypothesis) − χ²_min(ΛCDM), on the same likelihoods (for tau, without "
@@ -1078,11 +1097,13 @@ def _strength(lnb: float) -> str:
 def verdict(name: str, e: dict) -> str:
     if e["status"] != "ok":
         return "not tested: " + e["status"]
-    t = e["tension_sigma"]["normal_ordering"]["bayes"]
+    no = e["tension_sigma"]["normal_ordering"]
+    t, mark = no["bayes"], sigma_mark(no)
+    how = "Bayesian, extrapolated from a fit to the marginal" if mark == "≈" else "Bayesian"
     what = ("removes" if t < 1 else "relieves" if t < 2 else "does not remove")
-    text = f"{what} the tension ({t:.1f}σ Bayesian)"
+    text = f"{what} the tension ({mark}{t:.1f}σ {how})"
     if name == "lcdm":
-        return f"reference: {t:.1f}σ below the normal-ordering floor (Bayesian)"
+        return f"reference: {mark}{t:.1f}σ below the normal-ordering floor ({how})"
     if e.get("delta_aic") is not None:
         text += f"; ΔAIC = {e['delta_aic']:+.1f}"
     if e.get("ln_bayes_factor_vs_lcdm") is not None:
@@ -1191,14 +1212,15 @@ def claims(s: dict) -> list[dict]:
 
     def sig(e, *others):
         """The normal-ordering tension the rules compare, and its kind: Bayesian, or the profile
-        one for all of them when a Bayesian figure is only a lower bound (no chain sample above
-        the floor), since differences of lower bounds mean nothing."""
+        one for all of them when a Bayesian figure is a lower bound or an extrapolation (too few
+        chain samples above the floor), since differences of those mean little."""
         ts = [x["tension_sigma"]["normal_ordering"] for x in (e, *others)]
-        key = "profile" if any(t.get("bayes_lower_bound") for t in ts) else "bayes"
+        key = "profile" if any(sigma_mark(t) for t in ts) else "bayes"
         return [t[key] for t in ts], ("profile" if key == "profile" else "Bayesian")
 
-    fallback = ("; when a Bayesian tension is only a lower bound (no chain sample above the "
-                "floor), the profile tensions are compared instead")
+    fallback = ("; when a Bayesian tension is a lower bound or extrapolated from a fit to the "
+                "marginal (too few chain samples above the floor), the profile tensions are "
+                "compared instead")
 
     lc = H["lcdm"]
     claim = "The posterior peaks near Σmν ≈ −0.15 eV, 2.5–3σ below 0.059 eV"
@@ -1210,7 +1232,7 @@ def claims(s: dict) -> list[dict]:
         a = m["lower68"] <= -0.15 <= m["upper68"]
         (t_lc,), _ = sig(lc)
         b = 2.5 <= t_lc <= 3.0
-        bound = "≥" if t.get("bayes_lower_bound") else ""
+        bound = sigma_mark(t)
         add(claim, f"ΛCDM: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
                    f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]; best fit "
                    f"{lc['bestfit']['mnu_eff']:+.3f} eV); tension {bound}{t['bayes']:.2f}σ "
@@ -1347,8 +1369,7 @@ def format_table(summary: dict) -> str:
         lnz = (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
                if e.get("ln_evidence") is not None else "-")
         fmt = (lambda x: f"{x:+7.2f}" if x is not None else "      -")
-        sig = (lambda s: f"{'≥' if s.get('bayes_lower_bound') else ''}{s['bayes']:.2f}/"
-                         f"{s['profile']:.2f}")
+        sig = (lambda s: f"{sigma_mark(s)}{s['bayes']:.2f}/{s['profile']:.2f}")
         rows.append(f"{name:<18} {'ok':<8} {m['mean']:+.3f} ± {m['std']:.3f}   "
                     f"{sig(t['normal_ordering']):<12} {sig(t['inverted_ordering']):<12} "
                     f"{fmt(e['delta_chi2'])} {fmt(e['delta_aic'])} {lnz:>15}")

@@ -13,7 +13,7 @@ import logging
 import math
 from pathlib import Path
 
-from numass.analysis.tension import FLOORS, weighted_quantile
+from numass.analysis.tension import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
 
@@ -158,8 +158,8 @@ def tension_bars(summary: dict, path: Path) -> Path | None:
         ax.plot([t["inverted_ordering"]["bayes"]], [yi + h / 2], marker="|", color="k", ms=10,
                 label="Bayesian, inverted ordering" if yi == y[0] else None)
         ax.text(t["normal_ordering"]["bayes"] + 0.05, yi + h / 2,
-                ("≥" if t["normal_ordering"].get("bayes_lower_bound") else "")
-                + f"{t['normal_ordering']['bayes']:.1f}", va="center", fontsize=7)
+                sigma_mark(t["normal_ordering"]) + f"{t['normal_ordering']['bayes']:.1f}",
+                va="center", fontsize=7)
     ax.set_yticks(y)
     ax.set_yticklabels([r[0] for r in rows], fontsize=8)
     for x in (1, 2, 3):
@@ -209,9 +209,9 @@ def _f(x, fmt="{:+.3f}", none="–"):
 
 
 def _sigma(t: dict) -> str:
-    """'Bayes / profile' for one floor; '≥' marks a Bayesian figure at the chain's resolution."""
-    bound = "≥" if t.get("bayes_lower_bound") else ""
-    return f"{bound}{_f(t['bayes'], '{:.2f}')} / {_f(t['profile'], '{:.2f}')}"
+    """'Bayes / profile' for one floor; '≈' marks a Bayesian figure extrapolated from a fit to
+    the marginal, '≥' one that is a bound."""
+    return f"{sigma_mark(t)}{_f(t['bayes'], '{:.2f}')} / {_f(t['profile'], '{:.2f}')}"
 
 
 def verdict_rows(summary: dict) -> list[list[str]]:
