@@ -17,8 +17,8 @@ import numpy as np
 from numass.emulator import design, targets
 from numass.errors import InputError
 from numass.theory.backend import DEFAULTS, check_need
-from numass.theory.background_batch import (BatchBackground, ThetaMC, batch_densities,
-                                            valid_rows)
+from numass.theory.background_batch import (BatchBackground, BatchDensities, batch_densities,
+                                            theta_mc_batch, valid_rows)
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 
 _BLOCK = 32  # rows per block: 4 x 32 x 2999 float64 is ~3 MB
@@ -31,12 +31,13 @@ def _scaled_pca(emulator) -> dict:
             in emulator.pca.items()}
 
 
-def predict_rows(emulator, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Emulator.predict: spectra (n, 2999) on ell = 2..3000, sigma8 and H0 (n,)."""
+def predict_rows(emulator, x: np.ndarray, out: dict | None = None) -> dict[str, np.ndarray]:
+    """Emulator.predict: spectra (n, 2999) on ell = 2..3000, sigma8 and H0 (n,); ``out`` may
+    give the (n, 2999) arrays (views) to write the spectra into."""
     out_all = emulator.outputs(x)
     n, K = len(out_all), emulator.K
     pca = _scaled_pca(emulator)
-    out = {k: np.empty((n, len(targets.ELL))) for k in targets.SPECTRA}
+    out = dict(out) if out else {k: np.empty((n, len(targets.ELL))) for k in targets.SPECTRA}
     for start in range(0, n, _BLOCK):
         rows = slice(start, min(start + _BLOCK, n))
         for i, k in enumerate(targets.SPECTRA):
@@ -99,21 +100,21 @@ def refused_rows(p: dict[str, np.ndarray]) -> np.ndarray:
     return bad
 
 
-def design_rows(p: dict[str, np.ndarray], theta: ThetaMC | None) -> np.ndarray:
+def design_rows(p: dict[str, np.ndarray], dens: BatchDensities) -> np.ndarray:
     """(n, 10) rows in design.PARAMS order; theta_MC from H0 through ``theta`` if not given."""
     if "cosmomc_theta" in p:
         theta100 = 100.0 * p["cosmomc_theta"]
     else:
-        theta100 = 100.0 * theta(p["H0"] / 100.0)[0]
+        theta100 = 100.0 * theta_mc_batch(dens, p["H0"] / 100.0)
     values = {**p, "theta_MC_100": theta100, "logA": np.log(1e10 * p["As"])}
     return np.stack([values[k] for k in design.PARAMS], axis=1)
 
 
-def emulated_h0(emulator, rows: np.ndarray, theta: ThetaMC) -> np.ndarray:
+def emulated_h0(emulator, rows: np.ndarray, dens: BatchDensities) -> np.ndarray:
     """H0 at the rows' theta_MC: the emulated h and one Newton step on the exact theta_MC
     (as EmulatorBackend.compute)."""
     h, slope = h_and_slope_rows(emulator, rows)
-    h = h + (rows[:, design.PARAMS.index("theta_MC_100")] - 100 * theta(h)[0]) * slope
+    h = h + (rows[:, design.PARAMS.index("theta_MC_100")] - 100 * theta_mc_batch(dens, h)) * slope
     return 100.0 * h
 
 
@@ -138,11 +139,10 @@ def emulator_batch(backend, params: dict, need) -> BatchProducts:
     ok = ~refused_rows(p)
     p = _safe(p, ok)
     dens = batch_densities({k: p[k] for k in ("ombh2", "omch2", "mnu", "nnu", "w", "wa")})
-    theta = ThetaMC(dens)
-    rows = design_rows(p, theta)
+    rows = design_rows(p, dens)
     ok &= design.in_box(rows) & np.all(np.isfinite(rows), axis=1)
     rows[~ok] = (design.LOW + design.HIGH) / 2
-    h0 = emulated_h0(backend.emulator, rows, theta) if "cosmomc_theta" in p else p["H0"]
+    h0 = emulated_h0(backend.emulator, rows, dens) if "cosmomc_theta" in p else p["H0"]
     bg = BatchBackground(dens, h0 / 100.0, ok & np.isfinite(h0))
     ok = bg.ok
     derived = {"H0": h0, "omegam": bg.omegam, "omnuh2": bg.omnuh2, "rdrag": bg.rdrag,
@@ -150,24 +150,21 @@ def emulator_batch(backend, params: dict, need) -> BatchProducts:
                "As": p["As"], "w": p["w"], "wa": p["wa"]}
     spectra = None
     if "spectra" in need:
-        pred = backend.emulator.predict(rows)
-        spectra = _spectra(pred, p["A_lens"], ok)
+        spectra, pred = _spectra(backend.emulator, rows, p["A_lens"], ok)
         derived["sigma8"] = pred["sigma8"]
         derived["S8"] = pred["sigma8"] * np.sqrt(bg.omegam / 0.3)
     derived = {k: np.where(ok, v, np.nan) for k, v in derived.items()}
     return BatchProducts(params=given, ok=ok, spectra=spectra, background=bg, derived=derived)
 
 
-def _spectra(pred: dict, a_lens: np.ndarray, ok: np.ndarray) -> BatchSpectra:
-    """Emulated spectra on ell = 0..LMAX (zeros below LMIN; BB not emulated), NaN where not ok."""
+def _spectra(emulator, rows: np.ndarray, a_lens: np.ndarray, ok: np.ndarray):
+    """(spectra on ell = 0..LMAX: zeros below LMIN, BB not emulated, NaN where not ok; the
+    emulator's predictions), the emulator writing straight into the arrays."""
     n, size = len(ok), targets.LMAX + 1
-    arrays = {}
-    for k in targets.SPECTRA:
-        a = np.zeros((n, size))
-        a[:, targets.LMIN:] = pred[k]
-        arrays[k] = a
+    arrays = {k: np.zeros((n, size)) for k in (*targets.SPECTRA, "bb")}
+    pred = predict_rows(emulator, rows, {k: arrays[k][:, targets.LMIN:]
+                                         for k in targets.SPECTRA})
     arrays["pp"] *= a_lens[:, None]
     for a in arrays.values():
         a[~ok] = np.nan
-    return BatchSpectra(ell=np.arange(size), bb=np.where(ok[:, None], 0.0, np.nan) * np.ones(size),
-                        **arrays)
+    return BatchSpectra(ell=np.arange(size), **arrays), pred

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import cumulative_simpson
 
 from numass.theory import neutrinos as nu
 from numass.theory.background import (_LNA, _NU_PER_GAMMA, C_KM_S, NNU_RANGE, omega_gamma)
@@ -27,8 +26,9 @@ from numass.theory.recombination_fit import _coefficients, design_matrix
 _SAFE = {"ombh2": 0.0224, "omch2": 0.12, "mnu": 0.06, "nnu": nu.N_STD, "nu_states": 1.0,
          "w": -1.0, "wa": 0.0, "TCMB": 2.7255, "z_dagger": 2.0, "eta_lscdm": 10.0}
 _THETA_STEPS = 4001  # grid points of each cosmomc_theta integral (as background._theta_mc)
-_NEWTON_TOL = 1e-13  # |dh| at which the theta_MC -> h Newton iterations stop
+_NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14
 _NEWTON_MAX = 30
+_BLOCK = 16  # rows per block of the (rows, grid) arrays: keeps the temporaries in cache
 
 
 @dataclass
@@ -50,27 +50,55 @@ class BatchDensities:
     eta: np.ndarray
     de_kind: str = "cpl"
 
-    def massive_nu(self, a: np.ndarray) -> np.ndarray:
-        """omega_nu h^2 (a) a^4 of the massive states, (n, m) for a of shape (m,) or (n, m)."""
-        ratio = nu.rho_ratio(self.y0[:, None] * a)
+    def massive_nu(self, lna: np.ndarray) -> np.ndarray:
+        """omega_nu h^2 (a) a^4 of the massive states, (n, m) for ln a of shape (m,) or (n, m)."""
+        ratio = rho_ratio_log(np.log(np.maximum(self.y0, 1e-300))[:, None] + lna)
         return self.rel[:, None] * (1.0 + self.sign[:, None] * (ratio - 1.0))
 
-    def not_de(self, a: np.ndarray) -> np.ndarray:
-        """H^2 / (100 km/s/Mpc)^2 without dark energy, (n, m)."""
-        rad = (self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None] + self.massive_nu(a)
-        return (self.ombh2 + self.omch2)[:, None] / a**3 + rad / a**4
+    def not_de(self, lna: np.ndarray) -> np.ndarray:
+        """H^2 / (100 km/s/Mpc)^2 without dark energy, (n, m), at ln a."""
+        inv_a3 = np.exp(-3.0 * lna)
+        rad = (self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None] + self.massive_nu(lna)
+        return inv_a3 * ((self.ombh2 + self.omch2)[:, None] + rad * np.exp(-lna))
 
-    def de_shape(self, a: np.ndarray) -> np.ndarray:
-        """rho_DE(a) / rho_DE(1), (n, m)."""
+    def de_shape(self, lna: np.ndarray) -> np.ndarray:
+        """rho_DE(a) / rho_DE(1), (n, m), at ln a."""
         if self.de_kind == "lscdm":
             zd, eta = self.z_dagger[:, None], self.eta[:, None]
-            return np.tanh(eta * (zd - (1.0 / a - 1.0))) / np.tanh(eta * zd)
+            return np.tanh(eta * (zd - np.expm1(-lna))) / np.tanh(eta * zd)
         w0, wa = self.w0[:, None], self.wa[:, None]
-        return a ** (-3 * (1 + w0 + wa)) * np.exp(-3 * wa * (1 - a))
+        return np.exp(-3 * (1 + w0 + wa) * lna - 3 * wa * (-np.expm1(lna)))
 
     def omnuh2(self) -> np.ndarray:
         """Matter-like omega_nu h^2 today (as background.BackgroundResult.omnuh2)."""
         return self.sign * self.rel * nu.nr_density_per_relativistic(self.y0)
+
+
+def rho_ratio_log(logy: np.ndarray) -> np.ndarray:
+    """neutrinos.rho_ratio at y = exp(logy) (the same table and interpolation), taking ln y so
+    that a shared ln a grid needs no logarithm per element."""
+    out = np.exp(np.interp(logy, nu._LOGY, nu._LOG_RATIO))
+    low, high = logy < nu._LOGY[0], logy > nu._LOGY[-1]
+    if low.any():
+        out[low] = 1.0
+    if high.any():
+        out[high] = nu._NR_COEF * np.exp(logy[high])
+    return out
+
+
+def cumulative_simpson_rows(f: np.ndarray, dx: float) -> np.ndarray:
+    """scipy.integrate.cumulative_simpson(f, dx=dx, initial=0, axis=-1) for an odd number of
+    equally spaced points, the same interval formulas (each interval from the three points of
+    its pair) without scipy's general-case overhead."""
+    f0, f1, f2 = f[:, :-2:2], f[:, 1:-1:2], f[:, 2::2]
+    c = dx / 3
+    sub = np.empty((f.shape[0], f.shape[1] - 1))
+    sub[:, 0::2] = c * (5 * f0 / 4 + 2 * f1 - f2 / 4)
+    sub[:, 1::2] = c * (5 * f2 / 4 + 2 * f1 - f0 / 4)
+    out = np.empty(f.shape)
+    out[:, 0] = 0.0
+    np.cumsum(sub, axis=1, out=out[:, 1:])
+    return out
 
 
 def _fill_safe(p: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, np.ndarray]:
@@ -145,56 +173,73 @@ def _rule_weights(m: int, rule: str) -> np.ndarray:
 
 class ThetaMC:
     """CAMB's cosmomc_theta of n points as a function of h (background._theta_mc, and lscdm's
-    with ``rule='trapezoid'``): the parts of H^2 that do not depend on h are tabulated once."""
+    with ``rule='trapezoid'``) for one block of rows: the parts of H^2 that do not depend on h
+    are tabulated once, so each Newton iteration costs a square root and two dot products."""
 
     def __init__(self, d: BatchDensities, rule: str = "simpson"):
         lna_s = np.log(astar_mc(d))
         early = np.linspace(np.full_like(lna_s, np.log(1e-8)), lna_s, _THETA_STEPS, axis=-1)
         late = np.linspace(lna_s, np.zeros_like(lna_s), _THETA_STEPS, axis=-1)
-        self.m1 = d.not_de(np.ones(1))[:, 0]
+        self.m1 = d.not_de(np.zeros(1))[:, 0]
         self.grids = []
         for lna, sound in ((early, True), (late, False)):
-            a = np.exp(lna)
-            pre = C_KM_S / a
+            pre = C_KM_S * np.exp(-lna) / 100.0
             if sound:
-                pre = pre / np.sqrt(3 * (1 + 3e4 * a * d.ombh2[:, None]))
-            self.grids.append((d.not_de(a), d.de_shape(a), pre, lna[:, 1] - lna[:, 0]))
+                pre = pre / np.sqrt(3 * (1 + 3e4 * np.exp(lna) * d.ombh2[:, None]))
+            self.grids.append((d.not_de(lna), d.de_shape(lna), pre, lna[:, 1] - lna[:, 0]))
         self.w = _rule_weights(_THETA_STEPS, rule)
 
-    def __call__(self, h: np.ndarray, rows=slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """(theta_MC, d theta_MC / dh) at h (one per row of ``rows``)."""
+    def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
+        """(theta_MC, d theta_MC / dh) at h (one per row of ``rows``; the slope None unless
+        asked for)."""
         odeh2 = (h**2 - self.m1[rows])[:, None]
         out = []
         for not_de, shape, pre, step in self.grids:
-            h2 = not_de[rows] + odeh2 * shape[rows]
-            f = pre[rows] / (100.0 * np.sqrt(h2))
-            df = -f * h[:, None] * shape[rows] / h2
-            out.append((f @ self.w * step[rows], df @ self.w * step[rows]))
+            inv_h2 = 1.0 / (not_de[rows] + odeh2 * shape[rows])
+            f = pre[rows] * np.sqrt(inv_h2)
+            df = (f * shape[rows] * inv_h2) @ self.w * (-h * step[rows]) if slope else None
+            out.append((f @ self.w * step[rows], df))
         (rs, drs), (dm, ddm) = out
-        return rs / dm, (drs * dm - rs * ddm) / dm**2
+        return rs / dm, (drs * dm - rs * ddm) / dm**2 if slope else None
 
 
-def solve_h(theta: ThetaMC, target: np.ndarray, h_start: np.ndarray, h_range: tuple[float, float]
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """h with theta_MC(h) = target for every row by Newton iterations from h_start, kept in
-    h_range; returns (h, converged) where converged is False for rows without a root there."""
+def theta_mc_batch(d: BatchDensities, h: np.ndarray, rule: str = "simpson") -> np.ndarray:
+    """cosmomc_theta of every row at h (n,), block by block."""
+    out = np.empty(len(h))
+    for rows in _blocks(len(h)):
+        out[rows] = ThetaMC(_take_rows(d, rows), rule)(h[rows], slope=False)[0]
+    return out
+
+
+def solve_h(d: BatchDensities, target: np.ndarray, h_start: np.ndarray,
+            h_range: tuple[float, float], rule: str = "simpson") -> tuple[np.ndarray, np.ndarray]:
+    """h with theta_MC(h) = target for every row (Newton, block by block); returns (h, solved),
+    solved False where brentq on h_range would fail (no sign change, NaN at an end) or Newton
+    did not converge."""
+    h = np.clip(np.asarray(h_start, dtype=float).copy(), *h_range)
+    solved = np.zeros(len(h), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for rows in _blocks(len(h)):
+            theta = ThetaMC(_take_rows(d, rows), rule)
+            h[rows], solved[rows] = _newton(theta, target[rows], h[rows], h_range)
+    return h, solved
+
+
+def _newton(theta: ThetaMC, target: np.ndarray, h: np.ndarray, h_range: tuple[float, float]):
     lo, hi = h_range
-    h = np.clip(np.asarray(h_start, dtype=float).copy(), lo, hi)
-    active = np.isfinite(h) & np.isfinite(target)
+    active = np.isfinite(h) & np.isfinite(target) & _bracketed(theta, target, h_range)
     done = np.zeros(len(h), dtype=bool)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        active &= _bracketed(theta, target, h_range)
-        for _ in range(_NEWTON_MAX):
-            idx = np.flatnonzero(active & ~done)
-            if len(idx) == 0:
-                break
-            th, dth = theta(h[idx], idx)
-            step = (th - target[idx]) / dth
-            new = np.clip(h[idx] - step, lo, hi)
-            bad = ~np.isfinite(new)
-            done[idx[np.abs(new - h[idx]) < _NEWTON_TOL]] = True
-            h[idx] = np.where(bad, np.nan, new)
-            active[idx[bad]] = False
+    for _ in range(_NEWTON_MAX):
+        idx = np.flatnonzero(active & ~done)
+        if len(idx) == 0:
+            break
+        th, dth = theta(h[idx], idx)
+        new = np.clip(h[idx] - (th - target[idx]) / dth, lo, hi)
+        bad = ~np.isfinite(new)
+        # quadratic convergence: a step below 1e-7 leaves an error ~1e-14
+        done[idx[np.abs(new - h[idx]) < _NEWTON_TOL]] = True
+        h[idx] = np.where(bad, np.nan, new)
+        active[idx[bad]] = False
     return h, done & active & (h > lo) & (h < hi)
 
 
@@ -202,9 +247,14 @@ def _bracketed(theta: ThetaMC, target: np.ndarray, h_range: tuple[float, float])
     """Rows where brentq (the per-point solver) accepts the bracket: theta_MC finite at both
     ends and on opposite sides of the target (NaN at an end is a failure there too)."""
     n = len(target)
-    f_lo = theta(np.full(n, h_range[0]))[0] - target
-    f_hi = theta(np.full(n, h_range[1]))[0] - target
+    f_lo = theta(np.full(n, h_range[0]), slope=False)[0] - target
+    f_hi = theta(np.full(n, h_range[1]), slope=False)[0] - target
     return np.isfinite(f_lo) & np.isfinite(f_hi) & (f_lo * f_hi <= 0)
+
+
+def _blocks(n: int, size: int | None = None):
+    size = size or _BLOCK
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def _hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
@@ -220,8 +270,6 @@ def _hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
             + h11 * step * take(dy, i + 1, 1))
 
 
-_CHUNK = 128  # rows per block of the (rows, 6001) grid arrays (keeps the temporaries in cache)
-
 
 class BatchBackground:
     """H, DM, DH, DV (1-d z -> (n, nz)), rdrag, theta_star, zstar, zdrag, rstar, DM_star,
@@ -232,7 +280,7 @@ class BatchBackground:
         n = len(h)
         self._d, self.h = d, np.where(ok, h, np.nan)
         h_safe = np.where(ok, h, 0.7)
-        self.odeh2 = h_safe**2 - d.not_de(np.ones(1))[:, 0]
+        self.odeh2 = h_safe**2 - d.not_de(np.zeros(1))[:, 0]
         ok = ok & (self.odeh2 > 0)
         self._chi = np.empty((n, len(_LNA)))
         self._dchi = np.empty((n, len(_LNA)))
@@ -240,9 +288,9 @@ class BatchBackground:
         self.zstar = recombination_fit("zstar", d.ombh2, d.omch2, d.m_eff, d.nnu)
         self.zdrag = recombination_fit("zdrag", d.ombh2, d.omch2, d.m_eff, d.nnu)
         self.rstar, self.rdrag = np.empty(n), np.empty(n)
-        for start in range(0, n, _CHUNK):
-            rows = slice(start, min(start + _CHUNK, n))
-            ok[rows] &= self._integrate(rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for rows in _blocks(n):
+                ok[rows] &= self._integrate(rows)
         self.ok = ok
         self.omegam = (d.ombh2 + d.omch2 + self.omnuh2) / h_safe**2
         self.DM_star = self._rowwise(self.DM_at, self.zstar)
@@ -251,25 +299,24 @@ class BatchBackground:
                      "theta_star"):
             setattr(self, name, np.where(ok, getattr(self, name), np.nan))
 
-    def _h2(self, a: np.ndarray) -> np.ndarray:
-        return self._d.not_de(a) + self.odeh2[:, None] * self._d.de_shape(a)
+    def _h2(self, lna: np.ndarray) -> np.ndarray:
+        return self._d.not_de(lna) + self.odeh2[:, None] * self._d.de_shape(lna)
 
     def _integrate(self, rows: slice) -> np.ndarray:
         """chi(a) and r_s(a) on the ln a grid for a block of rows (as BackgroundResult)."""
         d = _take_rows(self._d, rows)
-        a = np.exp(_LNA)
-        with np.errstate(invalid="ignore"):
-            hubble = 100.0 * np.sqrt(d.not_de(a) + self.odeh2[rows, None] * d.de_shape(a))
+        a = _A_GRID
+        hubble = 100.0 * np.sqrt(d.not_de(_LNA) + self.odeh2[rows, None] * d.de_shape(_LNA))
         good = np.all(np.isfinite(hubble) & (hubble > 0), axis=1)
         hubble[~good] = 1.0
         f = C_KM_S / (a * hubble)
         step = _LNA[1] - _LNA[0]
-        cum = cumulative_simpson(f, dx=step, initial=0.0, axis=-1)
+        cum = cumulative_simpson_rows(f, step)
         self._chi[rows] = cum[:, -1:] - cum
         self._dchi[rows] = -f
         R = 0.75 * d.ombh2[:, None] / d.ogh2[:, None] * a
         fs = f / np.sqrt(3.0 * (1.0 + R))
-        rs = cumulative_simpson(fs, dx=step, initial=0.0, axis=-1)
+        rs = cumulative_simpson_rows(fs, step)
         rs += fs[:, :1]
         lna_rec = -np.log1p(np.stack([self.zstar[rows], self.zdrag[rows]], axis=1))
         r = _hermite_rows(lna_rec, rs, fs)
@@ -283,9 +330,8 @@ class BatchBackground:
         return _hermite_rows(lna, self._chi, self._dchi)
 
     def H(self, z) -> np.ndarray:
-        a = 1.0 / (1.0 + _z_array(z))
         with np.errstate(invalid="ignore"):
-            out = 100.0 * np.sqrt(self._h2(a))
+            out = 100.0 * np.sqrt(self._h2(-np.log1p(_z_array(z))))
         return np.where(self.ok[:, None], out, np.nan)
 
     def DM(self, z) -> np.ndarray:
@@ -302,6 +348,9 @@ class BatchBackground:
     def rs(self, z) -> np.ndarray:
         """Not kept for arbitrary z: r_s at z* and z_drag are rstar and rdrag."""
         raise NotImplementedError("the batched background keeps r_s at z* and z_drag only")
+
+
+_A_GRID = np.exp(_LNA)
 
 
 def _z_array(z) -> np.ndarray:
@@ -323,10 +372,10 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
     p = _fill_safe(p, ok)
     d = batch_densities(p, de)
     if "cosmomc_theta" in p:
-        theta = ThetaMC(d, "simpson" if de == "cpl" else "trapezoid")
         start = np.full(len(ok), 0.68) if h_start is None else h_start
         target = np.where(ok, p["cosmomc_theta"], np.nan)
-        h, converged = solve_h(theta, target, start, h_range)
+        h, converged = solve_h(d, target, start, h_range,
+                               "simpson" if de == "cpl" else "trapezoid")
         ok &= converged
     else:
         h = p["H0"] / 100.0

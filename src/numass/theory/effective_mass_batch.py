@@ -52,10 +52,9 @@ def _mirror_products(plus: BatchProducts, zero: BatchProducts, neg: np.ndarray,
     ok = plus.ok.copy()
     ok[neg] &= zero.ok
 
-    def mirror(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = np.array(a, dtype=float, copy=True)
-        out[neg] = 2 * b - out[neg]
-        return out
+    def mirror(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # in place: plus is ours
+        a[neg] = 2 * b - a[neg]
+        return a
 
     spectra = None
     if plus.spectra is not None and zero.spectra is not None:
