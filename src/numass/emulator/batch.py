@@ -38,13 +38,14 @@ def predict_rows(emulator, x: np.ndarray, out: dict | None = None) -> dict[str, 
     n, K = len(out_all), emulator.K
     pca = _scaled_pca(emulator)
     out = dict(out) if out else {k: np.empty((n, len(targets.ELL))) for k in targets.SPECTRA}
+    buffer = np.empty((min(_BLOCK, n), len(targets.ELL)))  # contiguous, for BLAS
     for start in range(0, n, _BLOCK):
         rows = slice(start, min(start + _BLOCK, n))
         for i, k in enumerate(targets.SPECTRA):
             mean, basis = pca[k]
-            block = out[k][rows]
-            np.matmul(out_all[rows, i * K:(i + 1) * K], basis, out=block)
-            block += mean
+            product = buffer[:rows.stop - start]
+            np.matmul(out_all[rows, i * K:(i + 1) * K], basis, out=product)
+            np.add(product, mean, out=out[k][rows])
         tt, ee, te, pp = (out[k][rows] for k in ("tt", "ee", "te", "pp"))
         np.exp(tt, out=tt)
         np.exp(ee, out=ee)

@@ -66,6 +66,8 @@ class BatchDensities:
         if self.de_kind == "lscdm":
             zd, eta = self.z_dagger[:, None], self.eta[:, None]
             return np.tanh(eta * (zd - np.expm1(-lna))) / np.tanh(eta * zd)
+        if np.all(self.w0 == -1.0) and np.all(self.wa == 0.0):  # Lambda: exactly 1
+            return np.ones(np.broadcast_shapes(self.w0[:, None].shape, np.shape(lna)))
         w0, wa = self.w0[:, None], self.wa[:, None]
         return np.exp(-3 * (1 + w0 + wa) * lna - 3 * wa * (-np.expm1(lna)))
 
