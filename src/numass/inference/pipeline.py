@@ -77,7 +77,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  rminus1: float = 0.01, max_samples: int = 200000, seed: int | None = None,
                  progress=print, plots: bool = True, fixed: dict | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
-                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None) -> dict:
+                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
+                 sampler: str | None = "mcmc", nested_options: dict | None = None) -> dict:
     """Run the analysis and write ``out/summary.json``, the chains and a triangle plot.
 
     ``fixed``, ``likelihood_options`` and ``param_overrides`` go to ``build_info`` unchanged
@@ -85,6 +86,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     parameter fixed or given another prior). ``mass_param`` is the neutrino-mass parameter whose
     posterior, tension and profiles are summarised (``mnu_eff``; a model may sample another
     name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings (e.g. ``Rminus1_cl_stop``).
+    ``sampler``: 'mcmc' (Cobaya), 'nautilus' (nested sampling on batches, nested_pipeline.py;
+    ``nested_options`` go to nested.run_nautilus) or None / 'auto' (nautilus where the backend
+    is batched and MPI is not in use).
     """
     import cobaya
     from cobaya import mpi
@@ -102,6 +106,11 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
                    f"(backend {info['theory']['numass']['backend']}); sampling {', '.join(names)}")
+    from numass.inference.nested_pipeline import choose_sampler, run_nested_analysis
+
+    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
+        return run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress, plots,
+                                   mass_param, data_dir=data_dir, nested_options=nested_options)
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
     bf = None
@@ -212,6 +221,12 @@ def format_summary(s: dict) -> str:
         f"(Bayesian), {tp['normal_ordering']:.2f} sigma (profile)",
         f"  tension with the inverted-ordering floor (0.099 eV): {t['inverted_ordering']:.2f} sigma "
         f"(Bayesian), {tp['inverted_ordering']:.2f} sigma (profile)",
-        f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s",
     ]
+    if s.get("sampler") == "nautilus":
+        from numass.inference.nested_pipeline import format_nested_line
+
+        lines.append(format_nested_line(s))
+    else:
+        lines.append(f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, "
+                     f"{s['wall_seconds']:.0f} s")
     return "\n".join(lines)
