@@ -162,6 +162,33 @@ def sigma_mark(t: dict) -> str:
     return "≈" if t.get("bayes_extrapolated") else ""
 
 
+TENSION_DEFINITIONS = {
+    "tension_sigma": "Bayesian: posterior mass of mnu_eff above the floor as a two-sided "
+                     "Gaussian-equivalent sigma; counted from the samples when at least "
+                     f"{MIN_TAIL_ESS:g} effective samples lie above the floor, else extrapolated "
+                     "from a Gaussian (skew-normal if significantly skewed) fit to the marginal "
+                     "(listed in tension_sigma_extrapolated; tension_bayes gives the method, the "
+                     "counted figure, the effective sample size and the 95% lower bound the "
+                     "samples alone support)",
+    "tension_sigma_profile": "profile likelihood: sqrt(chi2(mnu_eff=floor) - chi2_min)"}
+
+
+def tension_fields(mass: np.ndarray, weights, chi2_min: float, best_mass: float,
+                   chi2_at_floor: dict[str, float]) -> dict:
+    """The tension entries of a run's summary: Bayesian (bayes_tension) and profile (from the
+    best fit and the best fits at each floor, ``chi2_at_floor`` keyed like FLOORS)."""
+    bayes = {k: bayes_tension(mass, weights, f) for k, f in FLOORS.items()}
+    return {
+        "tension_sigma": {k: b.sigma for k, b in bayes.items()},
+        "tension_sigma_profile": {k: profile_sigma(chi2_min, chi2_at_floor[k], best_mass, f)
+                                  for k, f in FLOORS.items()},
+        "tension_sigma_lower_bound": [k for k, b in bayes.items() if b.lower_bound],
+        "tension_sigma_extrapolated": [k for k, b in bayes.items() if b.extrapolated],
+        "tension_bayes": {k: b.to_dict() for k, b in bayes.items()},
+        "tension_definitions": TENSION_DEFINITIONS,
+    }
+
+
 def profile_sigma(chi2_min: float, chi2_at_floor: float, best_mnu: float, floor: float) -> float:
     """sqrt(Delta chi2) when the best fit is below the floor, else 0."""
     if best_mnu >= floor:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numass.analysis.tension import FLOORS, bayes_tension, profile_sigma, summarize_1d
+from numass.analysis.tension import FLOORS, summarize_1d, tension_fields
 from numass.errors import InputError, NumassError
 from numass.inference.optimize import best_fit, hessian_covmat
 from numass.inference.setup import build_info
@@ -77,7 +77,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  rminus1: float = 0.01, max_samples: int = 200000, seed: int | None = None,
                  progress=print, plots: bool = True, fixed: dict | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
-                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None) -> dict:
+                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
+                 sampler: str | None = "mcmc", nested_options: dict | None = None) -> dict:
     """Run the analysis and write ``out/summary.json``, the chains and a triangle plot.
 
     ``fixed``, ``likelihood_options`` and ``param_overrides`` go to ``build_info`` unchanged
@@ -85,6 +86,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     parameter fixed or given another prior). ``mass_param`` is the neutrino-mass parameter whose
     posterior, tension and profiles are summarised (``mnu_eff``; a model may sample another
     name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings (e.g. ``Rminus1_cl_stop``).
+    ``sampler``: 'mcmc' (Cobaya), 'nautilus' (nested sampling on batches, nested_pipeline.py;
+    ``nested_options`` go to nested.run_nautilus) or None / 'auto' (nautilus where the backend
+    is batched and MPI is not in use).
     """
     import cobaya
     from cobaya import mpi
@@ -102,6 +106,11 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
                    f"(backend {info['theory']['numass']['backend']}); sampling {', '.join(names)}")
+    from numass.inference.nested_pipeline import choose_sampler, run_nested_analysis
+
+    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
+        return run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress, plots,
+                                   mass_param, data_dir=data_dir, nested_options=nested_options)
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
     bf = None
@@ -154,13 +163,10 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     mnu = samples.samples[:, samples.index[mass_param]] if mass_param in samples.index else None
     if mnu is None:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
-    tension, tension_profile, profiles, bayes = {}, {}, {}, {}
+    profiles = {}
     for label, floor in FLOORS.items():
-        bayes[label] = bayes_tension(mnu, w, floor)
-        tension[label] = bayes[label].sigma
         prof = profile_at(info, mass_param, floor, bf, widths)
         profiles[label] = {mass_param: floor, "chi2": prof["chi2"]}
-        tension_profile[label] = profile_sigma(bf["chi2"], prof["chi2"], bf[mass_param], floor)
 
     _say(progress, "[numass] 4/4 summary and plots")
     summary = {
@@ -173,20 +179,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                    for n in samples.index if n != mass_param and not n.startswith("chi2")
                    and not n.startswith("minuslogprior")},
         "bestfit": {k: v for k, v in bf.items() if k != "logpost"},
-        "tension_sigma": tension,
-        "tension_sigma_profile": tension_profile,
-        "tension_sigma_lower_bound": [k for k, b in bayes.items() if b.lower_bound],
-        "tension_sigma_extrapolated": [k for k, b in bayes.items() if b.extrapolated],
-        "tension_bayes": {k: b.to_dict() for k, b in bayes.items()},
-        "tension_definitions": {
-            "tension_sigma": "Bayesian: posterior mass of mnu_eff above the floor as a two-sided "
-                             "Gaussian-equivalent sigma; counted from the chain when at least "
-                             "25 effective samples lie above the floor, else extrapolated from a "
-                             "Gaussian (skew-normal if significantly skewed) fit to the marginal "
-                             "(listed in tension_sigma_extrapolated; tension_bayes gives the "
-                             "method, the counted figure, the chain's effective sample size and "
-                             "the 95% lower bound the samples alone support)",
-            "tension_sigma_profile": "profile likelihood: sqrt(chi2(mnu_eff=floor) - chi2_min)"},
+        **tension_fields(mnu, w, bf["chi2"], bf[mass_param],
+                         {k: p["chi2"] for k, p in profiles.items()}),
         "profiles": profiles,
         "floors_eV": FLOORS,
         "rminus1": rminus1_reached,
@@ -217,8 +211,14 @@ def format_summary(s: dict) -> str:
         *(f"  tension with the {name.replace('_', '-')} floor ({floor} eV): "
           f"{_bayes_text(s, name)} (Bayesian), {tp[name]:.2f} sigma (profile)"
           for name, floor in FLOORS.items()),
-        f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s",
     ]
+    if s.get("sampler") == "nautilus":
+        from numass.inference.nested_pipeline import format_nested_line
+
+        lines.append(format_nested_line(s))
+    else:
+        lines.append(f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, "
+                     f"{s['wall_seconds']:.0f} s")
     return "\n".join(lines)
 
 

@@ -62,9 +62,15 @@ def _crossings(x: np.ndarray, d: np.ndarray, level: float) -> list[float | None]
 def profile_likelihood(model: str, param: str, datasets: list[str],
                        values: list[float] | None = None, out: str | Path = "numass-profile",
                        backend: str | None = None, data_dir=None, n_default: int = 15,
-                       progress=print, plot: bool = True) -> dict:
-    """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json/.png."""
+                       progress=print, plot: bool = True, sampler: str | None = "mcmc") -> dict:
+    """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json/.png.
+
+    ``sampler`` 'nautilus' (or 'auto' on a batched backend): every value minimised together on
+    batches (batch_optimize.batch_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
+    """
     from cobaya.model import get_model
+
+    from numass.inference.nested_pipeline import choose_sampler
 
     t0 = time.time()
     out = Path(out)
@@ -76,6 +82,12 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
                          f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
     prior = info["params"][param]["prior"]
     lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
+    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
+        from numass.inference.nested_pipeline import batched_profile_points
+
+        bf, values, results = batched_profile_points(info, param, values, (lo_p, hi_p),
+                                                     n_default, data_dir, progress)
+        return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
     cmodel = get_model(info)
     progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
     bf = best_fit(cmodel, [_refs(info)], widths)
@@ -113,6 +125,11 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
         results[i] = {"value": float(v), "chi2": res["chi2"],
                       "point": {k: res[k] for k in sampled}}
         progress(f"[numass] {n_done}/{len(values)}: {param} = {v:.5g}: chi2 = {res['chi2']:.3f}")
+    return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+
+
+def _finish(model, param, datasets, info, bf, values, results, out, plot, t0) -> dict:
+    """Intervals, floors, JSON and plot from the grid's best fits (``results`` by index)."""
     x = np.array(values)
     chi2 = np.array([results[i]["chi2"] for i in range(len(values))])
     chi2_min = min(float(chi2.min()), bf["chi2"])
