@@ -24,6 +24,8 @@ import scipy.linalg
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
+from numass.likelihoods._batch import finite_rows, quadratic_chi2, spectra_rows
+from numass.theory.batch import BatchProducts
 from numass.theory.products import Spectra, TheoryProducts
 
 CMB_KEYS = ("tt", "te", "ee", "bb")
@@ -51,6 +53,10 @@ class Window:
     def apply(self, spectrum: np.ndarray) -> np.ndarray:
         """Band powers from a spectrum indexed by L from 0."""
         return self.weights @ spectrum[self.lmin: self.lmax + 1]
+
+    def apply_rows(self, spectra: np.ndarray) -> np.ndarray:
+        """Band powers (n, nbins) from spectra (n, >= lmax + 1) indexed by L from 0."""
+        return spectra[:, self.lmin: self.lmax + 1] @ self.weights.T
 
 
 def make_window(key: str, ells: np.ndarray, weights: np.ndarray, lmin: int, lmax: int,
@@ -193,28 +199,70 @@ class BandpowerModel:
         """Model band powers from spectra indexed by L (``arrays[key]``).
 
         ``cmb_scale`` multiplies the CMB spectra in the correction (Planck's 1/A_planck^2);
-        ``amplitudes`` gives each template's amplitude.
+        ``amplitudes`` gives each template's amplitude. The batched ``model_rows`` on one row.
         """
-        out = self.band.apply(arrays[self.band.key])
+        rows = self.model_rows({k: np.asarray(a)[None, :] for k, a in arrays.items()},
+                               {k: np.array([v]) for k, v in (amplitudes or {}).items()},
+                               np.array([cmb_scale]))
+        return rows[0]
+
+    def model_rows(self, arrays: dict[str, np.ndarray],
+                   amplitudes: dict[str, np.ndarray] | None = None,
+                   cmb_scale: np.ndarray | None = None) -> np.ndarray:
+        """Model band powers (n, nbins) from spectra (n, >= lmax + 1) indexed by L; ``cmb_scale``
+        (n,) and each template amplitude (n,) as in ``model``, one value per row."""
+        out = self.band.apply_rows(arrays[self.band.key])
         if self.correction:
             corr = -self.fiducial_correction
             for w in self.correction:
-                term = w.apply(arrays[w.key])
-                corr = corr + (term * cmb_scale if w.key in CMB_KEYS else term)
+                term = w.apply_rows(arrays[w.key])
+                scaled = w.key in CMB_KEYS and cmb_scale is not None
+                corr = corr + (term * cmb_scale[:, None] if scaled else term)
             out = out + corr
         for name, template in self.templates.items():
-            out = out + (amplitudes or {})[name] * template
+            out = out + (amplitudes or {})[name][:, None] * template
         return out
 
     def chi2(self, model: np.ndarray) -> float:
         r = self.data - model
         return float(r @ self.inv_cov @ r)
 
+    def chi2_rows(self, model: np.ndarray) -> np.ndarray:
+        """chi^2 of each row of ``model`` (n, nbins)."""
+        return quadratic_chi2(self.data - model, self.inv_cov)
+
+    def read_ranges(self) -> dict[str, tuple[int, int]]:
+        """spectrum key -> (lowest, highest) L any window reads from it."""
+        out: dict[str, tuple[int, int]] = {}
+        for w in self.windows:
+            lo, hi = out.get(w.key, (w.lmin, w.lmax))
+            out[w.key] = (min(lo, w.lmin), max(hi, w.lmax))
+        return out
+
 
 def spectra_arrays(theory: TheoryProducts, keys, lmax: int, who: str) -> dict[str, np.ndarray]:
     """The spectra a model reads, validated, as arrays indexed by L = 0..lmax."""
     spectra = theory.need_spectra(who)
     return {k: spectrum_array(spectra, k, lmax, who) for k in keys}
+
+
+def spectra_rows_arrays(theory: BatchProducts, model: BandpowerModel, n: int, who: str
+                        ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(key -> spectra (n, lmax + 1) indexed by L, bool (n,): every value a window reads is
+    finite), for the batched path; 'kk' is derived from 'pp' as in ``spectrum_array``."""
+    arrays, finite = {}, np.ones(n, dtype=bool)
+    for key, (lo, hi) in model.read_ranges().items():
+        source = "pp" if key == "kk" else key
+        arr = spectra_rows(theory, source, 0, model.lmax, n, who)
+        finite &= finite_rows(arr[:, lo: hi + 1])
+        arrays[key] = pp_to_kk(arr) if key == "kk" else arr
+    return arrays, finite
+
+
+def finite_nuisance_rows(values: dict[str, np.ndarray]) -> np.ndarray:
+    """bool (n,): every nuisance value of the row finite (the batched ``finite_nuisance``)."""
+    arrays = list(values.values())
+    return np.logical_and.reduce([np.isfinite(a) for a in arrays]) if arrays else True
 
 
 def finite_nuisance(values: dict[str, float], who: str) -> dict[str, float]:

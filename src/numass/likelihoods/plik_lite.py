@@ -12,7 +12,10 @@ import scipy.linalg
 
 from numass.data.store import dataset_file, load_text
 from numass.errors import DataError, InputError
+from numass.likelihoods._batch import (batch_size, calibration_rows, finite_rows, loglike_rows,
+                                       nuisance_rows, spectra_rows, whitened_chi2)
 from numass.likelihoods.base import Likelihood, Nuisance
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 DATASET = "planck2018_lite"
@@ -159,3 +162,25 @@ class PlikLite(Likelihood):
         resid = self.x_data - self.binned_theory(theory) / cal**2
         white = self._whiten @ resid
         return -0.5 * float(white @ white)
+
+    def binned_rows(self, theory: BatchProducts, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(binned model C_ell of every row (n, nbins) before calibration, bool (n,): the spectra
+        read are finite)."""
+        who = self.id or "PlikLite"
+        spectra_rows(theory, "tt", 0, self.lmax, n, who)  # every variant needs ell <= 2508
+        finite, parts = np.ones(n, dtype=bool), []
+        for k, (top, mat) in self._binning.items():
+            dl = spectra_rows(theory, k, BIN_LMIN_OFFSET, top, n, who)
+            finite &= finite_rows(dl)
+            parts.append(dl @ mat.T)
+        return np.concatenate(parts, axis=1), finite
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        who = self.id or "PlikLite"
+        n = batch_size(theory, who)
+        cal, cal_ok = calibration_rows(nuisance_rows(self, nuisance, n)["A_planck"])
+        with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
+            binned, finite = self.binned_rows(theory, n)
+            resid = self.x_data - binned / cal[:, None] ** 2
+            chi2 = whitened_chi2(resid, self._whiten)
+        return loglike_rows(chi2, np.asarray(theory.ok) & cal_ok & finite)
