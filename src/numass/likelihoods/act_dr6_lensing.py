@@ -88,6 +88,7 @@ class ACTDR6Lensing(Likelihood):
         n = batch_size(theory, self.id)
         valid = np.asarray(theory.ok) & finite_nuisance_rows(nuisance_rows(self, nuisance, n))
         with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
-            arrays, finite = spectra_rows_arrays(theory, self.model, n, self.id)
-            chi2 = self.model.chi2_rows(self.model.model_rows(arrays))
+            arrays = spectra_rows_arrays(theory, self.model, n, self.id)
+            model, finite = self.model.model_rows(arrays, kk_from_pp=True)
+            chi2 = self.model.chi2_rows(model)
         return loglike_rows(chi2, valid & finite)

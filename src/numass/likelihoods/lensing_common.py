@@ -18,13 +18,14 @@ cut at the highest L where any weight is non-zero, so ``lmax`` is exactly what a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
-from numass.likelihoods._batch import finite_rows, quadratic_chi2, spectra_rows
+from numass.likelihoods._batch import quadratic_chi2, spectra_rows
 from numass.theory.batch import BatchProducts
 from numass.theory.products import Spectra, TheoryProducts
 
@@ -54,9 +55,15 @@ class Window:
         """Band powers from a spectrum indexed by L from 0."""
         return self.weights @ spectrum[self.lmin: self.lmax + 1]
 
-    def apply_rows(self, spectra: np.ndarray) -> np.ndarray:
-        """Band powers (n, nbins) from spectra (n, >= lmax + 1) indexed by L from 0."""
-        return spectra[:, self.lmin: self.lmax + 1] @ self.weights.T
+
+@dataclass(frozen=True)
+class KeyOperator:
+    """All windows on one spectrum, (L = lmin .. lmax) x (nbins + 1); the last column is ones."""
+
+    key: str
+    lmin: int
+    lmax: int
+    weights: np.ndarray
 
 
 def make_window(key: str, ells: np.ndarray, weights: np.ndarray, lmin: int, lmax: int,
@@ -201,27 +208,49 @@ class BandpowerModel:
         ``cmb_scale`` multiplies the CMB spectra in the correction (Planck's 1/A_planck^2);
         ``amplitudes`` gives each template's amplitude. The batched ``model_rows`` on one row.
         """
-        rows = self.model_rows({k: np.asarray(a)[None, :] for k, a in arrays.items()},
-                               {k: np.array([v]) for k, v in (amplitudes or {}).items()},
-                               np.array([cmb_scale]))
+        rows, _ = self.model_rows({k: np.asarray(a)[None, :] for k, a in arrays.items()},
+                                  {k: np.array([v]) for k, v in (amplitudes or {}).items()},
+                                  np.array([cmb_scale]))
         return rows[0]
+
+    @cached_property
+    def operators(self) -> list[KeyOperator]:
+        """One operator per spectrum key: the windows on that key summed (the band window and the
+        correction on the lensing spectrum share one), so each spectrum is read once."""
+        out = []
+        for key in self.keys:
+            windows = [w for w in self.windows if w.key == key]
+            lo, hi = min(w.lmin for w in windows), max(w.lmax for w in windows)
+            weights = np.zeros((hi - lo + 1, len(self.data) + 1))
+            for w in windows:
+                weights[w.lmin - lo: w.lmax - lo + 1, :-1] += w.weights.T
+            weights[:, -1] = 1.0  # a NaN or inf read anywhere makes this column non-finite
+            out.append(KeyOperator(key, lo, hi, weights))
+        return out
 
     def model_rows(self, arrays: dict[str, np.ndarray],
                    amplitudes: dict[str, np.ndarray] | None = None,
-                   cmb_scale: np.ndarray | None = None) -> np.ndarray:
-        """Model band powers (n, nbins) from spectra (n, >= lmax + 1) indexed by L; ``cmb_scale``
-        (n,) and each template amplitude (n,) as in ``model``, one value per row."""
-        out = self.band.apply_rows(arrays[self.band.key])
-        if self.correction:
-            corr = -self.fiducial_correction
-            for w in self.correction:
-                term = w.apply_rows(arrays[w.key])
-                scaled = w.key in CMB_KEYS and cmb_scale is not None
-                corr = corr + (term * cmb_scale[:, None] if scaled else term)
-            out = out + corr
+                   cmb_scale: np.ndarray | None = None, kk_from_pp: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(model band powers (n, nbins), bool (n,): every spectrum value read is finite) from
+        spectra (n, >= lmax + 1) indexed by L. ``cmb_scale`` (n,) and each template amplitude (n,)
+        as in ``model``, one value per row; with ``kk_from_pp``, ``arrays['kk']`` holds the pp
+        spectrum and the conversion factor is applied to the band powers instead."""
+        nbins = len(self.data)
+        out = -self.fiducial_correction if self.correction else np.zeros(nbins)
+        finite = np.ones(len(next(iter(arrays.values()))), dtype=bool)
+        for op in self.operators:
+            term = arrays[op.key][:, op.lmin: op.lmax + 1] @ op.weights
+            finite &= np.isfinite(term[:, nbins])  # the sum of the values read
+            term = term[:, :nbins]
+            if op.key == "kk" and kk_from_pp:
+                term = pp_to_kk(term)
+            if op.key in CMB_KEYS and cmb_scale is not None:
+                term = term * cmb_scale[:, None]
+            out = out + term
         for name, template in self.templates.items():
             out = out + (amplitudes or {})[name][:, None] * template
-        return out
+        return out, finite
 
     def chi2(self, model: np.ndarray) -> float:
         r = self.data - model
@@ -231,13 +260,6 @@ class BandpowerModel:
         """chi^2 of each row of ``model`` (n, nbins)."""
         return quadratic_chi2(self.data - model, self.inv_cov)
 
-    def read_ranges(self) -> dict[str, tuple[int, int]]:
-        """spectrum key -> (lowest, highest) L any window reads from it."""
-        out: dict[str, tuple[int, int]] = {}
-        for w in self.windows:
-            lo, hi = out.get(w.key, (w.lmin, w.lmax))
-            out[w.key] = (min(lo, w.lmin), max(hi, w.lmax))
-        return out
 
 
 def spectra_arrays(theory: TheoryProducts, keys, lmax: int, who: str) -> dict[str, np.ndarray]:
@@ -247,16 +269,11 @@ def spectra_arrays(theory: TheoryProducts, keys, lmax: int, who: str) -> dict[st
 
 
 def spectra_rows_arrays(theory: BatchProducts, model: BandpowerModel, n: int, who: str
-                        ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(key -> spectra (n, lmax + 1) indexed by L, bool (n,): every value a window reads is
-    finite), for the batched path; 'kk' is derived from 'pp' as in ``spectrum_array``."""
-    arrays, finite = {}, np.ones(n, dtype=bool)
-    for key, (lo, hi) in model.read_ranges().items():
-        source = "pp" if key == "kk" else key
-        arr = spectra_rows(theory, source, 0, model.lmax, n, who)
-        finite &= finite_rows(arr[:, lo: hi + 1])
-        arrays[key] = pp_to_kk(arr) if key == "kk" else arr
-    return arrays, finite
+                        ) -> dict[str, np.ndarray]:
+    """key -> spectra (n, lmax + 1) indexed by L, for ``model_rows(..., kk_from_pp=True)``:
+    'kk' is the pp array itself (views, no copies)."""
+    return {k: spectra_rows(theory, "pp" if k == "kk" else k, 0, model.lmax, n, who)
+            for k in model.keys}
 
 
 def finite_nuisance_rows(values: dict[str, np.ndarray]) -> np.ndarray:

@@ -137,6 +137,7 @@ class PlanckPR4Lensing(Likelihood):
             valid &= cal_ok
             scale = cal ** -2
         with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
-            arrays, finite = spectra_rows_arrays(theory, self.model, n, self.id)
-            chi2 = self.model.chi2_rows(self.model.model_rows(arrays, cmb_scale=scale))
+            arrays = spectra_rows_arrays(theory, self.model, n, self.id)
+            model, finite = self.model.model_rows(arrays, cmb_scale=scale, kk_from_pp=True)
+            chi2 = self.model.chi2_rows(model)
         return loglike_rows(chi2, valid & finite)

@@ -67,6 +67,26 @@ def binning_matrix(blmin: np.ndarray, blmax: np.ndarray, weights: np.ndarray,
     return mat
 
 
+class ContiguousBins:
+    """Bins that do not overlap, in increasing ell: each band power is a weighted sum over its
+    own ell range, so binning is one weighted pass and a segment sum (np.add.reduceat) instead of
+    a dense (nbins x nell) product: the same numbers, O(nell) rather than O(nbins * nell) work.
+    ``apply_rows`` maps D_ell (n, lmax - lmin + 1) to binned C_ell (n, nbins)."""
+
+    def __init__(self, blmin: np.ndarray, blmax: np.ndarray, weights: np.ndarray,
+                 lmin: int, lmax: int):
+        if np.any(blmin[1:] <= blmax[:-1]) or np.any(blmax < blmin) or blmin[0] < lmin \
+                or blmax[-1] != lmax:
+            raise ValueError("bins must be non-overlapping, increasing, within lmin..lmax and "
+                             "end at lmax")
+        # each column of the dense matrix holds at most one bin's weight: its sum is that weight
+        self.weights = binning_matrix(blmin, blmax, weights, lmin, lmax).sum(axis=0)
+        self.starts = np.asarray(blmin) - lmin
+
+    def apply_rows(self, dl: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(dl * self.weights, self.starts, axis=1)
+
+
 def spectrum_slice(spectra, key: str, lmin: int, lmax: int, who: str) -> np.ndarray:
     """D_ell of ``key`` for ell = lmin..lmax, checked for shape and finiteness."""
     arr = np.asarray(getattr(spectra, key), dtype=float)
@@ -136,8 +156,11 @@ class PlikLite(Likelihood):
         self._binning = {}
         for k in self.spectra_used:
             top = int(blmax[NBINS[k] - 1])
-            self._binning[k] = (top, binning_matrix(blmin[: NBINS[k]], blmax[: NBINS[k]],
-                                                    weights, BIN_LMIN_OFFSET, top))
+            try:
+                self._binning[k] = (top, ContiguousBins(blmin[: NBINS[k]], blmax[: NBINS[k]],
+                                                        weights, BIN_LMIN_OFFSET, top))
+            except ValueError as exc:
+                raise DataError(DATASET, rel("blmin.dat / blmax.dat"), str(exc)) from None
         try:
             chol = scipy.linalg.cholesky(cov[np.ix_(idx, idx)], lower=True)
         except np.linalg.LinAlgError:
@@ -154,8 +177,8 @@ class PlikLite(Likelihood):
             raise InputError(f"{who} needs spectra up to ell = {self.lmax}, "
                              f"got lmax = {spectra.lmax}")
         return np.concatenate([
-            mat @ spectrum_slice(spectra, k, BIN_LMIN_OFFSET, top, who)
-            for k, (top, mat) in self._binning.items()])
+            bins.apply_rows(spectrum_slice(spectra, k, BIN_LMIN_OFFSET, top, who)[None, :])[0]
+            for k, (top, bins) in self._binning.items()])
 
     def loglike(self, theory: TheoryProducts, nuisance: dict[str, float] | None = None) -> float:
         cal = calibration(self.nuisance_values(nuisance), self.id or "PlikLite")
@@ -169,10 +192,11 @@ class PlikLite(Likelihood):
         who = self.id or "PlikLite"
         spectra_rows(theory, "tt", 0, self.lmax, n, who)  # every variant needs ell <= 2508
         finite, parts = np.ones(n, dtype=bool), []
-        for k, (top, mat) in self._binning.items():
+        for k, (top, bins) in self._binning.items():
             dl = spectra_rows(theory, k, BIN_LMIN_OFFSET, top, n, who)
-            finite &= finite_rows(dl)
-            parts.append(dl @ mat.T)
+            binned = bins.apply_rows(dl)
+            finite &= finite_rows(binned)  # NaN or inf times any weight (0 too) is not finite
+            parts.append(binned)
         return np.concatenate(parts, axis=1), finite
 
     def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:

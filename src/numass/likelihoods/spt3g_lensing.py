@@ -99,7 +99,8 @@ class SPT3GLensing(Likelihood):
         nuis = nuisance_rows(self, nuisance, n)
         valid = np.asarray(theory.ok) & finite_nuisance_rows(nuis)
         with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
-            arrays, finite = spectra_rows_arrays(theory, self.model, n, self.id)
-            model = self.model.model_rows(arrays, amplitudes={A_FG.name: nuis[A_FG.name]})
+            arrays = spectra_rows_arrays(theory, self.model, n, self.id)
+            model, finite = self.model.model_rows(arrays, amplitudes={A_FG.name: nuis[A_FG.name]},
+                                                  kk_from_pp=True)
             chi2 = self.model.chi2_rows(model)
         return loglike_rows(chi2, valid & finite)
