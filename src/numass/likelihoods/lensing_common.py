@@ -206,12 +206,20 @@ class BandpowerModel:
         """Model band powers from spectra indexed by L (``arrays[key]``).
 
         ``cmb_scale`` multiplies the CMB spectra in the correction (Planck's 1/A_planck^2);
-        ``amplitudes`` gives each template's amplitude. The batched ``model_rows`` on one row.
+        ``amplitudes`` gives each template's amplitude. (``model_rows`` on one row gives the same
+        to rounding but was measured twice as slow for a single point, so this path applies one
+        window at a time.)
         """
-        rows, _ = self.model_rows({k: np.asarray(a)[None, :] for k, a in arrays.items()},
-                                  {k: np.array([v]) for k, v in (amplitudes or {}).items()},
-                                  np.array([cmb_scale]))
-        return rows[0]
+        out = self.band.apply(arrays[self.band.key])
+        if self.correction:
+            corr = -self.fiducial_correction
+            for w in self.correction:
+                term = w.apply(arrays[w.key])
+                corr = corr + (term * cmb_scale if w.key in CMB_KEYS else term)
+            out = out + corr
+        for name, template in self.templates.items():
+            out = out + (amplitudes or {})[name] * template
+        return out
 
     @cached_property
     def operators(self) -> list[KeyOperator]:
