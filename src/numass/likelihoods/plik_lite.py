@@ -73,6 +73,8 @@ class ContiguousBins:
     a dense (nbins x nell) product: the same numbers, O(nell) rather than O(nbins * nell) work.
     ``apply_rows`` maps D_ell (n, lmax - lmin + 1) to binned C_ell (n, nbins)."""
 
+    ROWS_PER_CHUNK = 64  # the weighted rows of a chunk (~1.3 MB) stay in cache for the sum
+
     def __init__(self, blmin: np.ndarray, blmax: np.ndarray, weights: np.ndarray,
                  lmin: int, lmax: int):
         if np.any(blmin[1:] <= blmax[:-1]) or np.any(blmax < blmin) or blmin[0] < lmin \
@@ -82,8 +84,6 @@ class ContiguousBins:
         # each column of the dense matrix holds at most one bin's weight: its sum is that weight
         self.weights = binning_matrix(blmin, blmax, weights, lmin, lmax).sum(axis=0)
         self.starts = np.asarray(blmin) - lmin
-
-    ROWS_PER_CHUNK = 64  # the weighted rows of a chunk (~1.3 MB) stay in cache for the sum
 
     def apply_rows(self, dl: np.ndarray) -> np.ndarray:
         out = np.empty((len(dl), len(self.starts)))
