@@ -26,7 +26,8 @@ NAN_ROW, OUT_OF_BOX_ROW = 0, 1  # rows the backend fails on (ok = False)
 
 def _posterior_points(rng, n: int) -> dict[str, np.ndarray]:
     """LCDM + Sigma m_nu,eff of either sign, each parameter within +-4 sigma of Planck's."""
-    pts = {k: np.clip(m + s * rng.uniform(-4, 4, n), *design.BOX[k]) for k, (m, s) in CENTRE.items()}
+    pts = {k: np.clip(m + s * rng.uniform(-4, 4, n), *design.BOX[k])
+           for k, (m, s) in CENTRE.items()}
     pts["mnu_eff"] = rng.uniform(-0.35, 0.35, n)
     pts.update(w=np.full(n, -1.0), wa=np.zeros(n), A_L=np.ones(n))
     return pts
