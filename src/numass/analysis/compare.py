@@ -1069,7 +1069,7 @@ DEFINITIONS = {
                            "(bayes_extrapolated): the tail mass of a Gaussian fit to the "
                            "marginal (skew-normal when its skewness is significant), an "
                            "extrapolation, with bayes_bound the 95% lower bound the samples alone "
-                           "support; '≥' (bayes_lower_bound) only for a figure that is itself "
+                           "support (in brackets in the tables); '≥' (bayes_lower_bound) only for a figure that is itself "
                            "such a bound",
     "tension_sigma.profile": "sqrt(χ²(Σmν,eff = floor) − χ²_min) from best fits (0 when the best "
                              "fit is above the floor)",

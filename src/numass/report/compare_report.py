@@ -210,8 +210,11 @@ def _f(x, fmt="{:+.3f}", none="–"):
 
 def _sigma(t: dict) -> str:
     """'Bayes / profile' for one floor; '≈' marks a Bayesian figure extrapolated from a fit to
-    the marginal, '≥' one that is a bound."""
-    return f"{sigma_mark(t)}{_f(t['bayes'], '{:.2f}')} / {_f(t['profile'], '{:.2f}')}"
+    the marginal (the lower bound the chain's samples support follows in brackets), '≥' one
+    that is a bound."""
+    bound = (f" (≥{t['bayes_bound']:.2f})" if t.get("bayes_extrapolated")
+             and t.get("bayes_bound") is not None else "")
+    return f"{sigma_mark(t)}{_f(t['bayes'], '{:.2f}')}{bound} / {_f(t['profile'], '{:.2f}')}"
 
 
 def verdict_rows(summary: dict) -> list[list[str]]:
