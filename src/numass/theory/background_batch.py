@@ -51,15 +51,17 @@ class BatchDensities:
     eta: np.ndarray
     de_kind: str = "cpl"
 
-    def massive_nu(self, lna: np.ndarray) -> np.ndarray:
-        """omega_nu h^2 (a) a^4 of the massive states, (n, m) for ln a of shape (m,) or (n, m)."""
-        ratio = rho_ratio_log(np.log(np.maximum(self.y0, 1e-300))[:, None] + lna)
+    def massive_nu(self, lna: np.ndarray, ratio_of_log=None) -> np.ndarray:
+        """omega_nu h^2 (a) a^4 of the massive states, (n, m) for ln a of shape (m,) or (n, m);
+        ``ratio_of_log`` the density ratio as a function of ln y (default: rho_ratio_log)."""
+        ratio = (ratio_of_log or rho_ratio_log)(np.log(np.maximum(self.y0, 1e-300))[:, None] + lna)
         return self.rel[:, None] * (1.0 + self.sign[:, None] * (ratio - 1.0))
 
-    def not_de(self, lna: np.ndarray) -> np.ndarray:
+    def not_de(self, lna: np.ndarray, ratio_of_log=None) -> np.ndarray:
         """H^2 / (100 km/s/Mpc)^2 without dark energy, (n, m), at ln a."""
         inv_a3 = np.exp(-3.0 * lna)
-        rad = (self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None] + self.massive_nu(lna)
+        rad = ((self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None]
+               + self.massive_nu(lna, ratio_of_log))
         return inv_a3 * ((self.ombh2 + self.omch2)[:, None] + rad * np.exp(-lna))
 
     def de_shape(self, lna: np.ndarray) -> np.ndarray:

@@ -1,16 +1,17 @@
 """The batched background with far less arithmetic per point: Gauss-Legendre panels in ln a.
 
 Same physics and definitions as theory/background.py (and background_batch.py, the exact batched
-path): the same densities, the same neutrino density table and interpolation (evaluated only at
-the quadrature nodes), the same z*, z_drag fits, the same r_s convention (integral from
+path): the same densities, the same neutrino density table (evaluated only at the quadrature
+nodes; H(z) with the same interpolation), the same z*, z_drag fits, the same r_s convention (integral from
 a = 1e-9 plus the radiation-era tail below it), the same cosmomc_theta definition. Only the
 quadrature differs: instead of 6001 + 8002 grid points a point, each integral is a sum over a
 few panels of Gauss-Legendre nodes in ln a, with panel edges where the integrand changes
 character (the redshifts asked for, z*, z_drag, the sign switch of LsCDM's Lambda). The
 integrands are smooth in ln a (their nearest complex singularities sit ~1 away, ~pi/3 at dark
-energy-matter equality), so 8-10 nodes a panel of width <= 1-2 are exact to ~1e-12; the
-neutrino table's linear interpolation (kinks every 0.0144 in ln a) is what limits the agreement
-with the per-point code, to ~1e-9 (docs/batch.md gives the measured maxima).
+energy-matter equality), so 8 nodes a panel of width <= 1-2.5 are exact to ~1e-12, once the
+neutrino table's linear interpolation (kinks every 0.0144 in ln y, which a few nodes would
+sample rather than average) is replaced in the integrands by its cell mean (rho_ratio_smooth).
+docs/batch.md gives the measured agreement with the per-point code.
 
 LsCDM's per-point cosmomc_theta uses the trapezoid rule on 4001 points, whose error (~1e-6) is
 part of its definition: it is added here as the Euler-Maclaurin term s^2/12 (f'(b) - f'(a)),
@@ -20,25 +21,51 @@ from __future__ import annotations
 
 import numpy as np
 
+from scipy.interpolate import CubicSpline
+
+from numass.theory import neutrinos as nu
 from numass.theory.background import C_KM_S
 from numass.theory.background_batch import (_THETA_STEPS, BatchDensities, _newton, _take_rows,
                                             astar_mc, recombination_fit)
 
 _GL8 = np.polynomial.legendre.leggauss(8)
-_GL10 = np.polynomial.legendre.leggauss(10)
 _LNA_MIN = np.log(1e-9)  # lower end of r_s (as the per-point ln a grid)
 _LNA_THETA = np.log(1e-8)  # lower end of cosmomc_theta's sound horizon (as CAMB)
-# fixed panel edges in ln a: every ~2-3 deep in the radiation era; every 0.25 from a = 3e-6 to
-# recombination, where the neutrino table's linear interpolation (kinks every 0.0144 in ln y)
-# is sampled densely enough to average out (~2e-8 with panels of 1-2, ~3e-9 here, against the
-# per-point code's Simpson sums; ~4e-13 without massive neutrinos); every ~0.5-1 in the matter
-# and dark-energy eras (whose singularities sit ~1 from the real axis)
-EARLY_EDGES = (-18.0, -15.0, -13.0, *np.arange(-12.75, -6.6, 0.25))
+# fixed panel edges in ln a: every ~1.5-3 in the radiation era (singularities ~pi away), every
+# ~0.5-1 in the matter and dark-energy eras (singularities ~1 away, ~pi/3 at their equality)
+EARLY_EDGES = (-18.0, -15.0, -12.5, -10.5, -9.0, -8.0)
 LATE_EDGES = (-6.0, -5.0, -4.0, -3.0, -2.25, -1.5, -1.0, -0.5)
 # LsCDM: edges at these multiples of the tanh's pole distance either side of the switch
 _SWITCH_STEPS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 _FD_STEP = 1e-3  # central differences for the trapezoid's Euler-Maclaurin term
 _BLOCK = 128
+
+
+def _cell_mean_table() -> CubicSpline:
+    """A cubic spline through g_i + (g_{i+1} - 2 g_i + g_{i-1}) / 12, g = the neutrino table's
+    ln(rho/rho_massless): the local mean of its linear interpolation (which exceeds a convex g by
+    g'' (u - u_i)(u_{i+1} - u) / 2, mean g'' du^2 / 12), without the kinks every 0.0144 in ln y.
+    The per-point code's fine grids average the interpolation's periodic error out; a few
+    Gauss-Legendre nodes would sample it (~2e-8 in r_s) instead."""
+    g = nu._LOG_RATIO
+    mean = g.copy()
+    mean[1:-1] += (g[2:] - 2 * g[1:-1] + g[:-2]) / 12
+    return CubicSpline(nu._LOGY, mean)
+
+
+_CELL_MEAN = _cell_mean_table()
+
+
+def rho_ratio_smooth(logy: np.ndarray) -> np.ndarray:
+    """background_batch.rho_ratio_log with the table's cell-mean spline in place of its linear
+    interpolation: what the integrands use (H(z) itself keeps the per-point interpolation)."""
+    out = np.exp(_CELL_MEAN(np.clip(logy, nu._LOGY[0], nu._LOGY[-1])))
+    low, high = logy < nu._LOGY[0], logy > nu._LOGY[-1]
+    if low.any():
+        out[low] = 1.0
+    if high.any():
+        out[high] = nu._NR_COEF * np.exp(logy[high])
+    return out
 
 
 def _switch_edges(d: BatchDensities) -> list[np.ndarray]:
@@ -109,7 +136,7 @@ class FastThetaMC:
             pre = C_KM_S * np.exp(-x) / 100.0
             if sound:
                 pre = pre / np.sqrt(3 * (1 + 3e4 * np.exp(x) * d.ombh2[:, None]))
-            self.grids.append((d.not_de(x), d.de_shape(x), pre * w))
+            self.grids.append((d.not_de(x, rho_ratio_smooth), d.de_shape(x), pre * w))
 
     def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
         odeh2 = (h**2 - self.m1[rows])[:, None]
@@ -177,13 +204,13 @@ class FastBackground:
                      "theta_star"):
             setattr(self, name, np.where(ok, getattr(self, name), np.nan))
 
-    def _h2(self, lna: np.ndarray, rows=slice(None)) -> np.ndarray:
+    def _h2(self, lna: np.ndarray, rows=slice(None), ratio_of_log=None) -> np.ndarray:
         d = self._d if rows == slice(None) else _take_rows(self._d, rows)
-        return d.not_de(lna) + self.odeh2[rows, None] * d.de_shape(lna)
+        return d.not_de(lna, ratio_of_log) + self.odeh2[rows, None] * d.de_shape(lna)
 
     def _integrand(self, lna: np.ndarray, sound: bool = False, rows=slice(None)) -> np.ndarray:
         """c / (a H) in Mpc per unit ln a, times the sound speed / c if ``sound``; (n, m)."""
-        hubble = 100.0 * np.sqrt(self._h2(lna, rows))
+        hubble = 100.0 * np.sqrt(self._h2(lna, rows, rho_ratio_smooth))
         f = C_KM_S / (np.exp(lna) * hubble)
         if sound:
             d = self._d
