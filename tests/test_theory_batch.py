@@ -170,3 +170,25 @@ def test_background_backend_refuses_spectra():
     with pytest.raises(InputError, match="no CMB spectra"):
         make_backend("background").compute_batch({"H0": [67.0], "ombh2": [0.0224],
                                                   "omch2": [0.12]}, BOTH)
+
+
+def test_unknown_batch_accuracy_raises():
+    with pytest.raises(InputError, match="batch accuracy 'rough'"):
+        _backend("background", "rough").compute_batch({"H0": [67.0], "ombh2": [0.0224],
+                                                       "omch2": [0.12]}, BACKGROUND)
+
+
+def test_cell_mean_neutrino_table_keeps_the_interpolation_average():
+    """The integrands' smooth neutrino density has the same integral over the table's range as
+    its linear interpolation (to ~1e-12 relative), while differing from it pointwise by ~1e-5:
+    a test that fails if the g''/12 correction had the wrong sign or size."""
+    from numass.theory import neutrinos as nu
+    from numass.theory.background_batch import rho_ratio_log
+    from numass.theory.background_fast import rho_ratio_smooth
+
+    u = np.linspace(np.log(0.01), np.log(100.0), 400_001)  # ~28 000 points a table cell
+    linear, smooth = rho_ratio_log(u), rho_ratio_smooth(u)
+    assert 1e-7 < np.max(np.abs(smooth / linear - 1)) < 1e-4
+    assert abs(np.trapezoid(smooth, u) / np.trapezoid(linear, u) - 1) < 1e-10
+    assert np.all(rho_ratio_smooth(np.array([nu._LOGY[0] - 1, nu._LOGY[-1] + 1]))
+                  == rho_ratio_log(np.array([nu._LOGY[0] - 1, nu._LOGY[-1] + 1])))
