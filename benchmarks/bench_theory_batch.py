@@ -4,7 +4,10 @@
 
 For each backend (as numass.theory.make_backend builds it, with the Sigma m_nu,eff wrapper):
 the per-point path (``compute`` at each point, timed on up to --per-point points; its cost per
-point does not depend on n) against ``compute_batch`` on n points at once, and their ratio.
+point does not depend on n) against ``compute_batch`` on n points at once, and their ratio, for
+the fast batched background (the default) and, for the vectorised backends, the exact one
+(``batch_accuracy = 'exact'``). The batch times include D_M, D_H, D_V at the seven DESI DR2
+redshifts (the fast background integrates D_M when it is asked for).
 Points: a Planck-like posterior region, mnu_eff of both signs; BLAS limited to one thread, as
 numass's chains run.
 """
@@ -29,6 +32,8 @@ CASES = {
     "lscdm-emulator": ({"z_dagger": (1.8, 3.0)}, SPECTRA),
     "nu_interacting-emulator": ({"alpha_fs": (0.0, 2.0)}, SPECTRA),
 }
+VECTORISED = ("background", "lscdm-background", "emulator")
+DESI_Z = np.array([0.295, 0.51, 0.706, 0.934, 1.321, 1.484, 2.33])
 
 
 def points(n: int, extra: dict, rng, positive: bool) -> dict[str, np.ndarray]:
@@ -63,11 +68,21 @@ def bench(label: str, sizes: list[int], n_single: int, rng) -> None:
 
     t_point = best_of(one_by_one, 2) / n_single
     print(f"{label:24s} per-point {t_point * 1e3:8.3f} ms / point")
-    for n in sizes:
-        sub = {k: v[:n] for k, v in p.items()}
-        t_batch = best_of(lambda: backend.compute_batch(sub, need), 3 if n < 1000 else 2) / n
-        print(f"{'':24s} batch n = {n:5d}: {t_batch * 1e3:8.3f} ms / point   "
-              f"x{t_point / t_batch:6.1f} the per-point path")
+    accuracies = ("fast", "exact") if backend.name in VECTORISED else ("generic loop",)
+    for accuracy in accuracies:
+        if backend.name in VECTORISED:
+            backend.inner.batch_accuracy = accuracy
+        for n in sizes:
+            sub = {k: v[:n] for k, v in p.items()}
+
+            def batch():
+                bg = backend.compute_batch(sub, need).background
+                for name in ("DM", "DH", "DV"):
+                    getattr(bg, name)(DESI_Z)
+
+            t_batch = best_of(batch, 3 if n < 1000 else 2) / n
+            print(f"{'':24s} {accuracy:5s} n = {n:5d}: {t_batch * 1e3:8.3f} ms / point   "
+                  f"x{t_point / t_batch:6.1f} the per-point path")
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ from numass.errors import InputError
 from numass.theory.backend import DEFAULTS, check_need
 from numass.theory.background_batch import (BatchBackground, BatchDensities, batch_densities,
                                             theta_mc_batch, valid_rows)
+from numass.theory.background_fast import FastBackground, theta_mc_fast
+from numass.theory.backends_batch import batch_accuracy
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 
 _BLOCK = 32  # rows per block: 4 x 32 x 2999 float64 is ~3 MB
@@ -31,10 +33,12 @@ def _scaled_pca(emulator) -> dict:
             in emulator.pca.items()}
 
 
-def predict_rows(emulator, x: np.ndarray, out: dict | None = None) -> dict[str, np.ndarray]:
+def predict_rows(emulator, x: np.ndarray, out: dict | None = None,
+                 out_all: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Emulator.predict: spectra (n, 2999) on ell = 2..3000, sigma8 and H0 (n,); ``out`` may
-    give the (n, 2999) arrays (views) to write the spectra into."""
-    out_all = emulator.outputs(x)
+    give the (n, 2999) arrays (views) to write the spectra into, ``out_all`` the emulator's
+    outputs at x when already computed."""
+    out_all = emulator.outputs(x) if out_all is None else out_all
     n, K = len(out_all), emulator.K
     pca = _scaled_pca(emulator)
     out = dict(out) if out else {k: np.empty((n, len(targets.ELL))) for k in targets.SPECTRA}
@@ -56,17 +60,20 @@ def predict_rows(emulator, x: np.ndarray, out: dict | None = None) -> dict[str, 
     return out
 
 
-def h_and_slope_rows(emulator, x: np.ndarray, step: float = 1e-5):
-    """Emulator.h_and_slope for rows x (n, 10): (h, dh/d theta_MC_100), each (n,)."""
+def h_and_slope_rows(emulator, x: np.ndarray, step: float = 1e-5,
+                     h: np.ndarray | None = None):
+    """Emulator.h_and_slope for rows x (n, 10): (h, dh/d theta_MC_100), each (n,); ``h`` the
+    emulated h at x when already known (the last column of the emulator's outputs)."""
     from numass.emulator.network import features
 
     i = emulator.params.index("theta_MC_100")
     shifted = x.copy()
     shifted[:, i] += step
-    h = features(emulator.scale_inputs(np.vstack([x, shifted])), emulator.degree) \
+    both = x if h is None else np.empty((0, x.shape[1]))
+    h_all = features(emulator.scale_inputs(np.vstack([both, shifted])), emulator.degree) \
         @ emulator.W[:, -1]
-    n = len(x)
-    return h[:n], (h[n:] - h[:n]) / step
+    h = h_all[:len(both)] if h is None else h
+    return h, (h_all[len(both):] - h) / step
 
 
 def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
@@ -101,21 +108,28 @@ def refused_rows(p: dict[str, np.ndarray]) -> np.ndarray:
     return bad
 
 
-def design_rows(p: dict[str, np.ndarray], dens: BatchDensities) -> np.ndarray:
-    """(n, 10) rows in design.PARAMS order; theta_MC from H0 through ``theta`` if not given."""
+def _theta_mc(dens: BatchDensities, h: np.ndarray, accuracy: str) -> np.ndarray:
+    return (theta_mc_fast if accuracy == "fast" else theta_mc_batch)(dens, h)
+
+
+def design_rows(p: dict[str, np.ndarray], dens: BatchDensities,
+                accuracy: str = "fast") -> np.ndarray:
+    """(n, 10) rows in design.PARAMS order; theta_MC from H0 if not given."""
     if "cosmomc_theta" in p:
         theta100 = 100.0 * p["cosmomc_theta"]
     else:
-        theta100 = 100.0 * theta_mc_batch(dens, p["H0"] / 100.0)
+        theta100 = 100.0 * _theta_mc(dens, p["H0"] / 100.0, accuracy)
     values = {**p, "theta_MC_100": theta100, "logA": np.log(1e10 * p["As"])}
     return np.stack([values[k] for k in design.PARAMS], axis=1)
 
 
-def emulated_h0(emulator, rows: np.ndarray, dens: BatchDensities) -> np.ndarray:
-    """H0 at the rows' theta_MC: the emulated h and one Newton step on the exact theta_MC
-    (as EmulatorBackend.compute)."""
-    h, slope = h_and_slope_rows(emulator, rows)
-    h = h + (rows[:, design.PARAMS.index("theta_MC_100")] - 100 * theta_mc_batch(dens, h)) * slope
+def emulated_h0(emulator, rows: np.ndarray, dens: BatchDensities, accuracy: str = "fast",
+                h: np.ndarray | None = None) -> np.ndarray:
+    """H0 at the rows' theta_MC: the emulated h (``h`` if already known) and one Newton step on
+    numass's theta_MC (as EmulatorBackend.compute)."""
+    h, slope = h_and_slope_rows(emulator, rows, h=h)
+    theta = _theta_mc(dens, h, accuracy)
+    h = h + (rows[:, design.PARAMS.index("theta_MC_100")] - 100 * theta) * slope
     return 100.0 * h
 
 
@@ -140,31 +154,39 @@ def emulator_batch(backend, params: dict, need) -> BatchProducts:
     ok = ~refused_rows(p)
     p = _safe(p, ok)
     dens = batch_densities({k: p[k] for k in ("ombh2", "omch2", "mnu", "nnu", "w", "wa")})
-    rows = design_rows(p, dens)
+    accuracy = batch_accuracy(backend)
+    rows = design_rows(p, dens, accuracy)
     ok &= design.in_box(rows) & np.all(np.isfinite(rows), axis=1)
     rows[~ok] = (design.LOW + design.HIGH) / 2
-    h0 = emulated_h0(backend.emulator, rows, dens) if "cosmomc_theta" in p else p["H0"]
-    bg = BatchBackground(dens, h0 / 100.0, ok & np.isfinite(h0))
+    out_all = backend.emulator.outputs(rows) if "spectra" in need else None
+    if "cosmomc_theta" in p:  # the emulated h is the outputs' last column
+        h_emu = None if out_all is None else out_all[:, -1]
+        h0 = emulated_h0(backend.emulator, rows, dens, accuracy, h_emu)
+    else:
+        h0 = p["H0"]
+    background = FastBackground if accuracy == "fast" else BatchBackground
+    bg = background(dens, h0 / 100.0, ok & np.isfinite(h0))
     ok = bg.ok
     derived = {"H0": h0, "omegam": bg.omegam, "omnuh2": bg.omnuh2, "rdrag": bg.rdrag,
                "zdrag": bg.zdrag, "theta_star": bg.theta_star, "zstar": bg.zstar,
                "As": p["As"], "w": p["w"], "wa": p["wa"]}
     spectra = None
     if "spectra" in need:
-        spectra, pred = _spectra(backend.emulator, rows, p["A_lens"], ok)
+        spectra, pred = _spectra(backend.emulator, rows, p["A_lens"], ok, out_all)
         derived["sigma8"] = pred["sigma8"]
         derived["S8"] = pred["sigma8"] * np.sqrt(bg.omegam / 0.3)
     derived = {k: np.where(ok, v, np.nan) for k, v in derived.items()}
     return BatchProducts(params=given, ok=ok, spectra=spectra, background=bg, derived=derived)
 
 
-def _spectra(emulator, rows: np.ndarray, a_lens: np.ndarray, ok: np.ndarray):
+def _spectra(emulator, rows: np.ndarray, a_lens: np.ndarray, ok: np.ndarray,
+             out_all: np.ndarray | None = None):
     """(spectra on ell = 0..LMAX: zeros below LMIN, BB not emulated, NaN where not ok; the
     emulator's predictions), the emulator writing straight into the arrays."""
     n, size = len(ok), targets.LMAX + 1
     arrays = {k: np.zeros((n, size)) for k in (*targets.SPECTRA, "bb")}
     pred = predict_rows(emulator, rows, {k: arrays[k][:, targets.LMIN:]
-                                         for k in targets.SPECTRA})
+                                         for k in targets.SPECTRA}, out_all)
     arrays["pp"] *= a_lens[:, None]
     for a in arrays.values():
         a[~ok] = np.nan

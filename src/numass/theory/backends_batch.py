@@ -1,7 +1,9 @@
 """Vectorised ``compute_batch`` of the background-only backends ('background' and
 'lscdm-background'): the checks of their per-point ``compute`` turned into a per-row ``ok``
 (a row the per-point call refuses with InputError or TheoryError gets ok = False), names and
-shapes checked for the whole batch (InputError), then one batched background."""
+shapes checked for the whole batch (InputError), then one batched background: the fast one
+(Gauss-Legendre, theory/background_fast.py) unless the backend's ``batch_accuracy`` attribute
+is 'exact' (the per-point grids)."""
 from __future__ import annotations
 
 import numpy as np
@@ -56,6 +58,11 @@ def background_products(params: dict, p: dict, bg: BatchBackground, extra: dict)
     return BatchProducts(params=broadcast_params(params), ok=ok, background=bg, derived=derived)
 
 
+def batch_accuracy(backend) -> str:
+    """'fast' (the default) or 'exact': which batched background a backend uses."""
+    return getattr(backend, "batch_accuracy", "fast")
+
+
 def background_batch(backend, params: dict, need) -> BatchProducts:
     """BackgroundBackend.compute_batch."""
     p = checked_arrays(backend, params, need, "use --backend camb for data sets that need them")
@@ -63,7 +70,7 @@ def background_batch(backend, params: dict, need) -> BatchProducts:
     if "H0" not in p and "cosmomc_theta" not in p:
         raise InputError("the background needs 'H0' or 'cosmomc_theta'")
     refused = _refused(p, n)
-    bg = compute_background_batch(p)
+    bg = compute_background_batch(p, accuracy=batch_accuracy(backend))
     bg.ok &= ~refused
     return background_products(params, p, bg, {})
 
@@ -79,7 +86,8 @@ def lscdm_background_batch(backend, params: dict, need) -> BatchProducts:
         raise InputError("the background needs 'H0' or 'cosmomc_theta'")
     p.setdefault("eta_lscdm", np.full(n, 10.0))
     refused = _refused(p, n)
-    bg = compute_background_batch(p, de="lscdm", h_range=(0.3, 1.5))
+    bg = compute_background_batch(p, de="lscdm", h_range=(0.3, 1.5),
+                                  accuracy=batch_accuracy(backend))
     bg.ok &= ~refused
     return background_products(params, p, bg, {"z_dagger": p["z_dagger"],
                                                 "eta_lscdm": p["eta_lscdm"]})

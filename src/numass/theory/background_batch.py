@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numass.errors import InputError
 from numass.theory import neutrinos as nu
 from numass.theory.background import (_LNA, _NU_PER_GAMMA, C_KM_S, NNU_RANGE, omega_gamma)
 from numass.theory.recombination_fit import _coefficients, design_matrix
@@ -50,15 +51,17 @@ class BatchDensities:
     eta: np.ndarray
     de_kind: str = "cpl"
 
-    def massive_nu(self, lna: np.ndarray) -> np.ndarray:
-        """omega_nu h^2 (a) a^4 of the massive states, (n, m) for ln a of shape (m,) or (n, m)."""
-        ratio = rho_ratio_log(np.log(np.maximum(self.y0, 1e-300))[:, None] + lna)
+    def massive_nu(self, lna: np.ndarray, ratio_of_log=None) -> np.ndarray:
+        """omega_nu h^2 (a) a^4 of the massive states, (n, m) for ln a of shape (m,) or (n, m);
+        ``ratio_of_log`` the density ratio as a function of ln y (default: rho_ratio_log)."""
+        ratio = (ratio_of_log or rho_ratio_log)(np.log(np.maximum(self.y0, 1e-300))[:, None] + lna)
         return self.rel[:, None] * (1.0 + self.sign[:, None] * (ratio - 1.0))
 
-    def not_de(self, lna: np.ndarray) -> np.ndarray:
+    def not_de(self, lna: np.ndarray, ratio_of_log=None) -> np.ndarray:
         """H^2 / (100 km/s/Mpc)^2 without dark energy, (n, m), at ln a."""
         inv_a3 = np.exp(-3.0 * lna)
-        rad = (self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None] + self.massive_nu(lna)
+        rad = ((self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None]
+               + self.massive_nu(lna, ratio_of_log))
         return inv_a3 * ((self.ombh2 + self.omch2)[:, None] + rad * np.exp(-lna))
 
     def de_shape(self, lna: np.ndarray) -> np.ndarray:
@@ -364,22 +367,37 @@ def _take_rows(d: BatchDensities, rows) -> BatchDensities:
                              for k, v in d.__dict__.items()})
 
 
+ACCURACY = ("fast", "exact")
+
+
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
                              h_range: tuple[float, float] = (0.2, 1.5),
-                             h_start: np.ndarray | None = None) -> BatchBackground:
+                             h_start: np.ndarray | None = None, accuracy: str = "fast"):
     """The background at n points: ``p`` maps CAMB names (H0 or cosmomc_theta, ombh2, omch2,
     mnu of either sign, nnu, nu_states, w, wa, TCMB; z_dagger, eta_lscdm with de='lscdm') to
-    arrays (n,). ``ok`` False where background.compute_background would raise."""
+    arrays (n,). ``ok`` False where background.compute_background would raise.
+
+    ``accuracy``: 'fast' (Gauss-Legendre panels, background_fast.py; within ~1e-8 of the
+    per-point code, docs/batch.md) or 'exact' (the per-point grids: equal to rounding)."""
+    from numass.theory import background_fast as fast
+
+    check_accuracy(accuracy)
     ok = valid_rows(p, de)
     p = _fill_safe(p, ok)
     d = batch_densities(p, de)
     if "cosmomc_theta" in p:
         start = np.full(len(ok), 0.68) if h_start is None else h_start
         target = np.where(ok, p["cosmomc_theta"], np.nan)
-        h, converged = solve_h(d, target, start, h_range,
-                               "simpson" if de == "cpl" else "trapezoid")
+        solve = fast.solve_h_fast if accuracy == "fast" else solve_h
+        h, converged = solve(d, target, start, h_range, "simpson" if de == "cpl" else "trapezoid")
         ok &= converged
     else:
         h = p["H0"] / 100.0
     ok &= (h > 0.1) & (h < 2.0)
-    return BatchBackground(d, np.where(ok, h, 0.7), ok)
+    result = fast.FastBackground if accuracy == "fast" else BatchBackground
+    return result(d, np.where(ok, h, 0.7), ok)
+
+
+def check_accuracy(accuracy: str) -> None:
+    if accuracy not in ACCURACY:
+        raise InputError(f"batch accuracy '{accuracy}': use one of {', '.join(ACCURACY)}")
