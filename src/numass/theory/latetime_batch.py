@@ -60,9 +60,11 @@ class _Rows:
     """Rows ``idx`` of a batched background: D_M and H² at per-row ln a, H at shared z."""
 
     def __init__(self, bg, idx: np.ndarray):
-        self._d = _take_rows(bg._d, idx)
-        self._chi, self._dchi = bg._chi[idx], bg._dchi[idx]
-        self.odeh2 = bg.odeh2[idx]
+        every = len(idx) == len(bg.h)  # idx is sorted and unique: all rows, no copies
+        take = slice(None) if every else idx
+        self._d = _take_rows(bg._d, take)
+        self._chi, self._dchi = bg._chi[take], bg._dchi[take]
+        self.odeh2 = bg.odeh2[take]
 
     def DM_at(self, lna: np.ndarray) -> np.ndarray:
         return _hermite_rows(lna, self._chi, self._dchi)
@@ -74,7 +76,8 @@ class _Rows:
         return 100.0 * np.sqrt(self._h2(-np.log1p(z)))
 
 
-def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
     """h of ΛCDM (densities ``dens``, w = -1) with D_M(z*) = goal, per row, by Newton on the
     background's own discretisation (Simpson on the shared ln a grid from an even index below
     z*, cubic Hermite at z*), as latetime.matched_H0's brentq; (h, solved)."""
@@ -91,11 +94,11 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray,
                       t**2 * (3 - 2 * t), t**2 * (t - 1) * step])
     rows = np.arange(len(i))
 
-    def dm_and_slope(h: np.ndarray):
+    def dm_and_slope(h: np.ndarray, slope: bool = True):
         h2 = base + (h**2 - m1)[:, None]
         f = C_KM_S / (a * 100.0 * np.sqrt(h2))
         out = []
-        for g in (f, -f * h[:, None] / h2):  # D_M, then its derivative in h
+        for g in (f, -f * h[:, None] / h2) if slope else (f,):  # D_M, its derivative in h
             cum = cumulative_simpson_rows(g, step)
             chi = cum[:, -1:] - cum
             parts = np.stack([chi[rows, i], -g[rows, i], chi[rows, i + 1], -g[rows, i + 1]], 1)
@@ -103,10 +106,10 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray,
         return out
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        lo = dm_and_slope(np.full(len(i), _H_BRACKET[0]))[0] - goal
-        hi = dm_and_slope(np.full(len(i), _H_BRACKET[1]))[0] - goal
+        lo = dm_and_slope(np.full(len(i), _H_BRACKET[0]), False)[0] - goal
+        hi = dm_and_slope(np.full(len(i), _H_BRACKET[1]), False)[0] - goal
         solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
-        h = np.full(len(i), 0.68)
+        h = np.clip(np.where(np.isfinite(start), start, 0.68), *_H_BRACKET)
         for _ in range(30):
             dm, slope = dm_and_slope(h)
             new = np.clip(h - (dm - goal) / slope, *_H_BRACKET)
@@ -226,7 +229,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     dens = batch_densities(safe)
     lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
     goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
-    h_ref, solved = matched_h(dens, lna_star, goal)
+    h_ref, solved = matched_h(dens, lna_star, goal, bg.h)
     ok &= solved
     emu = {k: p[k] for k in _EMU_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})

@@ -44,10 +44,13 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
     n = _GROWTH_STEPS
     x = np.linspace(x0, 0.0, 2 * n + 1)
     h = x[2] - x[0]
-    lnH = CubicSpline(x, np.log(hubble(np.expm1(-x))), axis=1)
-    fr = np.ascontiguousarray((2.0 + lnH.derivative()(x)).T)
-    src = np.ascontiguousarray((1.5 * omega_cb[:, None] * np.exp(-3 * x)
-                                / (np.exp(lnH(x)) / 100.0) ** 2).T)
+    ln_h = np.log(hubble(np.expm1(-x)))
+    fr, src = np.empty((len(x), len(ln_h))), np.empty((len(x), len(ln_h)))
+    for rows in _blocks(len(ln_h)):  # splines of cache-sized blocks of rows
+        lnH = CubicSpline(x, ln_h[rows], axis=1)
+        fr[:, rows] = (2.0 + lnH.derivative()(x)).T
+        src[:, rows] = (1.5 * omega_cb[rows, None] * np.exp(-3 * x)
+                        / (np.exp(lnH(x)) / 100.0) ** 2).T
     d = np.empty((n + 1, fr.shape[1]))
     d[0] = dp = np.full(fr.shape[1], _A_GROWTH_INIT)
     y = d[0].copy()
@@ -67,8 +70,14 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
         d[i + 1] = y
     z = np.asarray(z, dtype=float)
     xs = np.clip(-np.log1p(z), x0, 0.0)
-    out = CubicSpline(x[::2], d, axis=0)(xs).T
+    out = np.empty((d.shape[1], len(xs)))
+    for rows in _blocks(d.shape[1]):
+        out[rows] = CubicSpline(x[::2], d[:, rows], axis=0)(xs).T
     return np.where(-np.log1p(z) < x0, 1.0 / (1.0 + z), out)
+
+
+def _blocks(n: int, size: int = 64) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def spline_rows(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
@@ -134,16 +143,16 @@ class LimberTable:
         """ln k (clipped as the per-point code clips k) at node j, offset w, every L."""
         return np.clip(self.ln_l - self.ln_chi[j] - w, *self.u_clip)
 
-    def locate(self, nodes: Nodes):
+    def locate(self, nodes: Nodes, rows: slice = slice(None)):
         """(in table, middle index i, quadratic weights of w_(i-1), w_i, w_(i+1), δ) of every
-        node: rows whose offsets leave the grid are out of the table."""
-        w = nodes.ln_chi - self.ln_chi[None, :]
+        node of ``rows``: rows whose offsets leave the grid are out of the table."""
+        w = nodes.ln_chi[rows] - self.ln_chi[None, :]
         s = (w - self.w[0]) / _DW
         inside = np.all((s >= 0) & (s <= len(self.w) - 1), axis=1)
         i = np.clip(np.rint(s).astype(int), 1, len(self.w) - 2)
         t = s - i
         lagrange = np.stack([0.5 * t * (t - 1), (1 - t) * (1 + t), 0.5 * t * (t + 1)], axis=-1)
-        return inside, i, lagrange, nodes.x - self.x[None, :]
+        return inside, i, lagrange, nodes.x[rows] - self.x[None, :]
 
     def integrals(self, nodes: Nodes, factor: np.ndarray | None = None) -> np.ndarray:
         """∫ weight × factor(z) × P over the nodes, (n, len(L_GRID)), ``factor`` (n, NZ-1)
@@ -172,7 +181,7 @@ class LimberTable:
     def elements(self, nodes: Nodes, rows: slice) -> np.ndarray:
         """P at every (node, L) of ``rows``, (r, NZ-1, len(L_GRID)), from the table (exact
         fitpack for rows outside it)."""
-        inside, i, lagrange, delta = (a[rows] for a in self.locate(nodes))
+        inside, i, lagrange, delta = self.locate(nodes, rows)
         k0 = np.arange(len(self.x))[None, :] * len(self.w) + i
         f, off = self.flat, self._offset
         delta = delta[..., None]
