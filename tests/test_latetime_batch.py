@@ -185,3 +185,24 @@ def test_limber_table_against_fitpack(synthetic, monkeypatch):
     np.testing.assert_allclose(got[~inside], exact[~inside], rtol=1e-13)
     elements = table.elements(nodes, slice(0, 3))
     np.testing.assert_allclose(np.einsum("rj,rjl->rl", nodes.weight, elements), got, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, extra", [("lscdm-emulator", {"z_dagger": [1.5, 2.5, 3.5]}),
+                                         ("nu_interacting-emulator",
+                                          {"alpha_fs": [0.0, 0.5, -1.0]})])
+def test_background_only_batch(synthetic, name, extra):
+    """Without spectra the engines are their backgrounds: the same rows and numbers."""
+    rng = np.random.default_rng(6)
+    p = _base(3, rng) | {"mnu_eff": np.array([0.06, -0.1, 0.2]) if name.startswith("lscdm")
+                         else np.array([0.06, 0.1, 0.2])} | {k: np.array(v) for k, v in
+                                                             extra.items()}
+    b, need = make_backend(name), frozenset({"background"})
+    out, ref = b.compute_batch(p, need), Backend.compute_batch(b, p, need)
+    np.testing.assert_array_equal(out.ok, ref.ok)
+    assert out.spectra is None
+    ok = ref.ok
+    np.testing.assert_allclose(out.background.DM(DESI_Z)[ok], ref.background.DM(DESI_Z)[ok],
+                               rtol=BG_RTOL)
+    assert set(out.derived) == set(ref.derived)
+    for k, v in ref.derived.items():
+        np.testing.assert_allclose(out.derived[k][ok], v[ok], rtol=BG_RTOL, err_msg=k)
