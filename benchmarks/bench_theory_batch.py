@@ -68,6 +68,8 @@ def bench(label: str, sizes: list[int], n_single: int, rng) -> None:
 
     t_point = best_of(one_by_one, 2) / n_single
     print(f"{label:24s} per-point {t_point * 1e3:8.3f} ms / point")
+    if "spectra" in need:
+        print(f"{'':24s} {agreement(backend, {k: v[:n_single] for k, v in p.items()}, need)}")
     accuracies = ("fast", "exact") if backend.name in VECTORISED else ("generic loop",)
     for accuracy in accuracies:
         if backend.name in VECTORISED:
@@ -83,6 +85,18 @@ def bench(label: str, sizes: list[int], n_single: int, rng) -> None:
             t_batch = best_of(batch, 3 if n < 1000 else 2) / n
             print(f"{'':24s} {accuracy:5s} n = {n:5d}: {t_batch * 1e3:8.3f} ms / point   "
                   f"x{t_point / t_batch:6.1f} the per-point path")
+
+
+def agreement(backend, p: dict, need) -> str:
+    """Largest differences of compute_batch from the per-point compute on the same points."""
+    batch = backend.compute_batch(p, need)
+    pp, tt = [], []
+    for i in np.flatnonzero(batch.ok):
+        one = backend.compute({k: float(v[i]) for k, v in p.items()}, need).spectra
+        pp.append(np.max(np.abs(batch.spectra.pp[i, 2:] / one.pp[2:] - 1)))
+        tt.append(np.max(np.abs(batch.spectra.tt[i] - one.tt)) / np.max(one.tt))
+    return (f"batch vs per point ({len(pp)} points): max |dC_L^pp / C_L^pp| {max(pp):.1e}, "
+            f"max |dTT| / max TT {max(tt):.1e}")
 
 
 def main() -> None:

@@ -524,6 +524,12 @@ class LsCDMEmulatorBackend(Backend):
         self.check_params(params)
         return compute_lscdm(params, need, emulator=self.emulator)
 
+    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
+        """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
+        from numass.theory.latetime_batch import lscdm_emulator_batch
+
+        return lscdm_emulator_batch(self, params, need)
+
 
 class LsCDMBackgroundBackend(Backend):
     """The ΛsCDM background alone (numass's own code, ~1 ms a point): what BAO and the compressed

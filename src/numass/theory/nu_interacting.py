@@ -292,6 +292,12 @@ class NuInteractingEmulatorBackend(Backend):
         self.check_params(params)
         return compute_nu_interacting_emulated(params, self.emulator, need)
 
+    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
+        """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
+        from numass.theory.latetime_batch import nu_interacting_emulator_batch
+
+        return nu_interacting_emulator_batch(self, params, need)
+
 
 class NuInteractingBackend(Backend):
     """Hypothesis 6 behind the Backend interface (see the module docstring). Wrapped by

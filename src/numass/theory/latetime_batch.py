@@ -1,0 +1,355 @@
+"""Vectorised ``compute_batch`` of the emulated late-time engines, 'lscdm-emulator' and
+'nu_interacting-emulator' (latetime.late_time_products_emulated, nu_interacting.
+compute_nu_interacting_emulated), for n points at once.
+
+Every step of the per-point engines, with the points on a leading axis: the ΛsCDM background
+(theta_MC -> H0 by the batched Newton), the ΛCDM reference H0 with the target's D_M(z*) (Newton
+on the same discretised D_M, where the per-point code runs brentq over full backgrounds), one
+batched emulator call (emulator/batch.py) for the references, the growth factors of all targets
+and references in one fixed-step RK4 (limber_batch.growth_rows), the Limber integrals from a
+table of the fiducial P(k, z) on the nodes (limber_batch.LimberTable), the Limber ratio R(L)
+splined for all rows at once, the lensing response to R as one matrix product, and σ8 from
+tables of the fiducial σ_R. The emulator object comes from the backend instance.
+
+What a failed row gives: ok = False and NaN, where the per-point call raises TheoryError or
+InputError (non-finite or refused parameters, outside the emulator's box, no reference H0 in
+[40, 110], Σmν outside the free-streaming grid, a negative alpha_fs). Names and shapes are checked
+for the whole batch (InputError).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from numass.errors import InputError
+from numass.theory import latetime as lt
+from numass.theory.backend import NEEDS, check_need
+from numass.theory.background import _LNA, C_KM_S
+from numass.theory.background_batch import (_SAFE, _hermite_rows, _take_rows, batch_densities,
+                                            compute_background_batch, cumulative_simpson_rows)
+from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
+from numass.theory.limber_batch import (L_GRID, LimberTable, Nodes, SuppressionTables,
+                                        growth_rows, spline_rows)
+
+_H_BRACKET = (0.40, 1.10)  # latetime.matched_H0's brentq bracket in H0 / 100
+_NEWTON_TOL = 1e-12
+_SIGMA_R = np.geomspace(4.0, 30.0, 90)  # radii [Mpc] of the fiducial σ_R table
+_BLOCK = 16
+
+
+def _fiducial_tables() -> tuple:
+    """(fiducial reference, its LimberTable, ln σ_R spline in ln R), built once per reference."""
+    fid = lt.fiducial_reference()
+    if "limber_table" not in fid.cache:
+        sig = np.array([fid.sigma_R(r) for r in _SIGMA_R])
+        fid.cache["limber_table"] = (LimberTable(fid.pk, fid.background),
+                                     CubicSpline(np.log(_SIGMA_R), np.log(sig)))
+    return (fid, *fid.cache["limber_table"])
+
+
+def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
+    """fid.sigma_R at radii R (the table inside its range, CAMB itself outside)."""
+    inside = (R >= _SIGMA_R[0]) & (R <= _SIGMA_R[-1])
+    out = np.exp(spline(np.log(np.clip(R, _SIGMA_R[0], _SIGMA_R[-1]))))
+    for i in np.flatnonzero(~inside & np.isfinite(R)):
+        out[i] = fid.sigma_R(float(R[i]))
+    return out
+
+
+class _ExactGridEmulator:
+    """An emulator backend whose batch runs on the exact background grids: the engines read the
+    D_M and H histories of those grids (the fast Gauss-Legendre background keeps no history)."""
+
+    batch_accuracy = "exact"
+
+    def __init__(self, emulator_backend):
+        self.emulator = emulator_backend.emulator
+        self.name = emulator_backend.name
+        self.param_names = emulator_backend.param_names
+
+
+class _Rows:
+    """Rows ``idx`` of a batched background: D_M and H² at per-row ln a, H at shared z."""
+
+    def __init__(self, bg, idx: np.ndarray):
+        every = len(idx) == len(bg.h)  # idx is sorted and unique: all rows, no copies
+        take = slice(None) if every else idx
+        self._d = _take_rows(bg._d, take)
+        self._chi, self._dchi = bg._chi[take], bg._dchi[take]
+        self.odeh2 = bg.odeh2[take]
+
+    def DM_at(self, lna: np.ndarray) -> np.ndarray:
+        return _hermite_rows(lna, self._chi, self._dchi)
+
+    def _h2(self, lna: np.ndarray) -> np.ndarray:
+        return self._d.not_de(lna) + self.odeh2[:, None] * self._d.de_shape(lna)
+
+    def H(self, z: np.ndarray) -> np.ndarray:
+        return 100.0 * np.sqrt(self._h2(-np.log1p(z)))
+
+
+def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """h of ΛCDM (densities ``dens``, w = -1) with D_M(z*) = goal, per row, by Newton on the
+    background's own discretisation (Simpson on the shared ln a grid from an even index below
+    z*, cubic Hermite at z*), as latetime.matched_H0's brentq; (h, solved)."""
+    step = _LNA[1] - _LNA[0]
+    i_star = np.clip(np.floor((lna_star - _LNA[0]) / step).astype(int), 0, len(_LNA) - 2)
+    i0 = int(i_star.min()) // 2 * 2
+    lna = _LNA[i0:]
+    a = np.exp(lna)
+    base = dens.not_de(lna)
+    m1 = dens.not_de(np.zeros(1))[:, 0]
+    i = i_star - i0
+    t = ((lna_star - lna[i]) / step)[:, None]
+    herm = np.hstack([(1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2 * step,
+                      t**2 * (3 - 2 * t), t**2 * (t - 1) * step])
+    rows = np.arange(len(i))
+
+    def dm_and_slope(h: np.ndarray, slope: bool = True):
+        h2 = base + (h**2 - m1)[:, None]
+        f = C_KM_S / (a * 100.0 * np.sqrt(h2))
+        out = []
+        for g in (f, -f * h[:, None] / h2) if slope else (f,):  # D_M, its derivative in h
+            cum = cumulative_simpson_rows(g, step)
+            chi = cum[:, -1:] - cum
+            parts = np.stack([chi[rows, i], -g[rows, i], chi[rows, i + 1], -g[rows, i + 1]], 1)
+            out.append(np.sum(herm * parts, axis=1))
+        return out
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = dm_and_slope(np.full(len(i), _H_BRACKET[0]), False)[0] - goal
+        hi = dm_and_slope(np.full(len(i), _H_BRACKET[1]), False)[0] - goal
+        solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
+        h = np.clip(np.where(np.isfinite(start), start, 0.68), *_H_BRACKET)
+        for _ in range(30):
+            dm, slope = dm_and_slope(h)
+            new = np.clip(h - (dm - goal) / slope, *_H_BRACKET)
+            done = np.abs(new - h) < _NEWTON_TOL
+            h = np.where(np.isfinite(new), new, h)
+            if np.all(done | ~solved):
+                break
+    return h, solved & np.isfinite(h)
+
+
+def ratio_rows(lim_t: np.ndarray, lim_r: np.ndarray, size: int) -> np.ndarray:
+    """R(L) on L = 0..size-1 (1 below L = 2, constant beyond the last L of the grid) from the
+    Limber integrals on L_GRID, splined in ln L as the per-point engines do."""
+    lr = CubicSpline(np.log(L_GRID), np.log(lim_t / lim_r), axis=1)
+    ratio = np.ones((len(lim_t), size))
+    ratio[:, 2:] = np.exp(lr(np.log(np.clip(np.arange(2, size), None, L_GRID[-1]))))
+    return ratio
+
+
+def lensing_change_rows(ratio: np.ndarray, tt, ee, scale: np.ndarray) -> tuple:
+    """latetime.lensing_change for rows: (ΔTT, ΔEE, ΔTE), each (n, lmax+1)."""
+    r = lt.lensing_response(tt.shape[1] - 1)
+    edges = r["edges"]
+    dev = np.stack([ratio[:, lo:hi].mean(axis=1) - 1.0 for lo, hi in zip(edges[:-1], edges[1:])],
+                   axis=1) * scale[:, None]
+    resp = r["resp"]
+    d = (dev @ resp.reshape(len(resp), -1)).reshape(len(dev), *resp.shape[1:])
+    f = r["lensed"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rt = np.where(f[:, 0] > 0, tt / f[:, 0], 0.0)
+        re = np.where(f[:, 1] > 0, ee / f[:, 1], 0.0)
+    return d[..., 0] * rt, d[..., 1] * re, d[..., 3] * np.sqrt(rt * re)
+
+
+def effective_scale_rows(pp: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """latetime.effective_lensing_scale for rows."""
+    L = np.arange(pp.shape[1], dtype=float)[2:]
+    w = (2 * L + 1) * pp[:, 2:] / (L * (L + 1))
+    return np.sum(w * ratio[:, 2:], axis=1) / np.sum(w, axis=1)
+
+
+def _apply_ratio(spectra: BatchSpectra, idx: np.ndarray, ratio: np.ndarray, a_l: np.ndarray,
+                 a_lens: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of ``spectra`` lensed by R(L) (in place); returns A_L_eff of those rows."""
+    size = spectra.pp.shape[1]
+    pp = spectra.pp[idx]
+    a_eff = effective_scale_rows(pp, ratio[:, :size])
+    d_tt, d_ee, d_te = lensing_change_rows(ratio, spectra.tt[idx], spectra.ee[idx], a_l)
+    spectra.tt[idx] += d_tt
+    spectra.ee[idx] += d_ee
+    spectra.te[idx] += d_te
+    spectra.pp[idx] = pp * ratio[:, :size] * a_lens[:, None]
+    return a_eff
+
+
+def _response_size(lmax: int) -> int:
+    return max(lmax + 1, int(lt.lensing_response(lmax)["edges"][-1]))
+
+
+def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
+    products.ok = ok
+    products.derived = {k: np.where(ok, v, np.nan) for k, v in products.derived.items()}
+    if products.spectra is not None:
+        for k in ("tt", "te", "ee", "bb", "pp"):
+            getattr(products.spectra, k)[~ok] = np.nan
+    if products.background is not None:
+        products.background.ok = products.background.ok & ok
+    return products
+
+
+def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarray]]:
+    need = check_need(need)
+    unknown = sorted(set(params) - set(backend.param_names()))
+    if unknown:
+        raise InputError(f"backend '{backend.name}' does not know the parameter(s) {unknown}; "
+                         f"it takes: {', '.join(sorted(backend.param_names()))}")
+    return need, broadcast_params(params)
+
+
+_EMU_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns", "TCMB", "A_L")
+_LSCDM_BG_KEYS = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB",
+                  "z_dagger", "eta_lscdm")
+
+
+def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """compute_lscdm's renaming (theta_MC_100, logA) with the batch-level name checks."""
+    p = dict(given)
+    if "As" in p and "logA" in p:
+        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
+    if "theta_MC_100" in p:
+        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+    if "logA" in p:
+        p["As"] = np.exp(p.pop("logA")) * 1e-10
+    if ("H0" in p) + ("cosmomc_theta" in p) != 1:
+        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
+    for key in ("ombh2", "omch2", "z_dagger"):
+        if key not in p:
+            raise InputError(f"ΛsCDM through the late-time engine needs '{key}'")
+    return p
+
+
+def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
+    """LsCDMEmulatorBackend.compute_batch (latetime.compute_lscdm with the emulator)."""
+    from numass.emulator.batch import emulator_batch
+    from numass.theory.backends_batch import lscdm_background_batch
+
+    need, given = _checked(backend, params, need)
+    if "spectra" not in need:
+        return lscdm_background_batch(backend, params, need)
+    p = _lscdm_arrays(given)
+    n = len(p["ombh2"])
+    bg = compute_background_batch({k: p[k] for k in _LSCDM_BG_KEYS if k in p}, de="lscdm",
+                                  h_range=(0.3, 1.5), accuracy="exact")
+    ok = bg.ok.copy()
+    safe = {k: np.where(ok, p.get(k, _SAFE[k]), _SAFE[k]) for k in
+            ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")}
+    dens = batch_densities(safe)
+    lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
+    goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
+    h_ref, solved = matched_h(dens, lna_star, goal, bg.h)
+    ok &= solved
+    emu = {k: p[k] for k in _EMU_KEYS if k in p}
+    emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})
+    ref = emulator_batch(_ExactGridEmulator(backend.emulator), emu, NEEDS)
+    ok &= ref.ok
+    idx = np.flatnonzero(ok)
+    a_l, a_lens = (p.get(k, np.ones(n)) for k in ("A_L", "A_lens"))
+    h_t = bg.H(np.zeros(1))[:, 0] / 100.0
+    sigma8, a_eff = np.full(n, np.nan), np.full(n, np.nan)
+    if len(idx):
+        fid, table, s_spline = _fiducial_tables()
+        target, rbg = _Rows(bg, idx), _Rows(ref.background, idx)
+        ocb = p["ombh2"][idx] + p["omch2"][idx]
+        zg = np.concatenate([[0.0], lt._Z_PK[1:]])
+        g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]),
+                        zg)
+        g_t, g_r = g[:len(idx)], g[len(idx):]
+        zstar, omega_m = ref.background.zstar[idx], ocb + ref.background.omnuh2[idx]
+        nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
+        gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
+        ratio = ratio_rows(table.integrals(nodes_t, gsq), table.integrals(nodes_r),
+                           _response_size(ref.spectra.tt.shape[1] - 1))
+        a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, a_l[idx], a_lens[idx])
+        sigma8[idx] = (ref.derived["sigma8"][idx] * _sigma_r(fid, s_spline, 8.0 / h_t[idx])
+                       / _sigma_r(fid, s_spline, 8.0 / h_ref[idx]) * g_t[:, 0] / g_r[:, 0])
+    ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
+    derived = {"H0": 100.0 * h_t, "omegam": bg.omegam, "sigma8": sigma8,
+               "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,
+               "As": ref.derived["As"], "A_L_eff": a_eff,
+               **{k: getattr(bg, k) for k in ("rdrag", "theta_star", "zstar", "zdrag")},
+               "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
+    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=ref.spectra, background=bg,
+                                   derived=derived), ok)
+
+
+_S_TABLES: dict = {}
+
+
+def _suppression_tables(table: LimberTable, grid: list) -> SuppressionTables:
+    key = (id(table), id(grid))
+    if key not in _S_TABLES:
+        _S_TABLES.clear()
+        _S_TABLES[key] = SuppressionTables(table, grid)
+    return _S_TABLES[key]
+
+
+def _limber_suppressed(table, stab, nodes, alpha, mnu) -> np.ndarray:
+    """∫ weight P S^(α−1) over the nodes, element by element in blocks of rows."""
+    out = np.empty((len(alpha), len(L_GRID)))
+    for start in range(0, len(alpha), _BLOCK):
+        rows = slice(start, min(start + _BLOCK, len(alpha)))
+        f = table.elements(nodes, rows)
+        f *= np.exp((alpha[rows] - 1.0)[:, None, None] * stab.elements(nodes, rows, mnu[rows]))
+        out[rows] = np.einsum("rj,rjl->rl", nodes.weight[rows], f)
+    return out
+
+
+def _sigma8_factor(fid, stab, h, alpha, mnu) -> np.ndarray:
+    """√ of latetime._sigma2_ratio with S^(α−1) at z = 0, per row."""
+    if "ln_s0" not in stab.__dict__:
+        k0 = fid.pk_lin0[0]
+        stab.ln_s0 = np.array([np.log(f(k0, np.zeros_like(k0))) if f is not None
+                               else np.zeros_like(k0) for _, f in stab.grid])
+    k, pk = fid.pk_lin0
+    x = k[None, :] * (8.0 / h)[:, None]
+    w = 3.0 * (np.sin(x) - x * np.cos(x)) / x**3
+    base = pk * w**2 * k**3
+    g, tm = stab.weights(mnu)
+    ln_s = (1 - tm)[:, None] * stab.ln_s0[g] + tm[:, None] * stab.ln_s0[g + 1]
+    lnk = np.log(k)
+    factor = np.exp((alpha - 1.0)[:, None] * ln_s)
+    return np.sqrt(np.trapezoid(base * factor, lnk, axis=1) / np.trapezoid(base, lnk, axis=1))
+
+
+def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
+    """NuInteractingEmulatorBackend.compute_batch (nu_interacting.
+    compute_nu_interacting_emulated)."""
+    from numass.emulator.batch import emulator_batch, normalise_arrays
+    from numass.theory.nu_interacting import suppression_on_grid
+
+    need, given = _checked(backend, params, need)
+    n = len(next(iter(given.values())))
+    alpha = given.get("alpha_fs", np.ones(n))
+    emu_params = {k: v for k, v in given.items() if k != "alpha_fs"}
+    ref = emulator_batch(_ExactGridEmulator(backend.emulator), emu_params, need)
+    ok = ref.ok & np.isfinite(alpha) & (alpha >= 0)
+    ref.derived["alpha_fs"] = alpha.copy()
+    if "spectra" in need:
+        p = normalise_arrays(emu_params)
+        grid = suppression_on_grid()
+        active = ok & (alpha != 1.0) & (p["mnu"] != 0.0)
+        ok &= ~(active & ~(p["mnu"] <= grid[-1][0]))
+        idx = np.flatnonzero(active & ok)
+        a_eff = np.full(n, np.nan)
+        if len(idx):
+            fid, table, _ = _fiducial_tables()
+            stab = _suppression_tables(table, grid)
+            bg = ref.background
+            nodes = Nodes(_Rows(bg, idx), bg.zstar[idx],
+                          p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
+            lim_t = _limber_suppressed(table, stab, nodes, alpha[idx], p["mnu"][idx])
+            ratio = ratio_rows(lim_t, table.integrals(nodes),
+                               _response_size(ref.spectra.tt.shape[1] - 1))
+            a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
+            s8 = ref.derived["sigma8"]
+            s8[idx] *= _sigma8_factor(fid, stab, bg.h[idx], alpha[idx], p["mnu"][idx])
+            ref.derived["S8"] = s8 * np.sqrt(bg.omegam / 0.3)
+        ref.derived["A_L_eff"] = a_eff
+        ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
+    ref.params = given
+    return _nan_rows(ref, ok)
