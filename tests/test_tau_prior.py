@@ -1,4 +1,4 @@
-"""Gaussian tau prior: the cited baseline, named published priors, batches, normalisation, bad input."""
+"""Gaussian tau prior: the cited baseline, named priors, batches, normalisation, bad input."""
 from __future__ import annotations
 
 import math
