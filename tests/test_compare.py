@@ -67,13 +67,22 @@ def test_plan_full_defines_every_decisive_test_without_running():
     # (c) tau ladder: Gaussian rungs through the tau-prior options, a flat rung without it
     assert jobs["tau_planck2018_lowE"].same_as == "lcdm"
     assert jobs["tau_planck_pr4"].likelihood_options == {"tau-prior": {"prior": "planck-pr4"}}
-    assert jobs["tau_low"].likelihood_options["tau-prior"]["mean"] < 0.0544
+    # the baseline is tau-prior's default (Planck 2018 lowE alone, 0.0506 +- 0.0086); the wide
+    # and shifted rungs are that baseline moved by its own sigma
+    assert jobs["tau_low"].likelihood_options["tau-prior"] == {"mean": 0.042, "sigma": 0.0086}
+    assert jobs["tau_high"].likelihood_options["tau-prior"] == {"mean": 0.0678, "sigma": 0.0086}
+    assert jobs["tau_wide"].likelihood_options["tau-prior"] == {"mean": 0.0506, "sigma": 0.0172}
+    assert jobs["tau_planck2018_joint"].likelihood_options == {
+        "tau-prior": {"prior": "planck2018-TTTEEE-lowE-lensing"}}
     assert "tau-prior" not in jobs["tau"].datasets and jobs["tau"].evidence
     assert jobs["tau"].param_overrides["tau"]["prior"]["min"] == pytest.approx(0.04)
     assert jobs["tau_flat"].same_as == "tau"
-    # the Gaussian tau prior is normalised in ln Z (range 0.79, sigma 0.0073)
+    # the Gaussian tau prior is normalised in ln Z (range 0.79, sigma 0.0086; the mass outside
+    # [0.01, 0.8] is 1e-6, below this tolerance)
     assert jobs["lcdm"].ln_evidence_offset == pytest.approx(
-        math.log(0.79) - math.log(math.sqrt(2 * math.pi) * 0.0073))
+        math.log(0.79) - math.log(math.sqrt(2 * math.pi) * 0.0086), abs=1e-5)
+    assert jobs["tau_planck_pr4"].ln_evidence_offset == pytest.approx(
+        math.log(0.79) - math.log(math.sqrt(2 * math.pi) * 0.006), abs=1e-5)
     assert jobs["tau"].ln_evidence_offset == 0.0
     # (d) drop the LRG bin
     assert jobs["no_lrg1"].datasets[0] == "desi-dr2-bao-nolrg1" and jobs["no_lrg1"].datasets[1:] == base[1:]

@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from numass.analysis.tension import FLOORS, sigma_mark
+from numass.likelihoods.tau_prior import DEFAULT_PRIOR as TAU_DEFAULT_PRIOR
+from numass.likelihoods.tau_prior import TAU_PRIORS
 log = logging.getLogger("numass")
 
 HYPOTHESES = ("lcdm", "lensing_amplitude", "tau", "w0wa", "lscdm", "nu_interacting")
@@ -74,14 +76,33 @@ TAU_SAMPLING_RANGE = (0.01, 0.8)
 # in quasar Gunn-Peterson troughs) gives (with helium's second reionization at z = 3.5, CAMB);
 # tau <= 0.12 is beyond every measurement since WMAP9 (0.089 +- 0.014) by two of its sigmas.
 TAU_FLAT = (0.04, 0.12)
+# The baseline rung is tau-prior's default, Planck 2018 lowE alone (0.0506 +- 0.0086); the wide and
+# shifted rungs are defined from its mean and sigma, so that they move with it (docs/tau.md):
+# one sigma down reaches the reionization floor (0.042 vs 0.04), two up the former high rung
+TAU_BASE_MEAN, TAU_BASE_SIGMA = TAU_PRIORS[TAU_DEFAULT_PRIOR][:2]
+
+
+def _shifted(n_sigma: float, width: float = 1.0) -> dict:
+    return {"mean": round(TAU_BASE_MEAN + n_sigma * TAU_BASE_SIGMA, 4),
+            "sigma": round(width * TAU_BASE_SIGMA, 4)}
+
+
+def _pm(options: dict) -> str:
+    return f"τ = {options['mean']:.4f} ± {options['sigma']:.4f}"
+
+
 # name -> (label, tau-prior options or None for the flat rung)
 TAU_LADDER = {
-    "planck2018_lowE": ("Planck 2018 lowE: τ = 0.0544 ± 0.0073", {"prior": "planck2018-lowE"}),
-    "planck_pr4": ("Planck PR4: τ = 0.058 ± 0.006", {"prior": "planck-pr4"}),
-    "wide": ("lowE mean, twice the width: τ = 0.0544 ± 0.0146", {"mean": 0.0544, "sigma": 0.0146}),
-    "low": ("shifted to the lowest allowed values: τ = 0.040 ± 0.006",
-            {"mean": 0.040, "sigma": 0.006}),
-    "high": ("shifted high: τ = 0.070 ± 0.006", {"mean": 0.070, "sigma": 0.006}),
+    "planck2018_lowE": (f"Planck 2018 lowE alone (the baseline): {_pm(_shifted(0))}",
+                        {"prior": "planck2018-lowE"}),
+    "planck2018_joint": ("Planck 2018 TT,TE,EE+lowE+lensing posterior (the former baseline; "
+                         "counts the high-ℓ spectra twice): τ = 0.0544 ± 0.0073",
+                         {"prior": "planck2018-TTTEEE-lowE-lensing"}),
+    "planck_pr4": ("Planck PR4 HiLLiPoP + LoLLiPoP: τ = 0.058 ± 0.006", {"prior": "planck-pr4"}),
+    "wide": (f"baseline mean, twice its width: {_pm(_shifted(0, 2))}", _shifted(0, 2)),
+    "low": (f"baseline shifted down by its σ, to the reionization floor: {_pm(_shifted(-1))}",
+            _shifted(-1)),
+    "high": (f"baseline shifted up by twice its σ: {_pm(_shifted(2))}", _shifted(2)),
     "wmap9": ("WMAP9-like: τ = 0.089 ± 0.014", {"mean": 0.089, "sigma": 0.014}),
     "flat": (f"flat τ in [{TAU_FLAT[0]}, {TAU_FLAT[1]}] (reionization bounds)", None),
 }
@@ -203,14 +224,14 @@ def _swap(datasets: list[str], old: str, new: str) -> list[str]:
 
 
 def _tau_offset(datasets: list[str], options: dict | None) -> float:
-    """ln of (tau sampling range / (sqrt(2 pi) sigma)): the Gaussian tau prior normalised."""
+    """ln(tau sampling range / integral of the tau-prior likelihood over that range): the ln Z
+    offset that makes the Gaussian tau prior a normalised prior (exact, truncation included)."""
     if "tau-prior" not in datasets:
         return 0.0
     from numass.likelihoods.tau_prior import TauPrior
 
-    sigma = TauPrior(**(options or {})).sigma
     lo, hi = TAU_SAMPLING_RANGE
-    return math.log(hi - lo) - math.log(math.sqrt(2 * math.pi) * sigma)
+    return math.log(hi - lo) - TauPrior(**(options or {})).log_normalisation(lo, hi)
 
 
 def _data_folder(lik_id: str) -> tuple[str | None, bool]:
@@ -1116,8 +1137,6 @@ def citations(ids: list[str]) -> dict:
     from numass.data import embedded
     from numass.data.registry import get_dataset
     from numass.likelihoods import LIKELIHOODS
-    from numass.likelihoods.tau_prior import TAU_PRIORS
-
     out = {}
     for i in ids:
         if i not in LIKELIHOODS:
@@ -1127,7 +1146,9 @@ def citations(ids: list[str]) -> dict:
         if i == "cmb-compressed":
             out[i] = embedded.CMB_COMPRESSED_CITATION
         elif i == "tau-prior":
-            out[i] = "; ".join(f"{k}: {v[2]}" for k, v in TAU_PRIORS.items())
+            out[i] = "; ".join(
+                f"{k}{' (the default: the baseline)' if k == TAU_DEFAULT_PRIOR else ''}: "
+                f"τ = {m} ± {sd}, {cite}" for k, (m, sd, cite) in TAU_PRIORS.items())
         elif dataset:
             try:
                 out[i] = get_dataset(dataset).citation
@@ -1271,8 +1292,10 @@ def claims(s: dict) -> list[dict]:
         (t_lo, t_b, *ts), kind = sig(lo, base, *ok_rungs.values())
         rungs = dict(zip(ok_rungs, ts))
         best = min(rungs, key=rungs.get)
-        txt = (f"lowE rung {t_b:.2f}σ → lowest-τ rung (0.040 ± 0.006) {t_lo:.2f}σ; lowest tension "
-               f"on the ladder: {rungs[best]:.2f}σ ({best}); {kind} tensions")
+        low = TAU_LADDER["low"][1]
+        txt = (f"lowE rung {t_b:.2f}σ → lowest-τ rung ({low['mean']} ± {low['sigma']}) "
+               f"{t_lo:.2f}σ; lowest tension on the ladder: {rungs[best]:.2f}σ ({best}); "
+               f"{kind} tensions")
         v = ("agrees" if t_lo < t_b and abs(t_lo - 2.2) <= 0.3 else
              "partly" if t_lo < t_b else "disagrees")
         add(claim, txt, v, rule)
