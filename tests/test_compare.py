@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numass.analysis.compare import (HYPOTHESES, Job, Settings, collect, execute, job_done, plan,
-                                     EMBEDDED)
-from numass.analysis.tension import FLOORS, bayes_sigma, summarize_1d
+from numass.compare.collect import collect
+from numass.compare.hypotheses import HYPOTHESES
+from numass.compare.plan import Job, Settings, plan
+from numass.compare.tasks import execute, job_done
+from numass.likelihoods import EMBEDDED
+from numass.stats import FLOORS, bayes_sigma, summarize_1d
 from numass.errors import InputError, NumassError
 
 HYPOTHESIS_KEYS = {"mnu_eff", "tension_sigma", "delta_chi2", "delta_aic", "ln_evidence",
@@ -99,7 +102,7 @@ def test_jobs_whose_data_are_absent_are_skipped_with_the_fetch_command(tmp_path)
 
 
 def test_only_selects_jobs_and_runs_a_twin_itself():
-    from numass.analysis.compare import select
+    from numass.compare.plan import select
     from numass.errors import InputError
 
     jobs = {j.name: j for j in select(plan("embedded", check_data=False),
@@ -112,11 +115,11 @@ def test_only_selects_jobs_and_runs_a_twin_itself():
         select(plan("embedded", check_data=False), ["nope"])
 
 
-def test_full_data_list_matches_the_cli():
-    from numass.analysis.compare import FULL
-    from numass.cli import FULL_DATASETS
+def test_full_data_is_one_list_for_the_cli_and_the_comparison():
+    from numass.likelihoods import FULL, resolve_data
 
-    assert FULL == FULL_DATASETS
+    assert resolve_data("full") == ("full", list(FULL))
+    assert resolve_data(None) == resolve_data("embedded") == ("embedded", list(EMBEDDED))
 
 
 def test_plik_lite_teee_is_the_te_ee_block_of_the_full_covariance(data_dir):
@@ -193,7 +196,8 @@ def test_importance_evidence_matches_the_analytic_value_and_flags_a_poor_proposa
 
 
 def test_full_data_evidence_by_importance_sampling_waits_for_the_chain(monkeypatch):
-    from numass.analysis.compare import _can_start, evidence_method, theory_backend
+    from numass.compare.executor import _waits_for_chain
+    from numass.compare.tasks import evidence_method, theory_backend
 
     jobs = {j.name: j for j in plan("full", use_emulator=True, check_data=False)}
     auto = Settings()
@@ -206,14 +210,12 @@ def test_full_data_evidence_by_importance_sampling_waits_for_the_chain(monkeypat
     embedded = {j.name: j for j in plan("embedded", check_data=False)}
     assert evidence_method(embedded["lcdm"], auto) == "dynesty"
     lcdm = jobs["lcdm"]
-    pending = [(lcdm, "posterior"), (lcdm, "evidence")]
-    assert _can_start((lcdm, "posterior"), pending, {}, auto)
-    assert not _can_start((lcdm, "evidence"), pending, {}, auto)
-    assert _can_start((lcdm, "evidence"), [(lcdm, "evidence")], {}, auto)
-    assert _can_start((lcdm, "evidence"), pending, {}, Settings(evidence_method="dynesty"))
+    assert not _waits_for_chain((lcdm, "posterior"), auto)
+    assert _waits_for_chain((lcdm, "evidence"), auto)
+    assert not _waits_for_chain((lcdm, "evidence"), Settings(evidence_method="dynesty"))
     # a model the emulator does not serve would run CAMB at every point: skipped, with the way out
     assert not jobs["lscdm"].skip and not jobs["nu_interacting"].skip
-    import numass.analysis.compare as cmp
+    import numass.compare.plan as cmp
 
     real = cmp._backend_for
     monkeypatch.setattr(cmp, "_backend_for", lambda model, *a: None if model == "nu_interacting"

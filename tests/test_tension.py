@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from numass.analysis.tension import FLOORS, bayes_sigma, profile_sigma, summarize_1d
+from numass.stats import FLOORS, bayes_sigma, profile_sigma, summarize_1d
 
 
 def test_floors_are_the_oscillation_limits():

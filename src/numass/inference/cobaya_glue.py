@@ -37,7 +37,7 @@ class NumassTheory(Theory):
     derived: list = []  # names of the derived parameters it provides
 
     def initialize(self):
-        from numass.theory import make_backend
+        from numass.backends import make_backend
 
         self._backend = make_backend(self.backend, **(self.backend_options or {}))
         self._need: set[str] = set()
