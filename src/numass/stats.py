@@ -1,4 +1,4 @@
-"""Tension of a Sigma m_nu,eff result with the neutrino-oscillation floors (DESIGN.md section 2).
+"""Tension of a Sigma m_nu,eff result with the neutrino-oscillation floors (docs/physics.md).
 
 Two measures, always labelled:
 - Bayesian: p = posterior mass of Sigma m_nu,eff above the floor, turned into the two-sided
@@ -13,9 +13,8 @@ import math
 import numpy as np
 from scipy.stats import norm
 
-# lower limits on the sum of masses from the measured splittings (DESIGN.md section 2)
+# lower limits on the sum of masses from the measured splittings (docs/physics.md)
 FLOORS = {"normal_ordering": 0.0588, "inverted_ordering": 0.099}
-KATRIN_MBETA_90 = 0.45  # eV, KATRIN 90% upper limit on m_beta
 
 
 def bayes_sigma(samples: np.ndarray, weights: np.ndarray | None, floor: float) -> float:

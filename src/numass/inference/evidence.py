@@ -24,7 +24,7 @@ and ln Z = ln Z_box + sum_i ln P_i(box_i), exact as long as the likelihood outsi
 negligible. The result reports the posterior weight found next to box edges that are not prior
 edges ('edge_weight'); a value above ~1e-3 means the box was too small. Gaussian "priors"
 written as likelihoods (the tau prior) are not normalised by Cobaya; callers that compare such
-runs add the normalisation (see analysis.compare). Points where the theory fails get
+runs add the normalisation (see compare.plan, Job.ln_evidence_offset). Points where the theory fails get
 ln L = -1e300 (zero likelihood), as they get -inf in the chains.
 """
 from __future__ import annotations
