@@ -514,3 +514,55 @@ def test_compare_quick_end_to_end_with_ctrl_c_and_resume(tmp_path):
     assert s["variants"]["desi_dr1"]["status"].startswith("not run: data set(s) desi_bao_dr1")
     assert (out / "report.html").stat().st_size > 5000
     assert wall < 400
+
+
+def test_claim_rules_and_verdict_definitions_are_built_from_their_thresholds():
+    from numass.compare.claims import CLAIMS, TauClaim
+    from numass.compare.verdicts import DEFINITIONS, JEFFREYS_SCALE, strength
+
+    assert len({c.claim for c in CLAIMS}) == len(CLAIMS) == 7
+    assert "within 0.3σ of 2.2σ" in TauClaim().rule
+    moved = TauClaim(target_sigma=2.0, tolerance_sigma=0.5)
+    assert "within 0.5σ of 2σ" in moved.rule and "2.2σ" not in moved.rule
+    assert "2.5-5 moderate" in DEFINITIONS["ln_evidence"]
+    assert [strength(x) for x in (0.5, -1.5, 3.0, 6.0)] == [
+        "inconclusive", "weak evidence against", "moderate evidence for", "strong evidence for"]
+    assert JEFFREYS_SCALE[0] == (1.0, "inconclusive")
+
+
+def test_the_hypotheses_table_is_what_plan_and_report_read():
+    from numass.compare.hypotheses import HYPOTHESIS_TABLE
+    from numass.report.compare_report import COLORS, LATEX_SHORT
+
+    jobs = {j.name: j for j in plan("embedded", check_data=False)}
+    for h in HYPOTHESIS_TABLE:
+        assert jobs[h.key].model == h.model and jobs[h.key].label == h.label
+        assert COLORS[h.key] == h.color and LATEX_SHORT[h.key] == h.latex
+    assert HYPOTHESES == tuple(h.key for h in HYPOTHESIS_TABLE)
+
+
+def _mpi_ready() -> str | None:
+    """Why the MPI executor cannot be tried here (None: it can)."""
+    if shutil.which("mpiexec") is None:
+        return "no mpiexec on PATH"
+    r = subprocess.run([sys.executable, "-c", "from mpi4py import MPI"], capture_output=True)
+    return None if r.returncode == 0 else "mpi4py or its MPI library is missing"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_mpi_ready() is not None, reason=str(_mpi_ready()))
+def test_compare_with_the_mpi_executor_on_two_worker_ranks(tmp_path):
+    """Two jobs over two worker ranks (mpiexec -n 3: rank 0 plans and collects)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMASS_DATA_DIR", "COBAYA_NOMPI")}
+    env["MPLBACKEND"] = "Agg"
+    out = tmp_path / "mpi"
+    r = subprocess.run(["mpiexec", "-n", "3", sys.executable, "-m", "mpi4py.futures", "-m",
+                        "numass.cli", "compare", "--quick", "--executor", "mpi", "--only",
+                        "no_lrg1,positive_mass", "--out", str(out)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    s = json.loads((out / "summary.json").read_text())
+    for name in ("no_lrg1", "positive_mass"):
+        assert s["variants"][name]["status"] == "ok"
+    assert s["variants"]["positive_mass"]["mnu_eff"]["lower68"] >= 0.0
+    assert s["hypotheses"]["lcdm"]["status"] == "not run: not selected (--only)"
