@@ -170,13 +170,16 @@ class _Run:
                      f"({state['status'][:120]}), {time.time() - self.t0:.0f} s elapsed")
         return j, part, state
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, n_held: int) -> None:
+        """One line: each running task's progress, how many wait (queued or for a chain)."""
         with self.lock:
-            tasks = list(self.futures.values())
+            items = list(self.futures.items())
+        running = [t for f, t in items if f.running()]
         self.say("[numass compare] running: " + "; ".join(
             f"{j.name}{'' if part == 'posterior' else ' (evidence)'} "
-            f"({latest_progress(self.out / j.name, part)})" for j, part in tasks)
-            + f"; {time.time() - self.t0:.0f} s elapsed")
+            f"({latest_progress(self.out / j.name, part)})" for j, part in running)
+            + f"; {len(items) - len(running) + n_held} waiting; "
+              f"{time.time() - self.t0:.0f} s elapsed")
 
 
 def _waits_for_chain(task, settings: Settings) -> bool:
@@ -201,7 +204,7 @@ def _drive(run: _Run, pending: list[tuple], heartbeat: float) -> None:
                 run.submit(t)
         if time.time() - last_beat > heartbeat:  # a line a minute while the chains run
             last_beat = time.time()
-            run.heartbeat()
+            run.heartbeat(len(waiting))
 
 
 def _stop_live(interrupted: bool) -> None:
