@@ -20,7 +20,7 @@ def embedded_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     env_before = os.environ.pop("NUMASS_DATA_DIR", None)  # the default job needs no data dir
     try:
-        assert main(["run", "--out", str(out), "--seed", "11"]) == 0
+        assert main(["run", "--out", str(out), "--seed", "11", "--sampler", "mcmc"]) == 0
     finally:
         if env_before is not None:
             os.environ["NUMASS_DATA_DIR"] = env_before
@@ -70,7 +70,7 @@ def test_chains_readable_by_getdist(embedded_run):
 def test_rerun_resumes_instead_of_restarting(embedded_run):
     out, s = embedded_run
     t0 = time.time()
-    assert main(["run", "--out", str(out), "--seed", "11"]) == 0
+    assert main(["run", "--out", str(out), "--seed", "11", "--sampler", "mcmc"]) == 0
     s2 = json.loads((out / "summary.json").read_text())
     assert s2["n_samples"] == s["n_samples"]  # nothing resampled: the chain had converged
     assert time.time() - t0 < 60
@@ -81,7 +81,7 @@ def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path):
     chain = out / "chains" / "numass.1.txt"
     env = {k: v for k, v in os.environ.items() if k != "NUMASS_DATA_DIR"}
     proc = subprocess.Popen([sys.executable, "-m", "numass.cli", "run", "--out", str(out),
-                             "--seed", "5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             "--seed", "5", "--sampler", "mcmc"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -94,7 +94,7 @@ def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path):
     assert "interrupted" in output
     rows_before = np.loadtxt(chain).shape[0]
     assert rows_before > 100
-    assert main(["run", "--out", str(out), "--seed", "5"]) == 0
+    assert main(["run", "--out", str(out), "--seed", "5", "--sampler", "mcmc"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["converged"]
     assert np.loadtxt(chain).shape[0] >= rows_before  # resumed: the old rows are kept

@@ -15,6 +15,13 @@ from numass.likelihoods import FULL, parse_ids, resolve_data
 from numass.models import MODELS, get_model
 
 
+def _add_sampler(p, what: str = "sampler"):
+    p.add_argument("--sampler", choices=["auto", "nautilus", "mcmc"], default="auto",
+                   help=f"{what}: 'nautilus' (batched), 'mcmc' (Cobaya, point by point); auto "
+                        f"(default): nautilus where the theory backend is batched and MPI is "
+                        f"not in use")
+
+
 def _add_data_dir(p):
     p.add_argument("--data-dir", default=None,
                    help="folder holding the public data sets (default: $NUMASS_DATA_DIR, else the "
@@ -32,7 +39,8 @@ def cmd_run(args) -> int:
 
     summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
                            backend=args.backend, data_dir=args.data_dir, resume=not args.restart,
-                           rminus1=args.rminus1, seed=args.seed, plot=triangle_plot)
+                           rminus1=args.rminus1, seed=args.seed, plot=triangle_plot,
+                           sampler=args.sampler)
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(format_summary(summary))
@@ -88,7 +96,7 @@ def cmd_profile(args) -> int:
     values = parse_values(args.values, args.range)
     summary = profile_likelihood(args.model, args.param, list(datasets), values=values,
                                  out=args.out, backend=args.backend, data_dir=args.data_dir,
-                                 plot=profile_plot)
+                                 plot=profile_plot, sampler=args.sampler)
     print(format_profile(summary))
     print(f"[numass] wrote {args.out}/profile_{args.param}.json and .png")
     return 0
@@ -161,6 +169,7 @@ def _add_run(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
                                                            "instead of resuming them")
+    _add_sampler(p)
     _add_data_dir(p)
     p.set_defaults(func=cmd_run)
 
@@ -181,6 +190,7 @@ def _add_fit(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
                                                            "instead of resuming them")
+    _add_sampler(p)
     _add_data_dir(p)
     p.set_defaults(func=cmd_fit)
 
@@ -236,6 +246,8 @@ def _add_profile(sub) -> None:
     p.add_argument("--backend", default=None, help="theory backend (default: the model's fastest)")
     p.add_argument("--out", default="numass-profile", help="output folder (default "
                                                            "./numass-profile)")
+    _add_sampler(p, "minimiser: 'nautilus' = batched Newton on all values at once, 'mcmc' = "
+                    "Cobaya Nelder-Mead value by value")
     _add_data_dir(p)
     p.set_defaults(func=cmd_profile)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from numass.compare.hypotheses import TAU_BASELINE
-from numass.stats import FLOORS
+from numass.stats import FLOORS, sigma_mark
 
 NOT_TESTABLE = "not testable on these data"
-FALLBACK = ("; when a Bayesian tension is only a lower bound (no chain sample above the "
-            "floor), the profile tensions are compared instead")
+FALLBACK = ("; when a Bayesian tension is a lower bound or extrapolated from a fit to the "
+            "marginal (too few chain samples above the floor), the profile tensions are "
+            "compared instead")
 
 
 def _get(d, *keys):
@@ -40,10 +41,10 @@ def _signed(x: float) -> str:
 
 def compared_sigmas(e, *others):
     """The normal-ordering tensions the rules compare, and their kind: Bayesian, or the profile
-    ones for all of them when a Bayesian figure is only a lower bound (no chain sample above
-    the floor), since differences of lower bounds mean nothing."""
+    ones for all of them when a Bayesian figure is a lower bound or an extrapolation (too few
+    chain samples above the floor), since differences of those mean little."""
     ts = [x["tension_sigma"]["normal_ordering"] for x in (e, *others)]
-    key = "profile" if any(t.get("bayes_lower_bound") for t in ts) else "bayes"
+    key = "profile" if any(sigma_mark(t) for t in ts) else "bayes"
     return [t[key] for t in ts], ("profile" if key == "profile" else "Bayesian")
 
 
@@ -68,7 +69,7 @@ class PeakClaim:
         a = m["lower68"] <= self.peak_eV <= m["upper68"]
         (t_lc,), _ = compared_sigmas(lc)
         b = self.sigma_lo <= t_lc <= self.sigma_hi
-        bound = "≥" if t.get("bayes_lower_bound") else ""
+        bound = sigma_mark(t)
         return (f"ΛCDM: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
                 f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]; best fit "
                 f"{lc['bestfit']['mnu_eff']:+.3f} eV); tension {bound}{t['bayes']:.2f}σ "

@@ -13,7 +13,7 @@ from numass.compare.plan import Job, Settings
 from numass.compare.provenance import citations, priors, software_versions
 from numass.compare.tasks import box_edge_weights, read_json, theory_backend
 from numass.compare.verdicts import DEFINITIONS, verdict
-from numass.stats import FLOORS
+from numass.stats import FLOORS, sigma_mark
 
 def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
     by = summary["bestfit"].get("chi2_by_likelihood", {})
@@ -23,13 +23,26 @@ def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
 
 
 def _tension(summary: dict) -> dict:
-    """{floor: {bayes, profile}}; 'bayes_lower_bound': true where no chain sample lies above the
-    floor (the Bayesian figure is then the chain's resolution, a lower bound)."""
+    """{floor: {bayes, profile, ...}}: 'bayes_extrapolated' where too few effective chain samples
+    lie above the floor and the Bayesian figure comes from a fit to the marginal (then
+    'bayes_method' names the fit and 'bayes_bound' is the 95% lower bound the samples alone
+    support); 'bayes_lower_bound' only where the figure itself is a bound."""
     bound = summary.get("tension_sigma_lower_bound", [])
-    return {label: {"bayes": summary["tension_sigma"][label],
-                    "profile": summary["tension_sigma_profile"][label],
-                    **({"bayes_lower_bound": True} if label in bound else {})}
-            for label in FLOORS}
+    details = summary.get("tension_bayes", {})
+    out = {}
+    for label in FLOORS:
+        t = {"bayes": summary["tension_sigma"][label],
+             "profile": summary["tension_sigma_profile"][label]}
+        if label in bound:
+            t["bayes_lower_bound"] = True
+        d = details.get(label)
+        if d:
+            t.update({"bayes_method": d["method"], "bayes_ess": d["ess"],
+                      "bayes_counted": d["sigma_counted"], "bayes_bound": d["sigma_bound"]})
+            if d["extrapolated"]:
+                t["bayes_extrapolated"] = True
+        out[label] = t
+    return out
 
 
 def _empty(status: str, label: str, **extra) -> dict:
@@ -178,8 +191,7 @@ def format_table(summary: dict) -> str:
         lnz = (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
                if e.get("ln_evidence") is not None else "-")
         fmt = (lambda x: f"{x:+7.2f}" if x is not None else "      -")
-        sig = (lambda s: f"{'≥' if s.get('bayes_lower_bound') else ''}{s['bayes']:.2f}/"
-                         f"{s['profile']:.2f}")
+        sig = (lambda s: f"{sigma_mark(s)}{s['bayes']:.2f}/{s['profile']:.2f}")
         rows.append(f"{name:<18} {'ok':<8} {m['mean']:+.3f} ± {m['std']:.3f}   "
                     f"{sig(t['normal_ordering']):<12} {sig(t['inverted_ordering']):<12} "
                     f"{fmt(e['delta_chi2'])} {fmt(e['delta_aic'])} {lnz:>15}")

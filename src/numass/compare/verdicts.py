@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from numass.stats import sigma_mark
+
 # Jeffreys-like scale for |ln B|: (upper edge, word), in increasing order (Kass & Raftery 1995
 # use the same edges on 2 ln B, roughly)
 JEFFREYS_SCALE = ((1.0, "inconclusive"), (2.5, "weak"), (5.0, "moderate"), (math.inf, "strong"))
@@ -26,8 +28,14 @@ def _scale_text() -> str:
 DEFINITIONS = {
     "tension_sigma.bayes": "posterior mass of Σmν,eff above the floor, as a two-sided "
                            "Gaussian-equivalent σ (floors: normal ordering 0.0588 eV, inverted "
-                           "0.099 eV); '≥' (bayes_lower_bound) when no chain sample lies above "
-                           "the floor: the figure is then the chain's resolution",
+                           "0.099 eV); counted from the chain when ≥ 25 effective samples (the "
+                           "chain's effective sample size from its autocorrelation, times the "
+                           "mass fraction) lie above the floor; otherwise '≈' "
+                           "(bayes_extrapolated): the tail mass of a Gaussian fit to the "
+                           "marginal (skew-normal when its skewness is significant), an "
+                           "extrapolation, with bayes_bound the 95% lower bound the samples alone "
+                           "support (in brackets in the tables); '≥' (bayes_lower_bound) only "
+                           "for a figure that is itself such a bound",
     "tension_sigma.profile": "sqrt(χ²(Σmν,eff = floor) − χ²_min) from best fits (0 when the best "
                              "fit is above the floor)",
     "delta_chi2": "χ²_min(hypothesis) − χ²_min(ΛCDM), on the same likelihoods (for tau, without "
@@ -57,12 +65,14 @@ def verdict(name: str, e: dict) -> str:
     """One line: what the hypothesis does to the tension, its ΔAIC and ln B."""
     if e["status"] != "ok":
         return "not tested: " + e["status"]
-    t = e["tension_sigma"]["normal_ordering"]["bayes"]
+    no = e["tension_sigma"]["normal_ordering"]
+    t, mark = no["bayes"], sigma_mark(no)
+    how = "Bayesian, extrapolated from a fit to the marginal" if mark == "≈" else "Bayesian"
     what = ("removes" if t < REMOVES_BELOW_SIGMA else "relieves" if t < RELIEVES_BELOW_SIGMA
             else "does not remove")
-    text = f"{what} the tension ({t:.1f}σ Bayesian)"
+    text = f"{what} the tension ({mark}{t:.1f}σ {how})"
     if name == "lcdm":
-        return f"reference: {t:.1f}σ below the normal-ordering floor (Bayesian)"
+        return f"reference: {mark}{t:.1f}σ below the normal-ordering floor ({how})"
     if e.get("delta_aic") is not None:
         text += f"; ΔAIC = {e['delta_aic']:+.1f}"
     if e.get("ln_bayes_factor_vs_lcdm") is not None:

@@ -20,12 +20,13 @@ from cobaya.model import get_model
 from threadpoolctl import threadpool_limits
 
 from numass.errors import InputError, NumassError
+from numass.inference.nested_pipeline import choose_sampler, format_nested_line, run_nested_analysis
 from numass.inference.optimize import best_fit, proposal_covmat
-from numass.inference.results import (BURN_IN, BestFit, PosteriorSummary, RunResult, Tension,
+from numass.inference.results import (BURN_IN, BestFit, PosteriorSummary, RunResult,
                                       chain_root, proposal_refs, proposal_widths)
 from numass.inference.setup import build_info
 from numass.likelihoods import EMBEDDED
-from numass.stats import FLOORS, bayes_sigma, profile_sigma, summarize_1d
+from numass.stats import FLOORS, summarize_1d, tension_fields
 
 log = logging.getLogger("numass")
 
@@ -88,20 +89,16 @@ def _run_mcmc(info: dict, out: Path, resume: bool):
         raise NumassError(f"Cobaya stopped: {exc}") from None
 
 
-def _tensions(info, cmodel, samples, bf, widths, mass_param):
-    """{floor: Tension} and {floor: profile point} of the mass parameter's posterior."""
-    w = samples.weights
+def _tensions(info, samples, bf, widths, mass_param):
+    """(the summary's tension fields, {floor: profile point}) of the mass parameter."""
     mnu = samples.samples[:, samples.index[mass_param]]
-    tensions, profiles = {}, {}
+    profiles = {}
     for label, floor in FLOORS.items():
         prof = profile_at(info, mass_param, floor, bf, widths)
         profiles[label] = {mass_param: floor, "chi2": prof["chi2"]}
-        tensions[label] = Tension(
-            bayes_sigma(mnu, w, floor),
-            profile_sigma(bf["chi2"], prof["chi2"], bf[mass_param], floor),
-            # no sample above: the chain's resolution, a lower bound
-            bayes_lower_bound=not np.any(mnu >= floor))
-    return tensions, profiles
+    fields = tension_fields(mnu, samples.weights, bf["chi2"], bf[mass_param],
+                            {k: p["chi2"] for k, p in profiles.items()})
+    return fields, profiles
 
 
 def _refined_best_fit(cmodel, samples, names, widths, bf) -> dict:
@@ -114,18 +111,11 @@ def _refined_best_fit(cmodel, samples, names, widths, bf) -> dict:
     return best_fit(cmodel, starts, widths)
 
 
-TENSION_DEFINITIONS = {
-    "tension_sigma": "Bayesian: posterior mass of mnu_eff above the floor as a two-sided "
-                     "Gaussian-equivalent sigma",
-    "tension_sigma_profile": "profile likelihood: sqrt(chi2(mnu_eff=floor) - chi2_min)"}
-
-
 def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profiles,
             mass_param, rminus1, out, t0) -> RunResult:
     w = samples.weights
     reached = float(getattr(sampler, "Rminus1_last", math.nan))
     extra = {"mass_param": mass_param} if mass_param != "mnu_eff" else {}
-    extra["tension_definitions"] = TENSION_DEFINITIONS
     params = {n: PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[n]], w))
               for n in samples.index if n != mass_param and not n.startswith("chi2")
               and not n.startswith("minuslogprior")}
@@ -134,7 +124,9 @@ def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profi
         mnu_eff=PosteriorSummary(**summarize_1d(
             samples.samples[:, samples.index[mass_param]], w)),
         params=params, bestfit=BestFit.from_dict({k: v for k, v in bf.items() if k != "logpost"}),
-        tensions=tensions, profiles=profiles, floors_eV=FLOORS, rminus1=reached,
+        tensions=RunResult.tensions_from(tensions),
+        tension_definitions=tensions["tension_definitions"], profiles=profiles, floors_eV=FLOORS,
+        rminus1=reached,
         converged=bool(reached < rminus1) if math.isfinite(reached) else False,
         n_samples=int(samples.numrows),
         n_theory_failures=int(getattr(cmodel.theory["numass"], "n_failures", 0)),
@@ -148,7 +140,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  rminus1: float = 0.01, max_samples: int = 200000, seed: int | None = None,
                  progress=print, plot=None, fixed: dict | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
-                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None) -> dict:
+                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
+                 sampler: str | None = "mcmc", nested_options: dict | None = None) -> dict:
     """Run the analysis and write ``out/summary.json`` (a RunResult) and the chains.
 
     ``plot(samples, path, params) -> path`` draws the triangle plot (numass.report.plots
@@ -157,6 +150,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     prior's mean and width; a parameter fixed or given another prior). ``mass_param`` is the
     neutrino-mass parameter whose posterior, tension and profiles are summarised (``mnu_eff``; a
     model may sample another name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings.
+    ``sampler``: 'mcmc' (Cobaya), 'nautilus' (nested sampling on batches, nested_pipeline.py;
+    ``nested_options`` go to nested.run_nautilus) or None / 'auto' (nautilus where the backend
+    is batched and MPI is not in use).
     """
     t0 = time.time()
     datasets = datasets or EMBEDDED_DATASETS
@@ -171,6 +167,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
                    f"(backend {info['theory']['numass']['backend']}); sampling {', '.join(names)}")
+    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
+        return run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress, plot,
+                                   mass_param, data_dir=data_dir, nested_options=nested_options)
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
     bf = None
@@ -194,7 +193,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     _say(progress, "[numass] 3/4 best fit refined from the chain's best points, and profiles at "
                    "the oscillation floors")
     bf = _refined_best_fit(cmodel, samples, names, widths, bf)
-    tensions, profiles = _tensions(info, cmodel, samples, bf, widths, mass_param)
+    tensions, profiles = _tensions(info, samples, bf, widths, mass_param)
     _say(progress, "[numass] 4/4 summary and plots")
     result = _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profiles,
                      mass_param, rminus1, out, t0)
@@ -209,16 +208,30 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 
 def format_summary(s: dict) -> str:
     m = s["mnu_eff"]
-    t, tp = s["tension_sigma"], s["tension_sigma_profile"]
+    tp = s["tension_sigma_profile"]
     lines = [
         f"numass: {s['model']} on {', '.join(s['datasets'])}",
         f"  Sigma m_nu,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (mean ± std); "
         f"68%: [{m['lower68']:+.3f}, {m['upper68']:+.3f}]; 95% upper: {m['upper95']:+.3f} eV",
         f"  best fit: Sigma m_nu,eff = {s['bestfit']['mnu_eff']:+.3f} eV, chi2 = {s['bestfit']['chi2']:.2f}",
-        f"  tension with the normal-ordering floor (0.0588 eV): {t['normal_ordering']:.2f} sigma "
-        f"(Bayesian), {tp['normal_ordering']:.2f} sigma (profile)",
-        f"  tension with the inverted-ordering floor (0.099 eV): {t['inverted_ordering']:.2f} sigma "
-        f"(Bayesian), {tp['inverted_ordering']:.2f} sigma (profile)",
-        f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s",
+        *(f"  tension with the {name.replace('_', '-')} floor ({floor} eV): "
+          f"{_bayes_text(s, name)} (Bayesian), {tp[name]:.2f} sigma (profile)"
+          for name, floor in FLOORS.items()),
     ]
+    if s.get("sampler") == "nautilus":
+        lines.append(format_nested_line(s))
+    else:
+        lines.append(f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, "
+                     f"{s['wall_seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def _bayes_text(s: dict, floor: str) -> str:
+    """The Bayesian figure, marked when extrapolated (with the bound the samples support)."""
+    sigma = s["tension_sigma"][floor]
+    detail = s.get("tension_bayes", {}).get(floor)
+    if detail and detail.get("extrapolated"):
+        return (f"~{sigma:.2f} sigma, extrapolated ({detail['method']} fit: "
+                f"{detail['ess_above']:.1f} effective samples above the floor; the samples alone "
+                f"give >= {detail['sigma_bound']:.2f} sigma at 95%)")
+    return f"{sigma:.2f} sigma"

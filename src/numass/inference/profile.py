@@ -19,6 +19,7 @@ import numpy as np
 from cobaya.model import get_model
 
 from numass.errors import InputError
+from numass.inference.nested_pipeline import batched_profile_points, choose_sampler
 from numass.inference.optimize import best_fit, proposal_covmat
 from numass.inference.results import proposal_refs, proposal_widths
 from numass.inference.setup import build_info
@@ -129,9 +130,13 @@ def _profile_summary(model, param, datasets, info, bf, values, results, t0) -> d
 def profile_likelihood(model: str, param: str, datasets: list[str],
                        values: list[float] | None = None, out: str | Path = "numass-profile",
                        backend: str | None = None, data_dir=None, n_default: int = 15,
-                       progress=print, plot=None) -> dict:
+                       progress=print, plot=None, sampler: str | None = "mcmc") -> dict:
     """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json and,
-    with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure."""
+    with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure.
+
+    ``sampler`` 'nautilus' (or 'auto' on a batched backend): every value minimised together on
+    batches (batch_optimize.batch_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
+    """
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +147,10 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
                          f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
     prior = info["params"][param]["prior"]
     lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
+    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
+        bf, values, results = batched_profile_points(info, param, values, (lo_p, hi_p),
+                                                     n_default, data_dir, progress)
+        return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
     cmodel = get_model(info)
     progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
     bf = best_fit(cmodel, [proposal_refs(info)], widths)
@@ -152,6 +161,11 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
         raise InputError(f"{param} values {outside} are outside its prior [{lo_p}, {hi_p}]")
     values = sorted(values)
     results = _profile_points(info, param, values, bf, widths, progress)
+    return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+
+
+def _finish(model, param, datasets, info, bf, values, results, out, plot, t0) -> dict:
+    """Intervals, floors, JSON and plot from the grid's best fits (``results`` by index)."""
     summary = _profile_summary(model, param, datasets, info, bf, values, results, t0)
     stem = out / f"profile_{param}"
     if plot is not None:

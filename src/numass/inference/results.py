@@ -54,9 +54,11 @@ class PosteriorSummary:
 @dataclass
 class Tension:
     """Tension with one oscillation floor, in Gaussian-equivalent sigma."""
-    bayes: float  # posterior mass above the floor
+    bayes: float  # posterior mass above the floor (numass.stats.bayes_tension)
     profile: float  # sqrt(chi2(floor) - chi2_min)
-    bayes_lower_bound: bool = False  # no chain sample above the floor: the chain's resolution
+    bayes_lower_bound: bool = False  # the Bayesian figure is itself a lower bound
+    bayes_extrapolated: bool = False  # too few samples above: from a fit to the marginal
+    details: dict = field(default_factory=dict)  # bayes_tension's record (method, ess, bound)
 
 
 @dataclass
@@ -78,8 +80,12 @@ class BestFit:
         return self.values[name]
 
 
-# summary.json keys RunResult does not model field by field: kept as read, written back
-_EXTRA = ("mass_param", "tension_definitions", "triangle_plot")
+# summary.json keys RunResult holds field by field; any other key is kept in ``extra``
+_TENSION_KEYS = ("tension_sigma", "tension_sigma_profile", "tension_sigma_lower_bound",
+                 "tension_sigma_extrapolated", "tension_bayes", "tension_definitions")
+_KEYS = ("model", "datasets", "backend", "mnu_eff", "params", "bestfit", *_TENSION_KEYS,
+         "profiles", "floors_eV", "rminus1", "converged", "n_samples", "n_theory_failures",
+         "wall_seconds", "chains")
 
 
 @dataclass
@@ -92,6 +98,7 @@ class RunResult:
     params: dict[str, PosteriorSummary]
     bestfit: BestFit
     tensions: dict[str, Tension]  # floor label -> Tension
+    tension_definitions: dict
     profiles: dict[str, dict]  # floor label -> {mass parameter: floor, chi2}
     floors_eV: dict[str, float]
     rminus1: float
@@ -100,42 +107,47 @@ class RunResult:
     n_theory_failures: int
     wall_seconds: float
     chains: str
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # other keys (mass_param, triangle_plot, ...)
 
     def to_dict(self) -> dict:
-        """The summary.json layout (key order as numass has always written it)."""
-        mp = {"mass_param": self.extra["mass_param"]} if "mass_param" in self.extra else {}
-        out = {"model": self.model, "datasets": self.datasets, "backend": self.backend,
-               "mnu_eff": asdict(self.mnu_eff), **mp,
-               "params": {k: asdict(v) for k, v in self.params.items()},
-               "bestfit": self.bestfit.to_dict(),
-               "tension_sigma": {k: t.bayes for k, t in self.tensions.items()},
-               "tension_sigma_profile": {k: t.profile for k, t in self.tensions.items()},
-               "tension_sigma_lower_bound": [k for k, t in self.tensions.items()
-                                             if t.bayes_lower_bound]}
-        if "tension_definitions" in self.extra:
-            out["tension_definitions"] = self.extra["tension_definitions"]
-        out.update({"profiles": self.profiles, "floors_eV": self.floors_eV,
-                    "rminus1": self.rminus1, "converged": self.converged,
-                    "n_samples": self.n_samples, "n_theory_failures": self.n_theory_failures,
-                    "wall_seconds": self.wall_seconds, "chains": self.chains})
-        if "triangle_plot" in self.extra:
-            out["triangle_plot"] = self.extra["triangle_plot"]
-        return out
+        """The summary.json layout (numass.stats.tension_fields for the tensions)."""
+        t = self.tensions
+        return {"model": self.model, "datasets": self.datasets, "backend": self.backend,
+                "mnu_eff": asdict(self.mnu_eff),
+                "params": {k: asdict(v) for k, v in self.params.items()},
+                "bestfit": self.bestfit.to_dict(),
+                "tension_sigma": {k: x.bayes for k, x in t.items()},
+                "tension_sigma_profile": {k: x.profile for k, x in t.items()},
+                "tension_sigma_lower_bound": [k for k, x in t.items() if x.bayes_lower_bound],
+                "tension_sigma_extrapolated": [k for k, x in t.items() if x.bayes_extrapolated],
+                "tension_bayes": {k: x.details for k, x in t.items()},
+                "tension_definitions": self.tension_definitions,
+                "profiles": self.profiles, "floors_eV": self.floors_eV, "rminus1": self.rminus1,
+                "converged": self.converged, "n_samples": self.n_samples,
+                "n_theory_failures": self.n_theory_failures, "wall_seconds": self.wall_seconds,
+                "chains": self.chains, **self.extra}
+
+    @staticmethod
+    def tensions_from(d: dict) -> dict[str, Tension]:
+        """{floor: Tension} from the summary's tension fields (numass.stats.tension_fields)."""
+        bound = set(d.get("tension_sigma_lower_bound", []))
+        extrapolated = set(d.get("tension_sigma_extrapolated", []))
+        details = d.get("tension_bayes", {})
+        return {k: Tension(d["tension_sigma"][k], d["tension_sigma_profile"][k], k in bound,
+                           k in extrapolated, details.get(k, {}))
+                for k in d["tension_sigma"]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunResult":
-        bound = set(d.get("tension_sigma_lower_bound", []))
-        tensions = {k: Tension(d["tension_sigma"][k], d["tension_sigma_profile"][k], k in bound)
-                    for k in d["tension_sigma"]}
         return cls(d["model"], list(d["datasets"]), d.get("backend", ""),
                    PosteriorSummary.from_dict(d["mnu_eff"]),
                    {k: PosteriorSummary.from_dict(v) for k, v in d.get("params", {}).items()},
-                   BestFit.from_dict(d["bestfit"]), tensions, d.get("profiles", {}),
+                   BestFit.from_dict(d["bestfit"]), cls.tensions_from(d),
+                   d.get("tension_definitions", {}), d.get("profiles", {}),
                    d.get("floors_eV", {}), d.get("rminus1", math.nan), d.get("converged", False),
                    d.get("n_samples", 0), d.get("n_theory_failures", 0),
                    d.get("wall_seconds", math.nan), d.get("chains", ""),
-                   {k: d[k] for k in _EXTRA if k in d})
+                   {k: v for k, v in d.items() if k not in _KEYS})
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2))

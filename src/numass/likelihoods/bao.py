@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import scipy.linalg
 
 from numass.data import embedded
 from numass.data.store import dataset_dir, dataset_file, load_text
 from numass.errors import DataError, InputError, TheoryError
+from numass.likelihoods._batch import (batch_size, loglike_rows, nuisance_rows, row_vector,
+                                       whitened_chi2)
 from numass.likelihoods.base import Likelihood
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 log = logging.getLogger("numass")
@@ -85,6 +89,8 @@ class DesiBAO(Likelihood):
         except np.linalg.LinAlgError:
             raise DataError(FILES[release][0], FILES[release][2],
                             "covariance is not positive definite") from None
+        # L^-1 for the batched chi^2 = |L^-1 r|^2 of many rows at once
+        self._whiten = scipy.linalg.solve_triangular(self._chol, np.eye(len(self.z)), lower=True)
 
     def _load(self, release, data_dir):
         folder, mean_name, cov_name = FILES[release]
@@ -121,3 +127,30 @@ class DesiBAO(Likelihood):
         r = self.theory_vector(theory) - self.value
         x = np.linalg.solve(self._chol, r)
         return -0.5 * float(x @ x)
+
+    def theory_rows(self, theory: BatchProducts, n: int) -> np.ndarray:
+        """D_X(z)/r_d of every row (n, k), in the data's order: one call per distance kind."""
+        who = self.id or "desi-bao"
+        bg = theory.background
+        if bg is None:
+            raise InputError(f"likelihood '{who}' needs the background expansion but the theory "
+                             f"provided none")
+        funcs = {"DV_over_rs": bg.DV, "DM_over_rs": bg.DM, "DH_over_rs": bg.DH}
+        out = np.empty((n, len(self.z)))
+        quantity = np.array(self.quantity)
+        for q in dict.fromkeys(self.quantity):
+            cols = np.flatnonzero(quantity == q)
+            dist = np.asarray(funcs[q](self.z[cols]), dtype=float)
+            if dist.shape != (n, len(cols)):
+                raise InputError(f"{who}: batched background {q[:2]}(z) returned shape "
+                                 f"{dist.shape}; expected (n, len(z)) = ({n}, {len(cols)})")
+            out[:, cols] = dist
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return out / row_vector(bg.rdrag, n, "background rdrag", who)[:, None]
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        n = batch_size(theory, self.id or "desi-bao")
+        nuisance_rows(self, nuisance, n)  # shape check only: no nuisance parameters
+        r = self.theory_rows(theory, n) - self.value
+        valid = np.asarray(theory.ok) & np.all(np.isfinite(r), axis=1)
+        return loglike_rows(whitened_chi2(np.where(valid[:, None], r, 0.0), self._whiten), valid)

@@ -13,7 +13,10 @@ import numpy as np
 
 from numass.data import embedded
 from numass.errors import InputError, TheoryError
+from numass.likelihoods._batch import (batch_size, loglike_rows, nuisance_rows, param_rows,
+                                       quadratic_chi2, row_vector)
 from numass.likelihoods.base import Likelihood
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 
@@ -39,3 +42,17 @@ class CompressedCMB(Likelihood):
         if not np.all(np.isfinite(r)):
             raise TheoryError(f"{who}: non-finite theta_*, omega_b or omega_c")
         return -0.5 * float(r @ self.inv_cov @ r)
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        who = self.id or "cmb-compressed"
+        n = batch_size(theory, who)
+        nuisance_rows(self, nuisance, n)  # shape check only: no nuisance parameters
+        if theory.background is None:
+            raise InputError(f"likelihood '{who}' needs the background expansion but the theory "
+                             f"provided none")
+        theta = row_vector(theory.background.theta_star, n, "background theta_star", who)
+        ombh2 = param_rows(theory, "ombh2", n, who)
+        omch2 = param_rows(theory, "omch2", n, who)
+        r = np.column_stack([theta / 100.0, ombh2, ombh2 + omch2]) - self.mean
+        valid = np.asarray(theory.ok) & np.all(np.isfinite(r), axis=1)
+        return loglike_rows(quadratic_chi2(np.where(valid[:, None], r, 0.0), self.inv_cov), valid)

@@ -18,12 +18,15 @@ cut at the highest L where any weight is non-zero, so ``lmax`` is exactly what a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
+from numass.likelihoods._batch import quadratic_chi2, spectra_rows
+from numass.theory.batch import BatchProducts
 from numass.theory.products import Spectra, TheoryProducts
 
 CMB_KEYS = ("tt", "te", "ee", "bb")
@@ -51,6 +54,16 @@ class Window:
     def apply(self, spectrum: np.ndarray) -> np.ndarray:
         """Band powers from a spectrum indexed by L from 0."""
         return self.weights @ spectrum[self.lmin: self.lmax + 1]
+
+
+@dataclass(frozen=True)
+class KeyOperator:
+    """All windows on one spectrum, (L = lmin .. lmax) x (nbins + 1); the last column is ones."""
+
+    key: str
+    lmin: int
+    lmax: int
+    weights: np.ndarray
 
 
 def make_window(key: str, ells: np.ndarray, weights: np.ndarray, lmin: int, lmax: int,
@@ -193,7 +206,9 @@ class BandpowerModel:
         """Model band powers from spectra indexed by L (``arrays[key]``).
 
         ``cmb_scale`` multiplies the CMB spectra in the correction (Planck's 1/A_planck^2);
-        ``amplitudes`` gives each template's amplitude.
+        ``amplitudes`` gives each template's amplitude. (``model_rows`` on one row gives the same
+        to rounding but was measured twice as slow for a single point, so this path applies one
+        window at a time.)
         """
         out = self.band.apply(arrays[self.band.key])
         if self.correction:
@@ -206,15 +221,73 @@ class BandpowerModel:
             out = out + (amplitudes or {})[name] * template
         return out
 
+    @cached_property
+    def operators(self) -> list[KeyOperator]:
+        """One operator per spectrum key: the windows on that key summed (the band window and the
+        correction on the lensing spectrum share one), so each spectrum is read once."""
+        out = []
+        for key in self.keys:
+            windows = [w for w in self.windows if w.key == key]
+            lo, hi = min(w.lmin for w in windows), max(w.lmax for w in windows)
+            weights = np.zeros((hi - lo + 1, len(self.data) + 1))
+            for w in windows:
+                weights[w.lmin - lo: w.lmax - lo + 1, :-1] += w.weights.T
+            weights[:, -1] = 1.0  # a NaN or inf read anywhere makes this column non-finite
+            out.append(KeyOperator(key, lo, hi, weights))
+        return out
+
+    def model_rows(self, arrays: dict[str, np.ndarray],
+                   amplitudes: dict[str, np.ndarray] | None = None,
+                   cmb_scale: np.ndarray | None = None, kk_from_pp: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(model band powers (n, nbins), bool (n,): every spectrum value read is finite) from
+        spectra (n, >= lmax + 1) indexed by L. ``cmb_scale`` (n,) and each template amplitude (n,)
+        as in ``model``, one value per row; with ``kk_from_pp``, ``arrays['kk']`` holds the pp
+        spectrum and the conversion factor is applied to the band powers instead."""
+        nbins = len(self.data)
+        out = -self.fiducial_correction if self.correction else np.zeros(nbins)
+        finite = np.ones(len(next(iter(arrays.values()))), dtype=bool)
+        for op in self.operators:
+            term = arrays[op.key][:, op.lmin: op.lmax + 1] @ op.weights
+            finite &= np.isfinite(term[:, nbins])  # the sum of the values read
+            term = term[:, :nbins]
+            if op.key == "kk" and kk_from_pp:
+                term = pp_to_kk(term)
+            if op.key in CMB_KEYS and cmb_scale is not None:
+                term = term * cmb_scale[:, None]
+            out = out + term
+        for name, template in self.templates.items():
+            out = out + (amplitudes or {})[name][:, None] * template
+        return out, finite
+
     def chi2(self, model: np.ndarray) -> float:
         r = self.data - model
         return float(r @ self.inv_cov @ r)
+
+    def chi2_rows(self, model: np.ndarray) -> np.ndarray:
+        """chi^2 of each row of ``model`` (n, nbins)."""
+        return quadratic_chi2(self.data - model, self.inv_cov)
+
 
 
 def spectra_arrays(theory: TheoryProducts, keys, lmax: int, who: str) -> dict[str, np.ndarray]:
     """The spectra a model reads, validated, as arrays indexed by L = 0..lmax."""
     spectra = theory.need_spectra(who)
     return {k: spectrum_array(spectra, k, lmax, who) for k in keys}
+
+
+def spectra_rows_arrays(theory: BatchProducts, model: BandpowerModel, n: int, who: str
+                        ) -> dict[str, np.ndarray]:
+    """key -> spectra (n, lmax + 1) indexed by L, for ``model_rows(..., kk_from_pp=True)``:
+    'kk' is the pp array itself (views, no copies)."""
+    return {k: spectra_rows(theory, "pp" if k == "kk" else k, 0, model.lmax, n, who)
+            for k in model.keys}
+
+
+def finite_nuisance_rows(values: dict[str, np.ndarray]) -> np.ndarray:
+    """bool (n,): every nuisance value of the row finite (the batched ``finite_nuisance``)."""
+    arrays = list(values.values())
+    return np.logical_and.reduce([np.isfinite(a) for a in arrays]) if arrays else True
 
 
 def finite_nuisance(values: dict[str, float], who: str) -> dict[str, float]:

@@ -14,8 +14,11 @@ import numpy as np
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
+from numass.likelihoods._batch import (batch_size, calibration_rows, finite_rows, loglike_rows,
+                                       nuisance_rows, spectra_rows)
 from numass.likelihoods.base import Likelihood
 from numass.likelihoods.plik_lite import A_PLANCK, binning_matrix, calibration, spectrum_slice
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 DATASET = "planck2018_lite"
@@ -63,3 +66,12 @@ class LowlTT(Likelihood):
         cal = calibration(self.nuisance_values(nuisance), self.id)
         pulls = (self.x_data - self.binned_theory(theory) / cal**2) / self.sigma
         return -0.5 * float(pulls @ pulls)
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        n = batch_size(theory, self.id)
+        cal, cal_ok = calibration_rows(nuisance_rows(self, nuisance, n)["A_planck"])
+        dl = spectra_rows(theory, "tt", LMIN, LMAX, n, self.id)
+        with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
+            pulls = (self.x_data - (dl @ self._binning.T) / cal[:, None] ** 2) / self.sigma
+            chi2 = np.einsum("ij,ij->i", pulls, pulls)
+        return loglike_rows(chi2, np.asarray(theory.ok) & cal_ok & finite_rows(dl))

@@ -12,7 +12,10 @@ import scipy.linalg
 
 from numass.data.store import dataset_file, load_text
 from numass.errors import DataError, InputError
+from numass.likelihoods._batch import (batch_size, calibration_rows, finite_rows, loglike_rows,
+                                       nuisance_rows, spectra_rows, whitened_chi2)
 from numass.likelihoods.base import Likelihood, Nuisance
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 DATASET = "planck2018_lite"
@@ -62,6 +65,32 @@ def binning_matrix(blmin: np.ndarray, blmax: np.ndarray, weights: np.ndarray,
     for i, (lo, hi) in enumerate(zip(blmin, blmax)):
         mat[i, lo - lmin: hi - lmin + 1] = w_dl[lo - lmin: hi - lmin + 1]
     return mat
+
+
+class ContiguousBins:
+    """Bins that do not overlap, in increasing ell: each band power is a weighted sum over its
+    own ell range, so binning is one weighted pass and a segment sum (np.add.reduceat) instead of
+    a dense (nbins x nell) product: the same numbers, O(nell) rather than O(nbins * nell) work.
+    ``apply_rows`` maps D_ell (n, lmax - lmin + 1) to binned C_ell (n, nbins)."""
+
+    ROWS_PER_CHUNK = 64  # the weighted rows of a chunk (~1.3 MB) stay in cache for the sum
+
+    def __init__(self, blmin: np.ndarray, blmax: np.ndarray, weights: np.ndarray,
+                 lmin: int, lmax: int):
+        if np.any(blmin[1:] <= blmax[:-1]) or np.any(blmax < blmin) or blmin[0] < lmin \
+                or blmax[-1] != lmax:
+            raise ValueError("bins must be non-overlapping, increasing, within lmin..lmax and "
+                             "end at lmax")
+        # each column of the dense matrix holds at most one bin's weight: its sum is that weight
+        self.weights = binning_matrix(blmin, blmax, weights, lmin, lmax).sum(axis=0)
+        self.starts = np.asarray(blmin) - lmin
+
+    def apply_rows(self, dl: np.ndarray) -> np.ndarray:
+        out = np.empty((len(dl), len(self.starts)))
+        for i in range(0, len(dl), self.ROWS_PER_CHUNK):
+            rows = slice(i, i + self.ROWS_PER_CHUNK)
+            out[rows] = np.add.reduceat(dl[rows] * self.weights, self.starts, axis=1)
+        return out
 
 
 def spectrum_slice(spectra, key: str, lmin: int, lmax: int, who: str) -> np.ndarray:
@@ -133,8 +162,11 @@ class PlikLite(Likelihood):
         self._binning = {}
         for k in self.spectra_used:
             top = int(blmax[NBINS[k] - 1])
-            self._binning[k] = (top, binning_matrix(blmin[: NBINS[k]], blmax[: NBINS[k]],
-                                                    weights, BIN_LMIN_OFFSET, top))
+            try:
+                self._binning[k] = (top, ContiguousBins(blmin[: NBINS[k]], blmax[: NBINS[k]],
+                                                        weights, BIN_LMIN_OFFSET, top))
+            except ValueError as exc:
+                raise DataError(DATASET, rel("blmin.dat / blmax.dat"), str(exc)) from None
         try:
             chol = scipy.linalg.cholesky(cov[np.ix_(idx, idx)], lower=True)
         except np.linalg.LinAlgError:
@@ -151,11 +183,34 @@ class PlikLite(Likelihood):
             raise InputError(f"{who} needs spectra up to ell = {self.lmax}, "
                              f"got lmax = {spectra.lmax}")
         return np.concatenate([
-            mat @ spectrum_slice(spectra, k, BIN_LMIN_OFFSET, top, who)
-            for k, (top, mat) in self._binning.items()])
+            bins.apply_rows(spectrum_slice(spectra, k, BIN_LMIN_OFFSET, top, who)[None, :])[0]
+            for k, (top, bins) in self._binning.items()])
 
     def loglike(self, theory: TheoryProducts, nuisance: dict[str, float] | None = None) -> float:
         cal = calibration(self.nuisance_values(nuisance), self.id or "PlikLite")
         resid = self.x_data - self.binned_theory(theory) / cal**2
         white = self._whiten @ resid
         return -0.5 * float(white @ white)
+
+    def binned_rows(self, theory: BatchProducts, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(binned model C_ell of every row (n, nbins) before calibration, bool (n,): the spectra
+        read are finite)."""
+        who = self.id or "PlikLite"
+        spectra_rows(theory, "tt", 0, self.lmax, n, who)  # every variant needs ell <= 2508
+        finite, parts = np.ones(n, dtype=bool), []
+        for k, (top, bins) in self._binning.items():
+            dl = spectra_rows(theory, k, BIN_LMIN_OFFSET, top, n, who)
+            binned = bins.apply_rows(dl)
+            finite &= finite_rows(binned)  # NaN or inf times any weight (0 too) is not finite
+            parts.append(binned)
+        return np.concatenate(parts, axis=1), finite
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        who = self.id or "PlikLite"
+        n = batch_size(theory, who)
+        cal, cal_ok = calibration_rows(nuisance_rows(self, nuisance, n)["A_planck"])
+        with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
+            binned, finite = self.binned_rows(theory, n)
+            resid = self.x_data - binned / cal[:, None] ** 2
+            chi2 = whitened_chi2(resid, self._whiten)
+        return loglike_rows(chi2, np.asarray(theory.ok) & cal_ok & finite)

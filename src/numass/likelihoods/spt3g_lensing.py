@@ -17,11 +17,14 @@ import numpy as np
 
 from numass.data.store import load_text
 from numass.errors import DataError
+from numass.likelihoods._batch import batch_size, loglike_rows, nuisance_rows
 from numass.likelihoods.base import Likelihood, Nuisance
 from numass.likelihoods.lensing_common import (BandpowerModel, check_no_options, check_variant,
                                                finite_nuisance, inverse_covariance,
                                                load_bin_windows, load_shaped, make_window,
                                                spectra_arrays)
+from numass.likelihoods.lensing_common import finite_nuisance_rows, spectra_rows_arrays
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 DATASET = "spt3g_2018_lensing"
@@ -90,3 +93,14 @@ class SPT3GLensing(Likelihood):
 
     def loglike(self, theory: TheoryProducts, nuisance: dict[str, float] | None = None) -> float:
         return -0.5 * self.model.chi2(self.theory_bandpowers(theory, nuisance))
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        n = batch_size(theory, self.id)
+        nuis = nuisance_rows(self, nuisance, n)
+        valid = np.asarray(theory.ok) & finite_nuisance_rows(nuis)
+        with np.errstate(all="ignore"):  # rows with non-finite spectra are masked below
+            arrays = spectra_rows_arrays(theory, self.model, n, self.id)
+            model, finite = self.model.model_rows(arrays, amplitudes={A_FG.name: nuis[A_FG.name]},
+                                                  kk_from_pp=True)
+            chi2 = self.model.chi2_rows(model)
+        return loglike_rows(chi2, valid & finite)

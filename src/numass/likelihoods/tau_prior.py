@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from numass.errors import InputError
+from numass.likelihoods._batch import batch_size, loglike_rows, nuisance_rows, param_rows
 from numass.likelihoods.base import Likelihood
+from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
 # name -> (mean, sigma, citation)
@@ -66,3 +70,10 @@ class TauPrior(Likelihood):
         if not math.isfinite(tau):
             raise InputError(f"{self.id}: tau must be finite, got {tau}")
         return -0.5 * ((tau - self.mean) / self.sigma) ** 2
+
+    def loglike_batch(self, theory: BatchProducts, nuisance=None) -> np.ndarray:
+        n = batch_size(theory, self.id)
+        nuisance_rows(self, nuisance, n)  # shape check only: the prior has no nuisance
+        tau = param_rows(theory, "tau", n, self.id)
+        chi2 = ((tau - self.mean) / self.sigma) ** 2
+        return loglike_rows(chi2, np.asarray(theory.ok) & np.isfinite(tau))

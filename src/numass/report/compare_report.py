@@ -15,7 +15,7 @@ from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.inference.results import BURN_IN, chain_root
-from numass.stats import FLOORS, weighted_quantile
+from numass.stats import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
 
@@ -157,8 +157,8 @@ def tension_bars(summary: dict, path: Path) -> Path | None:
         ax.plot([t["inverted_ordering"]["bayes"]], [yi + h / 2], marker="|", color="k", ms=10,
                 label="Bayesian, inverted ordering" if yi == y[0] else None)
         ax.text(t["normal_ordering"]["bayes"] + 0.05, yi + h / 2,
-                ("≥" if t["normal_ordering"].get("bayes_lower_bound") else "")
-                + f"{t['normal_ordering']['bayes']:.1f}", va="center", fontsize=7)
+                sigma_mark(t["normal_ordering"]) + f"{t['normal_ordering']['bayes']:.1f}",
+                va="center", fontsize=7)
     ax.set_yticks(y)
     ax.set_yticklabels([r[0] for r in rows], fontsize=8)
     for x in (1, 2, 3):
@@ -208,9 +208,12 @@ def _f(x, fmt="{:+.3f}", none="–"):
 
 
 def _sigma(t: dict) -> str:
-    """'Bayes / profile' for one floor; '≥' marks a Bayesian figure at the chain's resolution."""
-    bound = "≥" if t.get("bayes_lower_bound") else ""
-    return f"{bound}{_f(t['bayes'], '{:.2f}')} / {_f(t['profile'], '{:.2f}')}"
+    """'Bayes / profile' for one floor; '≈' marks a Bayesian figure extrapolated from a fit to
+    the marginal (the lower bound the chain's samples support follows in brackets), '≥' one
+    that is a bound."""
+    bound = (f" (≥{t['bayes_bound']:.2f})" if t.get("bayes_extrapolated")
+             and t.get("bayes_bound") is not None else "")
+    return f"{sigma_mark(t)}{_f(t['bayes'], '{:.2f}')}{bound} / {_f(t['profile'], '{:.2f}')}"
 
 
 def verdict_rows(summary: dict) -> list[list[str]]:

@@ -47,3 +47,9 @@ class BackgroundBackend(Backend):
         if not all(np.isfinite(list(derived.values()))):
             raise TheoryError(f"non-finite background at {params}")
         return TheoryProducts(params=dict(params), background=bg, derived=derived)
+
+    def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
+        """Vectorised over points (theory/backends_batch.py)."""
+        from numass.theory.backends_batch import background_batch
+
+        return background_batch(self, params, need)

@@ -96,6 +96,10 @@ class StackedBackground:
         self.theta_star = np.array([b.theta_star if b is not None else np.nan
                                     for b in backgrounds])
 
+    def row(self, i: int):
+        """Point i's own background (None where it failed): no need to stack every point."""
+        return self._bgs[i]
+
     def _stack(self, name: str, z) -> np.ndarray:
         z = np.atleast_1d(np.asarray(z, dtype=float))
         return np.array([getattr(b, name)(z) if b is not None else np.full(len(z), np.nan)
@@ -140,6 +144,16 @@ class RowBackground:
         return self._row("DV", z)
 
 
+def _row_background(batch_bg, i: int):
+    """Row i of a batched background: the stored per-point one when there is one (a row of a
+    StackedBackground), else a view that evaluates the batch and takes row i."""
+    if batch_bg is None:
+        return None
+    if hasattr(batch_bg, "row"):
+        return batch_bg.row(i)
+    return RowBackground(batch_bg, i)
+
+
 @dataclass
 class BatchProducts:
     """Everything a backend computed at n parameter points (see the module docstring)."""
@@ -161,8 +175,7 @@ class BatchProducts:
         return TheoryProducts(
             params={k: float(v[i]) for k, v in self.params.items()},
             spectra=self.spectra.row(i) if self.spectra is not None else None,
-            background=RowBackground(self.background, i) if self.background is not None
-            else None,
+            background=_row_background(self.background, i),
             derived={k: float(v[i]) for k, v in self.derived.items()})
 
     @classmethod

@@ -133,6 +133,13 @@ class EffectiveMass(Backend):
         out.derived["mnu_eff"] = m
         return out
 
+    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
+        """Batched: the inner backend's compute_batch, mirrored row by row where needed
+        (theory/effective_mass_batch.py)."""
+        from numass.theory.effective_mass_batch import effective_mass_batch
+
+        return effective_mass_batch(self, params, check_need(need))
+
     def _at_zero(self, base: dict, need: frozenset[str]) -> TheoryProducts:
         """The m = 0 evaluation, cached on the other parameters and the request."""
         key = (tuple(sorted(base.items())), need)

@@ -547,3 +547,9 @@ class LsCDMBackgroundBackend(Backend):
         if not all(np.isfinite(v) for v in out.derived.values()):
             raise TheoryError(f"non-finite ΛsCDM background at {params}")
         return out
+
+    def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
+        """Vectorised over points (theory/backends_batch.py)."""
+        from numass.theory.backends_batch import lscdm_background_batch
+
+        return lscdm_background_batch(self, params, need)

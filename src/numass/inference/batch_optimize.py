@@ -1,0 +1,239 @@
+"""Best fits and profiles on a BatchPosterior: damped Newton steps on many starts in lockstep.
+
+Each iteration evaluates, as one batch for all starts together, the finite-difference stencil
+of gradient and Hessian (1 + d + d^2 points a start: the centre, +-h along each axis and the
+diagonal pairs, whose sums give the mixed second derivatives) and then a line search along the
+Newton direction (a handful of step lengths, again one batch). On the near-Gaussian posteriors
+of these fits Newton converges in a few iterations, so a best fit costs a few hundred to a few
+thousand posterior evaluations in ~10 batched calls, and a 12-point profile, started from the
+best fit's conditional optimum (Gaussian approximation), is the same machinery run on 12 starts
+at once with the profiled parameter held fixed in each.
+
+Coordinates are scaled by the proposal widths. Near a prior edge the stencil's centre is moved
+inside (the quadratic model is built there and used at the point), so no stencil point leaves
+the prior; where the posterior still fails inside, the start's step size shrinks. Negative
+curvature (far from the optimum) is handled by taking |eigenvalues| (a saddle-free step).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from numass.errors import InputError
+
+STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.03])  # line-search fractions of the Newton step
+MAX_STEP = 20.0  # longest step, in proposal widths (a trust region far from the optimum)
+
+
+def stencil_offsets(free: np.ndarray, h: float) -> np.ndarray:
+    """(m, d) offsets: 0, +-h e_i, and h (e_i + e_j), -h (e_i + e_j) for i < j (free axes)."""
+    d = len(free)
+    axes = np.flatnonzero(free)
+    rows = [np.zeros(d)]
+    for i in axes:
+        for s in (1.0, -1.0):
+            e = np.zeros(d)
+            e[i] = s * h
+            rows.append(e)
+    for a, i in enumerate(axes):
+        for j in axes[a + 1:]:
+            for s in (1.0, -1.0):
+                e = np.zeros(d)
+                e[i] = e[j] = s * h
+                rows.append(e)
+    return np.array(rows)
+
+
+def quadratic_model(f: np.ndarray, free: np.ndarray, h: float):
+    """Gradient and Hessian (over the free axes) from the stencil values ``f`` (m,)."""
+    k = int(free.sum())
+    f0 = f[0]
+    fp, fm = f[1:2 * k + 1:2], f[2:2 * k + 1:2]
+    g = (fp - fm) / (2 * h)
+    hess = np.diag((fp - 2 * f0 + fm) / h ** 2)
+    pos = 2 * k + 1
+    for i in range(k):
+        for j in range(i + 1, k):
+            fpp, fmm = f[pos], f[pos + 1]
+            pos += 2
+            hess[i, j] = hess[j, i] = (fpp + fmm - fp[i] - fm[i] - fp[j] - fm[j] + 2 * f0) \
+                / (2 * h ** 2)
+    return g, hess
+
+
+def newton_direction(g: np.ndarray, hess: np.ndarray) -> np.ndarray:
+    """-|H|^-1 g with eigenvalues floored (saddle-free), capped at MAX_STEP."""
+    lam, vec = np.linalg.eigh(hess)
+    lam = np.maximum(np.abs(lam), 1e-6 * max(np.abs(lam).max(), 1e-12))
+    step = -vec @ ((vec.T @ g) / lam)
+    norm = np.linalg.norm(step)
+    return step * (MAX_STEP / norm) if norm > MAX_STEP else step
+
+
+class Objective:
+    """-ln posterior in scaled coordinates y = (x - centre) / scale, inf outside the prior."""
+
+    def __init__(self, post, centre: np.ndarray, scale: np.ndarray):
+        self.post, self.centre, self.scale = post, centre, scale
+        b = post.bounds
+        self.lo, self.hi = (b[:, 0] - centre) / scale, (b[:, 1] - centre) / scale
+        self.n_calls = 0
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        self.n_calls += len(y)
+        lp = self.post(self.centre + y * self.scale)
+        return np.where(np.isfinite(lp), -lp, np.inf)
+
+    def clip(self, y: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        return np.clip(y, self.lo + margin, self.hi - margin)
+
+
+def newton_lockstep(obj: Objective, y0: np.ndarray, free: np.ndarray, h: float = 0.3,
+                    max_iter: int = 40, tol: float = 1e-5, h_min: float = 0.03):
+    """Minimise obj from every row of y0 (k, d), moving only the ``free`` axes.
+
+    A start is converged when the predicted gain of its Newton step is below ``tol`` with a
+    stencil step of ``h_min``: the step starts at ``h`` and is divided by 3 at each apparent
+    convergence, since the posteriors' third derivatives bias a wide stencil's gradient (LCDM on
+    the embedded data: with h = 0.3 widths Newton stops 0.0015 in chi2 above the optimum).
+
+    Returns (y (k, d), f (k,), hess (k, kf, kf) at the last stencil, converged (k,)).
+    """
+    k, _ = y0.shape
+    y, f = y0.copy(), obj(y0)
+    hs = np.full(k, h)
+    done = np.zeros(k, dtype=bool)
+    nf = int(free.sum())
+    hess_out = np.full((k, nf, nf), np.nan)
+    if nf == 0:
+        return y, f, hess_out, np.ones(k, dtype=bool)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~done)
+        if len(active) == 0:
+            break
+        # stencil centres moved inside the prior by one step on every free axis
+        centres = np.array([np.where(free, obj.clip(y[a], 1.01 * hs[a]), y[a]) for a in active])
+        offs = [stencil_offsets(free, hs[a]) for a in active]
+        pts = np.vstack([c + o for c, o in zip(centres, offs)])
+        vals = obj(pts)
+        cand, owner, dirs = [], [], {}
+        pos = 0
+        for a, c, o in zip(active, centres, offs):
+            fa = vals[pos:pos + len(o)]
+            pos += len(o)
+            if not np.all(np.isfinite(fa)):
+                hs[a] /= 3
+                done[a] = hs[a] < h_min * 0.999
+                continue
+            g, hess = quadratic_model(fa, free, hs[a])
+            g = g + hess @ (y[a, free] - c[free])  # the model's gradient at the point itself
+            hess_out[a] = hess
+            step = newton_direction(g, hess)
+            if -g @ step / 2 < tol:  # predicted gain below tol: converged, or a finer stencil
+                hs[a] /= 3
+                done[a] = hs[a] < h_min * 0.999
+                continue
+            dirs[a] = step
+            for s in STEPS:
+                t = y[a].copy()
+                t[free] += s * step
+                cand.append(obj.clip(t))
+                owner.append(a)
+        if not cand:
+            continue
+        cand, owner = np.array(cand), np.array(owner)
+        fc = obj(cand)
+        for a in dirs:
+            mine = np.flatnonzero(owner == a)
+            best = mine[np.argmin(fc[mine])]
+            if fc[best] < f[a] - 1e-12:
+                y[a], f[a] = cand[best], fc[best]
+            else:  # no step helps: a finer stencil, or stop
+                hs[a] /= 3
+                done[a] = hs[a] < h_min * 0.999
+    return y, f, hess_out, done
+
+
+def _scaled_covariance(hess: np.ndarray) -> np.ndarray | None:
+    try:
+        cov = np.linalg.inv(hess)
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+    return cov
+
+
+def describe(post, x: np.ndarray) -> dict:
+    """The point as numass's best-fit dict: parameters, derived, chi2 by likelihood, logpost."""
+    r = post.evaluate(x[None, :])
+    out = {n: float(v) for n, v in zip(post.names, x)}
+    out.update({k: float(v[0]) for k, v in r.derived.items()})
+    out["chi2_by_likelihood"] = {k: float(-2 * v[0]) for k, v in r.loglikes.items()}
+    out["chi2"] = float(sum(out["chi2_by_likelihood"].values()))
+    out["logpost"] = float(r.logpost[0])
+    return out
+
+
+def batch_best_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidates: int = 64,
+                   seed: int = 0, extra_starts: list[dict] | None = None) -> dict:
+    """Best fit from many starts: ``n_candidates`` draws around ``refs`` (+-3 widths) evaluated
+    together, the best ``n_starts`` (and ``extra_starts``) refined by lockstep Newton.
+
+    Returns describe()'s dict plus 'covariance' (the inverse Hessian at the best fit, the
+    sampled parameters' order; None when not positive definite) and 'n_calls'.
+    """
+    missing = [n for n in post.names if n not in refs or n not in widths]
+    if missing:
+        raise InputError(f"best fit: no start or width for {', '.join(missing)}")
+    centre = np.array([refs[n] for n in post.names], dtype=float)
+    scale = np.array([widths[n] for n in post.names], dtype=float)
+    obj = Objective(post, centre, scale)
+    rng = np.random.default_rng(seed)
+    cand = obj.clip(np.vstack([np.zeros(len(centre)),
+                               3 * rng.standard_normal((n_candidates, len(centre)))]))
+    for s in extra_starts or ():
+        cand = np.vstack([cand, (np.array([s[n] for n in post.names]) - centre) / scale])
+    fc = obj(cand)
+    order = np.argsort(fc)[:n_starts + len(extra_starts or ())]
+    order = order[np.isfinite(fc[order])]
+    if len(order) == 0:
+        raise InputError("best fit: the posterior is zero at every start; check the priors "
+                         "and the reference point")
+    free = np.ones(len(centre), dtype=bool)
+    y, f, _, _ = newton_lockstep(obj, cand[order], free)
+    best = y[int(np.argmin(f))]
+    # the Hessian at the best fit with the proposal-sized step (as optimize.hessian_covmat)
+    _, _, hess, _ = newton_lockstep(obj, best[None, :], free, h=0.5, max_iter=1, tol=np.inf,
+                                    h_min=0.5)
+    cov = _scaled_covariance(hess[0])
+    out = describe(post, centre + best * scale)
+    out["covariance"] = None if cov is None else (cov * np.outer(scale, scale)).tolist()
+    out["n_calls"] = obj.n_calls
+    return out
+
+
+def batch_profile(post, param: str, values, bestfit: dict, widths: dict) -> list[dict]:
+    """Best fits with ``param`` fixed at each of ``values``, all minimised together.
+
+    Each start is the best fit moved along the Gaussian conditional optimum (from the best fit's
+    covariance), then refined by lockstep Newton over the other parameters. Returns one
+    describe() dict per value, in the order of ``values``.
+    """
+    if param not in post.names:
+        raise InputError(f"'{param}' is not a sampled parameter; sampled: {', '.join(post.names)}")
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    p = post.names.index(param)
+    centre = np.array([bestfit[n] for n in post.names], dtype=float)
+    scale = np.array([widths[n] for n in post.names], dtype=float)
+    obj = Objective(post, centre, scale)
+    y0 = np.zeros((len(values), len(centre)))
+    y0[:, p] = (values - centre[p]) / scale[p]
+    cov = bestfit.get("covariance")
+    if cov is not None:  # conditional optimum of the Gaussian: shift along cov[:, p] / cov[p, p]
+        cov = np.asarray(cov) / np.outer(scale, scale)
+        y0 += np.outer(y0[:, p], cov[:, p] / cov[p, p]) * (np.arange(len(centre)) != p)
+    free = np.ones(len(centre), dtype=bool)
+    free[p] = False
+    y0 = obj.clip(y0)
+    y0[:, p] = (values - centre[p]) / scale[p]
+    y, _, _, _ = newton_lockstep(obj, y0, free)
+    return [describe(post, centre + row * scale) for row in y]

@@ -1,0 +1,110 @@
+"""nautilus on batches: ln Z of an analytic Gaussian within its error, GetDist chain files,
+resume from a checkpoint, and (slow) the embedded LCDM posterior against the MCMC numbers."""
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from numass.inference.batch_posterior import BatchResult, Prior1D
+from numass.inference.nested import run_nautilus, sampling_box, write_getdist_chain
+
+SMALL = dict(n_live=200, n_eff=800, n_networks=1)
+
+
+class GaussianPosterior:
+    """A correlated normalised Gaussian likelihood on a flat prior [-10, 10]^d: Z = 20^-d.
+    Duck-types BatchPosterior (names, priors, bounds, logprior, evaluate)."""
+
+    backend_name, likelihoods, derived_names = "analytic", {"gauss": None}, ["xsum"]
+
+    def __init__(self, d: int = 3):
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((d, d))
+        self.cov = a @ a.T / d + 0.5 * np.eye(d)
+        self.mean = rng.uniform(-1, 1, d)
+        self.priors = [Prior1D(f"x{i}", "uniform", -10.0, 10.0) for i in range(d)]
+        self.names = [p.name for p in self.priors]
+        self.ndim, self.ln_z = d, -d * math.log(20.0)
+        self.bounds = np.array([p.bounds for p in self.priors])
+
+    def logprior(self, x):
+        return sum(p.logpdf(np.atleast_2d(x)[:, i]) for i, p in enumerate(self.priors))
+
+    def evaluate(self, x):
+        x = np.atleast_2d(x)
+        lp, ll = self.logprior(x), multivariate_normal(self.mean, self.cov).logpdf(x)
+        return BatchResult(logpost=lp + ll, logprior=lp, loglikes={"gauss": ll},
+                           derived={"xsum": x.sum(axis=1)})
+
+
+@pytest.fixture(scope="module")
+def gaussian_run(tmp_path_factory):
+    post = GaussianPosterior()
+    out = tmp_path_factory.mktemp("gauss")
+    res = run_nautilus(post, sampling_box(post), out, seed=1, say=None, **SMALL)
+    return post, out, res
+
+
+def test_evidence_of_a_gaussian_within_its_error(gaussian_run):
+    post, _, res = gaussian_run
+    assert res["n_eff"] >= SMALL["n_eff"]
+    assert res["ln_evidence_err"] == pytest.approx(1 / math.sqrt(res["n_eff"]))
+    assert abs(res["ln_evidence"] - post.ln_z) < 3 * res["ln_evidence_err"]
+    mean = np.average(res["points"], axis=0, weights=res["weights"])
+    assert np.all(np.abs(mean - post.mean) < 0.15 * np.sqrt(np.diag(post.cov)))
+
+
+def test_box_mass_is_added_back(gaussian_run):
+    """The same Gaussian in a smaller box: ln Z_box is larger by exactly -ln P(box)."""
+    post, out, full = gaussian_run
+    box = {n: (m - 6 * s, m + 6 * s) for n, m, s in zip(post.names, post.mean,
+                                                        np.sqrt(np.diag(post.cov)))}
+    res = run_nautilus(post, box, out / "box", seed=2, say=None, **SMALL)
+    assert res["ln_prior_mass_of_box"] < -1.5
+    assert abs(res["ln_evidence"] - post.ln_z) < 3 * res["ln_evidence_err"]
+    assert max(res["edge_weight"].values()) < 1e-3
+
+
+def test_chain_files_read_by_getdist(gaussian_run):
+    from getdist import loadMCSamples
+
+    post, out, res = gaussian_run
+    root = write_getdist_chain(out / "chains" / "numass", post, res)
+    s = loadMCSamples(str(root), settings={"ignore_rows": 0})
+    assert s.mean("x0") == pytest.approx(np.average(res["points"][:, 0], weights=res["weights"]))
+    assert s.mean("xsum") == pytest.approx(post.mean.sum(), abs=0.3)
+    assert s.ranges.getLower("x1") == -10.0
+
+
+def test_resume_from_a_checkpoint(tmp_path):
+    """A run stopped early (as by a kill) leaves its checkpoint; a new sampler resumes from it."""
+    post = GaussianPosterior(d=2)
+    box = sampling_box(post)
+    first = run_nautilus(post, box, tmp_path, seed=3, say=None, n_like_max=1500, **SMALL)
+    assert not first["finished"] and (tmp_path / "chains" / "nautilus.hdf5").exists()
+    done = run_nautilus(post, box, tmp_path, seed=3, say=None, **SMALL)
+    assert done["finished"] and done["n_calls"] > first["n_calls"]
+    assert abs(done["ln_evidence"] - post.ln_z) < 3 * done["ln_evidence_err"]
+
+
+def test_other_settings_refuse_to_resume(tmp_path):
+    from numass.errors import InputError
+
+    post = GaussianPosterior(d=2)
+    run_nautilus(post, sampling_box(post), tmp_path, seed=3, say=None, n_like_max=500, **SMALL)
+    with pytest.raises(InputError, match="--restart"):
+        run_nautilus(post, sampling_box(post), tmp_path, seed=3, say=None, n_live=300,
+                     n_eff=800, n_like_max=500)
+
+
+@pytest.mark.slow
+def test_embedded_lcdm_matches_the_mcmc_numbers(tmp_path):
+    """docs/compare.md (MCMC, R-1 < 0.01): Sigma m_nu,eff = -0.140 +- 0.087 eV."""
+    from numass.inference.pipeline import run_analysis
+
+    s = run_analysis(out=tmp_path, sampler="nautilus", seed=4, progress=None, plots=False,
+                     nested_options=dict(n_live=500, n_eff=2000, n_networks=2))
+    m = s["mnu_eff"]
+    assert abs(m["mean"] + 0.140) < 0.2 * 0.087 and abs(m["std"] / 0.087 - 1) < 0.1
+    assert max(s["box_edge_weight"].values()) < 1e-3
