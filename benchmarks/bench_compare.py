@@ -29,13 +29,15 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from numass.analysis.compare import Settings, compare, format_table
+    from numass.compare.collect import format_table
+    from numass.compare.plan import Settings
+    from numass.compare.run import run_comparison
 
     load_before = os.getloadavg()
     t0 = time.time()
-    summary = compare(data=args.data, out=args.out, settings=Settings.make(quick=args.quick),
-                      workers=args.jobs,
-                      only=[n for n in args.only.split(",")] if args.only else None)
+    summary = run_comparison(data=args.data, out=args.out,
+                             settings=Settings.make(quick=args.quick), workers=args.jobs,
+                             only=[n for n in args.only.split(",")] if args.only else None).summary
     wall = time.time() - t0
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
         resource.RUSAGE_CHILDREN)

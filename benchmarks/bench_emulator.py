@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from numass.theory import make_backend
+from numass.backends import make_backend
 
 NEED = frozenset({"spectra", "background"})
 
@@ -50,13 +50,13 @@ def main() -> None:
     print(f"emulator  {t_emu:10.6f} s per evaluation ({a.emulator_points} points)")
     print(f"ratio     {t_camb / t_emu:10.0f} x")
     if a.chain:
-        from numass.cli import FULL_DATASETS
+        from numass.likelihoods import FULL as FULL_DATASETS
         from numass.inference.pipeline import run_analysis
 
         out = a.out or tempfile.mkdtemp(prefix="numass-bench-")
         t0 = time.time()
         s = run_analysis(model="lcdm", datasets=FULL_DATASETS, out=out, backend="emulator",
-                         resume=False, progress=lambda m: None, plots=False)
+                         resume=False, progress=lambda m: None)
         print(f"chain     {time.time() - t0:10.1f} s wall to R-1 = {s['rminus1']:.4f} "
               f"({s['n_samples']} samples; {', '.join(FULL_DATASETS)}); "
               f"mnu_eff = {s['mnu_eff']['mean']:.3f} +- {s['mnu_eff']['std']:.3f} eV; in {out}")

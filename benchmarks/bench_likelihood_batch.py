@@ -22,7 +22,7 @@ import numpy as np
 
 from numass.errors import DataError
 from numass.likelihoods import get_likelihood, likelihood_ids
-from numass.theory import make_backend
+from numass.backends import make_backend
 from numass.theory.batch import BatchProducts, broadcast_params
 from numass.theory.products import TheoryProducts
 

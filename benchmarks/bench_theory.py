@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from numass.likelihoods import get_likelihood
-from numass.theory import make_backend
+from numass.backends import make_backend
 
 
 def per_call(fn, n: int) -> float:

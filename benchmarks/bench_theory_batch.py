@@ -2,7 +2,7 @@
 
     python benchmarks/bench_theory_batch.py [--sizes 1,100,1000] [--backends emulator,...]
 
-For each backend (as numass.theory.make_backend builds it, with the Sigma m_nu,eff wrapper):
+For each backend (as numass.backends.make_backend builds it, with the Sigma m_nu,eff wrapper):
 the per-point path (``compute`` at each point, timed on up to --per-point points; its cost per
 point does not depend on n) against ``compute_batch`` on n points at once, and their ratio, for
 the fast batched background (the default) and, for the vectorised backends, the exact one
@@ -19,7 +19,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from numass.theory import make_backend
+from numass.backends import make_backend
 
 SPECTRA = frozenset({"spectra", "background"})
 BACKGROUND = frozenset({"background"})

@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numass.analysis.compare import (HYPOTHESES, Job, Settings, collect, execute, job_done, plan,
-                                     EMBEDDED)
-from numass.analysis.tension import FLOORS, bayes_sigma, summarize_1d
+from numass.compare.collect import collect
+from numass.compare.hypotheses import HYPOTHESES
+from numass.compare.plan import Job, Settings, plan
+from numass.compare.tasks import execute, job_done
+from numass.likelihoods import EMBEDDED
+from numass.stats import FLOORS, bayes_sigma, summarize_1d
 from numass.errors import InputError, NumassError
 
 HYPOTHESIS_KEYS = {"mnu_eff", "tension_sigma", "delta_chi2", "delta_aic", "ln_evidence",
@@ -108,7 +111,7 @@ def test_jobs_whose_data_are_absent_are_skipped_with_the_fetch_command(tmp_path)
 
 
 def test_only_selects_jobs_and_runs_a_twin_itself():
-    from numass.analysis.compare import select
+    from numass.compare.plan import select
     from numass.errors import InputError
 
     jobs = {j.name: j for j in select(plan("embedded", check_data=False),
@@ -121,11 +124,11 @@ def test_only_selects_jobs_and_runs_a_twin_itself():
         select(plan("embedded", check_data=False), ["nope"])
 
 
-def test_full_data_list_matches_the_cli():
-    from numass.analysis.compare import FULL
-    from numass.cli import FULL_DATASETS
+def test_full_data_is_one_list_for_the_cli_and_the_comparison():
+    from numass.likelihoods import FULL, resolve_data
 
-    assert FULL == FULL_DATASETS
+    assert resolve_data("full") == ("full", list(FULL))
+    assert resolve_data(None) == resolve_data("embedded") == ("embedded", list(EMBEDDED))
 
 
 def test_plik_lite_teee_is_the_te_ee_block_of_the_full_covariance(data_dir):
@@ -202,7 +205,8 @@ def test_importance_evidence_matches_the_analytic_value_and_flags_a_poor_proposa
 
 
 def test_full_data_evidence_by_importance_sampling_waits_for_the_chain(monkeypatch):
-    from numass.analysis.compare import _can_start, evidence_method, theory_backend
+    from numass.compare.executor import _waits_for_chain
+    from numass.compare.tasks import evidence_method, theory_backend
 
     jobs = {j.name: j for j in plan("full", use_emulator=True, check_data=False)}
     auto = Settings()
@@ -215,14 +219,12 @@ def test_full_data_evidence_by_importance_sampling_waits_for_the_chain(monkeypat
     embedded = {j.name: j for j in plan("embedded", check_data=False)}
     assert evidence_method(embedded["lcdm"], auto) == "dynesty"
     lcdm = jobs["lcdm"]
-    pending = [(lcdm, "posterior"), (lcdm, "evidence")]
-    assert _can_start((lcdm, "posterior"), pending, {}, auto)
-    assert not _can_start((lcdm, "evidence"), pending, {}, auto)
-    assert _can_start((lcdm, "evidence"), [(lcdm, "evidence")], {}, auto)
-    assert _can_start((lcdm, "evidence"), pending, {}, Settings(evidence_method="dynesty"))
+    assert not _waits_for_chain((lcdm, "posterior"), auto)
+    assert _waits_for_chain((lcdm, "evidence"), auto)
+    assert not _waits_for_chain((lcdm, "evidence"), Settings(evidence_method="dynesty"))
     # a model the emulator does not serve would run CAMB at every point: skipped, with the way out
     assert not jobs["lscdm"].skip and not jobs["nu_interacting"].skip
-    import numass.analysis.compare as cmp
+    import numass.compare.plan as cmp
 
     real = cmp._backend_for
     monkeypatch.setattr(cmp, "_backend_for", lambda model, *a: None if model == "nu_interacting"
@@ -521,3 +523,55 @@ def test_compare_quick_end_to_end_with_ctrl_c_and_resume(tmp_path):
     assert s["variants"]["desi_dr1"]["status"].startswith("not run: data set(s) desi_bao_dr1")
     assert (out / "report.html").stat().st_size > 5000
     assert wall < 400
+
+
+def test_claim_rules_and_verdict_definitions_are_built_from_their_thresholds():
+    from numass.compare.claims import CLAIMS, TauClaim
+    from numass.compare.verdicts import DEFINITIONS, JEFFREYS_SCALE, strength
+
+    assert len({c.claim for c in CLAIMS}) == len(CLAIMS) == 7
+    assert "within 0.3σ of 2.2σ" in TauClaim().rule
+    moved = TauClaim(target_sigma=2.0, tolerance_sigma=0.5)
+    assert "within 0.5σ of 2σ" in moved.rule and "2.2σ" not in moved.rule
+    assert "2.5-5 moderate" in DEFINITIONS["ln_evidence"]
+    assert [strength(x) for x in (0.5, -1.5, 3.0, 6.0)] == [
+        "inconclusive", "weak evidence against", "moderate evidence for", "strong evidence for"]
+    assert JEFFREYS_SCALE[0] == (1.0, "inconclusive")
+
+
+def test_the_hypotheses_table_is_what_plan_and_report_read():
+    from numass.compare.hypotheses import HYPOTHESIS_TABLE
+    from numass.report.compare_report import COLORS, LATEX_SHORT
+
+    jobs = {j.name: j for j in plan("embedded", check_data=False)}
+    for h in HYPOTHESIS_TABLE:
+        assert jobs[h.key].model == h.model and jobs[h.key].label == h.label
+        assert COLORS[h.key] == h.color and LATEX_SHORT[h.key] == h.latex
+    assert HYPOTHESES == tuple(h.key for h in HYPOTHESIS_TABLE)
+
+
+def _mpi_ready() -> str | None:
+    """Why the MPI executor cannot be tried here (None: it can)."""
+    if shutil.which("mpiexec") is None:
+        return "no mpiexec on PATH"
+    r = subprocess.run([sys.executable, "-c", "from mpi4py import MPI"], capture_output=True)
+    return None if r.returncode == 0 else "mpi4py or its MPI library is missing"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_mpi_ready() is not None, reason=str(_mpi_ready()))
+def test_compare_with_the_mpi_executor_on_two_worker_ranks(tmp_path):
+    """Two jobs over two worker ranks (mpiexec -n 3: rank 0 plans and collects)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMASS_DATA_DIR", "COBAYA_NOMPI")}
+    env["MPLBACKEND"] = "Agg"
+    out = tmp_path / "mpi"
+    r = subprocess.run(["mpiexec", "-n", "3", sys.executable, "-m", "mpi4py.futures", "-m",
+                        "numass.cli", "compare", "--quick", "--executor", "mpi", "--only",
+                        "no_lrg1,positive_mass", "--out", str(out)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    s = json.loads((out / "summary.json").read_text())
+    for name in ("no_lrg1", "positive_mass"):
+        assert s["variants"][name]["status"] == "ok"
+    assert s["variants"]["positive_mass"]["mnu_eff"]["lower68"] >= 0.0
+    assert s["hypotheses"]["lcdm"]["status"] == "not run: not selected (--only)"

@@ -27,7 +27,7 @@ from scipy.interpolate import RectBivariateSpline
 
 from numass.errors import InputError
 from numass.theory import latetime as lt
-from numass.theory import make_backend
+from numass.backends import make_backend
 from numass.theory import nu_interacting as ni
 from numass.theory.backend import Backend
 from numass.theory.background import compute_background

@@ -161,7 +161,7 @@ def test_lscdm_spectra_through_engine():
 def engine_pairs():
     """ΛsCDM through the CAMB engine and through the emulated engine at points of the posterior
     region (z† from 1.6 to 3, Σmν,eff of both signs)."""
-    from numass.theory import make_backend
+    from numass.backends import make_backend
 
     base = {"ombh2": 0.02240, "omch2": 0.1190, "theta_MC_100": 1.04100, "logA": 3.045,
             "ns": 0.967, "tau": 0.056, "A_L": 1.0, "A_lens": 1.0, "eta_lscdm": 10.0}
@@ -234,7 +234,7 @@ def test_lscdm_background_backend_is_fast_and_native_in_mass():
     (z† → ∞ reproduces it); the spectra backend mirrors instead, like CAMB."""
     import time
 
-    from numass.theory import make_backend
+    from numass.backends import make_backend
     from numass.theory.effective_mass import MirroredBackground
 
     p = {**BASE, "mnu_eff": -0.1, "nnu": 3.044, "nu_states": 1, "eta_lscdm": 10.0}
@@ -264,7 +264,7 @@ def test_lscdm_background_backend_is_fast_and_native_in_mass():
 
 
 def test_compute_point_lscdm_background():
-    from numass.theory import compute_point
+    from numass.backends import compute_point
 
     out = compute_point("lscdm", "background", {"z_dagger": 2.2, "mnu_eff": -0.05})
     assert out.spectra is None and out.derived["z_dagger"] == 2.2

@@ -105,7 +105,7 @@ def test_background_only_needs_no_boltzmann_code():
 
 
 def test_bad_input():
-    from numass.theory import compute_point, make_backend
+    from numass.backends import compute_point, make_backend
 
     for bad in (-0.1, float("nan"), "x"):
         with pytest.raises(InputError, match="alpha_fs"):
@@ -146,7 +146,7 @@ def test_model_and_backend_choice():
 def emulated_pairs():
     """The model through its CAMB engine and through the emulator-based one, at points of the
     region the fits explore (α_fs from 0 to 1, Σmν up to 0.4 eV)."""
-    from numass.theory import make_backend
+    from numass.backends import make_backend
 
     base = {"ombh2": 0.02240, "omch2": 0.1190, "theta_MC_100": 1.04100, "logA": 3.045,
             "ns": 0.967, "tau": 0.056, "A_L": 1.0, "A_lens": 1.0}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm, skewnorm
 
-from numass.analysis.tension import (FLOORS, bayes_sigma, bayes_tension, effective_sample_size,
+from numass.stats import (FLOORS, bayes_sigma, bayes_tension, effective_sample_size,
                                      profile_sigma, summarize_1d)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from numass.errors import InputError, TheoryError
-from numass.theory import make_backend
+from numass.backends import make_backend
 from numass.theory.background import compute_background
 from numass.theory.camb_backend import CambBackend
 from numass.theory.products import SPECTRA_KEYS

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from numass.errors import InputError
-from numass.theory import make_backend
+from numass.backends import make_backend
 from numass.theory.background import compute_background, mirror_background
 from numass.theory.backend import Backend
 from numass.theory.effective_mass import EffectiveMass
@@ -271,7 +271,7 @@ def test_camb_mirror_agrees_with_native_background(camb_points):
 
 
 def test_compute_point_background_mnu_eff():
-    from numass.theory import compute_point
+    from numass.backends import compute_point
     from numass.theory.defaults import FIDUCIAL
 
     out = compute_point("lcdm", "background", {"mnu_eff": -0.1})

@@ -49,7 +49,7 @@ def reweight_one(folder: Path, old: tuple, new: tuple) -> dict:
     """Posterior summaries of one finished run with its tau prior swapped from old to new."""
     from getdist import loadMCSamples
 
-    from numass.analysis.tension import FLOORS, bayes_sigma, summarize_1d
+    from numass.stats import FLOORS, bayes_sigma, summarize_1d
 
     samples = loadMCSamples(str(folder / "chains" / "numass"), settings={"ignore_rows": 0.3})
     p = samples.getParams()

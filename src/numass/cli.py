@@ -9,6 +9,10 @@ import sys
 
 from numass import __version__
 from numass.errors import InputError, NumassError
+from numass.compare import EXECUTORS
+from numass.compare.hypotheses import HYPOTHESES
+from numass.likelihoods import FULL, parse_ids, resolve_data
+from numass.models import MODELS, get_model
 
 
 def _add_sampler(p, what: str = "sampler"):
@@ -26,23 +30,17 @@ def _add_data_dir(p):
 
 def _datasets(data: str | None) -> list[str]:
     """The data set ids of --data: 'embedded' (or None), 'full', or comma-separated ids."""
-    if data in (None, "embedded"):
-        from numass.inference.pipeline import EMBEDDED_DATASETS
-
-        return EMBEDDED_DATASETS
-    if data == "full":
-        return FULL_DATASETS
-    from numass.likelihoods import parse_ids
-
-    return parse_ids(data)
+    return resolve_data(data)[1]
 
 
 def cmd_run(args) -> int:
     from numass.inference.pipeline import format_summary, run_analysis
+    from numass.report.plots import triangle_plot
 
     summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
                            backend=args.backend, data_dir=args.data_dir, resume=not args.restart,
-                           rminus1=args.rminus1, seed=args.seed, sampler=args.sampler)
+                           rminus1=args.rminus1, seed=args.seed, plot=triangle_plot,
+                           sampler=args.sampler)
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(format_summary(summary))
@@ -53,30 +51,37 @@ def cmd_run(args) -> int:
 def cmd_fit(args) -> int:
     """`numass fit`: the machinery of `numass run` (best fit, MCMC, profiles at the floors,
     summary, triangle plot) for any model; output in numass-fit-<model> unless --out is given."""
-    from numass.models import get_model
-
     get_model(args.model)  # an unknown model is a clear error before anything runs
     if args.out is None:
         args.out = f"numass-fit-{args.model}"
     return cmd_run(args)
 
 
-FULL_DATASETS = ["desi-dr2-bao", "planck2018-plik-lite-TTTEEE", "planck2018-lowl-TT", "tau-prior",
-                 "act-dr6-lensing"]
-
-
 def cmd_compare(args) -> int:
-    from numass.analysis.compare import Settings, compare, format_table
+    import time
+
+    from numass.compare.collect import format_table
+    from numass.compare.plan import Settings
+    from numass.compare.run import run_comparison
+    from numass.report.compare_report import write_report
+    from numass.report.plots import triangle_plot
 
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
                              seed=args.seed, evidence_method=args.evidence)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
-    summary = compare(data=args.data, out=args.out, data_dir=args.data_dir, workers=args.jobs,
-                      settings=settings, only=only, allow_camb=args.allow_camb)
-    print(format_table(summary))
+    t0 = time.time()
+    result = run_comparison(data=args.data, out=args.out, data_dir=args.data_dir,
+                            workers=args.jobs, settings=settings, only=only,
+                            allow_camb=args.allow_camb, executor=args.executor,
+                            plot=triangle_plot)
+    print("[numass compare] writing the report (figures, report.html, report.md)")
+    write_report(result.summary, result.out)
+    result.summary["report_wall_seconds"] = round(time.time() - t0 - result.wall_seconds, 1)
+    result.write()
+    print(format_table(result.summary))
     print(f"[numass] wrote {args.out}/summary.json, {args.out}/report.html, {args.out}/report.md "
-          f"({summary['wall_seconds']:.0f} s)")
-    failed = [n for n, e in summary["hypotheses"].items() if e["status"].startswith("error")]
+          f"({result.wall_seconds:.0f} s)")
+    failed = result.failed()
     if failed:
         print(f"[numass] failed: {', '.join(failed)} (see {args.out}/<name>/traceback.txt); "
               f"run the same command again to retry them", file=sys.stderr)
@@ -85,12 +90,13 @@ def cmd_compare(args) -> int:
 
 def cmd_profile(args) -> int:
     from numass.inference.profile import format_profile, parse_values, profile_likelihood
+    from numass.report.plots import profile_plot
 
     datasets = _datasets(args.data)
     values = parse_values(args.values, args.range)
     summary = profile_likelihood(args.model, args.param, list(datasets), values=values,
                                  out=args.out, backend=args.backend, data_dir=args.data_dir,
-                                 sampler=args.sampler)
+                                 plot=profile_plot, sampler=args.sampler)
     print(format_profile(summary))
     print(f"[numass] wrote {args.out}/profile_{args.param}.json and .png")
     return 0
@@ -98,8 +104,6 @@ def cmd_profile(args) -> int:
 
 def cmd_chi2(args) -> int:
     from numass.chi2 import chi2_table
-
-    from numass.likelihoods import parse_ids
     from numass.theory.defaults import parse_assignments
 
     table = chi2_table(parse_ids(args.data), args.spectra, parse_assignments(args.param),
@@ -114,7 +118,7 @@ def cmd_chi2(args) -> int:
 
 
 def cmd_theory(args) -> int:
-    from numass.theory import compute_point
+    from numass.backends import compute_point
     from numass.theory.defaults import parse_assignments
     from numass.theory.io import write_theory_npz
 
@@ -136,35 +140,24 @@ def cmd_emulator_validate(args) -> int:
 
 
 def cmd_emulator_reweight(args) -> int:
-    import json as _json
-
-    from numass.emulator.reweight import format_table, reweight
-
-    from numass.likelihoods import parse_ids
+    from numass.inference.reweight import format_table, reweight
 
     result = reweight(args.chains, n=args.n, seed=args.seed, model=args.model,
                       datasets=parse_ids(args.data) if args.data else None)
     print(format_table(result))
     if args.json:
         with open(args.json, "w") as f:
-            _json.dump(result, f, indent=2)
+            json.dump(result, f, indent=2)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="numass", description="Weigh the explanations of the negative neutrino mass "
-                                   "preference on public cosmological data.")
-    parser.add_argument("--version", action="version", version=f"numass {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_run(sub) -> None:
     p = sub.add_parser("run", help="the default analysis: LCDM + Sigma m_nu,eff, MCMC, best fit, "
                                    "tension, triangle plot")
     p.add_argument("--out", default="numass-out", help="output folder (default ./numass-out)")
     p.add_argument("--data", default="embedded",
                    help="'embedded' (default: DESI DR2 BAO + compressed CMB, no data directory "
-                        "needed), 'full' (" + ",".join(FULL_DATASETS) + "), or a comma-separated "
+                        "needed), 'full' (" + ",".join(FULL) + "), or a comma-separated "
                         "list of data set ids")
     p.add_argument("--model", default="lcdm", help="model (default lcdm)")
     p.add_argument("--backend", default=None,
@@ -180,14 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_run)
 
-    from numass.models import MODELS
 
+def _add_fit(sub) -> None:
     p = sub.add_parser("fit", help="fit one model (" + ", ".join(MODELS) + ") to any data "
                                    "combination: best fit, MCMC, tension, triangle plot")
     p.add_argument("--model", required=True, help="model: " + ", ".join(MODELS))
     p.add_argument("--data", default="embedded",
                    help="'embedded' (default: DESI DR2 BAO + compressed CMB), 'full' (" +
-                        ",".join(FULL_DATASETS) + "), or a comma-separated list of data set ids")
+                        ",".join(FULL) + "), or a comma-separated list of data set ids")
     p.add_argument("--backend", default=None,
                    help="theory backend (default: the model's fastest for the data: 'background' "
                         "or 'camb'; lscdm: 'lscdm-background', 'lscdm' or 'lscdm-emulator'; "
@@ -201,11 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_fit)
 
+
+def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="the six-hypothesis comparison: posteriors, best fits, "
                                        "tensions, evidences, robustness variants, report")
     p.add_argument("--data", default="embedded",
                    help="'embedded' (default: DESI DR2 BAO + compressed CMB), 'full' (" +
-                        ",".join(FULL_DATASETS) + "), or a comma-separated list of data set ids")
+                        ",".join(FULL) + "), or a comma-separated list of data set ids")
     p.add_argument("--out", default="numass-compare", help="output folder (default "
                                                            "./numass-compare); a rerun resumes")
     p.add_argument("--quick", action="store_true",
@@ -226,12 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nlive", type=int, default=None, help="nested-sampling live points "
                                                            "(default 200; --quick 50)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 1)")
-    p.add_argument("--only", default=None, help="comma-separated job names to run (e.g. "
-                                                "lcdm,w0wa,no_lrg1); the others are reported as "
-                                                "not run")
+    p.add_argument("--only", default=None, help="comma-separated job names to run (the "
+                                                "hypotheses " + ", ".join(HYPOTHESES) + "; "
+                                                "variants such as no_lrg1); the others are "
+                                                "reported as not run")
+    p.add_argument("--executor", choices=list(EXECUTORS), default="local",
+                   help="'local' (default): --jobs processes on this machine; 'mpi': the jobs "
+                        "spread over the MPI ranks (mpiexec -n N python -m mpi4py.futures -m "
+                        "numass.cli compare --executor mpi; needs mpi4py)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_compare)
 
+
+def _add_profile(sub) -> None:
     p = sub.add_parser("profile", help="profile likelihood of one parameter, with a plot")
     p.add_argument("--model", default="lcdm", help="model (default lcdm)")
     p.add_argument("--param", required=True, help="sampled parameter, e.g. mnu_eff")
@@ -249,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_profile)
 
+
+def _add_chi2(sub) -> None:
     p = sub.add_parser("chi2", help="chi2 = -2 ln L of data sets on your own spectra")
     p.add_argument("--data", required=True, help="comma-separated data set ids")
     p.add_argument("--spectra", default=None, help=".npz with ell, DlTT, DlTE, DlEE, DlBB, clpp_L2")
@@ -258,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_chi2)
 
+
+def _add_theory(sub) -> None:
     p = sub.add_parser("theory", help="compute the theory products at one point and write an .npz")
     p.add_argument("--model", default="lcdm")
     p.add_argument("--backend", default="camb", help="'camb', 'emulator' or 'background'")
@@ -265,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=cmd_theory)
 
+
+def _add_emulator(sub) -> None:
     p = sub.add_parser("emulator", help="the CAMB-trained emulator")
     esub = p.add_subparsers(dest="emulator_command", metavar="SUBCOMMAND", required=True)
     v = esub.add_parser("validate", help="accuracy table against fresh CAMB runs")
@@ -285,6 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data", default=None, help="data set ids of the chain (default: summary.json)")
     r.set_defaults(func=cmd_emulator_reweight)
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numass", description="Weigh the explanations of the negative neutrino mass "
+                                   "preference on public cosmological data.")
+    parser.add_argument("--version", action="version", version=f"numass {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_run(sub)
+    _add_fit(sub)
+    _add_compare(sub)
+    _add_profile(sub)
+    _add_chi2(sub)
+    _add_theory(sub)
+    _add_emulator(sub)
     try:
         from numass.data.commands import add_data_parser
 

@@ -8,6 +8,6 @@
 - ``network``: PCA + quartic-polynomial emulator, evaluated in numpy (weights in weights.npz);
 - ``train``: the deterministic least-squares fit that writes weights.npz;
 - ``backend``: the ``emulator`` theory backend;
-- ``validate``, ``reweight``: accuracy against fresh CAMB runs, posterior check by importance
-  reweighting.
+- ``validate``: accuracy against fresh CAMB runs (the posterior check by importance reweighting,
+  which needs the inference layer, is numass.inference.reweight).
 """

@@ -108,11 +108,13 @@ class EmulatorBackend(Backend):
             derived["S8"] = s8 * float(np.sqrt(derived["omegam"] / 0.3))
         return TheoryProducts(params=dict(params), spectra=spectra, background=bg, derived=derived)
 
-    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
-        """Vectorised over points (emulator/batch.py); outside the box: ok = False."""
+    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS,
+                      accuracy: str | None = None):
+        """Vectorised over points (emulator/batch.py); outside the box: ok = False.
+        ``accuracy``: the background's ('fast' or 'exact'; default the backend's)."""
         from numass.emulator.batch import emulator_batch
 
-        return emulator_batch(self, params, need)
+        return emulator_batch(self, params, need, accuracy)
 
     def _camb_compute(self, params: dict, need: frozenset[str]) -> TheoryProducts:
         from numass.theory.camb_backend import CambBackend

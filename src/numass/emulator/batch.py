@@ -20,7 +20,7 @@ from numass.theory.backend import DEFAULTS, check_need
 from numass.theory.background_batch import (BatchBackground, BatchDensities, batch_densities,
                                             theta_mc_batch, valid_rows)
 from numass.theory.background_fast import FastBackground, theta_mc_fast
-from numass.theory.backends_batch import batch_accuracy
+from numass.theory.backends_batch import batch_accuracy, normalise_arrays
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 
 _BLOCK = 32  # rows per block: 4 x 32 x 2999 float64 is ~3 MB
@@ -76,26 +76,6 @@ def h_and_slope_rows(emulator, x: np.ndarray, step: float = 1e-5,
     return h, (h_all[len(both):] - h) / step
 
 
-def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
-    """backend.normalise_params for arrays: the name checks raise InputError for the batch; the
-    value checks are left to ``refused_rows``."""
-    p = broadcast_params(params)
-    if "As" in p and "logA" in p:
-        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
-    if "logA" in p:
-        p["As"] = np.exp(p.pop("logA")) * 1e-10
-    thetas = [k for k in ("cosmomc_theta", "theta_MC_100") if k in p]
-    if len(thetas) + ("H0" in p) != 1:
-        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
-    missing = [k for k in ("ombh2", "omch2") if k not in p]
-    if missing:
-        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
-    n = len(p["ombh2"])
-    return {**{k: np.full(n, float(v)) for k, v in DEFAULTS.items()}, **p}
-
-
 def refused_rows(p: dict[str, np.ndarray]) -> np.ndarray:
     """Rows normalise_params or the emulator's fixed settings refuse (per point: InputError)."""
     bad = ~valid_rows({k: p[k] for k in ("ombh2", "omch2", "mnu", "nnu", "nu_states", "w",
@@ -141,9 +121,10 @@ def _safe(p: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.where(ok, v, centre[k]) if k in centre else v for k, v in p.items()}
 
 
-def emulator_batch(backend, params: dict, need) -> BatchProducts:
+def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> BatchProducts:
     """EmulatorBackend.compute_batch: one emulator call and one batched background for all the
-    rows inside the box; rows outside it get ok = False (no CAMB fallback inside a batch)."""
+    rows inside the box; rows outside it get ok = False (no CAMB fallback inside a batch).
+    ``accuracy`` overrides the backend's background accuracy ('fast' or 'exact')."""
     need = check_need(need)
     unknown = sorted(set(params) - set(backend.param_names()))
     if unknown:
@@ -154,7 +135,7 @@ def emulator_batch(backend, params: dict, need) -> BatchProducts:
     ok = ~refused_rows(p)
     p = _safe(p, ok)
     dens = batch_densities({k: p[k] for k in ("ombh2", "omch2", "mnu", "nnu", "w", "wa")})
-    accuracy = batch_accuracy(backend)
+    accuracy = accuracy or batch_accuracy(backend)
     rows = design_rows(p, dens, accuracy)
     ok &= design.in_box(rows) & np.all(np.isfinite(rows), axis=1)
     rows[~ok] = (design.LOW + design.HIGH) / 2

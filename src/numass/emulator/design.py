@@ -1,7 +1,7 @@
 """The emulator's parameter box and its training design.
 
 The box covers, with margin, the posteriors of the six hypotheses on Planck + DESI + lensing
-(DESIGN.md 2): Planck 2018 ranges +-7 sigma or more for the LCDM parameters, the tau ladder
+(docs/compare.md): Planck 2018 ranges +-7 sigma or more for the LCDM parameters, the tau ladder
 (0.02-0.12, with A_s free over the range A_s e^-2tau allows), Sigma m_nu up to 0.6 eV (the
 effective-mass mirror at |Sigma m_nu,eff| <= 0.5 eV needs m = 0 and m = |Sigma m_nu,eff|), the
 w0wa region DESI + CMB allow (w0 + wa < 0), and A_L from 0.5 to 1.8 (TT-only and TE/EE-only fits).

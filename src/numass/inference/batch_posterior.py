@@ -9,7 +9,7 @@ parameters, priors and likelihoods are exactly those the MCMC path samples:
 - the theory is ``make_backend(name).compute_batch`` of the dictionary's backend, and ln L is the
   sum of each likelihood's ``loglike_batch`` with its nuisance parameters;
 - a Gaussian "prior" written as a likelihood (the tau prior) stays a likelihood, unnormalised, as
-  Cobaya has it; the tau ladder adds its normalisation to ln Z (analysis.compare._tau_offset).
+  Cobaya has it; the tau ladder adds its normalisation to ln Z (compare.plan._tau_offset).
 
 Rows where the prior is zero, the theory fails or a likelihood is not finite get -inf.
 """
@@ -109,7 +109,7 @@ class BatchPosterior:
     def __init__(self, info: dict, data_dir: str | Path | None = None,
                  backend_options: dict | None = None, chunk: int = CHUNK):
         from numass.likelihoods import get_likelihood
-        from numass.theory import make_backend
+        from numass.backends import make_backend
 
         theory = info["theory"]["numass"]
         self.backend_name = theory["backend"]

@@ -20,6 +20,7 @@ import math
 from cobaya.likelihood import Likelihood as CobayaLikelihood
 from cobaya.theory import Theory
 
+from numass.backends import make_backend
 from numass.errors import InputError, TheoryError
 from numass.likelihoods import get_likelihood
 
@@ -37,8 +38,6 @@ class NumassTheory(Theory):
     derived: list = []  # names of the derived parameters it provides
 
     def initialize(self):
-        from numass.theory import make_backend
-
         self._backend = make_backend(self.backend, **(self.backend_options or {}))
         self._need: set[str] = set()
         self.n_failures = 0

@@ -24,7 +24,7 @@ and ln Z = ln Z_box + sum_i ln P_i(box_i), exact as long as the likelihood outsi
 negligible. The result reports the posterior weight found next to box edges that are not prior
 edges ('edge_weight'); a value above ~1e-3 means the box was too small. Gaussian "priors"
 written as likelihoods (the tau prior) are not normalised by Cobaya; callers that compare such
-runs add the normalisation (see analysis.compare). Points where the theory fails get
+runs add the normalisation (see compare.plan, Job.ln_evidence_offset). Points where the theory fails get
 ln L = -1e300 (zero likelihood), as they get -inf in the chains.
 """
 from __future__ import annotations
@@ -41,6 +41,45 @@ from numass.errors import NumassError
 # sampling inside them wastes most calls (slice sampling, which needs no enclosing bound, gives
 # the same ln Z with 2.3x the calls: w0wa on the embedded data, -27.15 +- 0.29 vs -27.12 +- 0.29).
 ENLARGE = 1.5
+
+
+def _box_transform(names: list[str], pdfs: list, bounds: dict):
+    """(transform of the unit cube onto the prior inside ``bounds``, CDF of the box's lower and
+    upper edges, ln of the box's prior mass)."""
+    # the box in CDF space: u in [0, 1] -> cdf_lo + u (cdf_hi - cdf_lo) -> ppf
+    cdf_lo = np.array([float(pdf.cdf(bounds[n][0])) if n in bounds else 0.0
+                       for n, pdf in zip(names, pdfs)])
+    cdf_hi = np.array([float(pdf.cdf(bounds[n][1])) if n in bounds else 1.0
+                       for n, pdf in zip(names, pdfs)])
+    if np.any(cdf_hi <= cdf_lo):
+        raise NumassError("an evidence box has no prior mass: "
+                          + ", ".join(n for n, a, b in zip(names, cdf_lo, cdf_hi) if b <= a))
+    ln_mass = float(np.sum(np.log(cdf_hi - cdf_lo)))
+    uniform = [pdf.dist.name == "uniform" for pdf in pdfs]
+    lo = np.array([float(pdf.ppf(a)) if u else 0.0 for pdf, u, a in zip(pdfs, uniform, cdf_lo)])
+    width = np.array([float(pdf.ppf(b)) - float(pdf.ppf(a)) if u else 0.0
+                      for pdf, u, a, b in zip(pdfs, uniform, cdf_lo, cdf_hi)])
+    others = [i for i, u in enumerate(uniform) if not u]
+
+    def transform(u):
+        x = lo + u * width  # uniform priors: exact and fast
+        for i in others:
+            x[i] = pdfs[i].ppf(cdf_lo[i] + u[i] * (cdf_hi[i] - cdf_lo[i]))
+        return x
+
+    return transform, cdf_lo, cdf_hi, ln_mass
+
+
+def _edge_weight(samples, weights, box_lo, box_hi, cdf_lo, cdf_hi) -> float:
+    """Posterior weight next to a box edge that cuts the prior (1% of the box's width)."""
+    edge = 0.0
+    for i in range(samples.shape[1]):
+        tol = 0.01 * (box_hi[i] - box_lo[i])
+        if cdf_lo[i] > 0:
+            edge = max(edge, float(np.sum(weights[samples[:, i] < box_lo[i] + tol])))
+        if cdf_hi[i] < 1:
+            edge = max(edge, float(np.sum(weights[samples[:, i] > box_hi[i] - tol])))
+    return edge
 
 
 def log_evidence(model, nlive: int = 300, dlogz: float = 0.1, seed: int = 0,
@@ -66,26 +105,7 @@ def log_evidence(model, nlive: int = 300, dlogz: float = 0.1, seed: int = 0,
     unknown = set(bounds) - set(names)
     if unknown:
         raise NumassError(f"bounds for parameters that are not sampled: {sorted(unknown)}")
-    # the box in CDF space: u in [0, 1] -> cdf_lo + u (cdf_hi - cdf_lo) -> ppf
-    cdf_lo = np.array([float(pdf.cdf(bounds[n][0])) if n in bounds else 0.0
-                       for n, pdf in zip(names, pdfs)])
-    cdf_hi = np.array([float(pdf.cdf(bounds[n][1])) if n in bounds else 1.0
-                       for n, pdf in zip(names, pdfs)])
-    if np.any(cdf_hi <= cdf_lo):
-        raise NumassError("an evidence box has no prior mass: "
-                          + ", ".join(n for n, a, b in zip(names, cdf_lo, cdf_hi) if b <= a))
-    ln_mass = float(np.sum(np.log(cdf_hi - cdf_lo)))
-    uniform = [pdf.dist.name == "uniform" for pdf in pdfs]
-    lo = np.array([float(pdf.ppf(a)) if u else 0.0 for pdf, u, a in zip(pdfs, uniform, cdf_lo)])
-    width = np.array([float(pdf.ppf(b)) - float(pdf.ppf(a)) if u else 0.0
-                      for pdf, u, a, b in zip(pdfs, uniform, cdf_lo, cdf_hi)])
-    others = [i for i, u in enumerate(uniform) if not u]
-
-    def transform(u):
-        x = lo + u * width  # uniform priors: exact and fast
-        for i in others:
-            x[i] = pdfs[i].ppf(cdf_lo[i] + u[i] * (cdf_hi[i] - cdf_lo[i]))
-        return x
+    transform, cdf_lo, cdf_hi, ln_mass = _box_transform(names, pdfs, bounds)
 
     calls = [0]
 
@@ -116,15 +136,8 @@ def log_evidence(model, nlive: int = 300, dlogz: float = 0.1, seed: int = 0,
     mean = np.average(samples, axis=0, weights=weights)
     cov = np.atleast_2d(np.cov(samples.T, aweights=weights))
     best = samples[int(np.argmax(res.logl))]
-    # posterior weight next to a box edge that cuts the prior (1% of the box's width)
     box_lo, box_hi = transform(np.zeros(len(names))), transform(np.ones(len(names)))
-    edge = 0.0
-    for i in range(len(names)):
-        tol = 0.01 * (box_hi[i] - box_lo[i])
-        if cdf_lo[i] > 0:
-            edge = max(edge, float(np.sum(weights[samples[:, i] < box_lo[i] + tol])))
-        if cdf_hi[i] < 1:
-            edge = max(edge, float(np.sum(weights[samples[:, i] > box_hi[i] - tol])))
+    edge = _edge_weight(samples, weights, box_lo, box_hi, cdf_lo, cdf_hi)
     out = {"ln_evidence": float(res.logz[-1]) + ln_mass, "ln_evidence_err": float(res.logzerr[-1]),
            "ln_evidence_box": float(res.logz[-1]), "ln_prior_mass_of_box": ln_mass,
            "box": {n: [float(a), float(b)] for n, a, b in zip(names, box_lo, box_hi)},

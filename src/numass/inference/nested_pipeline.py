@@ -14,10 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from numass.analysis.tension import FLOORS, summarize_1d, tension_fields
 from numass.errors import InputError
+from numass.inference.results import CHAIN_ROOT, proposal_refs, proposal_widths
+from numass.stats import FLOORS, summarize_1d, tension_fields
 
-CHAIN_NAME = "chains/numass"
+
+def _say(progress, msg: str) -> None:
+    if progress:
+        progress(msg)
 
 
 def choose_sampler(sampler: str | None, backend: str) -> str:
@@ -42,24 +46,22 @@ def _latex(info: dict) -> dict:
 
 
 def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, t0: float,
-                        resume: bool, seed: int | None, progress, plots: bool,
+                        resume: bool, seed: int | None, progress, plot,
                         mass_param: str, data_dir=None, nested_options: dict | None = None) -> dict:
     from numass.inference.batch_optimize import batch_best_fit, batch_profile
     from numass.inference.batch_posterior import BatchPosterior
     from numass.inference.nested import run_nautilus, sampling_box, write_getdist_chain
-    from numass.inference.pipeline import _refs, _say, _widths
-
     post = BatchPosterior(info, data_dir=data_dir, backend_options={})  # the box is the prior
     if mass_param not in post.names:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
-    widths, refs = _widths(info), _refs(info)
+    widths, refs = proposal_widths(info), proposal_refs(info)
     _say(progress, "[numass] 1/4 best fit (batched Newton) and the sampling box")
     bf = batch_best_fit(post, refs, widths, seed=seed or 0)
     box = sampling_box(post, bf)
     _say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
     res = run_nautilus(post, box, out, seed=seed, resume=resume, say=progress,
                        **(nested_options or {}))
-    root = write_getdist_chain(out / CHAIN_NAME, post, res, _latex(info))
+    root = write_getdist_chain(out / CHAIN_ROOT, post, res, _latex(info))
     _say(progress, "[numass] 3/4 best fit refined from the best sample, profiles at the floors")
     top = res["points"][int(np.argmax(res["loglike"]))]
     bf = batch_best_fit(post, refs, widths, seed=seed or 0, n_starts=2,
@@ -96,13 +98,11 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
                               f"cut the posterior")
         _say(progress, f"[numass] warning: {summary['warning']}")
     _say(progress, "[numass] 4/4 summary and plots")
-    if plots:
+    if plot is not None:
         from getdist import loadMCSamples
 
-        from numass.report.plots import triangle_plot
-
         samples = loadMCSamples(str(root), settings={"ignore_rows": 0})
-        summary["triangle_plot"] = str(triangle_plot(
+        summary["triangle_plot"] = str(plot(
             samples, out / "triangle.png",
             params=[mass_param, *[n for n in post.names if n != mass_param]]))
     summary["wall_seconds"] = round(time.time() - t0, 1)
@@ -117,12 +117,10 @@ def batched_profile_points(info: dict, param: str, values, prior_range, n_defaul
     (its Hessian), ``n_default`` values."""
     from numass.inference.batch_optimize import batch_best_fit, batch_profile
     from numass.inference.batch_posterior import BatchPosterior
-    from numass.inference.pipeline import _refs, _widths
-
     post = BatchPosterior(info, data_dir=data_dir, backend_options={})
-    widths = _widths(info)
+    widths = proposal_widths(info)
     progress(f"[numass] profile of {param}: global best fit (batched)")
-    bf = batch_best_fit(post, _refs(info), widths)
+    bf = batch_best_fit(post, proposal_refs(info), widths)
     if values is None:
         cov = bf.get("covariance")
         sd = math.sqrt(cov[post.names.index(param)][post.names.index(param)]) if cov \

@@ -58,6 +58,22 @@ def describe_point(model, point: dict) -> dict:
     return out
 
 
+# finite-difference steps for the Hessian, as fractions of the proposal widths, tried in turn:
+# strongly degenerate posteriors (w0wa on background data) need the smaller steps to stay
+# positive definite
+HESSIAN_REL_STEPS = (0.5, 0.1, 0.03)
+
+
+def proposal_covmat(model, point: dict, widths: dict) -> np.ndarray | None:
+    """The inverse Hessian at ``point`` from the first step of HESSIAN_REL_STEPS that gives a
+    positive-definite one; None when none does."""
+    for rel_step in HESSIAN_REL_STEPS:
+        cov = hessian_covmat(model, point, widths, rel_step=rel_step)
+        if cov is not None:
+            return cov
+    return None
+
+
 def hessian_covmat(model, point: dict, widths: dict, rel_step: float = 0.5) -> np.ndarray | None:
     """Inverse of the finite-difference Hessian of -log posterior: a proposal covariance.
 

@@ -7,33 +7,30 @@ right place with the right shape and reaches R-1 < 0.01 quickly.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import time
 from pathlib import Path
 
+import cobaya
 import numpy as np
+from cobaya import mpi
+from cobaya.log import LoggedError
+from cobaya.model import get_model
+from threadpoolctl import threadpool_limits
 
-from numass.analysis.tension import FLOORS, summarize_1d, tension_fields
 from numass.errors import InputError, NumassError
-from numass.inference.optimize import best_fit, hessian_covmat
+from numass.inference.nested_pipeline import choose_sampler, format_nested_line, run_nested_analysis
+from numass.inference.optimize import best_fit, proposal_covmat
+from numass.inference.results import (BURN_IN, BestFit, PosteriorSummary, RunResult,
+                                      chain_root, proposal_refs, proposal_widths)
 from numass.inference.setup import build_info
+from numass.likelihoods import EMBEDDED
+from numass.stats import FLOORS, summarize_1d, tension_fields
 
 log = logging.getLogger("numass")
 
-EMBEDDED_DATASETS = ["desi-dr2-bao", "cmb-compressed"]
-CHAIN_NAME = "chains/numass"
-
-
-def _widths(info: dict) -> dict:
-    return {n: v["proposal"] for n, v in info["params"].items()
-            if isinstance(v, dict) and "proposal" in v}
-
-
-def _refs(info: dict) -> dict:
-    return {n: v["ref"]["loc"] for n, v in info["params"].items()
-            if isinstance(v, dict) and "ref" in v}
+EMBEDDED_DATASETS = list(EMBEDDED)
 
 
 def _say(progress, msg: str) -> None:
@@ -43,8 +40,6 @@ def _say(progress, msg: str) -> None:
 
 def profile_at(info: dict, param: str, value: float, start: dict, widths: dict) -> dict:
     """Best fit with ``param`` fixed at ``value``."""
-    from cobaya.model import get_model
-
     fixed_info = {**info, "params": {**info["params"], param: value}}
     model = get_model(fixed_info)
     start = {k: v for k, v in start.items() if k in model.parameterization.sampled_params()}
@@ -63,11 +58,79 @@ def single_threaded_blas(func):
     loaded cores). OpenMP (CAMB) keeps its threads."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(1, user_api="blas"):
             return func(*args, **kwargs)
     return wrapper
+
+
+def _proposal(cmodel, refs: dict, widths: dict, names: list[str], path: Path) -> dict:
+    """Best fit from the reference point and the Hessian proposal there (written to ``path``;
+    the diagonal of the proposal widths when no Hessian is positive definite)."""
+    bf = best_fit(cmodel, [refs], widths)
+    cov = proposal_covmat(cmodel, bf, widths)
+    if cov is None:
+        cov = np.diag([widths[n] ** 2 for n in names])
+    _write_covmat(path, names, cov)
+    return bf
+
+
+def _run_mcmc(info: dict, out: Path, resume: bool):
+    """cobaya.run with a clear error for chains made with other settings."""
+    info["output"] = str(chain_root(out))
+    info["resume"] = resume
+    info["force"] = not resume  # --restart: overwrite the earlier chains
+    try:
+        return cobaya.run(info)
+    except LoggedError as exc:
+        if "not compatible" in str(exc):
+            raise InputError(f"the chains in {out / 'chains'} were made with other settings "
+                             f"(model, data or sampler); use --restart to overwrite them, or "
+                             f"another --out folder") from None
+        raise NumassError(f"Cobaya stopped: {exc}") from None
+
+
+def _tensions(info, samples, bf, widths, mass_param):
+    """(the summary's tension fields, {floor: profile point}) of the mass parameter."""
+    mnu = samples.samples[:, samples.index[mass_param]]
+    profiles = {}
+    for label, floor in FLOORS.items():
+        prof = profile_at(info, mass_param, floor, bf, widths)
+        profiles[label] = {mass_param: floor, "chi2": prof["chi2"]}
+    fields = tension_fields(mnu, samples.weights, bf["chi2"], bf[mass_param],
+                            {k: p["chi2"] for k, p in profiles.items()})
+    return fields, profiles
+
+
+def _refined_best_fit(cmodel, samples, names, widths, bf) -> dict:
+    """Best fit from the chain's two best points (and the first best fit, when there is one)."""
+    loglikes = -samples.loglikes
+    top = np.argsort(-loglikes)[:2]
+    starts = [dict(zip(names, samples.samples[i, [samples.index[n] for n in names]])) for i in top]
+    if bf is not None:
+        starts.append({n: bf[n] for n in names})
+    return best_fit(cmodel, starts, widths)
+
+
+def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profiles,
+            mass_param, rminus1, out, t0) -> RunResult:
+    w = samples.weights
+    reached = float(getattr(sampler, "Rminus1_last", math.nan))
+    extra = {"mass_param": mass_param} if mass_param != "mnu_eff" else {}
+    params = {n: PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[n]], w))
+              for n in samples.index if n != mass_param and not n.startswith("chi2")
+              and not n.startswith("minuslogprior")}
+    return RunResult(
+        model=model, datasets=datasets, backend=info["theory"]["numass"]["backend"],
+        mnu_eff=PosteriorSummary(**summarize_1d(
+            samples.samples[:, samples.index[mass_param]], w)),
+        params=params, bestfit=BestFit.from_dict({k: v for k, v in bf.items() if k != "logpost"}),
+        tensions=RunResult.tensions_from(tensions),
+        tension_definitions=tensions["tension_definitions"], profiles=profiles, floors_eV=FLOORS,
+        rminus1=reached,
+        converged=bool(reached < rminus1) if math.isfinite(reached) else False,
+        n_samples=int(samples.numrows),
+        n_theory_failures=int(getattr(cmodel.theory["numass"], "n_failures", 0)),
+        wall_seconds=round(time.time() - t0, 1), chains=str(chain_root(out)), extra=extra)
 
 
 @single_threaded_blas
@@ -75,57 +138,44 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  out: str | Path = "numass-out", backend: str | None = None,
                  data_dir: str | Path | None = None, resume: bool = True,
                  rminus1: float = 0.01, max_samples: int = 200000, seed: int | None = None,
-                 progress=print, plots: bool = True, fixed: dict | None = None,
+                 progress=print, plot=None, fixed: dict | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
                  mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
                  sampler: str | None = "mcmc", nested_options: dict | None = None) -> dict:
-    """Run the analysis and write ``out/summary.json``, the chains and a triangle plot.
+    """Run the analysis and write ``out/summary.json`` (a RunResult) and the chains.
 
-    ``fixed``, ``likelihood_options`` and ``param_overrides`` go to ``build_info`` unchanged
-    (fixed backend inputs; per-likelihood options such as a tau prior's mean and width; a
-    parameter fixed or given another prior). ``mass_param`` is the neutrino-mass parameter whose
-    posterior, tension and profiles are summarised (``mnu_eff``; a model may sample another
-    name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings (e.g. ``Rminus1_cl_stop``).
+    ``plot(samples, path, params) -> path`` draws the triangle plot (numass.report.plots
+    .triangle_plot; None: no plot). ``fixed``, ``likelihood_options`` and ``param_overrides`` go
+    to ``build_info`` unchanged (fixed backend inputs; per-likelihood options such as a tau
+    prior's mean and width; a parameter fixed or given another prior). ``mass_param`` is the
+    neutrino-mass parameter whose posterior, tension and profiles are summarised (``mnu_eff``; a
+    model may sample another name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings.
     ``sampler``: 'mcmc' (Cobaya), 'nautilus' (nested sampling on batches, nested_pipeline.py;
     ``nested_options`` go to nested.run_nautilus) or None / 'auto' (nautilus where the backend
     is batched and MPI is not in use).
     """
-    import cobaya
-    from cobaya import mpi
-    from cobaya.log import LoggedError
-    from cobaya.model import get_model
-
     t0 = time.time()
     datasets = datasets or EMBEDDED_DATASETS
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = build_info(model, datasets, backend=backend, data_dir=data_dir, fixed=fixed,
                       likelihood_options=likelihood_options, param_overrides=param_overrides)
-    widths, refs = _widths(info), _refs(info)
+    widths, refs = proposal_widths(info), proposal_refs(info)
     names = [n for n in info["params"] if n in widths]
+    if mass_param not in names:
+        raise InputError(f"model {model} has no sampled {mass_param} parameter")
 
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
                    f"(backend {info['theory']['numass']['backend']}); sampling {', '.join(names)}")
-    from numass.inference.nested_pipeline import choose_sampler, run_nested_analysis
-
     if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
-        return run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress, plots,
+        return run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress, plot,
                                    mass_param, data_dir=data_dir, nested_options=nested_options)
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
     bf = None
     if not (resume and covmat_file.exists()) and mpi.is_main_process():
         _say(progress, "[numass] 1/4 best fit (to start the chain and shape its proposal)")
-        bf = best_fit(cmodel, [refs], widths)
-        # finite differences over a fraction of the proposal widths; strongly degenerate
-        # posteriors (w0wa on background data) need the smaller steps to stay positive definite
-        for rel_step in (0.5, 0.1, 0.03):
-            cov = hessian_covmat(cmodel, bf, widths, rel_step=rel_step)
-            if cov is not None:
-                break
-        if cov is None:
-            cov = np.diag([widths[n] ** 2 for n in names])
-        _write_covmat(covmat_file, names, cov)
+        bf = _proposal(cmodel, refs, widths, names, covmat_file)
     mpi.sync_processes()  # under MPI every chain waits for the proposal written by rank 0
     _say(progress, f"[numass] 2/4 MCMC to R-1 < {rminus1} (Cobaya; progress below; chains in "
                    f"{out / 'chains'})")
@@ -134,70 +184,26 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                                 "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
                                 **({"seed": seed} if seed is not None else {}),
                                 **(mcmc_options or {})}}
-    info["output"] = str(out / CHAIN_NAME)
-    info["resume"] = resume
-    info["force"] = not resume  # --restart: overwrite the earlier chains
-    try:
-        updated_info, sampler = cobaya.run(info)
-    except LoggedError as exc:
-        if "not compatible" in str(exc):
-            raise InputError(f"the chains in {out / 'chains'} were made with other settings "
-                             f"(model, data or sampler); use --restart to overwrite them, or "
-                             f"another --out folder") from None
-        raise NumassError(f"Cobaya stopped: {exc}") from None
-    products = sampler.products(skip_samples=0.3, to_getdist=True)  # all chains, on rank 0
+    _, sampler = _run_mcmc(info, out, resume)
+    products = sampler.products(skip_samples=BURN_IN, to_getdist=True)  # all chains, on rank 0
     if not mpi.is_main_process():
         return {}
     samples = products["sample"]
-    rminus1_reached = float(getattr(sampler, "Rminus1_last", math.nan))
 
     _say(progress, "[numass] 3/4 best fit refined from the chain's best points, and profiles at "
                    "the oscillation floors")
-    loglikes = -samples.loglikes
-    top = np.argsort(-loglikes)[:2]
-    starts = [dict(zip(names, samples.samples[i, [samples.index[n] for n in names]])) for i in top]
-    if bf is not None:
-        starts.append({n: bf[n] for n in names})
-    bf = best_fit(cmodel, starts, widths)
-    w = samples.weights
-    mnu = samples.samples[:, samples.index[mass_param]] if mass_param in samples.index else None
-    if mnu is None:
-        raise InputError(f"model {model} has no sampled {mass_param} parameter")
-    profiles = {}
-    for label, floor in FLOORS.items():
-        prof = profile_at(info, mass_param, floor, bf, widths)
-        profiles[label] = {mass_param: floor, "chi2": prof["chi2"]}
-
+    bf = _refined_best_fit(cmodel, samples, names, widths, bf)
+    tensions, profiles = _tensions(info, samples, bf, widths, mass_param)
     _say(progress, "[numass] 4/4 summary and plots")
-    summary = {
-        "model": model,
-        "datasets": datasets,
-        "backend": info["theory"]["numass"]["backend"],
-        "mnu_eff": summarize_1d(mnu, w),
-        **({"mass_param": mass_param} if mass_param != "mnu_eff" else {}),
-        "params": {n: summarize_1d(samples.samples[:, samples.index[n]], w)
-                   for n in samples.index if n != mass_param and not n.startswith("chi2")
-                   and not n.startswith("minuslogprior")},
-        "bestfit": {k: v for k, v in bf.items() if k != "logpost"},
-        **tension_fields(mnu, w, bf["chi2"], bf[mass_param],
-                         {k: p["chi2"] for k, p in profiles.items()}),
-        "profiles": profiles,
-        "floors_eV": FLOORS,
-        "rminus1": rminus1_reached,
-        "converged": bool(rminus1_reached < rminus1) if math.isfinite(rminus1_reached) else False,
-        "n_samples": int(samples.numrows),
-        "n_theory_failures": int(getattr(cmodel.theory["numass"], "n_failures", 0)),
-        "wall_seconds": round(time.time() - t0, 1),
-        "chains": str(out / CHAIN_NAME),
-    }
-    if plots:
-        from numass.report.plots import triangle_plot
-
-        summary["triangle_plot"] = str(triangle_plot(samples, out / "triangle.png",
-                                                     params=[mass_param, *[n for n in names if n != mass_param]]))
-    summary["wall_seconds"] = round(time.time() - t0, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    result = _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profiles,
+                     mass_param, rminus1, out, t0)
+    if plot is not None:
+        result.extra["triangle_plot"] = str(plot(
+            samples, out / "triangle.png", params=[mass_param, *[n for n in names
+                                                                 if n != mass_param]]))
+    result.wall_seconds = round(time.time() - t0, 1)
+    result.to_json(out / "summary.json")
+    return result.to_dict()
 
 
 def format_summary(s: dict) -> str:
@@ -213,8 +219,6 @@ def format_summary(s: dict) -> str:
           for name, floor in FLOORS.items()),
     ]
     if s.get("sampler") == "nautilus":
-        from numass.inference.nested_pipeline import format_nested_line
-
         lines.append(format_nested_line(s))
     else:
         lines.append(f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, "

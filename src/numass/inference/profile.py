@@ -16,10 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cobaya.model import get_model
+
 from numass.errors import InputError
-from numass.inference.optimize import best_fit, hessian_covmat
-from numass.inference.pipeline import _refs, _widths
+from numass.inference.nested_pipeline import batched_profile_points, choose_sampler
+from numass.inference.optimize import best_fit, proposal_covmat
+from numass.inference.results import proposal_refs, proposal_widths
 from numass.inference.setup import build_info
+from numass.stats import FLOORS
 
 
 def parse_values(values: str | None, range_: str | None) -> list[float] | None:
@@ -59,60 +63,28 @@ def _crossings(x: np.ndarray, d: np.ndarray, level: float) -> list[float | None]
     return [lo, hi]
 
 
-def profile_likelihood(model: str, param: str, datasets: list[str],
-                       values: list[float] | None = None, out: str | Path = "numass-profile",
-                       backend: str | None = None, data_dir=None, n_default: int = 15,
-                       progress=print, plot: bool = True, sampler: str | None = "mcmc") -> dict:
-    """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json/.png.
+def _default_values(cmodel, bf: dict, widths: dict, param: str, n: int) -> list[float]:
+    """``n`` values over best fit ± 3 sigma (Hessian; 5 proposal widths without one)."""
+    cov = proposal_covmat(cmodel, bf, widths)
+    names = list(cmodel.parameterization.sampled_params())
+    sd = math.sqrt(cov[names.index(param), names.index(param)]) if cov is not None \
+        else 5 * widths[param]
+    return list(np.linspace(bf[param] - 3 * sd, bf[param] + 3 * sd, n))
 
-    ``sampler`` 'nautilus' (or 'auto' on a batched backend): every value minimised together on
-    batches (batch_optimize.batch_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
-    """
-    from cobaya.model import get_model
 
-    from numass.inference.nested_pipeline import choose_sampler
-
-    t0 = time.time()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    info = build_info(model, datasets, backend=backend, data_dir=data_dir)
-    widths = _widths(info)
-    if param not in widths:
-        raise InputError(f"'{param}' is not a sampled parameter of model '{model}' on "
-                         f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
-    prior = info["params"][param]["prior"]
-    lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
-    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
-        from numass.inference.nested_pipeline import batched_profile_points
-
-        bf, values, results = batched_profile_points(info, param, values, (lo_p, hi_p),
-                                                     n_default, data_dir, progress)
-        return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
-    cmodel = get_model(info)
-    progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
-    bf = best_fit(cmodel, [_refs(info)], widths)
-    if values is None:
-        cov = None
-        for rel_step in (0.5, 0.1, 0.03):
-            cov = hessian_covmat(cmodel, bf, widths, rel_step=rel_step)
-            if cov is not None:
-                break
-        names = list(cmodel.parameterization.sampled_params())
-        sd = math.sqrt(cov[names.index(param), names.index(param)]) if cov is not None \
-            else 5 * widths[param]
-        values = list(np.linspace(bf[param] - 3 * sd, bf[param] + 3 * sd, n_default))
-    outside = [v for v in values if not lo_p <= v <= hi_p]
-    if outside:
-        raise InputError(f"{param} values {outside} are outside its prior [{lo_p}, {hi_p}]")
-    values = sorted(values)
-    # visit outwards from the value nearest the best fit; start from the neighbour's optimum
-    i0 = int(np.argmin([abs(v - bf[param]) for v in values]))
+def _visit_order(values: list[float], centre: float) -> list[int]:
+    """Indices outwards from the value nearest ``centre``, alternating up and down."""
+    i0 = int(np.argmin([abs(v - centre) for v in values]))
     order = [i0] + [i for pair in zip(range(i0 + 1, len(values)), range(i0 - 1, -1, -1))
                     for i in pair]
-    order += [i for i in range(len(values)) if i not in order]
+    return order + [i for i in range(len(values)) if i not in order]
+
+
+def _profile_points(info, param, values, bf, widths, progress) -> dict[int, dict]:
+    """{index: {value, chi2, point}}: the best fit at each value, started from its neighbour's."""
     others_w = {k: v for k, v in widths.items() if k != param}
     results: dict[int, dict] = {}
-    for n_done, i in enumerate(order, 1):
+    for n_done, i in enumerate(_visit_order(values, bf[param]), 1):
         v = values[i]
         fixed_info = {**info, "params": {**info["params"], param: float(v)}}
         m = get_model(fixed_info)
@@ -125,11 +97,10 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
         results[i] = {"value": float(v), "chi2": res["chi2"],
                       "point": {k: res[k] for k in sampled}}
         progress(f"[numass] {n_done}/{len(values)}: {param} = {v:.5g}: chi2 = {res['chi2']:.3f}")
-    return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+    return results
 
 
-def _finish(model, param, datasets, info, bf, values, results, out, plot, t0) -> dict:
-    """Intervals, floors, JSON and plot from the grid's best fits (``results`` by index)."""
+def _profile_summary(model, param, datasets, info, bf, values, results, t0) -> dict:
     x = np.array(values)
     chi2 = np.array([results[i]["chi2"] for i in range(len(values))])
     chi2_min = min(float(chi2.min()), bf["chi2"])
@@ -150,16 +121,55 @@ def _finish(model, param, datasets, info, bf, values, results, out, plot, t0) ->
         "wall_seconds": round(time.time() - t0, 1),
     }
     if param == "mnu_eff":
-        from numass.analysis.tension import FLOORS
-
         summary["delta_chi2_at_floors"] = {
             k: float(np.interp(f, x, d)) if x[0] <= f <= x[-1] else None
             for k, f in FLOORS.items()}
-    stem = out / f"profile_{param}"
-    if plot:
-        from numass.report.plots import profile_plot
+    return summary
 
-        summary["plot"] = str(profile_plot(summary, stem.with_suffix(".png")))
+
+def profile_likelihood(model: str, param: str, datasets: list[str],
+                       values: list[float] | None = None, out: str | Path = "numass-profile",
+                       backend: str | None = None, data_dir=None, n_default: int = 15,
+                       progress=print, plot=None, sampler: str | None = "mcmc") -> dict:
+    """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json and,
+    with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure.
+
+    ``sampler`` 'nautilus' (or 'auto' on a batched backend): every value minimised together on
+    batches (batch_optimize.batch_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
+    """
+    t0 = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = build_info(model, datasets, backend=backend, data_dir=data_dir)
+    widths = proposal_widths(info)
+    if param not in widths:
+        raise InputError(f"'{param}' is not a sampled parameter of model '{model}' on "
+                         f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
+    prior = info["params"][param]["prior"]
+    lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
+    if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
+        bf, values, results = batched_profile_points(info, param, values, (lo_p, hi_p),
+                                                     n_default, data_dir, progress)
+        return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+    cmodel = get_model(info)
+    progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
+    bf = best_fit(cmodel, [proposal_refs(info)], widths)
+    if values is None:
+        values = _default_values(cmodel, bf, widths, param, n_default)
+    outside = [v for v in values if not lo_p <= v <= hi_p]
+    if outside:
+        raise InputError(f"{param} values {outside} are outside its prior [{lo_p}, {hi_p}]")
+    values = sorted(values)
+    results = _profile_points(info, param, values, bf, widths, progress)
+    return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+
+
+def _finish(model, param, datasets, info, bf, values, results, out, plot, t0) -> dict:
+    """Intervals, floors, JSON and plot from the grid's best fits (``results`` by index)."""
+    summary = _profile_summary(model, param, datasets, info, bf, values, results, t0)
+    stem = out / f"profile_{param}"
+    if plot is not None:
+        summary["plot"] = str(plot(summary, stem.with_suffix(".png")))
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     return summary
 

@@ -30,10 +30,6 @@ LIKELIHOODS: dict[str, tuple[str, str, dict]] = {
 }
 
 
-def likelihood_ids() -> list[str]:
-    return list(LIKELIHOODS)
-
-
 def get_likelihood(lik_id: str, data_dir: str | Path | None = None, **options) -> Likelihood:
     """Instantiate the likelihood ``lik_id``; unknown ids raise InputError listing the known ones."""
     if lik_id not in LIKELIHOODS:
@@ -56,4 +52,20 @@ def parse_ids(text: str) -> list[str]:
     return ids
 
 
-__all__ = ["LIKELIHOODS", "Likelihood", "Nuisance", "get_likelihood", "likelihood_ids", "parse_ids"]
+# the two named data combinations (--data embedded | full)
+EMBEDDED = ("desi-dr2-bao", "cmb-compressed")  # no data files needed
+FULL = ("desi-dr2-bao", "planck2018-plik-lite-TTTEEE", "planck2018-lowl-TT", "tau-prior",
+        "act-dr6-lensing")
+
+
+def resolve_data(data: str | None) -> tuple[str, list[str]]:
+    """--data 'embedded' (or None) | 'full' | 'id,id,...' -> (label, data set ids)."""
+    if data in (None, "embedded"):
+        return "embedded", list(EMBEDDED)
+    if data == "full":
+        return "full", list(FULL)
+    return "custom", parse_ids(data)
+
+
+__all__ = ["EMBEDDED", "FULL", "LIKELIHOODS", "Likelihood", "Nuisance", "get_likelihood",
+           "parse_ids", "resolve_data"]

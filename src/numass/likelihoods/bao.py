@@ -2,7 +2,7 @@
 
 DR2 reads the data directory's ``desi_bao_dr2`` files and, when they are absent, falls back to the
 embedded published table (numass.data.embedded). DR1 needs the data directory. ``drop_lrg1``
-removes the LRG 0.4 < z < 0.6 bin (z_eff = 0.51), the robustness test of DESIGN.md.
+removes the LRG 0.4 < z < 0.6 bin (z_eff = 0.51), a robustness test of the comparison.
 """
 from __future__ import annotations
 

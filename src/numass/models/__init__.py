@@ -61,7 +61,7 @@ W0WA = (
 A_L = Param("A_L", ("uniform", 0.5, 1.8), 1.0, 0.05, r"A_{\rm L}", spectra_only=True)
 A_LENS = Param("A_lens", ("uniform", 0.2, 2.0), 1.0, 0.05, r"A_{\rm lens}", spectra_only=True)
 # Hypothesis 5, LsCDM: the redshift of the sign switch of Lambda. Uniform on [1, 3], the range
-# Akarsu et al. sample (arXiv:2211.05742, 2307.10899) and DESIGN.md's "roughly 1-3". z_dagger -> inf
+# Akarsu et al. sample (arXiv:2211.05742, 2307.10899) (z_dagger roughly 1-3). z_dagger -> inf
 # is LCDM, so an upper edge at 3 truncates the LCDM-like tail: a posterior piling up at 3 is
 # prior-bounded, not a detection (Kibris et al. 2026 quote z_dagger > 2.4 at 95%).
 Z_DAGGER = Param("z_dagger", ("uniform", 1.0, 3.0), 2.0, 0.1, r"z_\dagger")

@@ -13,17 +13,16 @@ import logging
 import math
 from pathlib import Path
 
-from numass.analysis.tension import FLOORS, sigma_mark, weighted_quantile
+from numass.compare.hypotheses import HYPOTHESIS_TABLE
+from numass.inference.results import BURN_IN, chain_root
+from numass.stats import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
 
-COLORS = {"lcdm": "#1f77b4", "lensing_amplitude": "#9467bd", "tau": "#8c564b",
-          "w0wa": "#d62728", "lscdm": "#2ca02c", "nu_interacting": "#ff7f0e"}
-SHORT = {"lcdm": "ΛCDM", "lensing_amplitude": "A_L + A_lens", "tau": "τ free (flat)",
-         "w0wa": "w0wa", "lscdm": "ΛsCDM", "nu_interacting": "ν interacting"}
-LATEX_SHORT = {"lcdm": r"$\Lambda$CDM", "lensing_amplitude": r"$A_{\rm L}+A_{\rm lens}$",
-               "tau": r"$\tau$ free (flat)", "w0wa": r"$w_0w_a$", "lscdm": r"$\Lambda_{\rm s}$CDM",
-               "nu_interacting": r"$\nu$ interacting"}
+# legend colours and texts, from the hypotheses' table
+COLORS = {h.key: h.color for h in HYPOTHESIS_TABLE}
+SHORT = {h.key: h.short for h in HYPOTHESIS_TABLE}
+LATEX_SHORT = {h.key: h.latex for h in HYPOTHESIS_TABLE}
 
 
 # ---------------------------------------------------------------- figures
@@ -31,8 +30,8 @@ LATEX_SHORT = {"lcdm": r"$\Lambda$CDM", "lensing_amplitude": r"$A_{\rm L}+A_{\rm
 def _load(out: Path, folder: str):
     from getdist import loadMCSamples
 
-    return loadMCSamples(str(out / folder / "chains" / "numass"),
-                         settings={"ignore_rows": 0.3, "smooth_scale_1D": 0.3})
+    return loadMCSamples(str(chain_root(out / folder)),
+                         settings={"ignore_rows": BURN_IN, "smooth_scale_1D": 0.3})
 
 
 def _mpl():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from numass.analysis.tension import FLOORS
+from numass.stats import FLOORS
 
 FLOOR_STYLE = {"normal_ordering": ("k", "--"), "inverted_ordering": ("grey", ":")}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
-from numass.theory.backend import check_need
+from numass.theory.backend import DEFAULTS, check_need
 from numass.theory.background_batch import BatchBackground, compute_background_batch
 from numass.theory.batch import BatchProducts, broadcast_params
 
@@ -91,3 +91,23 @@ def lscdm_background_batch(backend, params: dict, need) -> BatchProducts:
     bg.ok &= ~refused
     return background_products(params, p, bg, {"z_dagger": p["z_dagger"],
                                                 "eta_lscdm": p["eta_lscdm"]})
+
+
+def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
+    """backend.normalise_params for arrays: the name checks raise InputError for the batch; the
+    value checks are left to ``refused_rows``."""
+    p = broadcast_params(params)
+    if "As" in p and "logA" in p:
+        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
+    if "logA" in p:
+        p["As"] = np.exp(p.pop("logA")) * 1e-10
+    thetas = [k for k in ("cosmomc_theta", "theta_MC_100") if k in p]
+    if len(thetas) + ("H0" in p) != 1:
+        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
+    if "theta_MC_100" in p:
+        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+    missing = [k for k in ("ombh2", "omch2") if k not in p]
+    if missing:
+        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
+    n = len(p["ombh2"])
+    return {**{k: np.full(n, float(v)) for k, v in DEFAULTS.items()}, **p}

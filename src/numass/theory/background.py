@@ -21,7 +21,7 @@ omnuh2 < 0). Held fixed while mnu varies, on either side of 0: omega_b = ombh2, 
 moves with mnu) and either H0 or cosmomc_theta (whichever is given; Omega_DE then follows from
 flatness). z* and z_drag are mirrored, z(-m) = 2 z(0) - z(m) (recombination_fit.py), which is
 the same sign flip to first order in m. ``mirror_background`` is the other extension, the
-observable-level mirror X(-m) = 2 X(0) - X(m) (DESIGN.md 2b); the two agree to first order
+observable-level mirror X(-m) = 2 X(0) - X(m) (docs/physics.md); the two agree to first order
 in m and differ by up to 1.2e-5 (H), 1.8e-5 (D_M), 2.4e-5 (D_V), 1.1e-5 (theta_*), 1e-7 (r_d)
 at -0.1 eV, and ~10x that at -0.3 eV (tests/test_background.py measures it).
 
@@ -306,7 +306,7 @@ def _h_from_params(params: dict, theta_mc, dens, h_range=(0.2, 1.5), where: str 
 
 
 def mirror_background(params: dict) -> "MirroredBackground":
-    """The observable-level mirror of DESIGN.md 2(b): X(-m) = 2 X(0) - X(m) for every X."""
+    """The observable-level mirror (docs/physics.md): X(-m) = 2 X(0) - X(m) for every X."""
     m = float(params.get("mnu", 0.0))
     if m >= 0:
         return compute_background(params)
@@ -319,11 +319,6 @@ class MirroredBackground(_MirroredBackground):
     effective_mass.MirroredBackground, mirroring the own background's other scalars too."""
 
     scalars = (*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam", "omnuh2", "h")
-
-
-def cosmomc_theta(result: BackgroundResult) -> float:
-    """CAMB's cosmomc_theta (not x100) of a computed background (its H0 and densities)."""
-    return _theta_mc(result._d, result.h)
 
 
 def theta_mc_at(params: dict, h: float) -> float:

@@ -9,7 +9,7 @@ Definition (parameter ``mnu_eff``, eV, either sign):
 - mnu_eff < 0, backend with ``supports_negative_mnu`` (numass's own background code): mnu =
   mnu_eff is passed through and the backend implements the negative-mass physics itself.
 - mnu_eff < 0, any other backend (CAMB, emulators): the observable-level mirror ("symmetric
-  extension", DESIGN.md 2(b), e.g. arXiv:2603.13208)
+  extension", docs/physics.md, e.g. arXiv:2603.13208)
 
       X(mnu_eff) = 2 X(0) - X(|mnu_eff|)
 

@@ -512,10 +512,8 @@ class LsCDMEmulatorBackend(Backend):
     name = "lscdm-emulator"
     supports_negative_mnu = False
 
-    def __init__(self, weights: str | None = None):
-        from numass.emulator.backend import EmulatorBackend
-
-        self.emulator = EmulatorBackend(weights)
+    def __init__(self, reference: Backend):
+        self.emulator = reference  # the emulator backend (built by numass.backends)
 
     def param_names(self):
         return LSCDM_PARAMS

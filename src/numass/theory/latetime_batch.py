@@ -25,6 +25,7 @@ from numass.errors import InputError
 from numass.theory import latetime as lt
 from numass.theory.backend import NEEDS, check_need
 from numass.theory.background import _LNA, C_KM_S
+from numass.theory.backends_batch import lscdm_background_batch, normalise_arrays
 from numass.theory.background_batch import (_SAFE, _hermite_rows, _take_rows, batch_densities,
                                             compute_background_batch, cumulative_simpson_rows)
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
@@ -56,16 +57,11 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
     return out
 
 
-class _ExactGridEmulator:
-    """An emulator backend whose batch runs on the exact background grids: the engines read the
-    D_M and H histories of those grids (the fast Gauss-Legendre background keeps no history)."""
-
-    batch_accuracy = "exact"
-
-    def __init__(self, emulator_backend):
-        self.emulator = emulator_backend.emulator
-        self.name = emulator_backend.name
-        self.param_names = emulator_backend.param_names
+def _reference_batch(backend, params: dict, need) -> BatchProducts:
+    """The reference ΛCDM batch from the engine's emulator (given to the backend, which theory
+    never imports), on the exact background grids: the engines read their D_M and H histories
+    (the fast Gauss-Legendre background keeps none)."""
+    return backend.emulator.compute_batch(params, need, accuracy="exact")
 
 
 class _Rows:
@@ -225,9 +221,6 @@ def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     """LsCDMEmulatorBackend.compute_batch (latetime.compute_lscdm with the emulator)."""
-    from numass.emulator.batch import emulator_batch
-    from numass.theory.backends_batch import lscdm_background_batch
-
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
         return lscdm_background_batch(backend, params, need)
@@ -245,7 +238,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     ok &= solved
     emu = {k: p[k] for k in _EMU_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})
-    ref = emulator_batch(_ExactGridEmulator(backend.emulator), emu, NEEDS)
+    ref = _reference_batch(backend, emu, NEEDS)
     ok &= ref.ok
     idx = np.flatnonzero(ok)
     a_l, a_lens = (p.get(k, np.ones(n)) for k in ("A_L", "A_lens"))
@@ -319,14 +312,13 @@ def _sigma8_factor(fid, stab, h, alpha, mnu) -> np.ndarray:
 def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     """NuInteractingEmulatorBackend.compute_batch (nu_interacting.
     compute_nu_interacting_emulated)."""
-    from numass.emulator.batch import emulator_batch, normalise_arrays
     from numass.theory.nu_interacting import suppression_on_grid
 
     need, given = _checked(backend, params, need)
     n = len(next(iter(given.values())))
     alpha = given.get("alpha_fs", np.ones(n))
     emu_params = {k: v for k, v in given.items() if k != "alpha_fs"}
-    ref = emulator_batch(_ExactGridEmulator(backend.emulator), emu_params, need)
+    ref = _reference_batch(backend, emu_params, need)
     ok = ref.ok & np.isfinite(alpha) & (alpha >= 0)
     ref.derived["alpha_fs"] = alpha.copy()
     if "spectra" in need:

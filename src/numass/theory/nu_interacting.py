@@ -280,10 +280,8 @@ class NuInteractingEmulatorBackend(Backend):
     name = "nu_interacting-emulator"
     supports_negative_mnu = False
 
-    def __init__(self, weights: str | None = None):
-        from numass.emulator.backend import EmulatorBackend
-
-        self.emulator = EmulatorBackend(weights)
+    def __init__(self, reference: Backend):
+        self.emulator = reference  # the emulator backend (built by numass.backends)
 
     def param_names(self):
         return PARAMS

@@ -20,7 +20,6 @@ from scipy.stats import chi2, norm, skewnorm
 
 # lower limits on the sum of masses from the measured mass splittings [eV]
 FLOORS = {"normal_ordering": 0.0588, "inverted_ordering": 0.099}
-KATRIN_MBETA_90 = 0.45  # eV, KATRIN 90% upper limit on m_beta
 
 
 # a tail mass counted from samples is used when the tail holds at least this many effective

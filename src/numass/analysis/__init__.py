@@ -1,1 +1,0 @@
-"""Analyses built on the likelihoods: comparisons of hypotheses, tensions, summaries."""

@@ -1,0 +1,200 @@
+"""Collecting a comparison: each job's state and summary -> DIR/summary.json (layout in
+``collect``), and the verdict table the command line prints.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+from numass.compare.claims import claims
+from numass.compare.hypotheses import HYPOTHESES, HYPOTHESIS
+from numass.compare.plan import Job, Settings
+from numass.compare.provenance import citations, priors, software_versions
+from numass.compare.tasks import box_edge_weights, read_json, theory_backend
+from numass.compare.verdicts import DEFINITIONS, verdict
+from numass.stats import FLOORS, sigma_mark
+
+def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
+    by = summary["bestfit"].get("chi2_by_likelihood", {})
+    if not by:
+        return summary["bestfit"]["chi2"]
+    return float(sum(v for k, v in by.items() if k not in exclude))
+
+
+def _tension(summary: dict) -> dict:
+    """{floor: {bayes, profile, ...}}: 'bayes_extrapolated' where too few effective chain samples
+    lie above the floor and the Bayesian figure comes from a fit to the marginal (then
+    'bayes_method' names the fit and 'bayes_bound' is the 95% lower bound the samples alone
+    support); 'bayes_lower_bound' only where the figure itself is a bound."""
+    bound = summary.get("tension_sigma_lower_bound", [])
+    details = summary.get("tension_bayes", {})
+    out = {}
+    for label in FLOORS:
+        t = {"bayes": summary["tension_sigma"][label],
+             "profile": summary["tension_sigma_profile"][label]}
+        if label in bound:
+            t["bayes_lower_bound"] = True
+        d = details.get(label)
+        if d:
+            t.update({"bayes_method": d["method"], "bayes_ess": d["ess"],
+                      "bayes_counted": d["sigma_counted"], "bayes_bound": d["sigma_bound"]})
+            if d["extrapolated"]:
+                t["bayes_extrapolated"] = True
+        out[label] = t
+    return out
+
+
+def _empty(status: str, label: str, **extra) -> dict:
+    return {"label": label, "status": status, "mnu_eff": None,
+            "tension_sigma": {label_: {"bayes": None, "profile": None} for label_ in FLOORS},
+            "delta_chi2": None, "delta_aic": None, "ln_evidence": None, "ln_evidence_err": None,
+            "bestfit": None, **extra}
+
+
+def _sampled(folder: Path) -> list[str]:
+    cov = folder / "proposal.covmat"
+    try:
+        return cov.read_text().splitlines()[0].lstrip("#").split()
+    except (OSError, IndexError):
+        return []
+
+
+def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> tuple[dict, dict | None]:
+    """(entry, run summary or None) for one job, following same_as."""
+    src = jobs_by_name[job.same_as] if job.same_as else job
+    if job.skip:
+        return _empty(job.skip, job.label), None
+    state = read_json(out / src.name / "job.json")
+    if state is None or state.get("fingerprint") != src.fingerprint(settings):
+        return _empty("not run (interrupted before it finished; rerun the command to resume)",
+                      job.label), None
+    if state["status"] != "ok":
+        return _empty(state["status"], job.label), None
+    summary = read_json(out / src.name / "summary.json")
+    if summary is None:
+        return _empty("error: summary.json missing", job.label), None
+    summary["sampled_params"] = _sampled(out / src.name)
+    entry = {"label": job.label, "status": "ok", "model": job.model, "datasets": job.datasets,
+             "folder": src.name, "mnu_eff": summary["mnu_eff"], "tension_sigma": _tension(summary),
+             "bestfit": summary["bestfit"], "n_params": len(summary["sampled_params"]),
+             "rminus1": summary.get("rminus1"), "converged": summary.get("converged"),
+             "n_samples": summary.get("n_samples"), "wall_seconds": state.get("wall_seconds"),
+             "backend": summary.get("backend")}
+    if job.same_as:
+        entry["same_as"] = job.same_as
+    if theory_backend(src, settings) == "emulator-box":
+        try:
+            edges = box_edge_weights(out / src.name)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
+            edges = {"unknown": f"{type(exc).__name__}: {exc}"}
+        if edges:
+            entry["emulator_box_edge_weight"] = edges
+    poi = {p: summary["params"][p] for p in job.params_of_interest if p in summary["params"]}
+    if poi:
+        entry["params"] = poi
+    if src.evidence:
+        ev = read_json(out / src.name / "evidence.json")
+        if ev is None or ev.get("fingerprint") != src.fingerprint(settings):
+            entry["evidence_status"] = "not run (interrupted; rerun the command to resume)"
+        elif ev["status"] != "ok":
+            entry["evidence_status"] = ev["status"]
+        else:
+            entry["evidence_status"] = "ok"
+            entry["ln_evidence"], entry["ln_evidence_err"] = ev["ln_evidence"], ev["ln_evidence_err"]
+            entry["evidence"] = {k: ev[k] for k in (
+                "method", "n_calls", "nlive", "dlogz", "information", "ln_evidence_offset",
+                "ln_prior_mass_of_box", "edge_weight", "ess", "wall_seconds", "warning")
+                if k in ev}
+    return entry, summary
+
+
+def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, base: list[str],
+            wall: float = math.nan) -> dict:
+    """DIR/summary.json: hypotheses.{name}.{mnu_eff, tension_sigma.{normal_ordering,
+    inverted_ordering}.{bayes, profile}, delta_chi2, delta_aic, ln_evidence, ln_evidence_err,
+    bestfit, status}, hypotheses.tau.ladder.{rung}, variants.{name}, claims, settings, software."""
+    by_name = {j.name: j for j in jobs}
+    results = {j.name: _job_result(j, by_name, out, settings) for j in jobs}
+    ref_entry, ref = results.get("lcdm", (None, None))
+    hypotheses = {}
+    for name in HYPOTHESES:
+        if name not in results:
+            hypotheses[name] = _empty("not planned", HYPOTHESIS[name].label)
+            continue
+        entry, summary = results[name]
+        entry = {**entry}
+        entry.setdefault("ln_evidence", None)
+        entry.setdefault("ln_evidence_err", None)
+        entry.setdefault("delta_chi2", None)
+        entry.setdefault("delta_aic", None)
+        if summary is not None and ref is not None:
+            exclude = by_name[name].chi2_exclude
+            dchi2 = _chi2(summary, exclude) - _chi2(ref, exclude)
+            entry["delta_chi2"] = dchi2
+            entry["delta_aic"] = dchi2 + 2 * (len(summary["sampled_params"])
+                                              - len(ref["sampled_params"]))
+            if (name != "lcdm" and entry.get("ln_evidence") is not None
+                    and ref_entry.get("ln_evidence") is not None):
+                entry["ln_bayes_factor_vs_lcdm"] = entry["ln_evidence"] - ref_entry["ln_evidence"]
+                entry["ln_bayes_factor_err"] = math.hypot(entry["ln_evidence_err"],
+                                                          ref_entry["ln_evidence_err"])
+            if exclude:
+                entry["delta_chi2_excludes"] = list(exclude)
+        entry["model"] = by_name[name].model
+        entry["verdict"] = verdict(name, entry)
+        hypotheses[name] = entry
+    ladder = {j.name[len("tau_"):]: results[j.name][0] for j in jobs if j.kind == "ladder"}
+    hypotheses["tau"]["ladder"] = ladder
+    variants = {j.name: results[j.name][0] for j in jobs if j.kind == "variant"}
+    warnings = []
+    for j in jobs:
+        e = results[j.name][0]
+        if e.get("emulator_box_edge_weight") and not j.same_as:
+            warnings.append(
+                f"{j.name}: posterior weight at the emulator box's edge (the box is part of the "
+                f"prior with --quick; rerun without --quick, which sends points outside it to "
+                f"CAMB): " + ", ".join(f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in e["emulator_box_edge_weight"].items()))
+        if (e.get("evidence") or {}).get("warning"):
+            warnings.append(f"{j.name}: evidence: {e['evidence']['warning']}")
+    summary = {
+        "numass_compare": 1,
+        "data": {"label": data_label, "datasets": base, "citations": citations(
+            sorted({d for j in jobs for d in j.datasets}))},
+        "hypotheses": hypotheses,
+        "variants": variants,
+        "warnings": warnings,
+        "floors_eV": FLOORS,
+        "definitions": DEFINITIONS,
+        "settings": asdict(settings),
+        "priors": priors(jobs),
+        "software": software_versions(),
+        "wall_seconds": round(wall, 1),
+        "jobs": {j.name: {"kind": j.kind, "model": j.model, "datasets": j.datasets,
+                          "backend": j.backend, "skip": j.skip, "same_as": j.same_as,
+                          "likelihood_options": j.likelihood_options,
+                          "param_overrides": j.param_overrides}
+                 for j in jobs},
+    }
+    summary["claims"] = claims(summary)
+    return summary
+def format_table(summary: dict) -> str:
+    """The verdict table as plain text (what the CLI prints at the end)."""
+    rows = [f"{'hypothesis':<18} {'status':<8} {'Σmν,eff [eV]':<17} {'NO σ (B/P)':<12} "
+            f"{'IO σ (B/P)':<12} {'Δχ²':>7} {'ΔAIC':>7} {'ln Z':>15}"]
+    for name, e in summary["hypotheses"].items():
+        if e["status"] != "ok":
+            rows.append(f"{name:<18} {e['status'][:90]}")
+            continue
+        m, t = e["mnu_eff"], e["tension_sigma"]
+        lnz = (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
+               if e.get("ln_evidence") is not None else "-")
+        fmt = (lambda x: f"{x:+7.2f}" if x is not None else "      -")
+        sig = (lambda s: f"{sigma_mark(s)}{s['bayes']:.2f}/{s['profile']:.2f}")
+        rows.append(f"{name:<18} {'ok':<8} {m['mean']:+.3f} ± {m['std']:.3f}   "
+                    f"{sig(t['normal_ordering']):<12} {sig(t['inverted_ordering']):<12} "
+                    f"{fmt(e['delta_chi2'])} {fmt(e['delta_aic'])} {lnz:>15}")
+    return "\n".join(rows)
+
+

@@ -1,0 +1,249 @@
+"""Running a comparison's tasks: a standard executor hands them out, and each task runs in a
+fresh process of its own, so that a crash, a leak or Cobaya's global state stays in one task.
+
+- ``local`` (default): a ``concurrent.futures.ThreadPoolExecutor`` with ``workers`` slots on this
+  machine; each slot starts the task's process and waits for it.
+- ``mpi``: ``mpi4py.futures.MPIPoolExecutor``: the slots are the MPI ranks (start with
+  ``mpiexec -n N+1 python -m mpi4py.futures -m numass.cli compare --executor mpi``), so the
+  independent jobs spread over a cluster's nodes; each rank starts the task's process itself.
+
+An importance-sampling evidence task needs its job's chain: it is submitted when the posterior
+task finishes. Ctrl-C stops the tasks (an interrupted chain resumes on the next run); SIGTERM
+too. A task whose process dies is recorded as an error, and the others go on.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from numass.compare import EXECUTORS
+from numass.compare.plan import Job, Settings
+from numass.compare.tasks import (LOG_FILE, STATE_FILE, evidence_method, execute, job_done,
+                                  read_json, task_done)
+from numass.errors import InputError
+
+
+def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, threads, plot):
+    """The body of a task's process."""
+    # the workers share the cores: BLAS/OpenMP threads inherited from the parent (one per core
+    # each) would oversubscribe them (measured: 2 workers x 2 busy threads on 2 cores)
+    limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
+    try:
+        with limits:
+            execute(job, out, settings, data_dir, part, plot=plot)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+# processes started by this one's slots (stopped on Ctrl-C or an error)
+_LIVE: dict[int, multiprocessing.Process] = {}
+
+
+def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, threads=None,
+                 plot=None, start_method: str | None = None) -> dict:
+    """Run one task in a fresh process and return its state (job.json / evidence.json); a
+    process that dies without writing it is recorded as an error."""
+    method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods()
+                              else "spawn")
+    sys.stdout.flush()  # a forked process must not inherit unwritten output
+    sys.stderr.flush()
+    p = multiprocessing.get_context(method).Process(
+        target=_task_main, args=(job, out, settings, data_dir, part, threads, plot),
+        name=f"{job.name}-{part}")
+    p.start()
+    _LIVE[p.pid] = p
+    try:
+        p.join()
+    finally:
+        _LIVE.pop(p.pid, None)
+    state = read_json(out / job.name / STATE_FILE[part])
+    if state is None or state.get("fingerprint") != job.fingerprint(settings):
+        if p.exitcode == 130:  # interrupted: nothing to record
+            return {"status": "interrupted"}
+        state = {"name": job.name, "part": part, "fingerprint": job.fingerprint(settings),
+                 "spec": job.spec(), "label": job.label,
+                 "status": f"error: the worker process died (exit code {p.exitcode})"}
+        (out / job.name).mkdir(parents=True, exist_ok=True)
+        (out / job.name / STATE_FILE[part]).write_text(json.dumps(state, indent=1))
+    return state
+
+
+def run_isolated_mpi(*args) -> dict:
+    """run_isolated on an MPI rank: a spawned process (no fork of an MPI process), and Cobaya
+    told not to join the pool's MPI world (it would wait for the other ranks)."""
+    os.environ["COBAYA_NOMPI"] = "1"
+    return run_isolated(*args, start_method="spawn")
+
+
+def _cost(job: Job, part: str) -> float:
+    """Rough relative cost, to start the slowest tasks first."""
+    n = len(job.datasets) + 2 * (job.model != "lcdm") + 3 * ("w0wa" in job.model)
+    return n if part == "posterior" else n / 3
+
+
+def latest_progress(folder: Path, part: str) -> str:
+    """The last convergence figure a task's log shows (for the heartbeat lines)."""
+    try:
+        with open(folder / LOG_FILE[part], "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 20000))
+            tail = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return "starting"
+    for line in reversed(tail):
+        if line.startswith("[evidence]") and "likelihood calls" in line:
+            return "evidence, " + line.split("]", 1)[1].strip()
+        if line.startswith("[evidence] full prior"):
+            return "evidence on the full prior"
+        if "Sampling complete" in line or "has converged" in line:
+            return "MCMC done; best fit, profiles"
+        if "Convergence of means" in line:
+            return "MCMC, R-1 = " + line.split("R-1 =")[1].split()[0]
+        if "Sampling!" in line:
+            return "MCMC, first steps"
+    return ("best fit" if part == "posterior" else "evidence, best fit") if tail else "starting"
+
+
+def pending_tasks(jobs: list[Job], out: Path, settings: Settings, say=print) -> list[tuple]:
+    """The (job, part) tasks not finished yet, slowest first; says which are kept."""
+    todo = [j for j in jobs if not j.skip and not j.same_as]
+    tasks = [(j, part) for j in todo for part in ("posterior", "evidence")
+             if part == "posterior" or j.evidence]
+    done = [t for t in tasks if task_done(*t, out, settings)]
+    if done:
+        names = sorted({j.name for j, _ in done if job_done(j, out, settings)})
+        say(f"[numass compare] already finished in {out}, kept: "
+            f"{', '.join(names) or '-'} ({len(done)} task(s))")
+    pending = [t for t in tasks if t not in done]
+    pending.sort(key=lambda t: -_cost(*t))
+    return pending
+
+
+def _make_executor(kind: str, workers: int):
+    if kind == "local":
+        return cf.ThreadPoolExecutor(max_workers=workers), run_isolated
+    if kind == "mpi":
+        try:
+            from mpi4py.futures import MPIPoolExecutor  # optional: only this executor needs it
+        except Exception as exc:  # noqa: BLE001 - ImportError, or no MPI library (RuntimeError)
+            raise InputError(f"--executor mpi needs mpi4py and an MPI library: {exc}") from None
+        return MPIPoolExecutor(), run_isolated_mpi
+    raise InputError(f"executor '{kind}': use one of {', '.join(EXECUTORS)}")
+
+
+class _Run:
+    """The bookkeeping of one run_tasks call: futures, what runs, progress lines."""
+
+    def __init__(self, pool, fn, out, settings, data_dir, threads, plot, say, n_total):
+        self.pool, self.fn, self.out, self.settings = pool, fn, out, settings
+        self.args = (data_dir,)
+        self.threads, self.plot, self.say = threads, plot, say
+        self.futures: dict[cf.Future, tuple] = {}
+        self.n_total, self.n_done, self.t0 = n_total, 0, time.time()
+        self.lock = threading.Lock()
+
+    def submit(self, task) -> None:
+        j, part = task
+        f = self.pool.submit(self.fn, j, self.out, self.settings, self.args[0], part,
+                             self.threads, self.plot)
+        with self.lock:
+            self.futures[f] = task
+
+    def finished(self, f: cf.Future) -> tuple:
+        with self.lock:
+            j, part = self.futures.pop(f)
+        state = f.result()
+        if state.get("status") != "interrupted":
+            self.n_done += 1
+            what = j.name + ("" if part == "posterior" else " (evidence)")
+            self.say(f"[numass compare] {self.n_done}/{self.n_total} finished: {what} "
+                     f"({state['status'][:120]}), {time.time() - self.t0:.0f} s elapsed")
+        return j, part, state
+
+    def heartbeat(self, n_held: int) -> None:
+        """One line: each running task's progress, how many wait (queued or for a chain)."""
+        with self.lock:
+            items = list(self.futures.items())
+        running = [t for f, t in items if f.running()]
+        self.say("[numass compare] running: " + "; ".join(
+            f"{j.name}{'' if part == 'posterior' else ' (evidence)'} "
+            f"({latest_progress(self.out / j.name, part)})" for j, part in running)
+            + f"; {len(items) - len(running) + n_held} waiting; "
+              f"{time.time() - self.t0:.0f} s elapsed")
+
+
+def _waits_for_chain(task, settings: Settings) -> bool:
+    j, part = task
+    return part == "evidence" and evidence_method(j, settings) == "importance"
+
+
+def _drive(run: _Run, pending: list[tuple], heartbeat: float) -> None:
+    """Submit what can start, then the chain-dependent evidence tasks as their chains finish."""
+    waiting = [t for t in pending if _waits_for_chain(t, run.settings)
+               and (t[0], "posterior") in pending]
+    for t in pending:
+        if t not in waiting:
+            run.submit(t)
+    last_beat = time.time()
+    while run.futures:
+        done, _ = cf.wait(list(run.futures), timeout=5, return_when=cf.FIRST_COMPLETED)
+        for f in done:
+            j, part, _ = run.finished(f)
+            for t in [t for t in waiting if part == "posterior" and t[0] is j]:
+                waiting.remove(t)
+                run.submit(t)
+        if time.time() - last_beat > heartbeat:  # a line a minute while the chains run
+            last_beat = time.time()
+            run.heartbeat(len(waiting))
+
+
+def _stop_live(interrupted: bool) -> None:
+    """Ctrl-C reached the processes too: give them a moment; anything else: stop them."""
+    for p in list(_LIVE.values()):
+        p.join(timeout=10 if interrupted else 0)
+        if p.is_alive():
+            p.terminate()
+            p.join()
+
+
+def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | None = None,
+              workers: int = 2, say=print, heartbeat: float = 60.0, executor: str = "local",
+              plot=None) -> None:
+    """Run the tasks not finished yet, ``workers`` at a time (``executor`` 'local'), or over
+    the MPI ranks ('mpi'), each in its own process."""
+    pending = pending_tasks(jobs, out, settings, say)
+    if not pending:
+        return
+    workers = max(1, min(workers, len(pending)))
+    pool, fn = _make_executor(executor, workers)
+    say(f"[numass compare] {len(pending)} task(s) to run, "
+        f"{workers if executor == 'local' else 'the MPI ranks'} at a time: "
+        f"{', '.join(j.name + ('' if part == 'posterior' else ' (evidence)') for j, part in pending)}")
+    threads = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
+    run = _Run(pool, fn, out, settings, data_dir, threads, plot, say, len(pending))
+
+    def on_sigterm(signum, frame):  # a kill (e.g. a CI timeout) stops the workers too
+        raise SystemExit(128 + signum)
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        _drive(run, pending, heartbeat)
+    except BaseException as exc:
+        _stop_live(isinstance(exc, KeyboardInterrupt))
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

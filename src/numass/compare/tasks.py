@@ -1,0 +1,292 @@
+"""One task of a comparison job, run in its own folder: the posterior (``run_analysis``: best
+fit, MCMC, profiles; state in job.json) or, for the hypotheses, the evidence (state in
+evidence.json). The two are independent, so the evidence can run beside a slow chain.
+
+Every task writes its state file when it finishes, with the job's fingerprint: a rerun skips
+finished tasks whose settings have not changed and resumes interrupted chains. A task that fails
+records ``status: "error: ..."`` and its traceback; the others go on.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+from cobaya.model import get_model
+from getdist import loadMCSamples
+
+from numass.compare.plan import Job, Settings, needs_spectra
+from numass.emulator import design
+from numass.errors import InputError, NumassError
+from numass.inference.evidence import importance_evidence, log_evidence
+from numass.inference.optimize import best_fit, proposal_covmat
+from numass.inference.pipeline import run_analysis
+from numass.inference.results import BURN_IN, chain_root, proposal_refs, proposal_widths
+from numass.inference.setup import build_info
+
+log = logging.getLogger("numass")
+
+def _progress_printer(name: str, log_name: str = "log.txt"):
+    stream = sys.__stdout__ or sys.stdout
+
+    def say(msg: str) -> None:
+        msg = msg.replace("[numass] ", "").replace("progress below",
+                                                   f"progress in {name}/{log_name}")
+        stream.write(f"[numass compare] {name}: {msg}\n")
+        stream.flush()
+
+    return say
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+STATE_FILE = {"posterior": "job.json", "evidence": "evidence.json"}
+LOG_FILE = {"posterior": "log.txt", "evidence": "evidence_log.txt"}
+
+
+def task_done(job: Job, part: str, out: Path, settings: Settings) -> bool:
+    state = read_json(out / job.name / STATE_FILE[part])
+    return bool(state and state.get("fingerprint") == job.fingerprint(settings)
+                and state.get("status") == "ok")
+
+
+def job_done(job: Job, out: Path, settings: Settings) -> bool:
+    return task_done(job, "posterior", out, settings) and (
+        not job.evidence or task_done(job, "evidence", out, settings))
+
+
+@contextlib.contextmanager
+def _job_logging(logfile):
+    """stdout, stderr, Cobaya's and numass's log records of one task -> its log file."""
+    root = logging.getLogger()
+    handlers_before = list(root.handlers)
+    numass_handlers = list(log.handlers)
+    for h in numass_handlers:
+        log.removeHandler(h)
+    file_handler = logging.StreamHandler(logfile)
+    file_handler.setFormatter(logging.Formatter("[numass] %(message)s"))
+    log.addHandler(file_handler)
+    try:
+        with contextlib.redirect_stdout(logfile), contextlib.redirect_stderr(logfile):
+            yield
+    finally:
+        for h in list(root.handlers):  # Cobaya's handler on the log file: detach it
+            if h not in handlers_before:
+                root.removeHandler(h)
+        log.removeHandler(file_handler)
+        for h in numass_handlers:
+            log.addHandler(h)
+
+
+def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None,
+            part: str = "posterior", plot=None) -> dict:
+    """Run one task of a job in ``out/<job.name>`` (resuming what an interrupted run left) and
+    write its state file; a failure is recorded there as ``status: "error: ..."``."""
+    folder = out / job.name
+    folder.mkdir(parents=True, exist_ok=True)
+    fp = job.fingerprint(settings)
+    started_file = folder / f"started_{part}.json"
+    resume = (read_json(started_file) or {}).get("fingerprint") == fp
+    started_file.write_text(json.dumps({"fingerprint": fp, "spec": job.spec()}, indent=1,
+                                       default=str))
+    say = _progress_printer(job.name, LOG_FILE[part])
+    t0 = time.time()
+    state = {"name": job.name, "part": part, "fingerprint": fp, "spec": job.spec(),
+             "label": job.label}
+    with open(folder / LOG_FILE[part], "a" if resume else "w") as logfile:
+        try:
+            with _job_logging(logfile):
+                if part == "posterior":
+                    summary = run_posterior(job, settings, data_dir, folder, resume, say, plot)
+                    m = summary["mnu_eff"]
+                    say(f"posterior done in {time.time() - t0:.0f} s: Σmν,eff = "
+                        f"{m['mean']:+.3f} ± {m['std']:.3f} eV, tension (normal ordering) "
+                        f"{summary['tension_sigma']['normal_ordering']:.2f}σ Bayesian, "
+                        f"{summary['tension_sigma_profile']['normal_ordering']:.2f}σ profile")
+                else:
+                    ev = run_evidence(job, settings, data_dir, say, folder=folder)
+                    state.update(ev)
+                    say(f"ln Z = {ev['ln_evidence']:.2f} ± {ev['ln_evidence_err']:.2f} "
+                        f"({ev['n_calls']} likelihood calls, {time.time() - t0:.0f} s)")
+            state["status"] = "ok"
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failing task must not stop the others
+            state["status"] = f"error: {type(exc).__name__}: {exc}"
+            (folder / f"traceback_{part}.txt").write_text(traceback.format_exc())
+            say(f"FAILED ({state['status']}); details in {folder / f'traceback_{part}.txt'}")
+    state["wall_seconds"] = round(time.time() - t0, 1)
+    (folder / STATE_FILE[part]).write_text(json.dumps(state, indent=1, default=str))
+    return state
+
+
+def run_posterior(job: Job, settings: Settings, data_dir, folder: Path, resume: bool,
+                  say, plot=None) -> dict:
+    return run_analysis(
+        model=job.model, datasets=job.datasets, out=folder, backend=theory_backend(job, settings),
+        data_dir=data_dir, resume=resume, rminus1=settings.rminus1,
+        max_samples=settings.max_samples, seed=settings.seed, progress=say,
+        plot=plot if job.name == "lcdm" else None,  # the report draws the others over LCDM
+        likelihood_options=job.likelihood_options or None,
+        param_overrides=job.param_overrides or None,
+        mcmc_options={"Rminus1_cl_stop": settings.rminus1_cl})
+
+
+def hessian_box(model, info: dict, width: float = 20.0) -> dict:
+    """{param: (lo, hi)}: the evidence's sampling box (the prior's edges apply on top).
+
+    Best fit ± ``width`` sigma of the Hessian there; when the Hessian is not positive definite
+    (a best fit on a prior edge: Sigma m_nu = 0 in nu_interacting, z_dagger = 3 in lscdm), each
+    parameter's own curvature (one-sided at an edge) with twice the width, since it ignores the
+    correlations; a parameter with no curvature gets no bound."""
+    widths = proposal_widths(info)
+    names = list(model.parameterization.sampled_params())
+    bf = best_fit(model, [proposal_refs(info)], widths)
+    cov = proposal_covmat(model, bf, widths)
+    if cov is not None:
+        sd = np.sqrt(np.diag(cov))
+        return {n: (bf[n] - width * s, bf[n] + width * s) for n, s in zip(names, sd)}
+    return _curvature_box(model, bf, widths, names, width)
+
+
+def _curvature_box(model, bf: dict, widths: dict, names: list[str], width: float) -> dict:
+    """Each parameter's own curvature at ``bf`` (one-sided at a prior edge) -> ± 2 ``width``
+    sigma; a parameter with no curvature gets no bound."""
+
+    def f(x):
+        lp = model.logpost(dict(zip(names, x)))
+        return -lp if np.isfinite(lp) else np.nan
+
+    x0 = np.array([bf[n] for n in names])
+    f0 = f(x0)
+    box = {}
+    for i, n in enumerate(names):
+        e = np.zeros(len(names))
+        e[i] = 0.1 * widths[n]
+        fp, fm = f(x0 + e), f(x0 - e)
+        if np.isfinite(fp) and np.isfinite(fm):
+            d2 = fp - 2 * f0 + fm
+        elif np.isfinite(fp):
+            d2 = f(x0 + 2 * e) - 2 * fp + f0
+        elif np.isfinite(fm):
+            d2 = f(x0 - 2 * e) - 2 * fm + f0
+        else:
+            continue
+        if np.isfinite(d2) and d2 > 0:
+            sd = e[i] / np.sqrt(d2)
+            box[n] = (bf[n] - 2 * width * sd, bf[n] + 2 * width * sd)
+    return box
+
+
+def theory_backend(job: Job, settings: Settings) -> str | None:
+    """The backend the job's runs use: 'emulator-box' when the settings turn CAMB fallback off."""
+    if job.backend == "emulator" and not settings.emulator_fallback:
+        return "emulator-box"
+    return job.backend
+
+
+def evidence_method(job: Job, settings: Settings) -> str:
+    """'dynesty' or 'importance' for this job (see Settings.evidence_method)."""
+    if settings.evidence_method not in ("auto", "dynesty", "importance"):
+        raise InputError(f"evidence method '{settings.evidence_method}': use auto, dynesty or "
+                         f"importance")
+    if settings.evidence_method != "auto":
+        return settings.evidence_method
+    return "importance" if job.backend == "emulator" or needs_spectra(job.datasets) else "dynesty"
+
+
+def chain_samples(folder: Path, names: list[str]):
+    """(samples (m, d) of ``names``, weights) of the job's chains, burn-in removed as in the
+    posterior summary (inference.results.BURN_IN)."""
+    root = chain_root(folder)
+    if not list(root.parent.glob(root.name + "*.txt")):
+        raise NumassError(f"no chains in {root.parent}: the posterior task must finish first")
+    s = loadMCSamples(str(root), settings={"ignore_rows": BURN_IN})
+    return s.samples[:, [s.index[n] for n in names]], s.weights
+
+
+def box_edge_weights(folder: Path, near: float = 0.02) -> dict[str, float]:
+    """Posterior weight within ``near`` x (box width) of an edge of the emulator's box, per
+    sampled parameter (and 'w+wa' for the w0 + wa < W_SUM_MAX cut), where it exceeds 1%: with
+    'emulator-box' these edges act as prior edges, so weight there means a truncated posterior."""
+    s = loadMCSamples(str(chain_root(folder)), settings={"ignore_rows": BURN_IN})
+    w = s.weights / s.weights.sum()
+    col = {n: s.samples[:, s.index[n]] for n in design.PARAMS if n in s.index}
+    out = {}
+    for n, x in col.items():
+        lo, hi = design.BOX[n]
+        tol = near * (hi - lo)
+        # an edge the prior also has (e.g. the flat tau rung's 0.12) truncates nothing new
+        p_lo, p_hi = s.ranges.getLower(n), s.ranges.getUpper(n)
+        at_lo = (x < lo + tol) if p_lo is None or p_lo < lo - tol else np.zeros(len(x), bool)
+        at_hi = (x > hi - tol) if p_hi is None or p_hi > hi + tol else np.zeros(len(x), bool)
+        out[n] = float(w[at_lo | at_hi].sum())
+    if "w" in col and "wa" in col:
+        out["w+wa"] = float(w[col["w"] + col["wa"] > design.W_SUM_MAX - near].sum())
+    return {n: v for n, v in out.items() if v > 0.01}
+
+
+def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
+                 folder: Path | None = None) -> dict:
+    """ln Z of the job's model and data. dynesty: inside the box of ``hessian_box`` (prior edges
+    apply); on the full prior when there is no box or the posterior reaches the box's edge.
+    importance: draws from a Student-t fitted to the job's chain in ``folder``."""
+    info = build_info(job.model, job.datasets, backend=theory_backend(job, settings),
+                      data_dir=data_dir, likelihood_options=job.likelihood_options or None,
+                      param_overrides=job.param_overrides or None)
+    model = get_model(info)
+
+    def progress(n):  # into the task's log, where the heartbeat reads it
+        print(f"[evidence] {n} likelihood calls", flush=True)
+
+    if evidence_method(job, settings) == "importance":
+        if say:
+            say(f"evidence by importance sampling ({settings.is_draws} draws from a Student-t "
+                f"fitted to the chain)")
+        names = list(model.parameterization.sampled_params())
+        samples, weights = chain_samples(folder, names)
+        ev = importance_evidence(model, samples, weights, n=settings.is_draws,
+                                 seed=settings.seed, progress=progress)
+        if "warning" in ev:
+            log.warning("%s: %s", job.name, ev["warning"])
+        return _offset(ev, job)
+    if say:
+        say(f"nested sampling for the evidence (dynesty, {settings.nlive} live points)")
+    box = hessian_box(model, info)
+    ev = None
+    if box:
+        print(f"[evidence] box: {json.dumps({k: [float(a), float(b)] for k, (a, b) in box.items()})}",
+              flush=True)
+        ev = log_evidence(model, nlive=settings.nlive, dlogz=settings.dlogz, seed=settings.seed,
+                          bounds=box, progress=progress)
+        if ev["edge_weight"] > 1e-3:
+            log.warning("%s: %.1g of the evidence's posterior weight at the box's edge; "
+                        "rerunning on the full prior", job.name, ev["edge_weight"])
+            ev = None
+    if ev is None:
+        if say:
+            say("evidence on the full prior (no usable box; slower)")
+        print("[evidence] full prior", flush=True)
+        ev = log_evidence(model, nlive=settings.nlive, dlogz=settings.dlogz, seed=settings.seed,
+                          progress=progress)
+    ev["method"] = "dynesty"
+    return _offset(ev, job)
+
+
+def _offset(ev: dict, job: Job) -> dict:
+    """Add the normalisation of Gaussian priors written as likelihoods (Job.ln_evidence_offset)."""
+    ev["ln_evidence_cobaya"] = ev["ln_evidence"]
+    ev["ln_evidence_offset"] = job.ln_evidence_offset
+    ev["ln_evidence"] += job.ln_evidence_offset
+    return ev
+

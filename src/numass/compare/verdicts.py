@@ -1,0 +1,81 @@
+"""The verdict words of the comparison, from named thresholds (the definitions' text is built
+from the same constants, so the rule shown is the rule applied).
+"""
+from __future__ import annotations
+
+import math
+
+from numass.stats import sigma_mark
+
+# Jeffreys-like scale for |ln B|: (upper edge, word), in increasing order (Kass & Raftery 1995
+# use the same edges on 2 ln B, roughly)
+JEFFREYS_SCALE = ((1.0, "inconclusive"), (2.5, "weak"), (5.0, "moderate"), (math.inf, "strong"))
+# Bayesian normal-ordering tension below which a hypothesis removes / relieves the tension
+REMOVES_BELOW_SIGMA = 1.0
+RELIEVES_BELOW_SIGMA = 2.0
+
+
+def _scale_text() -> str:
+    """'|ln B| < 1 inconclusive, 1-2.5 weak, 2.5-5 moderate, > 5 strong'."""
+    edges = [e for e, _ in JEFFREYS_SCALE]
+    words = [w for _, w in JEFFREYS_SCALE]
+    parts = [f"|ln B| < {edges[0]:g} {words[0]}"]
+    parts += [f"{lo:g}-{hi:g} {w}" for lo, hi, w in zip(edges, edges[1:-1], words[1:-1])]
+    parts.append(f"> {edges[-2]:g} {words[-1]}")
+    return ", ".join(parts)
+
+
+DEFINITIONS = {
+    "tension_sigma.bayes": "posterior mass of Σmν,eff above the floor, as a two-sided "
+                           "Gaussian-equivalent σ (floors: normal ordering 0.0588 eV, inverted "
+                           "0.099 eV); counted from the chain when ≥ 25 effective samples (the "
+                           "chain's effective sample size from its autocorrelation, times the "
+                           "mass fraction) lie above the floor; otherwise '≈' "
+                           "(bayes_extrapolated): the tail mass of a Gaussian fit to the "
+                           "marginal (skew-normal when its skewness is significant), an "
+                           "extrapolation, with bayes_bound the 95% lower bound the samples alone "
+                           "support (in brackets in the tables); '≥' (bayes_lower_bound) only "
+                           "for a figure that is itself such a bound",
+    "tension_sigma.profile": "sqrt(χ²(Σmν,eff = floor) − χ²_min) from best fits (0 when the best "
+                             "fit is above the floor)",
+    "delta_chi2": "χ²_min(hypothesis) − χ²_min(ΛCDM), on the same likelihoods (for tau, without "
+                  "the τ-prior term); negative = better fit",
+    "delta_aic": "Δχ² + 2 Δk, k = number of sampled parameters; negative favours the hypothesis",
+    "ln_evidence": "ln Z over the sampled parameters' priors (Gaussian τ priors normalised), "
+                   "from dynesty nested sampling or, for CMB-spectra fits, importance sampling "
+                   "from the converged chain (evidence.method); ln_bayes_factor_vs_lcdm = ln Z − "
+                   "ln Z_ΛCDM, positive favours the hypothesis (Jeffreys-like scale: "
+                   f"{_scale_text()})",
+    "verdict": f"relieves the tension when the Bayesian normal-ordering tension is below "
+               f"{RELIEVES_BELOW_SIGMA:g}σ, removes it below {REMOVES_BELOW_SIGMA:g}σ; the fit "
+               f"and evidence words follow ΔAIC and ln B",
+}
+
+
+def strength(lnb: float) -> str:
+    """The Jeffreys-scale word for ln B, with its direction ('moderate evidence for')."""
+    a = abs(lnb)
+    word = next(w for edge, w in JEFFREYS_SCALE if a < edge)
+    if a < JEFFREYS_SCALE[0][0]:
+        return word
+    return f"{word} evidence {'for' if lnb > 0 else 'against'}"
+
+
+def verdict(name: str, e: dict) -> str:
+    """One line: what the hypothesis does to the tension, its ΔAIC and ln B."""
+    if e["status"] != "ok":
+        return "not tested: " + e["status"]
+    no = e["tension_sigma"]["normal_ordering"]
+    t, mark = no["bayes"], sigma_mark(no)
+    how = "Bayesian, extrapolated from a fit to the marginal" if mark == "≈" else "Bayesian"
+    what = ("removes" if t < REMOVES_BELOW_SIGMA else "relieves" if t < RELIEVES_BELOW_SIGMA
+            else "does not remove")
+    text = f"{what} the tension ({mark}{t:.1f}σ {how})"
+    if name == "lcdm":
+        return f"reference: {mark}{t:.1f}σ below the normal-ordering floor ({how})"
+    if e.get("delta_aic") is not None:
+        text += f"; ΔAIC = {e['delta_aic']:+.1f}"
+    if e.get("ln_bayes_factor_vs_lcdm") is not None:
+        lnb = e["ln_bayes_factor_vs_lcdm"]
+        text += f"; ln B = {lnb:+.1f} ± {e['ln_bayes_factor_err']:.1f} ({strength(lnb)})"
+    return text

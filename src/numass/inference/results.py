@@ -1,0 +1,157 @@
+"""The results of one analysis as types, and the conventions every reader of a run shares.
+
+``RunResult`` is what ``run_analysis`` writes to ``DIR/summary.json`` (``to_json``) and what the
+comparison reads back (``from_json``); its parts are ``PosteriorSummary`` (one parameter's
+posterior), ``Tension`` (with one neutrino-mass floor) and ``BestFit``. The JSON layout is the
+one numass has always written, so older output folders still read.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+# the first 30% of each chain is burn-in, dropped by every reader of the chains
+BURN_IN = 0.3
+# the chains' file root inside a run's output folder (GetDist reads DIR/chains/numass*.txt)
+CHAIN_ROOT = "chains/numass"
+
+
+def chain_root(folder: str | Path) -> Path:
+    """The chains' root of the run in ``folder`` (for getdist.loadMCSamples)."""
+    return Path(folder) / CHAIN_ROOT
+
+
+def proposal_widths(info: dict) -> dict[str, float]:
+    """{sampled parameter: proposal width} of a Cobaya input dictionary."""
+    return {n: v["proposal"] for n, v in info["params"].items()
+            if isinstance(v, dict) and "proposal" in v}
+
+
+def proposal_refs(info: dict) -> dict[str, float]:
+    """{sampled parameter: centre of its starting ball} of a Cobaya input dictionary."""
+    return {n: v["ref"]["loc"] for n, v in info["params"].items()
+            if isinstance(v, dict) and "ref" in v}
+
+
+@dataclass
+class PosteriorSummary:
+    """One parameter's weighted posterior (numass.stats.summarize_1d): equal-tailed 68%
+    interval, one-tailed 95% upper limit."""
+    mean: float
+    std: float
+    median: float
+    lower68: float
+    upper68: float
+    upper95: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PosteriorSummary":
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+@dataclass
+class Tension:
+    """Tension with one oscillation floor, in Gaussian-equivalent sigma."""
+    bayes: float  # posterior mass above the floor (numass.stats.bayes_tension)
+    profile: float  # sqrt(chi2(floor) - chi2_min)
+    bayes_lower_bound: bool = False  # the Bayesian figure is itself a lower bound
+    bayes_extrapolated: bool = False  # too few samples above: from a fit to the marginal
+    details: dict = field(default_factory=dict)  # bayes_tension's record (method, ess, bound)
+
+
+@dataclass
+class BestFit:
+    """The best fit: sampled parameters, chi2 (total and per likelihood) and derived values."""
+    values: dict[str, float]
+    chi2: float
+    chi2_by_likelihood: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BestFit":
+        values = {k: v for k, v in d.items() if k not in ("chi2", "chi2_by_likelihood")}
+        return cls(values, d["chi2"], dict(d.get("chi2_by_likelihood", {})))
+
+    def to_dict(self) -> dict:
+        return {**self.values, "chi2": self.chi2, "chi2_by_likelihood": self.chi2_by_likelihood}
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[name]
+
+
+# summary.json keys RunResult holds field by field; any other key is kept in ``extra``
+_TENSION_KEYS = ("tension_sigma", "tension_sigma_profile", "tension_sigma_lower_bound",
+                 "tension_sigma_extrapolated", "tension_bayes", "tension_definitions")
+_KEYS = ("model", "datasets", "backend", "mnu_eff", "params", "bestfit", *_TENSION_KEYS,
+         "profiles", "floors_eV", "rminus1", "converged", "n_samples", "n_theory_failures",
+         "wall_seconds", "chains")
+
+
+@dataclass
+class RunResult:
+    """One analysis (model on data): posterior, best fit, tensions, convergence, provenance."""
+    model: str
+    datasets: list[str]
+    backend: str
+    mnu_eff: PosteriorSummary
+    params: dict[str, PosteriorSummary]
+    bestfit: BestFit
+    tensions: dict[str, Tension]  # floor label -> Tension
+    tension_definitions: dict
+    profiles: dict[str, dict]  # floor label -> {mass parameter: floor, chi2}
+    floors_eV: dict[str, float]
+    rminus1: float
+    converged: bool
+    n_samples: int
+    n_theory_failures: int
+    wall_seconds: float
+    chains: str
+    extra: dict = field(default_factory=dict)  # other keys (mass_param, triangle_plot, ...)
+
+    def to_dict(self) -> dict:
+        """The summary.json layout (numass.stats.tension_fields for the tensions)."""
+        t = self.tensions
+        return {"model": self.model, "datasets": self.datasets, "backend": self.backend,
+                "mnu_eff": asdict(self.mnu_eff),
+                "params": {k: asdict(v) for k, v in self.params.items()},
+                "bestfit": self.bestfit.to_dict(),
+                "tension_sigma": {k: x.bayes for k, x in t.items()},
+                "tension_sigma_profile": {k: x.profile for k, x in t.items()},
+                "tension_sigma_lower_bound": [k for k, x in t.items() if x.bayes_lower_bound],
+                "tension_sigma_extrapolated": [k for k, x in t.items() if x.bayes_extrapolated],
+                "tension_bayes": {k: x.details for k, x in t.items()},
+                "tension_definitions": self.tension_definitions,
+                "profiles": self.profiles, "floors_eV": self.floors_eV, "rminus1": self.rminus1,
+                "converged": self.converged, "n_samples": self.n_samples,
+                "n_theory_failures": self.n_theory_failures, "wall_seconds": self.wall_seconds,
+                "chains": self.chains, **self.extra}
+
+    @staticmethod
+    def tensions_from(d: dict) -> dict[str, Tension]:
+        """{floor: Tension} from the summary's tension fields (numass.stats.tension_fields)."""
+        bound = set(d.get("tension_sigma_lower_bound", []))
+        extrapolated = set(d.get("tension_sigma_extrapolated", []))
+        details = d.get("tension_bayes", {})
+        return {k: Tension(d["tension_sigma"][k], d["tension_sigma_profile"][k], k in bound,
+                           k in extrapolated, details.get(k, {}))
+                for k in d["tension_sigma"]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunResult":
+        return cls(d["model"], list(d["datasets"]), d.get("backend", ""),
+                   PosteriorSummary.from_dict(d["mnu_eff"]),
+                   {k: PosteriorSummary.from_dict(v) for k, v in d.get("params", {}).items()},
+                   BestFit.from_dict(d["bestfit"]), cls.tensions_from(d),
+                   d.get("tension_definitions", {}), d.get("profiles", {}),
+                   d.get("floors_eV", {}), d.get("rminus1", math.nan), d.get("converged", False),
+                   d.get("n_samples", 0), d.get("n_theory_failures", 0),
+                   d.get("wall_seconds", math.nan), d.get("chains", ""),
+                   {k: v for k, v in d.items() if k not in _KEYS})
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "RunResult":
+        return cls.from_dict(json.loads(Path(path).read_text()))
