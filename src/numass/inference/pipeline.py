@@ -21,8 +21,10 @@ from threadpoolctl import threadpool_limits
 
 from numass.errors import InputError, NumassError
 from numass.inference.optimize import best_fit, proposal_covmat
-from numass.inference.results import (BURN_IN, BestFit, PosteriorSummary, RunResult, Tension,
-                                      chain_root, proposal_refs, proposal_widths)
+from numass.inference.overrides import fixed_value
+from numass.inference.results import (BURN_IN, RMINUS1_BOUNDS_STOP, BestFit, PosteriorSummary,
+                                      RunResult, Tension, chain_root, proposal_refs,
+                                      proposal_widths)
 from numass.inference.setup import build_info
 from numass.likelihoods import EMBEDDED
 from numass.stats import FLOORS, bayes_sigma, profile_sigma, summarize_1d
@@ -73,6 +75,19 @@ def _proposal(cmodel, refs: dict, widths: dict, names: list[str], path: Path) ->
     return bf
 
 
+def _callback(convergence) -> dict:
+    """Cobaya mcmc settings that report R-1 to ``convergence`` (none without one)."""
+    if convergence is None:
+        return {}
+
+    def report(sampler):
+        bounds = sampler.progress["Rminus1_cl"].dropna()  # computed once the means converge
+        convergence(float(sampler.Rminus1_last), float(bounds.iloc[-1]) if len(bounds) else
+                    math.nan, len(sampler.collection))
+
+    return {"callback_function": report}
+
+
 def _run_mcmc(info: dict, out: Path, resume: bool):
     """cobaya.run with a clear error for chains made with other settings."""
     info["output"] = str(chain_root(out))
@@ -89,7 +104,10 @@ def _run_mcmc(info: dict, out: Path, resume: bool):
 
 
 def _tensions(info, cmodel, samples, bf, widths, mass_param):
-    """{floor: Tension} and {floor: profile point} of the mass parameter's posterior."""
+    """{floor: Tension} and {floor: profile point} of the mass parameter's posterior (none when
+    the mass is fixed)."""
+    if mass_param not in samples.index:
+        return {}, {}
     w = samples.weights
     mnu = samples.samples[:, samples.index[mass_param]]
     tensions, profiles = {}, {}
@@ -129,10 +147,14 @@ def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profi
     params = {n: PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[n]], w))
               for n in samples.index if n != mass_param and not n.startswith("chi2")
               and not n.startswith("minuslogprior")}
+    fixed_mass = fixed_value(info["params"][mass_param])
+    if fixed_mass is None:
+        mass = PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[mass_param]], w))
+    else:  # --fix: a point mass
+        mass = PosteriorSummary(fixed_mass, 0.0, *[fixed_mass] * 4)
     return RunResult(
         model=model, datasets=datasets, backend=info["theory"]["numass"]["backend"],
-        mnu_eff=PosteriorSummary(**summarize_1d(
-            samples.samples[:, samples.index[mass_param]], w)),
+        mnu_eff=mass,
         params=params, bestfit=BestFit.from_dict({k: v for k, v in bf.items() if k != "logpost"}),
         tensions=tensions, profiles=profiles, floors_eV=FLOORS, rminus1=reached,
         converged=bool(reached < rminus1) if math.isfinite(reached) else False,
@@ -148,7 +170,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  rminus1: float = 0.01, max_samples: int = 200000, seed: int | None = None,
                  progress=print, plot=None, fixed: dict | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
-                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None) -> dict:
+                 mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
+                 convergence=None) -> dict:
     """Run the analysis and write ``out/summary.json`` (a RunResult) and the chains.
 
     ``plot(samples, path, params) -> path`` draws the triangle plot (numass.report.plots
@@ -157,6 +180,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     prior's mean and width; a parameter fixed or given another prior). ``mass_param`` is the
     neutrino-mass parameter whose posterior, tension and profiles are summarised (``mnu_eff``; a
     model may sample another name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings.
+    ``convergence(rminus1, rminus1_bounds, n_accepted)`` is called at each of the chain's
+    convergence checks (a progress display; R-1 of the means is inf before the first, that of
+    the bounds NaN until the means converge).
     """
     t0 = time.time()
     datasets = datasets or EMBEDDED_DATASETS
@@ -166,7 +192,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                       likelihood_options=likelihood_options, param_overrides=param_overrides)
     widths, refs = proposal_widths(info), proposal_refs(info)
     names = [n for n in info["params"] if n in widths]
-    if mass_param not in names:
+    if mass_param not in names and fixed_value(info["params"].get(mass_param)) is None:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
 
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
@@ -180,11 +206,11 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     mpi.sync_processes()  # under MPI every chain waits for the proposal written by rank 0
     _say(progress, f"[numass] 2/4 MCMC to R-1 < {rminus1} (Cobaya; progress below; chains in "
                    f"{out / 'chains'})")
-    info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": 0.05,
+    info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": RMINUS1_BOUNDS_STOP,
                                 "covmat": str(covmat_file), "max_samples": max_samples,
                                 "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
                                 **({"seed": seed} if seed is not None else {}),
-                                **(mcmc_options or {})}}
+                                **_callback(convergence), **(mcmc_options or {})}}
     _, sampler = _run_mcmc(info, out, resume)
     products = sampler.products(skip_samples=BURN_IN, to_getdist=True)  # all chains, on rank 0
     if not mpi.is_main_process():
@@ -200,8 +226,10 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                      mass_param, rminus1, out, t0)
     if plot is not None:
         result.extra["triangle_plot"] = str(plot(
-            samples, out / "triangle.png", params=[mass_param, *[n for n in names
-                                                                 if n != mass_param]]))
+            samples, out / "triangle.png", params=[n for n in [mass_param, *names]
+                                                   if n in samples.index]))
+    if param_overrides:
+        result.extra["param_overrides"] = param_overrides
     result.wall_seconds = round(time.time() - t0, 1)
     result.to_json(out / "summary.json")
     return result.to_dict()
@@ -210,8 +238,13 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 def format_summary(s: dict) -> str:
     m = s["mnu_eff"]
     t, tp = s["tension_sigma"], s["tension_sigma_profile"]
+    head = f"numass: {s['model']} on {', '.join(s['datasets'])}"
+    end = f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s"
+    if not t:  # the mass was fixed (--fix): nothing to measure
+        return "\n".join([head, f"  Sigma m_nu,eff fixed at {m['mean']:+.3f} eV; best fit "
+                                f"chi2 = {s['bestfit']['chi2']:.2f}", end])
     lines = [
-        f"numass: {s['model']} on {', '.join(s['datasets'])}",
+        head,
         f"  Sigma m_nu,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (mean ± std); "
         f"68%: [{m['lower68']:+.3f}, {m['upper68']:+.3f}]; 95% upper: {m['upper95']:+.3f} eV",
         f"  best fit: Sigma m_nu,eff = {s['bestfit']['mnu_eff']:+.3f} eV, chi2 = {s['bestfit']['chi2']:.2f}",
@@ -219,6 +252,6 @@ def format_summary(s: dict) -> str:
         f"(Bayesian), {tp['normal_ordering']:.2f} sigma (profile)",
         f"  tension with the inverted-ordering floor (0.099 eV): {t['inverted_ordering']:.2f} sigma "
         f"(Bayesian), {tp['inverted_ordering']:.2f} sigma (profile)",
-        f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s",
+        end,
     ]
     return "\n".join(lines)

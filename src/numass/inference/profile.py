@@ -129,19 +129,22 @@ def _profile_summary(model, param, datasets, info, bf, values, results, t0) -> d
 def profile_likelihood(model: str, param: str, datasets: list[str],
                        values: list[float] | None = None, out: str | Path = "numass-profile",
                        backend: str | None = None, data_dir=None, n_default: int = 15,
-                       progress=print, plot=None) -> dict:
+                       progress=print, plot=None, param_overrides: dict | None = None) -> dict:
     """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json and,
-    with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure."""
+    with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure.
+    ``param_overrides`` (--fix, --prior) go to build_info and into the summary."""
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    info = build_info(model, datasets, backend=backend, data_dir=data_dir)
+    info = build_info(model, datasets, backend=backend, data_dir=data_dir,
+                      param_overrides=param_overrides)
     widths = proposal_widths(info)
     if param not in widths:
         raise InputError(f"'{param}' is not a sampled parameter of model '{model}' on "
                          f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
     prior = info["params"][param]["prior"]
-    lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
+    lo_p, hi_p = ((prior.get("min", -math.inf), prior.get("max", math.inf))
+                  if isinstance(prior, dict) else prior)
     cmodel = get_model(info)
     progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
     bf = best_fit(cmodel, [proposal_refs(info)], widths)
@@ -153,6 +156,8 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
     values = sorted(values)
     results = _profile_points(info, param, values, bf, widths, progress)
     summary = _profile_summary(model, param, datasets, info, bf, values, results, t0)
+    if param_overrides:
+        summary["param_overrides"] = param_overrides
     stem = out / f"profile_{param}"
     if plot is not None:
         summary["plot"] = str(plot(summary, stem.with_suffix(".png")))
