@@ -202,3 +202,13 @@ def test_report_command_rejects_a_folder_without_a_comparison(tmp_path, capsys):
     (tmp_path / "summary.json").write_text(json.dumps({"model": "lcdm"}))
     assert main(["report", str(tmp_path)]) == 2
     assert "not a comparison's summary" in capsys.readouterr().err
+
+
+def test_compare_rows_read_the_task_logs_progress():
+    from numass.compare.executor import _parse_progress
+
+    assert _parse_progress("MCMC, R-1 = 0.52") == ("MCMC", 0.52, None)
+    # the call count changes within the stage: it is no new stage (no extra plain line)
+    assert _parse_progress("evidence, 4000 likelihood calls") == (
+        "evidence", None, "4000 likelihood calls")
+    assert _parse_progress("best fit") == ("best fit", None, None)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+TOTAL = "total"  # the row that sums up the others: always shown last
 PLAIN_EVERY = 30.0  # seconds between plain progress lines without a terminal
 _FIT_POINTS = 6  # the last points of the measure's history that the time-left fit uses
 
@@ -112,7 +113,7 @@ class Row:
     def status(self) -> str:
         """'MCMC, R-1 = 0.084 (target 0.01), ~3 min left'."""
         if not self.history or self.target is None:
-            return self.stage
+            return self.stage + (f", {self.detail}" if self.detail else "")
         value = self.history[-1][1]
         shown = "not yet measured" if not math.isfinite(value) else f"{value:.3g}"
         text = f"{self.stage}, " + (self.detail or f"{self.measure_name} = {shown} "
@@ -169,6 +170,7 @@ class ProgressDisplay:
                 row.set_stage(stage, now)
             if value is not None and target is not None:
                 row.add(value, target, now)
+            if detail is not None or value is not None:
                 row.detail = detail
             self._show(key, row, force_plain=new_stage)
 
@@ -188,17 +190,27 @@ class ProgressDisplay:
                 self.stream.write(message + "\n")
                 self.stream.flush()
 
+    def _add_task(self, key: str, row: Row) -> None:
+        """A bar for a new row, above the total's (which is moved down)."""
+        total = self._tasks.pop(TOTAL, None) if key != TOTAL else None
+        if total is not None:
+            self._bars.remove_task(total)
+        self._tasks[key] = self._bars.add_task(row.label, total=1.0, status=row.status())
+        if total is not None:
+            t = self.rows[TOTAL]
+            self._tasks[TOTAL] = self._bars.add_task(t.label, total=1.0, status=t.status())
+
     def _show(self, key: str, row: Row, force_plain: bool) -> None:
         if self._bars is not None:
             if key not in self._tasks:
-                self._tasks[key] = self._bars.add_task(row.label, total=1.0, status="")
+                self._add_task(key, row)
             self._bars.update(self._tasks[key], completed=row.fraction(), status=row.status())
             return
         now = self.clock()
         if force_plain or now - self._last_plain >= self.every:
             self._last_plain = now
-            self.stream.write("[numass] " + " | ".join(r.line(now) for r in self.rows.values())
-                              + "\n")
+            rows = sorted(self.rows.items(), key=lambda kv: kv[0] == TOTAL)
+            self.stream.write("[numass] " + " | ".join(r.line(now) for _, r in rows) + "\n")
             self.stream.flush()
 
 

@@ -31,6 +31,7 @@ from numass.compare.plan import Job, Settings
 from numass.compare.tasks import (LOG_FILE, STATE_FILE, evidence_method, execute, job_done,
                                   read_json, task_done)
 from numass.errors import InputError
+from numass.progress import TOTAL
 
 
 def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, threads, plot,
@@ -192,10 +193,10 @@ class _Run:
             items = list(self.futures.items())
         running = [t for f, t in items if f.running()]
         for j, part in running:
-            stage, value = _parse_progress(latest_progress(self.out / j.name, part))
-            self.board.update(_task_name(j, part), stage=stage, value=value,
+            stage, value, detail = _parse_progress(latest_progress(self.out / j.name, part))
+            self.board.update(_task_name(j, part), stage=stage, value=value, detail=detail,
                               target=self.settings.rminus1 if value is not None else None)
-        self.board.update("total", label="total", stage=(
+        self.board.update(TOTAL, label="total", stage=(
             f"{self.n_done}/{self.n_total} tasks finished, {len(running)} running, "
             f"{len(items) - len(running) + n_held} waiting"))
 
@@ -204,14 +205,17 @@ def _task_name(j: Job, part: str) -> str:
     return j.name + ("" if part == "posterior" else " (evidence)")
 
 
-def _parse_progress(text: str) -> tuple[str, float | None]:
-    """latest_progress's text -> (stage, R-1 or None)."""
+def _parse_progress(text: str) -> tuple[str, float | None, str | None]:
+    """latest_progress's text -> (stage, R-1 or None, what changes within the stage or None)."""
     if text.startswith("MCMC, R-1 = "):
         try:
-            return "MCMC", float(text.split("=", 1)[1])
+            return "MCMC", float(text.split("=", 1)[1]), None
         except ValueError:
             pass
-    return text, None
+    stage, _, detail = text.partition(", ")
+    if stage == "evidence" and detail.endswith("likelihood calls"):
+        return stage, None, detail
+    return text, None, None
 
 
 def _waits_for_chain(task, settings: Settings) -> bool:
