@@ -204,7 +204,9 @@ class ProgressDisplay:
         if self._bars is not None:
             if key not in self._tasks:
                 self._add_task(key, row)
-            self._bars.update(self._tasks[key], completed=row.fraction(), status=row.status())
+            # below 1: a finished bar would stop its clock while the step still runs
+            self._bars.update(self._tasks[key], completed=min(row.fraction(), 0.99),
+                              status=row.status())
             return
         now = self.clock()
         if force_plain or now - self._last_plain >= self.every:

@@ -75,17 +75,25 @@ def _proposal(cmodel, refs: dict, widths: dict, names: list[str], path: Path) ->
     return bf
 
 
+# the convergence listener of the running chain: Cobaya stores (and pickles) its sampler
+# settings, so the callback it gets is this module's function, which finds the listener here
+_LISTENER: list = []
+
+
+def _report_convergence(sampler) -> None:
+    bounds = sampler.progress["Rminus1_cl"].dropna()  # computed once the means converge
+    for listener in _LISTENER:
+        listener(float(sampler.Rminus1_last), float(bounds.iloc[-1]) if len(bounds) else math.nan,
+                 len(sampler.collection))
+
+
 def _callback(convergence) -> dict:
     """Cobaya mcmc settings that report R-1 to ``convergence`` (none without one)."""
+    _LISTENER.clear()
     if convergence is None:
         return {}
-
-    def report(sampler):
-        bounds = sampler.progress["Rminus1_cl"].dropna()  # computed once the means converge
-        convergence(float(sampler.Rminus1_last), float(bounds.iloc[-1]) if len(bounds) else
-                    math.nan, len(sampler.collection))
-
-    return {"callback_function": report}
+    _LISTENER.append(convergence)
+    return {"callback_function": _report_convergence}
 
 
 def _run_mcmc(info: dict, out: Path, resume: bool):
@@ -211,7 +219,10 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                                 "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
                                 **({"seed": seed} if seed is not None else {}),
                                 **_callback(convergence), **(mcmc_options or {})}}
-    _, sampler = _run_mcmc(info, out, resume)
+    try:
+        _, sampler = _run_mcmc(info, out, resume)
+    finally:
+        _LISTENER.clear()
     products = sampler.products(skip_samples=BURN_IN, to_getdist=True)  # all chains, on rank 0
     if not mpi.is_main_process():
         return {}
