@@ -381,6 +381,24 @@ def test_report_files_and_figures(fixture_comparison):
     assert "| hypothesis |" in md
 
 
+def test_report_command_rerenders_a_finished_folder(fixture_comparison, tmp_path, capsys):
+    """`numass report DIR` on a copy of the finished folder, with report.html and report.md
+    removed, writes them again: the same text (figures redrawn under the same names)."""
+    import shutil
+
+    from numass.cli import main
+
+    out, _, _ = fixture_comparison
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    for name in ("report.html", "report.md"):
+        (copy / name).unlink()
+    assert main(["report", str(copy)]) == 0, capsys.readouterr().err
+    for name in ("report.html", "report.md"):
+        again = (copy / name).read_text().replace(str(copy), str(out))
+        assert again == (out / name).read_text(), name
+
+
 def _image(path):
     import matplotlib.image as mpimg
 

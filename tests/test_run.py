@@ -101,7 +101,10 @@ def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path):
 
 
 def test_bad_model_and_data_ids_are_clear(tmp_path, capsys):
-    assert main(["run", "--out", str(tmp_path), "--model", "nonsense"]) == 2
-    assert "unknown model 'nonsense'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse checks the choice and lists them
+        main(["run", "--out", str(tmp_path), "--model", "nonsense"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nonsense'" in err and "'nu_interacting'" in err
     assert main(["run", "--out", str(tmp_path), "--data", "desi-dr2-bao,nope"]) == 2
     assert "unknown data set id 'nope'" in capsys.readouterr().err

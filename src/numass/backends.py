@@ -9,7 +9,7 @@ from __future__ import annotations
 from numass.emulator.backend import EmulatorBackend
 from numass.errors import InputError
 from numass.models import get_model
-from numass.theory import BACKENDS, BACKGROUND_ONLY, MODEL_BACKENDS
+from numass.theory import BACKEND_HELP, BACKENDS, BACKGROUND_ONLY, MODEL_BACKENDS
 from numass.theory.background_backend import BackgroundBackend
 from numass.theory.camb_backend import CambBackend
 from numass.theory.defaults import FIDUCIAL
@@ -35,6 +35,8 @@ FACTORIES = {
     "nu_interacting-emulator": _emulated(NuInteractingEmulatorBackend),
 }
 assert set(FACTORIES) == set(BACKENDS + MODEL_BACKENDS)
+
+assert set(BACKEND_HELP) == set(FACTORIES) | {"emulator-box"}
 
 
 def make_backend(name: str, **options):

@@ -2,21 +2,28 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-
+import textwrap
+from pathlib import Path
 
 from numass import __version__
 from numass.errors import InputError, NumassError
 from numass.compare import EXECUTORS
 from numass.compare.hypotheses import HYPOTHESES
-from numass.likelihoods import FULL, parse_ids, resolve_data
+from numass.inference import SAMPLERS
+from numass.inference.results import RMINUS1_BOUNDS_STOP
+from numass.inference.overrides import parse_overrides
+from numass.likelihoods import FULL, LIKELIHOODS, parse_ids, resolve_data
 from numass.models import MODELS, get_model
+from numass.progress import ProgressDisplay, logs_to, mcmc_distance, mcmc_status
+from numass.theory import BACKEND_HELP
 
 
 def _add_sampler(p, what: str = "sampler"):
-    p.add_argument("--sampler", choices=["auto", "nautilus", "mcmc"], default="auto",
+    p.add_argument("--sampler", choices=["auto", *SAMPLERS], default="auto",
                    help=f"{what}: 'nautilus' (batched), 'mcmc' (Cobaya, point by point); auto "
                         f"(default): nautilus where the theory backend is batched and MPI is "
                         f"not in use")
@@ -28,6 +35,84 @@ def _add_data_dir(p):
                         "user cache directory)")
 
 
+def _choices(title: str, items: dict[str, str]) -> str:
+    """An epilog section listing a registry's names, one line each."""
+    width = max(map(len, items))
+    return title + ":\n" + "\n".join(
+        textwrap.fill(f"  {k:<{width}}  {v}", 100, subsequent_indent=" " * (width + 4))
+        for k, v in items.items())
+
+
+def _epilog(*sections: str) -> str:
+    return "\n\n".join(sections)
+
+
+MODELS_HELP = _choices("models (--model)", {k: m.description for k, m in MODELS.items()})
+BACKENDS_HELP = _choices("backends (--backend; default: the fastest that serves the data and "
+                         "model)", BACKEND_HELP)
+DATA_HELP = _choices("data (--data)", {
+    "embedded": "DESI DR2 BAO + compressed CMB, no data directory needed (the default)",
+    "full": ",".join(FULL),
+    "id,id,...": "any of the data set ids listed here:"}) + "\n" + "\n".join(
+    f"    {i}" for i in LIKELIHOODS)
+# for the sampler option of run/fit/profile (one list with the code that picks the sampler)
+SAMPLERS_HELP = _choices("samplers", SAMPLERS)
+
+
+def _add_model(p, default: str | None = "lcdm") -> None:
+    p.add_argument("--model", default=default, required=default is None, choices=list(MODELS),
+                   metavar="MODEL", help="the model (listed below)" +
+                   (f"; default {default}" if default else ""))
+
+
+def _add_backend(p, default: str | None = None) -> None:
+    p.add_argument("--backend", default=default, choices=list(BACKEND_HELP), metavar="BACKEND",
+                   help="theory backend (listed below, with when to use each)" +
+                        (f"; default {default}" if default else ""))
+
+
+def _add_overrides(p) -> None:
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help="fix a sampled parameter, e.g. --fix mnu_eff=0.06 (repeatable)")
+    p.add_argument("--prior", action="append", metavar="NAME=LO,HI",
+                   help="another prior: flat LO,HI or gauss:MEAN,SD, e.g. --prior mnu_eff=-1,1 "
+                        "--prior tau=gauss:0.054,0.007 (repeatable)")
+
+
+def _subparser(sub, name: str, help: str, epilog: str = ""):
+    return sub.add_parser(name, help=help, description=help, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+@contextlib.contextmanager
+def _progress(args, out: Path, target: float):
+    """(say, convergence) for run_analysis: with -v, the messages and Cobaya's log on the
+    terminal as before; else one live progress line, and every log in ``out``/log.txt."""
+    if args.verbose:
+        yield print, None
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "log.txt"
+    with ProgressDisplay() as display, open(log_path, "a") as logfile, logs_to(logfile):
+        display.note(f"[numass] the samplers' logs go to {log_path} (-v shows them here)")
+
+        def say(msg: str) -> None:
+            print(msg, flush=True)  # into the log
+            text = msg.replace("[numass] ", "")
+            if text[:4] in ("1/4 ", "2/4 ", "3/4 ", "4/4 "):
+                display.update("run", label=args.model, stage=text.split(" (")[0])
+            else:
+                display.note(msg)
+
+        def convergence(rminus1: float, rminus1_bounds: float, n_accepted: int) -> None:
+            display.update("run", value=mcmc_distance(rminus1, rminus1_bounds, target,
+                                                      RMINUS1_BOUNDS_STOP), target=1.0,
+                           detail=mcmc_status(rminus1, rminus1_bounds, target,
+                                              RMINUS1_BOUNDS_STOP, n_accepted))
+
+        yield say, convergence
+
+
 def _datasets(data: str | None) -> list[str]:
     """The data set ids of --data: 'embedded' (or None), 'full', or comma-separated ids."""
     return resolve_data(data)[1]
@@ -37,10 +122,13 @@ def cmd_run(args) -> int:
     from numass.inference.pipeline import format_summary, run_analysis
     from numass.report.plots import triangle_plot
 
-    summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
-                           backend=args.backend, data_dir=args.data_dir, resume=not args.restart,
-                           rminus1=args.rminus1, seed=args.seed, plot=triangle_plot,
-                           sampler=args.sampler)
+    overrides = parse_overrides(args.fix, args.prior)
+    with _progress(args, Path(args.out), args.rminus1) as (say, convergence):
+        summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
+                               backend=args.backend, data_dir=args.data_dir,
+                               resume=not args.restart, rminus1=args.rminus1, seed=args.seed,
+                               plot=triangle_plot, progress=say, convergence=convergence,
+                               param_overrides=overrides or None, sampler=args.sampler)
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(format_summary(summary))
@@ -69,11 +157,16 @@ def cmd_compare(args) -> int:
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
                              seed=args.seed, evidence_method=args.evidence)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    overrides = parse_overrides(args.fix, args.prior)
     t0 = time.time()
-    result = run_comparison(data=args.data, out=args.out, data_dir=args.data_dir,
-                            workers=args.jobs, settings=settings, only=only,
-                            allow_camb=args.allow_camb, executor=args.executor,
-                            plot=triangle_plot)
+    with contextlib.ExitStack() as stack:
+        board = None if args.verbose else stack.enter_context(ProgressDisplay())
+        result = run_comparison(data=args.data, out=args.out, data_dir=args.data_dir,
+                                workers=args.jobs, settings=settings, only=only,
+                                allow_camb=args.allow_camb, executor=args.executor,
+                                plot=triangle_plot, board=board,
+                                say=print if board is None else board.note,
+                                param_overrides=overrides or None)
     print("[numass compare] writing the report (figures, report.html, report.md)")
     write_report(result.summary, result.out)
     result.summary["report_wall_seconds"] = round(time.time() - t0 - result.wall_seconds, 1)
@@ -96,9 +189,31 @@ def cmd_profile(args) -> int:
     values = parse_values(args.values, args.range)
     summary = profile_likelihood(args.model, args.param, list(datasets), values=values,
                                  out=args.out, backend=args.backend, data_dir=args.data_dir,
-                                 plot=profile_plot, sampler=args.sampler)
+                                 plot=profile_plot, sampler=args.sampler,
+                                 param_overrides=parse_overrides(args.fix, args.prior) or None)
     print(format_profile(summary))
     print(f"[numass] wrote {args.out}/profile_{args.param}.json and .png")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """`numass report DIR`: report.html and report.md again from DIR's summary.json and chains."""
+    from numass.compare.run import ComparisonResult
+    from numass.report.compare_report import write_report
+
+    folder = Path(args.folder)
+    if not (folder / "summary.json").is_file():
+        raise InputError(f"{folder} holds no summary.json: expected the output folder of "
+                         f"`numass compare`")
+    try:
+        result = ComparisonResult.read(folder)
+    except ValueError as exc:
+        raise InputError(f"{folder / 'summary.json'} is not valid JSON: {exc}") from None
+    if "hypotheses" not in result.summary:
+        raise InputError(f"{folder / 'summary.json'} is not a comparison's summary (no "
+                         f"'hypotheses'); `numass report` re-renders `numass compare` folders")
+    write_report(result.summary, folder)
+    print(f"[numass] wrote {folder}/report.html and {folder}/report.md")
     return 0
 
 
@@ -152,19 +267,17 @@ def cmd_emulator_reweight(args) -> int:
 
 
 def _add_run(sub) -> None:
-    p = sub.add_parser("run", help="the default analysis: LCDM + Sigma m_nu,eff, MCMC, best fit, "
-                                   "tension, triangle plot")
+    p = _subparser(sub, "run", "the default analysis: LCDM + Sigma m_nu,eff, MCMC, best fit, "
+                               "tension, triangle plot",
+                   _epilog(MODELS_HELP, BACKENDS_HELP, DATA_HELP))
     p.add_argument("--out", default="numass-out", help="output folder (default ./numass-out)")
     p.add_argument("--data", default="embedded",
                    help="'embedded' (default: DESI DR2 BAO + compressed CMB, no data directory "
                         "needed), 'full' (" + ",".join(FULL) + "), or a comma-separated "
                         "list of data set ids")
-    p.add_argument("--model", default="lcdm", help="model (default lcdm)")
-    p.add_argument("--backend", default=None,
-                   help="theory backend: 'background' (own code; background-only data), 'camb', "
-                        "'emulator' (CAMB-trained, ~1000x faster; points outside its box go to "
-                        "CAMB), 'emulator-box' (the emulator alone: its box is part of the "
-                        "prior); default: the fastest that serves the data and model")
+    _add_model(p)
+    _add_backend(p)
+    _add_overrides(p)
     p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
@@ -175,16 +288,15 @@ def _add_run(sub) -> None:
 
 
 def _add_fit(sub) -> None:
-    p = sub.add_parser("fit", help="fit one model (" + ", ".join(MODELS) + ") to any data "
-                                   "combination: best fit, MCMC, tension, triangle plot")
-    p.add_argument("--model", required=True, help="model: " + ", ".join(MODELS))
+    p = _subparser(sub, "fit", "fit one model (" + ", ".join(MODELS) + ") to any data "
+                               "combination: best fit, MCMC, tension, triangle plot",
+                   _epilog(MODELS_HELP, BACKENDS_HELP, DATA_HELP))
+    _add_model(p, default=None)
     p.add_argument("--data", default="embedded",
                    help="'embedded' (default: DESI DR2 BAO + compressed CMB), 'full' (" +
                         ",".join(FULL) + "), or a comma-separated list of data set ids")
-    p.add_argument("--backend", default=None,
-                   help="theory backend (default: the model's fastest for the data: 'background' "
-                        "or 'camb'; lscdm: 'lscdm-background', 'lscdm' or 'lscdm-emulator'; "
-                        "nu_interacting: 'background' or 'nu_interacting')")
+    _add_backend(p)
+    _add_overrides(p)
     p.add_argument("--out", default=None, help="output folder (default ./numass-fit-<model>)")
     p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
@@ -196,8 +308,10 @@ def _add_fit(sub) -> None:
 
 
 def _add_compare(sub) -> None:
-    p = sub.add_parser("compare", help="the six-hypothesis comparison: posteriors, best fits, "
-                                       "tensions, evidences, robustness variants, report")
+    p = _subparser(sub, "compare", "the six-hypothesis comparison: posteriors, best fits, "
+                                   "tensions, evidences, robustness variants, report",
+                   _epilog(DATA_HELP))
+    _add_overrides(p)
     p.add_argument("--data", default="embedded",
                    help="'embedded' (default: DESI DR2 BAO + compressed CMB), 'full' (" +
                         ",".join(FULL) + "), or a comma-separated list of data set ids")
@@ -234,8 +348,10 @@ def _add_compare(sub) -> None:
 
 
 def _add_profile(sub) -> None:
-    p = sub.add_parser("profile", help="profile likelihood of one parameter, with a plot")
-    p.add_argument("--model", default="lcdm", help="model (default lcdm)")
+    p = _subparser(sub, "profile", "profile likelihood of one parameter, with a plot",
+                   _epilog(MODELS_HELP, BACKENDS_HELP, DATA_HELP))
+    _add_model(p)
+    _add_overrides(p)
     p.add_argument("--param", required=True, help="sampled parameter, e.g. mnu_eff")
     p.add_argument("--data", default="embedded", help="'embedded' (default), 'full' or ids")
     p.add_argument("--values", default=None, help="values 'a,b,c' (a negative first value: "
@@ -243,7 +359,7 @@ def _add_profile(sub) -> None:
     p.add_argument("--range", default=None, help="'lo,hi,n': n values from lo to hi, e.g. "
                                                   "--range=-0.3,0.2,11 (default: best fit +- 3 "
                                                   "sigma, 15 values)")
-    p.add_argument("--backend", default=None, help="theory backend (default: the model's fastest)")
+    _add_backend(p)
     p.add_argument("--out", default="numass-profile", help="output folder (default "
                                                            "./numass-profile)")
     _add_sampler(p, "minimiser: 'nautilus' = batched Newton on all values at once, 'mcmc' = "
@@ -264,12 +380,20 @@ def _add_chi2(sub) -> None:
 
 
 def _add_theory(sub) -> None:
-    p = sub.add_parser("theory", help="compute the theory products at one point and write an .npz")
-    p.add_argument("--model", default="lcdm")
-    p.add_argument("--backend", default="camb", help="'camb', 'emulator' or 'background'")
+    p = _subparser(sub, "theory", "compute the theory products at one point and write an .npz",
+                   _epilog(MODELS_HELP, BACKENDS_HELP))
+    _add_model(p)
+    _add_backend(p, default="camb")
     p.add_argument("--param", action="append", metavar="NAME=VALUE")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=cmd_theory)
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="re-render report.html and report.md of a comparison "
+                                      "folder from its summary.json and chains (runs nothing)")
+    p.add_argument("folder", metavar="DIR", help="the output folder of `numass compare`")
+    p.set_defaults(func=cmd_report)
 
 
 def _add_emulator(sub) -> None:
@@ -307,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile(sub)
     _add_chi2(sub)
     _add_theory(sub)
+    _add_report(sub)
     _add_emulator(sub)
     try:
         from numass.data.commands import add_data_parser

@@ -31,16 +31,18 @@ from numass.compare.plan import Job, Settings
 from numass.compare.tasks import (LOG_FILE, STATE_FILE, evidence_method, execute, job_done,
                                   read_json, task_done)
 from numass.errors import InputError
+from numass.progress import TOTAL
 
 
-def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, threads, plot):
+def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, threads, plot,
+               echo):
     """The body of a task's process."""
     # the workers share the cores: BLAS/OpenMP threads inherited from the parent (one per core
     # each) would oversubscribe them (measured: 2 workers x 2 busy threads on 2 cores)
     limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
     try:
         with limits:
-            execute(job, out, settings, data_dir, part, plot=plot)
+            execute(job, out, settings, data_dir, part, plot=plot, echo=echo)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -50,7 +52,7 @@ _LIVE: dict[int, multiprocessing.Process] = {}
 
 
 def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, threads=None,
-                 plot=None, start_method: str | None = None) -> dict:
+                 plot=None, echo: bool = True, start_method: str | None = None) -> dict:
     """Run one task in a fresh process and return its state (job.json / evidence.json); a
     process that dies without writing it is recorded as an error."""
     method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods()
@@ -58,7 +60,7 @@ def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, t
     sys.stdout.flush()  # a forked process must not inherit unwritten output
     sys.stderr.flush()
     p = multiprocessing.get_context(method).Process(
-        target=_task_main, args=(job, out, settings, data_dir, part, threads, plot),
+        target=_task_main, args=(job, out, settings, data_dir, part, threads, plot, echo),
         name=f"{job.name}-{part}")
     p.start()
     _LIVE[p.pid] = p
@@ -144,10 +146,11 @@ def _make_executor(kind: str, workers: int):
 class _Run:
     """The bookkeeping of one run_tasks call: futures, what runs, progress lines."""
 
-    def __init__(self, pool, fn, out, settings, data_dir, threads, plot, say, n_total):
+    def __init__(self, pool, fn, out, settings, data_dir, threads, plot, say, n_total,
+                 board=None):
         self.pool, self.fn, self.out, self.settings = pool, fn, out, settings
         self.args = (data_dir,)
-        self.threads, self.plot, self.say = threads, plot, say
+        self.threads, self.plot, self.say, self.board = threads, plot, say, board
         self.futures: dict[cf.Future, tuple] = {}
         self.n_total, self.n_done, self.t0 = n_total, 0, time.time()
         self.lock = threading.Lock()
@@ -155,13 +158,15 @@ class _Run:
     def submit(self, task) -> None:
         j, part = task
         f = self.pool.submit(self.fn, j, self.out, self.settings, self.args[0], part,
-                             self.threads, self.plot)
+                             self.threads, self.plot, self.board is None)
         with self.lock:
             self.futures[f] = task
 
     def finished(self, f: cf.Future) -> tuple:
         with self.lock:
             j, part = self.futures.pop(f)
+        if self.board is not None:
+            self.board.remove(_task_name(j, part))
         state = f.result()
         if state.get("status") != "interrupted":
             self.n_done += 1
@@ -180,6 +185,37 @@ class _Run:
             f"({latest_progress(self.out / j.name, part)})" for j, part in running)
             + f"; {len(items) - len(running) + n_held} waiting; "
               f"{time.time() - self.t0:.0f} s elapsed")
+
+
+    def show(self, n_held: int) -> None:
+        """Update the progress display: a row per running task, and the total."""
+        with self.lock:
+            items = list(self.futures.items())
+        running = [t for f, t in items if f.running()]
+        for j, part in running:
+            stage, value, detail = _parse_progress(latest_progress(self.out / j.name, part))
+            self.board.update(_task_name(j, part), stage=stage, value=value, detail=detail,
+                              target=self.settings.rminus1 if value is not None else None)
+        self.board.update(TOTAL, label="total", stage=(
+            f"{self.n_done}/{self.n_total} tasks finished, {len(running)} running, "
+            f"{len(items) - len(running) + n_held} waiting"))
+
+
+def _task_name(j: Job, part: str) -> str:
+    return j.name + ("" if part == "posterior" else " (evidence)")
+
+
+def _parse_progress(text: str) -> tuple[str, float | None, str | None]:
+    """latest_progress's text -> (stage, R-1 or None, what changes within the stage or None)."""
+    if text.startswith("MCMC, R-1 = "):
+        try:
+            return "MCMC", float(text.split("=", 1)[1]), None
+        except ValueError:
+            pass
+    stage, _, detail = text.partition(", ")
+    if stage == "evidence" and detail.endswith("likelihood calls"):
+        return stage, None, detail
+    return text, None, None
 
 
 def _waits_for_chain(task, settings: Settings) -> bool:
@@ -202,7 +238,9 @@ def _drive(run: _Run, pending: list[tuple], heartbeat: float) -> None:
             for t in [t for t in waiting if part == "posterior" and t[0] is j]:
                 waiting.remove(t)
                 run.submit(t)
-        if time.time() - last_beat > heartbeat:  # a line a minute while the chains run
+        if run.board is not None:
+            run.show(len(waiting))
+        elif time.time() - last_beat > heartbeat:  # a line a minute while the chains run
             last_beat = time.time()
             run.heartbeat(len(waiting))
 
@@ -218,9 +256,10 @@ def _stop_live(interrupted: bool) -> None:
 
 def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | None = None,
               workers: int = 2, say=print, heartbeat: float = 60.0, executor: str = "local",
-              plot=None) -> None:
+              plot=None, board=None) -> None:
     """Run the tasks not finished yet, ``workers`` at a time (``executor`` 'local'), or over
-    the MPI ranks ('mpi'), each in its own process."""
+    the MPI ranks ('mpi'), each in its own process. ``board`` (a progress.ProgressDisplay)
+    shows a row per running task instead of the tasks' messages and the heartbeat lines."""
     pending = pending_tasks(jobs, out, settings, say)
     if not pending:
         return
@@ -230,7 +269,7 @@ def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | No
         f"{workers if executor == 'local' else 'the MPI ranks'} at a time: "
         f"{', '.join(j.name + ('' if part == 'posterior' else ' (evidence)') for j, part in pending)}")
     threads = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
-    run = _Run(pool, fn, out, settings, data_dir, threads, plot, say, len(pending))
+    run = _Run(pool, fn, out, settings, data_dir, threads, plot, say, len(pending), board)
 
     def on_sigterm(signum, frame):  # a kill (e.g. a CI timeout) stops the workers too
         raise SystemExit(128 + signum)

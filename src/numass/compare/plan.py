@@ -349,3 +349,25 @@ def select(jobs: list[Job], only: list[str]) -> list[Job]:
             j.skip = "not run: not selected (--only)"
     return jobs
 
+
+
+def apply_overrides(jobs: list[Job], overrides: dict, mass_param: str = "mnu_eff") -> list[Job]:
+    """--fix/--prior for a comparison: each override goes to every job that samples the
+    parameter, except where the job defines that parameter itself (the τ ladder's τ priors, the
+    positive-mass variant's prior: the job's own definition stays). InputError for a name no
+    job samples, and for fixing the neutrino mass, which the comparison measures."""
+    if mass_param in overrides and not isinstance(overrides[mass_param], dict):
+        raise InputError(f"--fix {mass_param}: the comparison measures {mass_param}; give it "
+                         f"another prior with --prior instead")
+    sampled: set[str] = set()
+    for j in jobs:
+        names = {p.name for p in sampled_params(get_model(j.model), needs_spectra(j.datasets))}
+        sampled |= names
+        for name, value in overrides.items():
+            if name in names and name not in j.param_overrides:
+                j.param_overrides = {**j.param_overrides, name: value}
+    unknown = sorted(set(overrides) - sampled)
+    if unknown:
+        raise InputError(f"unknown parameter(s) {', '.join(unknown)} for this comparison; its "
+                         f"models sample: {', '.join(sorted(sampled))}")
+    return jobs

@@ -13,6 +13,7 @@ from pathlib import Path
 from numass.compare.plan import Job
 from numass.data import embedded
 from numass.data.registry import get_dataset
+from numass.inference.overrides import fixed_value
 from numass.inference.setup import build_info
 from numass.likelihoods import LIKELIHOODS
 from numass.likelihoods.tau_prior import DEFAULT_PRIOR as TAU_DEFAULT_PRIOR
@@ -61,6 +62,8 @@ def priors(jobs: list[Job]) -> dict:
             continue
         out[key] = {n: v["prior"] for n, v in info["params"].items()
                     if isinstance(v, dict) and "prior" in v}
+        out[key].update({n: {"fixed": fixed_value(v)} for n, v in j.param_overrides.items()
+                         if fixed_value(v) is not None})  # --fix
         fixed = info["theory"]["numass"]["fixed"]
         if fixed:
             out[key]["fixed"] = fixed

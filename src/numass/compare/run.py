@@ -11,7 +11,7 @@ import cobaya.model  # noqa: F401 - imported once here, so that forked task proc
 
 from numass.compare.collect import collect
 from numass.compare.executor import run_tasks
-from numass.compare.plan import Job, Settings, plan, select
+from numass.compare.plan import Job, Settings, apply_overrides, plan, select
 from numass.likelihoods import resolve_data
 
 
@@ -51,16 +51,21 @@ def run_comparison(data: str | None = "embedded", out: str | Path = "numass-comp
                    quick: bool = False, data_dir: str | None = None, workers: int | None = None,
                    settings: Settings | None = None, say=print, jobs: list[Job] | None = None,
                    only: list[str] | None = None, allow_camb: bool = False,
-                   executor: str = "local", plot=None) -> ComparisonResult:
+                   executor: str = "local", plot=None, board=None,
+                   param_overrides: dict | None = None) -> ComparisonResult:
     """Plan, run (resuming) and collect the comparison; write DIR/summary.json.
 
-    ``plot`` draws the ΛCDM job's triangle plot (numass.report.plots.triangle_plot)."""
+    ``plot`` draws the ΛCDM job's triangle plot (numass.report.plots.triangle_plot); ``board``
+    (a progress.ProgressDisplay) shows the running tasks; ``param_overrides`` (--fix, --prior)
+    apply to every job whose model has the parameter (plan.apply_overrides)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = settings or Settings.make(quick=quick)
     jobs = jobs if jobs is not None else plan(data, data_dir=data_dir, allow_camb=allow_camb)
     if only:
         jobs = select(jobs, only)
+    if param_overrides:
+        jobs = apply_overrides(jobs, param_overrides)
     data_label, base = resolve_data(data)
     workers = workers or min(2, os.cpu_count() or 1)
     t0 = time.time()
@@ -69,7 +74,7 @@ def run_comparison(data: str | None = "embedded", out: str | Path = "numass-comp
     result = ComparisonResult(out, {})
     try:
         run_tasks(jobs, out, settings, data_dir=data_dir, workers=workers, say=say,
-                  executor=executor, plot=plot)
+                  executor=executor, plot=plot, board=board)
     finally:  # even on Ctrl-C: what has finished is collected
         result.summary = collect(jobs, out, settings, data_label, base, wall=time.time() - t0)
         result.write()

@@ -8,7 +8,6 @@ records ``status: "error: ..."`` and its traceback; the others go on.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from cobaya.model import get_model
-from getdist import loadMCSamples
 
 from numass.compare.plan import Job, Settings, needs_spectra
 from numass.emulator import design
@@ -26,19 +24,22 @@ from numass.errors import InputError, NumassError
 from numass.inference.evidence import importance_evidence, log_evidence
 from numass.inference.optimize import best_fit, proposal_covmat
 from numass.inference.pipeline import run_analysis
-from numass.inference.results import BURN_IN, chain_root, proposal_refs, proposal_widths
+from numass.inference.results import chain_root, load_chains, proposal_refs, proposal_widths
 from numass.inference.setup import build_info
+from numass.progress import logs_to
 
 log = logging.getLogger("numass")
 
-def _progress_printer(name: str, log_name: str = "log.txt"):
-    stream = sys.__stdout__ or sys.stdout
-
+def _progress_printer(name: str, log_name: str = "log.txt", echo: bool = True):
+    """A task's messages: to the terminal with ``echo`` (-v; else a progress display shows the
+    task), always to the task's log (stdout is redirected there)."""
     def say(msg: str) -> None:
         msg = msg.replace("[numass] ", "").replace("progress below",
                                                    f"progress in {name}/{log_name}")
-        stream.write(f"[numass compare] {name}: {msg}\n")
-        stream.flush()
+        streams = {sys.stdout, sys.__stdout__ or sys.stdout} if echo else {sys.stdout}
+        for stream in streams:
+            stream.write(f"[numass compare] {name}: {msg}\n")
+            stream.flush()
 
     return say
 
@@ -65,31 +66,8 @@ def job_done(job: Job, out: Path, settings: Settings) -> bool:
         not job.evidence or task_done(job, "evidence", out, settings))
 
 
-@contextlib.contextmanager
-def _job_logging(logfile):
-    """stdout, stderr, Cobaya's and numass's log records of one task -> its log file."""
-    root = logging.getLogger()
-    handlers_before = list(root.handlers)
-    numass_handlers = list(log.handlers)
-    for h in numass_handlers:
-        log.removeHandler(h)
-    file_handler = logging.StreamHandler(logfile)
-    file_handler.setFormatter(logging.Formatter("[numass] %(message)s"))
-    log.addHandler(file_handler)
-    try:
-        with contextlib.redirect_stdout(logfile), contextlib.redirect_stderr(logfile):
-            yield
-    finally:
-        for h in list(root.handlers):  # Cobaya's handler on the log file: detach it
-            if h not in handlers_before:
-                root.removeHandler(h)
-        log.removeHandler(file_handler)
-        for h in numass_handlers:
-            log.addHandler(h)
-
-
 def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None,
-            part: str = "posterior", plot=None) -> dict:
+            part: str = "posterior", plot=None, echo: bool = True) -> dict:
     """Run one task of a job in ``out/<job.name>`` (resuming what an interrupted run left) and
     write its state file; a failure is recorded there as ``status: "error: ..."``."""
     folder = out / job.name
@@ -99,13 +77,13 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
     resume = (read_json(started_file) or {}).get("fingerprint") == fp
     started_file.write_text(json.dumps({"fingerprint": fp, "spec": job.spec()}, indent=1,
                                        default=str))
-    say = _progress_printer(job.name, LOG_FILE[part])
+    say = _progress_printer(job.name, LOG_FILE[part], echo)
     t0 = time.time()
     state = {"name": job.name, "part": part, "fingerprint": fp, "spec": job.spec(),
              "label": job.label}
     with open(folder / LOG_FILE[part], "a" if resume else "w") as logfile:
         try:
-            with _job_logging(logfile):
+            with logs_to(logfile):
                 if part == "posterior":
                     summary = run_posterior(job, settings, data_dir, folder, resume, say, plot)
                     m = summary["mnu_eff"]
@@ -211,7 +189,7 @@ def chain_samples(folder: Path, names: list[str]):
     root = chain_root(folder)
     if not list(root.parent.glob(root.name + "*.txt")):
         raise NumassError(f"no chains in {root.parent}: the posterior task must finish first")
-    s = loadMCSamples(str(root), settings={"ignore_rows": BURN_IN})
+    s = load_chains(folder)
     return s.samples[:, [s.index[n] for n in names]], s.weights
 
 
@@ -219,7 +197,7 @@ def box_edge_weights(folder: Path, near: float = 0.02) -> dict[str, float]:
     """Posterior weight within ``near`` x (box width) of an edge of the emulator's box, per
     sampled parameter (and 'w+wa' for the w0 + wa < W_SUM_MAX cut), where it exceeds 1%: with
     'emulator-box' these edges act as prior edges, so weight there means a truncated posterior."""
-    s = loadMCSamples(str(chain_root(folder)), settings={"ignore_rows": BURN_IN})
+    s = load_chains(folder)
     w = s.weights / s.weights.sum()
     col = {n: s.samples[:, s.index[n]] for n in design.PARAMS if n in s.index}
     out = {}

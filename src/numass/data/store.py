@@ -144,3 +144,29 @@ def verify(ids=None, override: str | Path | None = None) -> dict[str, dict]:
     if isinstance(ids, str):
         ids = [ids]
     return {i: status(i, override) for i in (ids or list(datasets()))}
+
+
+def describe_file(path: str | Path) -> str:
+    """What a file holds, for an error message: 'an .npz archive', 'a single .npy array', 'a
+    text file starting ...', 'a pickle', 'an empty file', 'a folder', 'nothing (no such file)'."""
+    path = Path(path)
+    if path.is_dir():
+        return "a folder"
+    if not path.exists():
+        return "nothing (no such file)"
+    with open(path, "rb") as f:
+        head = f.read(200)
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (the .npz container)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array, not an .npz archive of named arrays"
+    if head[:1] == b"\x80":
+        return "a Python pickle"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"binary data ({path.stat().st_size} bytes)"
+    first = text.splitlines()[0][:60] if text.strip() else ""
+    return f"a text file starting {first!r}"

@@ -7,6 +7,7 @@ right place with the right shape and reaches R-1 < 0.01 quickly.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import time
@@ -22,11 +23,12 @@ from threadpoolctl import threadpool_limits
 from numass.errors import InputError, NumassError
 from numass.inference.nested_pipeline import choose_sampler, format_nested_line, run_nested_analysis
 from numass.inference.optimize import best_fit, proposal_covmat
-from numass.inference.results import (BURN_IN, BestFit, PosteriorSummary, RunResult,
-                                      chain_root, proposal_refs, proposal_widths)
+from numass.inference.overrides import fixed_value
+from numass.inference.results import (BURN_IN, RMINUS1_BOUNDS_STOP, BestFit, PosteriorSummary,
+                                      RunResult, chain_root, proposal_refs, proposal_widths)
 from numass.inference.setup import build_info
 from numass.likelihoods import EMBEDDED
-from numass.stats import FLOORS, summarize_1d, tension_fields
+from numass.stats import FLOORS, TENSION_DEFINITIONS, summarize_1d, tension_fields
 
 log = logging.getLogger("numass")
 
@@ -74,6 +76,27 @@ def _proposal(cmodel, refs: dict, widths: dict, names: list[str], path: Path) ->
     return bf
 
 
+# the convergence listener of the running chain: Cobaya stores (and pickles) its sampler
+# settings, so the callback it gets is this module's function, which finds the listener here
+_LISTENER: list = []
+
+
+def _report_convergence(sampler) -> None:
+    bounds = sampler.progress["Rminus1_cl"].dropna()  # computed once the means converge
+    for listener in _LISTENER:
+        listener(float(sampler.Rminus1_last), float(bounds.iloc[-1]) if len(bounds) else math.nan,
+                 len(sampler.collection))
+
+
+def _callback(convergence) -> dict:
+    """Cobaya mcmc settings that report R-1 to ``convergence`` (none without one)."""
+    _LISTENER.clear()
+    if convergence is None:
+        return {}
+    _LISTENER.append(convergence)
+    return {"callback_function": _report_convergence}
+
+
 def _run_mcmc(info: dict, out: Path, resume: bool):
     """cobaya.run with a clear error for chains made with other settings."""
     info["output"] = str(chain_root(out))
@@ -90,7 +113,11 @@ def _run_mcmc(info: dict, out: Path, resume: bool):
 
 
 def _tensions(info, samples, bf, widths, mass_param):
-    """(the summary's tension fields, {floor: profile point}) of the mass parameter."""
+    """(the summary's tension fields, {floor: profile point}) of the mass parameter (no
+    tensions when the mass is fixed)."""
+    if mass_param not in samples.index:
+        return {"tension_sigma": {}, "tension_sigma_profile": {},
+                "tension_definitions": TENSION_DEFINITIONS}, {}
     mnu = samples.samples[:, samples.index[mass_param]]
     profiles = {}
     for label, floor in FLOORS.items():
@@ -119,10 +146,14 @@ def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profi
     params = {n: PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[n]], w))
               for n in samples.index if n != mass_param and not n.startswith("chi2")
               and not n.startswith("minuslogprior")}
+    fixed_mass = fixed_value(info["params"][mass_param])
+    if fixed_mass is None:
+        mass = PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[mass_param]], w))
+    else:  # --fix: a point mass
+        mass = PosteriorSummary(fixed_mass, 0.0, *[fixed_mass] * 4)
     return RunResult(
         model=model, datasets=datasets, backend=info["theory"]["numass"]["backend"],
-        mnu_eff=PosteriorSummary(**summarize_1d(
-            samples.samples[:, samples.index[mass_param]], w)),
+        mnu_eff=mass,
         params=params, bestfit=BestFit.from_dict({k: v for k, v in bf.items() if k != "logpost"}),
         tensions=RunResult.tensions_from(tensions),
         tension_definitions=tensions["tension_definitions"], profiles=profiles, floors_eV=FLOORS,
@@ -133,6 +164,15 @@ def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profi
         wall_seconds=round(time.time() - t0, 1), chains=str(chain_root(out)), extra=extra)
 
 
+def _mcmc_settings(rminus1, covmat_file, max_samples, seed, convergence, mcmc_options) -> dict:
+    """Cobaya's ``sampler`` block: MCMC to R-1 < rminus1 from the Hessian proposal."""
+    return {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": RMINUS1_BOUNDS_STOP,
+                     "covmat": str(covmat_file), "max_samples": max_samples,
+                     "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
+                     **({"seed": seed} if seed is not None else {}),
+                     **_callback(convergence), **(mcmc_options or {})}}
+
+
 @single_threaded_blas
 def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  out: str | Path = "numass-out", backend: str | None = None,
@@ -141,7 +181,8 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  progress=print, plot=None, fixed: dict | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
                  mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
-                 sampler: str | None = "mcmc", nested_options: dict | None = None) -> dict:
+                 sampler: str | None = "mcmc", nested_options: dict | None = None,
+                 convergence=None) -> dict:
     """Run the analysis and write ``out/summary.json`` (a RunResult) and the chains.
 
     ``plot(samples, path, params) -> path`` draws the triangle plot (numass.report.plots
@@ -152,8 +193,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     model may sample another name). ``mcmc_options`` are extra Cobaya ``mcmc`` settings.
     ``sampler``: 'mcmc' (Cobaya), 'nautilus' (nested sampling on batches, nested_pipeline.py;
     ``nested_options`` go to nested.run_nautilus) or None / 'auto' (nautilus where the backend
-    is batched and MPI is not in use).
-    """
+    is batched and MPI is off). ``convergence(rminus1, rminus1_bounds, n_accepted)`` is called at
+    each convergence check (R-1 of the means inf before the first, of the bounds NaN until the
+    means converge)."""
     t0 = time.time()
     datasets = datasets or EMBEDDED_DATASETS
     out = Path(out)
@@ -162,14 +204,19 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                       likelihood_options=likelihood_options, param_overrides=param_overrides)
     widths, refs = proposal_widths(info), proposal_refs(info)
     names = [n for n in info["params"] if n in widths]
-    if mass_param not in names:
+    if mass_param not in names and fixed_value(info["params"].get(mass_param)) is None:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
 
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
                    f"(backend {info['theory']['numass']['backend']}); sampling {', '.join(names)}")
     if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
-        return run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress, plot,
-                                   mass_param, data_dir=data_dir, nested_options=nested_options)
+        summary = run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress,
+                                      plot, mass_param, data_dir=data_dir,
+                                      nested_options=nested_options)
+        if param_overrides:
+            summary["param_overrides"] = param_overrides
+            (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
     bf = None
@@ -179,12 +226,12 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     mpi.sync_processes()  # under MPI every chain waits for the proposal written by rank 0
     _say(progress, f"[numass] 2/4 MCMC to R-1 < {rminus1} (Cobaya; progress below; chains in "
                    f"{out / 'chains'})")
-    info["sampler"] = {"mcmc": {"Rminus1_stop": rminus1, "Rminus1_cl_stop": 0.05,
-                                "covmat": str(covmat_file), "max_samples": max_samples,
-                                "learn_every": "20d", "output_every": "5s", "max_tries": "1000d",
-                                **({"seed": seed} if seed is not None else {}),
-                                **(mcmc_options or {})}}
-    _, sampler = _run_mcmc(info, out, resume)
+    info["sampler"] = _mcmc_settings(rminus1, covmat_file, max_samples, seed, convergence,
+                                     mcmc_options)
+    try:
+        _, sampler = _run_mcmc(info, out, resume)
+    finally:
+        _LISTENER.clear()
     products = sampler.products(skip_samples=BURN_IN, to_getdist=True)  # all chains, on rank 0
     if not mpi.is_main_process():
         return {}
@@ -199,8 +246,10 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                      mass_param, rminus1, out, t0)
     if plot is not None:
         result.extra["triangle_plot"] = str(plot(
-            samples, out / "triangle.png", params=[mass_param, *[n for n in names
-                                                                 if n != mass_param]]))
+            samples, out / "triangle.png", params=[n for n in [mass_param, *names]
+                                                   if n in samples.index]))
+    if param_overrides:
+        result.extra["param_overrides"] = param_overrides
     result.wall_seconds = round(time.time() - t0, 1)
     result.to_json(out / "summary.json")
     return result.to_dict()
@@ -208,21 +257,23 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 
 def format_summary(s: dict) -> str:
     m = s["mnu_eff"]
-    tp = s["tension_sigma_profile"]
+    t, tp = s["tension_sigma"], s["tension_sigma_profile"]
+    head = f"numass: {s['model']} on {', '.join(s['datasets'])}"
+    end = (format_nested_line(s) if s.get("sampler") == "nautilus" else
+           f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s")
+    if not t:  # the mass was fixed (--fix): nothing to measure
+        return "\n".join([head, f"  Sigma m_nu,eff fixed at {m['mean']:+.3f} eV; best fit "
+                                f"chi2 = {s['bestfit']['chi2']:.2f}", end])
     lines = [
-        f"numass: {s['model']} on {', '.join(s['datasets'])}",
+        head,
         f"  Sigma m_nu,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (mean ± std); "
         f"68%: [{m['lower68']:+.3f}, {m['upper68']:+.3f}]; 95% upper: {m['upper95']:+.3f} eV",
         f"  best fit: Sigma m_nu,eff = {s['bestfit']['mnu_eff']:+.3f} eV, chi2 = {s['bestfit']['chi2']:.2f}",
         *(f"  tension with the {name.replace('_', '-')} floor ({floor} eV): "
           f"{_bayes_text(s, name)} (Bayesian), {tp[name]:.2f} sigma (profile)"
           for name, floor in FLOORS.items()),
+        end,
     ]
-    if s.get("sampler") == "nautilus":
-        lines.append(format_nested_line(s))
-    else:
-        lines.append(f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, "
-                     f"{s['wall_seconds']:.0f} s")
     return "\n".join(lines)
 
 

@@ -130,27 +130,32 @@ def _profile_summary(model, param, datasets, info, bf, values, results, t0) -> d
 def profile_likelihood(model: str, param: str, datasets: list[str],
                        values: list[float] | None = None, out: str | Path = "numass-profile",
                        backend: str | None = None, data_dir=None, n_default: int = 15,
-                       progress=print, plot=None, sampler: str | None = "mcmc") -> dict:
+                       progress=print, plot=None, sampler: str | None = "mcmc",
+                       param_overrides: dict | None = None) -> dict:
     """Profile of ``param`` in ``model`` on ``datasets``; writes out/profile_<param>.json and,
     with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure.
 
     ``sampler`` 'nautilus' (or 'auto' on a batched backend): every value minimised together on
     batches (batch_optimize.batch_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
+    ``param_overrides`` (--fix, --prior) go to build_info and into the summary.
     """
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    info = build_info(model, datasets, backend=backend, data_dir=data_dir)
+    info = build_info(model, datasets, backend=backend, data_dir=data_dir,
+                      param_overrides=param_overrides)
     widths = proposal_widths(info)
     if param not in widths:
         raise InputError(f"'{param}' is not a sampled parameter of model '{model}' on "
                          f"{', '.join(datasets)}; sampled: {', '.join(widths)}")
     prior = info["params"][param]["prior"]
-    lo_p, hi_p = prior.get("min", -math.inf), prior.get("max", math.inf)
+    lo_p, hi_p = ((prior.get("min", -math.inf), prior.get("max", math.inf))
+                  if isinstance(prior, dict) else prior)
     if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
         bf, values, results = batched_profile_points(info, param, values, (lo_p, hi_p),
                                                      n_default, data_dir, progress)
-        return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+        return _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
+                       param_overrides)
     cmodel = get_model(info)
     progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
     bf = best_fit(cmodel, [proposal_refs(info)], widths)
@@ -161,12 +166,16 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
         raise InputError(f"{param} values {outside} are outside its prior [{lo_p}, {hi_p}]")
     values = sorted(values)
     results = _profile_points(info, param, values, bf, widths, progress)
-    return _finish(model, param, datasets, info, bf, values, results, out, plot, t0)
+    return _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
+                   param_overrides)
 
 
-def _finish(model, param, datasets, info, bf, values, results, out, plot, t0) -> dict:
+def _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
+            param_overrides=None) -> dict:
     """Intervals, floors, JSON and plot from the grid's best fits (``results`` by index)."""
     summary = _profile_summary(model, param, datasets, info, bf, values, results, t0)
+    if param_overrides:
+        summary["param_overrides"] = param_overrides
     stem = out / f"profile_{param}"
     if plot is not None:
         summary["plot"] = str(plot(summary, stem.with_suffix(".png")))

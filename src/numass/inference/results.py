@@ -12,8 +12,14 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from numass.data.store import describe_file
+from numass.errors import InputError
+from numass.inference.overrides import is_sampled, proposal_width, ref_centre
+
 # the first 30% of each chain is burn-in, dropped by every reader of the chains
 BURN_IN = 0.3
+# Cobaya's second stop: R-1 of the chains' 95% bounds (Rminus1_cl_stop), once the means converge
+RMINUS1_BOUNDS_STOP = 0.05
 # the chains' file root inside a run's output folder (GetDist reads DIR/chains/numass*.txt)
 CHAIN_ROOT = "chains/numass"
 
@@ -23,16 +29,37 @@ def chain_root(folder: str | Path) -> Path:
     return Path(folder) / CHAIN_ROOT
 
 
+def load_chains(folder: str | Path, **settings):
+    """GetDist samples of the run in ``folder`` (burn-in removed; ``settings`` added), or an
+    InputError saying what was expected and what was found."""
+    from getdist import loadMCSamples
+
+    root = chain_root(folder)
+    files = sorted(root.parent.glob(root.name + ".*.txt")) or sorted(
+        root.parent.glob(root.name + ".txt"))
+    expected = (f"expected Cobaya's chain files {root}.1.txt, ... (text columns: weight, "
+                f"minuslogpost, the parameters)")
+    if not files:
+        found = sorted(p.name for p in root.parent.iterdir())[:8] if root.parent.is_dir() else []
+        raise InputError(f"no chains in {folder}: {expected}; found "
+                         f"{', '.join(found) if found else 'nothing'}")
+    try:
+        return loadMCSamples(str(root), settings={"ignore_rows": BURN_IN, **settings})
+    except Exception as exc:  # noqa: BLE001 - GetDist raises many kinds on a bad file
+        raise InputError(f"cannot read the chains in {folder}: {expected}; found "
+                         f"{describe_file(files[0])} in {files[0].name} ({exc})") from None
+
+
 def proposal_widths(info: dict) -> dict[str, float]:
-    """{sampled parameter: proposal width} of a Cobaya input dictionary."""
-    return {n: v["proposal"] for n, v in info["params"].items()
-            if isinstance(v, dict) and "proposal" in v}
+    """{sampled parameter: proposal width} of a Cobaya input dictionary (any valid block:
+    ``proposal``, else the ref's scale, else from the prior)."""
+    return {n: proposal_width(v) for n, v in info["params"].items() if is_sampled(v)}
 
 
 def proposal_refs(info: dict) -> dict[str, float]:
-    """{sampled parameter: centre of its starting ball} of a Cobaya input dictionary."""
-    return {n: v["ref"]["loc"] for n, v in info["params"].items()
-            if isinstance(v, dict) and "ref" in v}
+    """{sampled parameter: centre of its starting ball} of a Cobaya input dictionary (``ref`` a
+    number, a distribution, or absent: the prior's centre)."""
+    return {n: ref_centre(v) for n, v in info["params"].items() if is_sampled(v)}
 
 
 @dataclass

@@ -17,20 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from numass.inference.results import BURN_IN, chain_root
+from numass.inference.results import load_chains
 from numass.inference.setup import build_info
 
 
 def reweight(run_dir: str | Path, n: int = 300, seed: int = 0, progress=print,
              model: str | None = None, datasets: list[str] | None = None) -> dict:
     from cobaya.model import get_model
-    from getdist import loadMCSamples
-
     run_dir = Path(run_dir)
     if model is None or datasets is None:  # from the finished run's summary
         summary = json.loads((run_dir / "summary.json").read_text())
         model, datasets = model or summary["model"], datasets or summary["datasets"]
-    samples = loadMCSamples(str(chain_root(run_dir)), settings={"ignore_rows": BURN_IN})
+    samples = load_chains(run_dir)
     infos = {b: build_info(model, datasets, backend=b)
              for b in ("emulator", "camb")}
     names = [k for k, v in infos["camb"]["params"].items()

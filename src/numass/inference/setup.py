@@ -5,6 +5,7 @@ from pathlib import Path
 
 from numass.errors import InputError
 from numass.inference.cobaya_glue import NumassTheory, likelihood_component
+from numass.inference.overrides import apply_override
 from numass.likelihoods import get_likelihood
 from numass.models import Param, get_model, sampled_params
 
@@ -34,7 +35,8 @@ def build_info(model_name: str, dataset_ids: list[str], backend: str | None = No
                likelihood_options: dict | None = None, param_overrides: dict | None = None) -> dict:
     """Cobaya info for sampling ``model_name`` on the given likelihood ids.
 
-    ``param_overrides`` maps a parameter name to a value (fix it) or to a Cobaya param dict.
+    ``param_overrides`` maps a parameter name to a value (fix it) or to any Cobaya parameter
+    block; a block with a prior is laid over the model's own (inference.overrides).
     """
     model = get_model(model_name)
     likelihood_options = likelihood_options or {}
@@ -62,8 +64,9 @@ def build_info(model_name: str, dataset_ids: list[str], backend: str | None = No
     for name, value in (param_overrides or {}).items():
         if name not in info_params:
             raise InputError(f"unknown parameter '{name}' for model '{model_name}' on "
-                             f"{','.join(dataset_ids)}; parameters: {', '.join(info_params)}")
-        info_params[name] = value
+                             f"{','.join(dataset_ids)}; its parameters: "
+                             f"{', '.join(n for n in info_params if n not in derived)}")
+        info_params[name] = apply_override(name, info_params[name], value)
     cosmo_inputs = [p.name for p in params]
     # 'emulator': points outside its box go to CAMB (slow, exact); 'emulator-box': they get
     # -inf, i.e. the box is part of the prior (fast; the posterior is cut at the box's edges)

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
-from numass.inference.results import BURN_IN, chain_root
+from numass.inference.results import load_chains
 from numass.stats import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -28,10 +28,7 @@ LATEX_SHORT = {h.key: h.latex for h in HYPOTHESIS_TABLE}
 # ---------------------------------------------------------------- figures
 
 def _load(out: Path, folder: str):
-    from getdist import loadMCSamples
-
-    return loadMCSamples(str(chain_root(out / folder)),
-                         settings={"ignore_rows": BURN_IN, "smooth_scale_1D": 0.3})
+    return load_chains(out / folder, smooth_scale_1D=0.3)
 
 
 def _mpl():

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from numass.data.store import describe_file
 from numass.errors import InputError
 
 SPECTRA_KEYS = ("tt", "te", "ee", "bb", "pp")
@@ -67,8 +68,11 @@ class Spectra:
                                      f"'ell', {', '.join(repr(n) for n in NPZ_NAMES.values())}")
                 arrays = {k: np.array(f[n], dtype=float) for k, n in NPZ_NAMES.items()}
                 ell = np.array(f["ell"])
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read spectra file '{path}' as .npz: {exc}") from None
+        except (OSError, ValueError, EOFError, TypeError):  # TypeError: a .npy, no archive
+            raise InputError(f"spectra file '{path}': expected an .npz archive (numpy.savez) "
+                             f"with the arrays 'ell', "
+                             f"{', '.join(repr(n) for n in NPZ_NAMES.values())}; found "
+                             f"{describe_file(path)}") from None
         return cls(ell=ell.astype(int), **arrays).validate(str(path))
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
