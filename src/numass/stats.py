@@ -104,8 +104,8 @@ class BayesTension:
     'skew-normal' means it was extrapolated from that fit to the marginal (``extrapolated``).
     ``sigma_bound`` is a lower bound on sigma at BOUND_CONFIDENCE from the samples alone (the
     Poisson upper limit on the effective count above the floor): what the chain can vouch for.
-    ``lower_bound`` is true only when ``sigma`` itself is such a bound (never, for the figures
-    this function returns; kept for readers of older summaries).
+    ``lower_bound`` is true only when ``sigma`` itself is that bound (method 'bound': the fit's
+    tail was heavier than the samples allow, so the fit is set aside).
     """
 
     sigma: float
@@ -142,10 +142,16 @@ def bayes_tension(samples: np.ndarray, weights, floor: float,
         p, method = p_counted, "counted"
     else:
         p, method = fitted_tail(x, w, floor, ess)
+    common = dict(p_counted=p_counted, ess=ess, ess_above=ess_above,
+                  sigma_counted=sigma_of_tail(p_counted), sigma_bound=sigma_bound)
+    if method != "counted" and sigma_of_tail(p) < sigma_bound:
+        # the fit puts more mass above the floor than the samples allow (at 95%): the samples
+        # win, and what they support is a bound
+        p_up = min(k_up / ess, 1.0)
+        return BayesTension(sigma=sigma_bound, p_above=p_up, method="bound", extrapolated=False,
+                            lower_bound=True, **common)
     return BayesTension(sigma=sigma_of_tail(p), p_above=p, method=method,
-                        extrapolated=method != "counted", p_counted=p_counted, ess=ess,
-                        ess_above=ess_above, sigma_counted=sigma_of_tail(p_counted),
-                        sigma_bound=sigma_bound)
+                        extrapolated=method != "counted", **common)
 
 
 def bayes_sigma(samples: np.ndarray, weights: np.ndarray | None, floor: float) -> float:
