@@ -112,6 +112,11 @@ def test_the_verdict_never_calls_a_prior_bounded_shift_a_resolution_alone():
     assert f"{PILED_MASS:.0%}" in DEFINITIONS["prior_bounded"]
     wide = beside_prior_variant(PRIOR_VARIANTS[0], _entry(2.4))
     assert wide.startswith("; with z† ∈ [1, 10] (lscdm_wide): Σmν,eff = +0.040 ± 0.090 eV")
+    changed = beside_prior_variant(PRIOR_VARIANTS[0], _entry(2.4), default=_entry(0.8))
+    assert changed.startswith("; prior-dependent: with z† ∈ [1, 10] (lscdm_wide) it does not "
+                              "remove the tension: Σmν,eff")
+    assert "prior-dependent" not in beside_prior_variant(PRIOR_VARIANTS[0], _entry(0.9),
+                                                         default=_entry(0.8))
     assert "not run (error: x)" in beside_prior_variant(PRIOR_VARIANTS[0],
                                                         {"status": "error: x"})
 

@@ -205,7 +205,7 @@ def _weigh_prior_variants(hypotheses: dict, variants: dict, results: dict, ref_e
         variants[v.key] = entry
         h = hypotheses.get(v.hypothesis)
         if h and h["status"] == "ok":
-            h["verdict"] += beside_prior_variant(v, entry)
+            h["verdict"] += beside_prior_variant(v, entry, h)
 
 
 def format_table(summary: dict) -> str:

@@ -67,6 +67,12 @@ def strength(lnb: float) -> str:
     return f"{word} evidence {'for' if lnb > 0 else 'against'}"
 
 
+def tension_word(sigma: float) -> str:
+    """'removes', 'relieves' or 'does not remove' for a Bayesian normal-ordering tension."""
+    return ("removes" if sigma < REMOVES_BELOW_SIGMA else "relieves"
+            if sigma < RELIEVES_BELOW_SIGMA else "does not remove")
+
+
 def verdict(name: str, e: dict) -> str:
     """One line: what the hypothesis does to the tension, its ΔAIC and ln B."""
     if e["status"] != "ok":
@@ -74,8 +80,7 @@ def verdict(name: str, e: dict) -> str:
     no = e["tension_sigma"]["normal_ordering"]
     t, mark = no["bayes"], sigma_mark(no)
     how = "Bayesian, extrapolated from a fit to the marginal" if mark == "≈" else "Bayesian"
-    what = ("removes" if t < REMOVES_BELOW_SIGMA else "relieves" if t < RELIEVES_BELOW_SIGMA
-            else "does not remove")
+    what = tension_word(t)
     bounded = describe_prior_bounded(e.get("prior_bounded") or [])
     if name == "lcdm":
         return (f"reference: {mark}{t:.1f}σ below the normal-ordering floor ({how})"
@@ -93,14 +98,19 @@ def verdict(name: str, e: dict) -> str:
     return text
 
 
-def beside_prior_variant(variant, e: dict) -> str:
+def beside_prior_variant(variant, e: dict, default: dict | None = None) -> str:
     """'; with z† ∈ [1, 10] (lscdm_wide): Σmν,eff = … eV, 2.3σ Bayesian' for the
-    hypothesis's verdict (``variant``: a compare.hypotheses.PriorVariant)."""
+    hypothesis's verdict (``variant``: a compare.hypotheses.PriorVariant); 'prior-dependent'
+    first when the wider prior changes the verdict word of the ``default`` entry."""
     lo, hi = variant.prior
     where = f"with {PLAIN_NAMES.get(variant.param, variant.param)} ∈ [{lo:g}, {hi:g}] ({variant.key})"
     if e["status"] != "ok":
         return f"; {where}: not run ({e['status']})"
     no, m = e["tension_sigma"]["normal_ordering"], e["mnu_eff"]
+    word = tension_word(no["bayes"])
+    if default and default.get("status") == "ok" and word != tension_word(
+            default["tension_sigma"]["normal_ordering"]["bayes"]):
+        where = f"prior-dependent: {where} it {word} the tension"
     text = (f"; {where}: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV, "
             f"{sigma_mark(no)}{no['bayes']:.1f}σ Bayesian")
     if e.get("ln_bayes_factor_vs_lcdm") is not None:
