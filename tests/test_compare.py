@@ -242,10 +242,12 @@ def test_full_data_evidence_by_importance_sampling_waits_for_the_chain(monkeypat
 
 EXTRA = {"w0wa": {"w": (-0.5, 0.2), "wa": (-1.4, 0.6)}, "lscdm": {"z_dagger": (2.2, 0.4)}}
 MNU = {"lcdm": (-0.14, 0.09), "w0wa": (-0.01, 0.13), "lscdm": (-0.05, 0.1),
-       "no_lrg1": (-0.09, 0.1), "desi_dr1": (-0.02, 0.11), "positive_mass": (0.03, 0.025)}
+       "no_lrg1": (-0.09, 0.1), "desi_dr1": (-0.02, 0.11), "positive_mass": (0.03, 0.025),
+       "lscdm_wide": (-0.12, 0.09)}
 CHI2 = {"lcdm": 10.4, "w0wa": 7.0, "lscdm": 9.1, "no_lrg1": 8.0, "desi_dr1": 9.0,
-        "positive_mass": 14.0}
-LNZ = {"lcdm": (-24.7, 0.23), "w0wa": (-27.1, 0.29), "lscdm": (-25.5, 0.25)}
+        "positive_mass": 14.0, "lscdm_wide": 10.2}
+LNZ = {"lcdm": (-24.7, 0.23), "w0wa": (-27.1, 0.29), "lscdm": (-25.5, 0.25),
+       "lscdm_wide": (-25.9, 0.25)}
 
 
 def _write_job(folder: Path, job: Job, settings: Settings, rng) -> None:
@@ -379,6 +381,10 @@ def test_report_files_and_figures(fixture_comparison):
     assert "not constrained" in html and "synthetic failure" in html
     assert "dynesty" in html and "cobaya" in html
     assert "| hypothesis |" in md
+    # the wide-z† variant beside ΛsCDM in the verdict table; the published numbers section
+    assert "ΛsCDM with z† ∈ [1, 10]" in md and "with z† ∈ [1, 10] (lscdm_wide)" in md
+    assert "id='published'" in html and "## numass beside the published numbers" in md
+    assert len(s["published"]["rows"]) >= 6
 
 
 def test_report_command_rerenders_a_finished_folder(fixture_comparison, tmp_path, capsys):

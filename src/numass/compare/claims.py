@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from numass.compare.hypotheses import TAU_BASELINE, TAU_LADDER
+from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.stats import FLOORS, sigma_mark
 
 NOT_TESTABLE = "not testable on these data"
@@ -184,25 +185,46 @@ class W0waClaim:
 @dataclass(frozen=True)
 class LscdmClaim:
     claim: str = "ΛsCDM lowers the predicted lensing"
+    wide_variant: str = "lscdm_wide"
 
     @property
     def rule(self) -> str:
         return ("needs the predicted lensing (C_L^φφ or σ8) of ΛsCDM and ΛCDM fits to the same "
-                "data with CMB spectra: agrees when ΛsCDM's best-fit σ8 is lower")
+                "data with CMB spectra: agrees when ΛsCDM's best-fit σ8 is lower (default z† "
+                "prior [1, 3]; the wide-prior variant z† ∈ [1, 10] is shown beside it)")
 
     def judge(self, H, V):
         ls, lc = H["lscdm"], H["lcdm"]
         s8_ls, s8_lc = _get(ls, "bestfit", "sigma8"), _get(lc, "bestfit", "sigma8")
+        wide = _wide_prior_note(ls, V.get(self.wide_variant))
         if _ok(ls) and s8_ls is not None and s8_lc is not None:
             return (f"best-fit σ8: ΛsCDM {s8_ls:.4f}, ΛCDM {s8_lc:.4f}; Σmν,eff "
-                    f"{ls['mnu_eff']['mean']:+.3f} ± {ls['mnu_eff']['std']:.3f} eV in ΛsCDM",
-                    "agrees" if s8_ls < s8_lc else "disagrees")
+                    f"{ls['mnu_eff']['mean']:+.3f} ± {ls['mnu_eff']['std']:.3f} eV in ΛsCDM"
+                    + wide, "agrees" if s8_ls < s8_lc else "disagrees")
         if not _ok(ls):
             return _nt(ls), NOT_TESTABLE
         m = ls["mnu_eff"]
         extra = (f"; background only: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV in "
                  f"ΛsCDM (vs {lc['mnu_eff']['mean']:+.3f} in ΛCDM)" if _ok(lc) else "")
-        return f"{NOT_TESTABLE}: no CMB lensing in the fit" + extra, NOT_TESTABLE
+        return f"{NOT_TESTABLE}: no CMB lensing in the fit" + extra + wide, NOT_TESTABLE
+
+
+def _wide_prior_note(ls, wide) -> str:
+    """ΛsCDM's prior edge and its wide-prior variant, for the measured text: the mass shift
+    depends on where z†'s upper edge sits (z† -> inf is ΛCDM)."""
+    text = ""
+    bounded = describe_prior_bounded((ls or {}).get("prior_bounded") or [])
+    if _ok(ls) and bounded:
+        text += f"; default z† prior [1, 3]: {bounded}"
+    if _ok(wide):
+        m, t = wide["mnu_eff"], wide["tension_sigma"]["normal_ordering"]
+        s8 = _get(wide, "bestfit", "sigma8")
+        text += (f"; {wide['label']}: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV, "
+                 f"{sigma_mark(t)}{t['bayes']:.2f}σ Bayesian"
+                 + (f", best-fit σ8 {s8:.4f}" if s8 is not None else ""))
+    elif wide:
+        text += f"; wide z† prior: {wide['status']}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from numass.compare.claims import claims
-from numass.compare.hypotheses import HYPOTHESES, HYPOTHESIS
+from numass.compare.hypotheses import HYPOTHESES, HYPOTHESIS, PRIOR_VARIANTS
 from numass.compare.plan import Job, Settings
+from numass.compare.prior_edges import chain_prior_bounded
 from numass.compare.provenance import citations, priors, software_versions
+from numass.compare.published import published_block
 from numass.compare.tasks import box_edge_weights, read_json, theory_backend
-from numass.compare.verdicts import DEFINITIONS, verdict
+from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.stats import FLOORS, sigma_mark
 
 def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
@@ -90,6 +92,10 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
             edges = {"unknown": f"{type(exc).__name__}: {exc}"}
         if edges:
             entry["emulator_box_edge_weight"] = edges
+    try:
+        entry["prior_bounded"] = chain_prior_bounded(out / src.name)
+    except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
+        entry["prior_bounded_status"] = f"not checked: {type(exc).__name__}: {exc}"
     poi = {p: summary["params"][p] for p in job.params_of_interest if p in summary["params"]}
     if poi:
         entry["params"] = poi
@@ -123,30 +129,14 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
             hypotheses[name] = _empty("not planned", HYPOTHESIS[name].label)
             continue
         entry, summary = results[name]
-        entry = {**entry}
-        entry.setdefault("ln_evidence", None)
-        entry.setdefault("ln_evidence_err", None)
-        entry.setdefault("delta_chi2", None)
-        entry.setdefault("delta_aic", None)
-        if summary is not None and ref is not None:
-            exclude = by_name[name].chi2_exclude
-            dchi2 = _chi2(summary, exclude) - _chi2(ref, exclude)
-            entry["delta_chi2"] = dchi2
-            entry["delta_aic"] = dchi2 + 2 * (len(summary["sampled_params"])
-                                              - len(ref["sampled_params"]))
-            if (name != "lcdm" and entry.get("ln_evidence") is not None
-                    and ref_entry.get("ln_evidence") is not None):
-                entry["ln_bayes_factor_vs_lcdm"] = entry["ln_evidence"] - ref_entry["ln_evidence"]
-                entry["ln_bayes_factor_err"] = math.hypot(entry["ln_evidence_err"],
-                                                          ref_entry["ln_evidence_err"])
-            if exclude:
-                entry["delta_chi2_excludes"] = list(exclude)
+        entry = _versus_lcdm(name, entry, summary, ref_entry, ref, by_name[name].chi2_exclude)
         entry["model"] = by_name[name].model
         entry["verdict"] = verdict(name, entry)
         hypotheses[name] = entry
     ladder = {j.name[len("tau_"):]: results[j.name][0] for j in jobs if j.kind == "ladder"}
     hypotheses["tau"]["ladder"] = ladder
     variants = {j.name: results[j.name][0] for j in jobs if j.kind == "variant"}
+    _weigh_prior_variants(hypotheses, variants, results, ref_entry, ref)
     warnings = []
     for j in jobs:
         e = results[j.name][0]
@@ -178,7 +168,46 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
                  for j in jobs},
     }
     summary["claims"] = claims(summary)
+    summary["published"] = published_block(summary)
     return summary
+
+
+def _versus_lcdm(name: str, entry: dict, summary: dict | None, ref_entry: dict | None,
+                 ref: dict | None, exclude: tuple[str, ...] = ()) -> dict:
+    """The entry with Δχ², ΔAIC and ln B against ΛCDM (None where either is missing)."""
+    entry = {"ln_evidence": None, "ln_evidence_err": None, "delta_chi2": None,
+             "delta_aic": None, **entry}
+    if summary is None or ref is None:
+        return entry
+    dchi2 = _chi2(summary, exclude) - _chi2(ref, exclude)
+    entry["delta_chi2"] = dchi2
+    entry["delta_aic"] = dchi2 + 2 * (len(summary["sampled_params"]) - len(ref["sampled_params"]))
+    if (name != "lcdm" and entry.get("ln_evidence") is not None
+            and ref_entry.get("ln_evidence") is not None):
+        entry["ln_bayes_factor_vs_lcdm"] = entry["ln_evidence"] - ref_entry["ln_evidence"]
+        entry["ln_bayes_factor_err"] = math.hypot(entry["ln_evidence_err"],
+                                                  ref_entry["ln_evidence_err"])
+    if exclude:
+        entry["delta_chi2_excludes"] = list(exclude)
+    return entry
+
+
+def _weigh_prior_variants(hypotheses: dict, variants: dict, results: dict, ref_entry,
+                          ref) -> None:
+    """Each hypothesis's prior variant (e.g. lscdm_wide) weighed against ΛCDM like a
+    hypothesis, and named in its hypothesis's verdict."""
+    for v in PRIOR_VARIANTS:
+        if v.key not in variants:
+            continue
+        entry = _versus_lcdm(v.key, variants[v.key], results[v.key][1], ref_entry, ref)
+        entry["verdict"] = verdict(v.key, entry)
+        entry["prior_variant_of"] = v.hypothesis
+        variants[v.key] = entry
+        h = hypotheses.get(v.hypothesis)
+        if h and h["status"] == "ok":
+            h["verdict"] += beside_prior_variant(v, entry, h)
+
+
 def format_table(summary: dict) -> str:
     """The verdict table as plain text (what the CLI prints at the end)."""
     rows = [f"{'hypothesis':<18} {'status':<8} {'Σmν,eff [eV]':<17} {'NO σ (B/P)':<12} "

@@ -53,6 +53,25 @@ HYPOTHESIS_TABLE = (
 HYPOTHESIS = {h.key: h for h in HYPOTHESIS_TABLE}
 HYPOTHESES = tuple(HYPOTHESIS)
 
+
+@dataclass(frozen=True)
+class PriorVariant:
+    """A hypothesis run again with one parameter's flat prior widened: planned and reported
+    beside it, so that a shift driven by where the prior's edge sits is visible."""
+    key: str  # the variant's job and summary key
+    hypothesis: str
+    param: str
+    prior: tuple[float, float]
+    label: str
+
+
+# z† -> inf is LCDM, so the default [1, 3] cuts the LCDM-like direction; [1, 10] lets it back
+# (tanh(eta z†) with eta = 10 is exact at any z† >= 1; models.Z_DAGGER)
+PRIOR_VARIANTS = (
+    PriorVariant("lscdm_wide", "lscdm", "z_dagger", (1.0, 10.0),
+                 "ΛsCDM with z† ∈ [1, 10] (the default prior is [1, 3])"),
+)
+
 LENSING_IDS = ("planck-pr4-lensing", "planck-pr4-lensing-marged", "planck-pr4-lensing-polonly",
                "act-dr6-lensing", "act-dr6-lensing-lensonly", "spt3g-2018-lensing",
                "spt3g-2018-lensing-lensonly")

@@ -15,8 +15,9 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from numass.backends import make_backend
-from numass.compare.hypotheses import (HYPOTHESIS, HYPOTHESIS_TABLE, LENSING_IDS, PRIMARY_IDS,
-                                       TAU_BASELINE, TAU_FLAT, TAU_LADDER, TAU_SAMPLING_RANGE)
+from numass.compare.hypotheses import (HYPOTHESIS, HYPOTHESIS_TABLE, LENSING_IDS,
+                                       PRIMARY_IDS, PRIOR_VARIANTS, TAU_BASELINE, TAU_FLAT,
+                                       TAU_LADDER, TAU_SAMPLING_RANGE)
 from numass.data.store import data_dir as resolve_data_dir
 from numass.errors import InputError
 from numass.likelihoods import LIKELIHOODS, resolve_data
@@ -235,6 +236,12 @@ def _plan_variants(base: list[str], spectra: bool, job) -> None:
                                      "proposal": 0.02,
                                      "latex": r"\Sigma m_\nu\,[\rm eV]"}},
         label="physical prior Σmν ≥ 0 (for the published upper limits)")
+    for v in PRIOR_VARIANTS:  # beside its hypothesis, with its own evidence (the prior's cost)
+        h = HYPOTHESIS[v.hypothesis]
+        if not (h.needs_spectra and not spectra):
+            job(v.key, "variant", h.model, base, label=v.label, evidence=True,
+                hypothesis=v.hypothesis, params_of_interest=h.params_of_interest,
+                param_overrides={v.param: {"prior": {"min": v.prior[0], "max": v.prior[1]}}})
     primary = [d for d in base if d in PRIMARY_IDS]
     if not (spectra and primary):
         return

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 
+from numass.compare.prior_edges import DEFINITION as PRIOR_BOUNDED_DEFINITION
+from numass.compare.prior_edges import PLAIN_NAMES
+from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.stats import sigma_mark
 
 # Jeffreys-like scale for |ln B|: (upper edge, word), in increasing order (Kass & Raftery 1995
@@ -48,7 +51,10 @@ DEFINITIONS = {
                    f"{_scale_text()})",
     "verdict": f"relieves the tension when the Bayesian normal-ordering tension is below "
                f"{RELIEVES_BELOW_SIGMA:g}σ, removes it below {REMOVES_BELOW_SIGMA:g}σ; the fit "
-               f"and evidence words follow ΔAIC and ln B",
+               f"and evidence words follow ΔAIC and ln B; a shift that relies on a "
+               f"prior-bounded parameter is called so (\"removes the tension, prior-bounded: "
+               f"…\")",
+    "prior_bounded": PRIOR_BOUNDED_DEFINITION,
 }
 
 
@@ -61,6 +67,12 @@ def strength(lnb: float) -> str:
     return f"{word} evidence {'for' if lnb > 0 else 'against'}"
 
 
+def tension_word(sigma: float) -> str:
+    """'removes', 'relieves' or 'does not remove' for a Bayesian normal-ordering tension."""
+    return ("removes" if sigma < REMOVES_BELOW_SIGMA else "relieves"
+            if sigma < RELIEVES_BELOW_SIGMA else "does not remove")
+
+
 def verdict(name: str, e: dict) -> str:
     """One line: what the hypothesis does to the tension, its ΔAIC and ln B."""
     if e["status"] != "ok":
@@ -68,14 +80,40 @@ def verdict(name: str, e: dict) -> str:
     no = e["tension_sigma"]["normal_ordering"]
     t, mark = no["bayes"], sigma_mark(no)
     how = "Bayesian, extrapolated from a fit to the marginal" if mark == "≈" else "Bayesian"
-    what = ("removes" if t < REMOVES_BELOW_SIGMA else "relieves" if t < RELIEVES_BELOW_SIGMA
-            else "does not remove")
-    text = f"{what} the tension ({mark}{t:.1f}σ {how})"
+    what = tension_word(t)
+    bounded = describe_prior_bounded(e.get("prior_bounded") or [])
     if name == "lcdm":
-        return f"reference: {mark}{t:.1f}σ below the normal-ordering floor ({how})"
+        return (f"reference: {mark}{t:.1f}σ below the normal-ordering floor ({how})"
+                + (f"; {bounded}" if bounded else ""))
+    if bounded and what != "does not remove":
+        # the shift is set by where the prior's edge was put: never call it a resolution alone
+        text = f"{what} the tension, {bounded} ({mark}{t:.1f}σ {how})"
+    else:
+        text = f"{what} the tension ({mark}{t:.1f}σ {how})" + (f"; {bounded}" if bounded else "")
     if e.get("delta_aic") is not None:
         text += f"; ΔAIC = {e['delta_aic']:+.1f}"
     if e.get("ln_bayes_factor_vs_lcdm") is not None:
         lnb = e["ln_bayes_factor_vs_lcdm"]
         text += f"; ln B = {lnb:+.1f} ± {e['ln_bayes_factor_err']:.1f} ({strength(lnb)})"
     return text
+
+
+def beside_prior_variant(variant, e: dict, default: dict | None = None) -> str:
+    """'; with z† ∈ [1, 10] (lscdm_wide): Σmν,eff = … eV, 2.3σ Bayesian' for the
+    hypothesis's verdict (``variant``: a compare.hypotheses.PriorVariant); 'prior-dependent'
+    first when the wider prior changes the verdict word of the ``default`` entry."""
+    lo, hi = variant.prior
+    where = f"with {PLAIN_NAMES.get(variant.param, variant.param)} ∈ [{lo:g}, {hi:g}] ({variant.key})"
+    if e["status"] != "ok":
+        return f"; {where}: not run ({e['status']})"
+    no, m = e["tension_sigma"]["normal_ordering"], e["mnu_eff"]
+    word = tension_word(no["bayes"])
+    if default and default.get("status") == "ok" and word != tension_word(
+            default["tension_sigma"]["normal_ordering"]["bayes"]):
+        where = f"prior-dependent: {where} it {word} the tension"
+    text = (f"; {where}: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV, "
+            f"{sigma_mark(no)}{no['bayes']:.1f}σ Bayesian")
+    if e.get("ln_bayes_factor_vs_lcdm") is not None:
+        text += f", ln B = {e['ln_bayes_factor_vs_lcdm']:+.1f}"
+    bounded = describe_prior_bounded(e.get("prior_bounded") or [])
+    return text + (f", still {bounded}" if bounded else "")

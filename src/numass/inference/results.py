@@ -22,6 +22,9 @@ BURN_IN = 0.3
 RMINUS1_BOUNDS_STOP = 0.05
 # the chains' file root inside a run's output folder (GetDist reads DIR/chains/numass*.txt)
 CHAIN_ROOT = "chains/numass"
+# written beside the chains by the nested sampler (inference/nested.py): its chains are
+# importance-weighted samples of the posterior, with no burn-in to drop
+NESTED_MARKER = "chains/nautilus_settings.json"
 
 
 def chain_root(folder: str | Path) -> Path:
@@ -29,9 +32,14 @@ def chain_root(folder: str | Path) -> Path:
     return Path(folder) / CHAIN_ROOT
 
 
+def chain_burn_in(folder: str | Path) -> float:
+    """The fraction of each chain to drop: BURN_IN for MCMC chains, 0 for nested sampling's."""
+    return 0.0 if (Path(folder) / NESTED_MARKER).is_file() else BURN_IN
+
+
 def load_chains(folder: str | Path, **settings):
-    """GetDist samples of the run in ``folder`` (burn-in removed; ``settings`` added), or an
-    InputError saying what was expected and what was found."""
+    """GetDist samples of the run in ``folder`` (burn-in removed: ``chain_burn_in``;
+    ``settings`` added), or an InputError saying what was expected and what was found."""
     from getdist import loadMCSamples
 
     root = chain_root(folder)
@@ -44,7 +52,8 @@ def load_chains(folder: str | Path, **settings):
         raise InputError(f"no chains in {folder}: {expected}; found "
                          f"{', '.join(found) if found else 'nothing'}")
     try:
-        return loadMCSamples(str(root), settings={"ignore_rows": BURN_IN, **settings})
+        return loadMCSamples(str(root), settings={"ignore_rows": chain_burn_in(folder),
+                                                       **settings})
     except Exception as exc:  # noqa: BLE001 - GetDist raises many kinds on a bad file
         raise InputError(f"cannot read the chains in {folder}: {expected}; found "
                          f"{describe_file(files[0])} in {files[0].name} ({exc})") from None

@@ -14,7 +14,9 @@ import math
 from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
+from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.inference.results import load_chains
+from numass.report import published_section
 from numass.stats import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -213,13 +215,24 @@ def _sigma(t: dict) -> str:
     return f"{sigma_mark(t)}{_f(t['bayes'], '{:.2f}')}{bound} / {_f(t['profile'], '{:.2f}')}"
 
 
+def verdict_entries(summary: dict) -> list[tuple[str, dict]]:
+    """(row label, entry) of the verdict table: each hypothesis, followed by its prior
+    variants (e.g. ΛsCDM with the wide z† prior), which are weighed like hypotheses."""
+    out = []
+    for name, e in summary["hypotheses"].items():
+        out.append((SHORT[name], e))
+        out += [(v["label"], v) for v in summary["variants"].values()
+                if v.get("prior_variant_of") == name]
+    return out
+
+
 def verdict_rows(summary: dict) -> list[list[str]]:
     rows = []
-    for name, e in summary["hypotheses"].items():
+    for label, e in verdict_entries(summary):
         m, t = e.get("mnu_eff"), e["tension_sigma"]
         no, io = t["normal_ordering"], t["inverted_ordering"]
         rows.append([
-            SHORT[name],
+            label,
             e["status"] if e["status"] == "ok" else e["status"],
             (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
             (f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]" if m else "–"),
@@ -247,8 +260,10 @@ def _entry_rows(entries: dict, with_params: bool = True) -> list[list[str]]:
     rows = []
     for name, e in entries.items():
         m, t = e.get("mnu_eff"), e["tension_sigma"]
-        params = "; ".join(f"{p} = {v['mean']:.4g} ± {v['std']:.2g}"
-                           for p, v in (e.get("params") or {}).items())
+        params = "; ".join([f"{p} = {v['mean']:.4g} ± {v['std']:.2g}"
+                            for p, v in (e.get("params") or {}).items()]
+                           + ([describe_prior_bounded(e["prior_bounded"])]
+                              if e.get("prior_bounded") else []))
         rows.append([name, e.get("label", ""), e["status"],
                      (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
                      (_f(m["upper95"]) if m else "–"),
@@ -341,7 +356,8 @@ def render_html(summary: dict, figs: dict) -> str:
     parts.append("<h2 id='verdict'>Verdict</h2>")
     rows = verdict_rows(summary)
     parts.append(_table(VERDICT_HEAD, rows, "verdict-table",
-                        ["" if e["status"] == "ok" else "not-ok" for e in H.values()]))
+                        ["" if e["status"] == "ok" else "not-ok"
+                         for _, e in verdict_entries(summary)]))
     if summary.get("warnings"):
         parts.append("<div id='warnings'><b>Warnings</b><ul>" + "".join(
             f"<li>{html.escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")
@@ -377,6 +393,7 @@ def render_html(summary: dict, figs: dict) -> str:
     parts.append("<h2 id='claims'>The review's claims beside numass's measurements</h2>")
     parts.append(_table(CLAIMS_HEAD, claims_rows(summary), "claims-table",
                         cell_class=lambda i, j, c: c.split()[0] if j == 2 and c else ""))
+    parts.append(published_section.render_html(summary, _table))
     parts.append("<h2>Data</h2><ul>")
     for i, c in data["citations"].items():
         parts.append(f"<li><code>{html.escape(i)}</code>: {html.escape(c)}</li>")
@@ -439,7 +456,8 @@ def render_md(summary: dict, figs: dict) -> str:
             "", "## τ-prior ladder", "",
             _md_table(ENTRY_HEAD, _entry_rows(summary["hypotheses"]["tau"].get("ladder", {}))), "",
             "## The review's claims beside numass's measurements", "",
-            _md_table(CLAIMS_HEAD, claims_rows(summary)), "", "## Data", ""]
+            _md_table(CLAIMS_HEAD, claims_rows(summary)), ""]
+    out += published_section.render_md(summary, _md_table) + ["## Data", ""]
     out += [f"- `{i}`: {c}" for i, c in data["citations"].items()]
     out += ["", "## Priors", "", _md_table(["job", "parameter", "prior (Cobaya)"], [
         [job, p, json.dumps(v)] for job, pri in summary["priors"].items() for p, v in pri.items()]),
