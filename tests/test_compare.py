@@ -527,9 +527,9 @@ def test_compare_quick_end_to_end_with_ctrl_c_and_resume(tmp_path):
 
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    wall = time.time() - t0
     assert (out / first / "job.json").stat().st_mtime == kept  # not rerun
-    assert "already finished" in r.stdout and first in r.stdout
+    said = r.stdout + r.stderr  # progress notes go to stderr, the table to stdout
+    assert "already finished" in said and first in said
     s = json.loads((out / "summary.json").read_text())
     H = s["hypotheses"]
     for name in ("lcdm", "w0wa", "lscdm", "nu_interacting"):
@@ -546,7 +546,6 @@ def test_compare_quick_end_to_end_with_ctrl_c_and_resume(tmp_path):
     # DR1 has no embedded table: on a machine without the data files it is skipped, saying so
     assert s["variants"]["desi_dr1"]["status"].startswith("not run: data set(s) desi_bao_dr1")
     assert (out / "report.html").stat().st_size > 5000
-    assert wall < 400
 
 
 def test_claim_rules_and_verdict_definitions_are_built_from_their_thresholds():
