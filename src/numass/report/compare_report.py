@@ -15,6 +15,7 @@ from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.inference.results import load_chains
+from numass.report.camb_table import CAMB_HEAD, CAMB_NOTE, camb_rows
 from numass.stats import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -323,6 +324,15 @@ def _figure(src: str | None, caption: str, alt: str) -> str:
             f'alt="{html.escape(alt)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
+def _camb_html(summary: dict) -> list[str]:
+    """The "CAMB − emulator χ²" section (nothing when no job had a CAMB check)."""
+    rows = camb_rows(summary)
+    if not rows:
+        return []
+    return [f"<h2 id='camb-check'>CAMB − emulator χ²</h2><p class='small'>"
+            f"{html.escape(CAMB_NOTE)}</p>" + _table(CAMB_HEAD, rows, "camb-table")]
+
+
 def render_html(summary: dict, figs: dict) -> str:
     H = summary["hypotheses"]
     data = summary["data"]
@@ -348,6 +358,7 @@ def render_html(summary: dict, figs: dict) -> str:
     parts.append("<p class='small'>" + " ".join(
         f"<b>{html.escape(k)}</b>: {html.escape(v)}." for k, v in summary["definitions"].items())
                  + "</p>")
+    parts += _camb_html(summary)
     parts.append("<h2>Σmν,eff posteriors</h2>")
     parts.append(_figure(figs.get("posteriors"), "1-d marginal posteriors of Σmν,eff (GetDist) for "
                          "every hypothesis that ran; floors dashed (NO) and dotted (IO).",
@@ -427,6 +438,9 @@ def render_md(summary: dict, figs: dict) -> str:
     if summary.get("warnings"):
         out += ["**Warnings**", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
     out += [f"- **{k}**: {v}" for k, v in summary["definitions"].items()] + [""]
+    if camb_rows(summary):
+        out += ["## CAMB − emulator χ²", "", CAMB_NOTE, "",
+                _md_table(CAMB_HEAD, camb_rows(summary)), ""]
     out += ["## Figures", ""]
     for key, caption in (("posteriors", "Σmν,eff posteriors"), ("tension_bars", "tension bars"),
                          ("triangle_lcdm", "ΛCDM triangle")):
