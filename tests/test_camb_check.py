@@ -233,3 +233,15 @@ def test_camb_pool_reevaluates_a_point_like_the_single_process_model(data_dir):
     assert recs[1]["logpost"] == pytest.approx(single, abs=1e-6)
     assert recs[0]["chi2"] != recs[1]["chi2"]
     assert set(recs[0]["chi2_by_likelihood"]) >= {"desi-dr2-bao", "tau-prior"}
+
+
+def test_verify_reweighting_recovers_a_known_mean_shift():
+    from numass.inference.reweight import reweight_table
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, (20000, 1))
+    d = 0.2 * x[:, 0] - 0.02  # ln N(0.2, 1) - ln N(0, 1): the exact posterior is shifted 0.2σ
+    r = reweight_table(["a"], x, np.ones(len(x)), d, 1.0)
+    assert r["params"]["a"]["shift_in_sigma"] == pytest.approx(0.2, abs=0.03)
+    assert r["params"]["a"]["sigma_ratio"] == pytest.approx(1.0, abs=0.03)
+    assert 0.9 * len(x) < r["ess"] < len(x)  # exp(0.2 x) weights lose ~4% of the samples
