@@ -245,3 +245,25 @@ def test_verify_reweighting_recovers_a_known_mean_shift():
     assert r["params"]["a"]["shift_in_sigma"] == pytest.approx(0.2, abs=0.03)
     assert r["params"]["a"]["sigma_ratio"] == pytest.approx(1.0, abs=0.03)
     assert 0.9 * len(x) < r["ess"] < len(x)  # exp(0.2 x) weights lose ~4% of the samples
+
+
+def test_the_camb_task_waits_for_the_posterior_and_records_its_state(tmp_path, monkeypatch):
+    import numass.compare.tasks as tasks
+    from numass.compare.executor import _waits_for_chain, pending_tasks
+
+    s = Settings()
+    lcdm = _job("lcdm")
+    assert [part for _, part in pending_tasks([lcdm], tmp_path, s, say=lambda m: None)] == [
+        "posterior", "camb"]
+    assert _waits_for_chain((lcdm, "camb"), s) and not _waits_for_chain((lcdm, "posterior"), s)
+    seen = {}
+
+    def fake(job, settings, data_dir, folder, approx_backend, workers=1, say=None):
+        seen.update(approx=approx_backend, workers=workers)
+        return {"points": {}, "n_camb_calls": 0}
+
+    monkeypatch.setattr(tasks, "run_camb_check", fake)
+    state = tasks.execute(lcdm, tmp_path, s, part="camb", echo=False, threads=3)
+    assert state["status"] == "ok" and seen == {"approx": "emulator", "workers": 3}
+    assert tasks.task_done(lcdm, "camb", tmp_path, s)
+    assert not tasks.task_done(lcdm, "camb", tmp_path, Settings(verify=10))  # reruns the check
