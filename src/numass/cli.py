@@ -155,7 +155,11 @@ def cmd_compare(args) -> int:
     from numass.report.plots import triangle_plot
 
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
-                             seed=args.seed, evidence_method=args.evidence)
+                             seed=args.seed, evidence_method=args.evidence,
+                             verify=args.verify, camb_check=args.camb_check,
+                             camb_steps=args.camb_steps)
+    if (args.verify or 0) < 0 or (args.camb_steps or 0) < 0:
+        raise InputError("--verify and --camb-steps take a number >= 0")
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     overrides = parse_overrides(args.fix, args.prior)
     t0 = time.time()
@@ -339,6 +343,17 @@ def _add_compare(sub) -> None:
                                                 "hypotheses " + ", ".join(HYPOTHESES) + "; "
                                                 "variants such as no_lrg1); the others are "
                                                 "reported as not run")
+    p.add_argument("--camb-check", choices=["hypotheses", "all", "none"], default=None,
+                   help="re-evaluate the emulator's best fit and profile points with CAMB and "
+                        "refine them (default: the six hypotheses; 'all' adds the τ rungs and "
+                        "variants, about 1 min each on 2 cores)")
+    p.add_argument("--camb-steps", type=int, default=None,
+                   help="Newton steps with CAMB per optimum (default 1, about d + 2 CAMB calls; "
+                        "--quick 0: re-evaluation only)")
+    p.add_argument("--verify", type=int, default=None, metavar="N",
+                   help="importance-reweight N thinned posterior samples of each checked job "
+                        "with CAMB and report each mean's shift in σ (default off; costs "
+                        "N × 2-5 s per CAMB point / cores per job)")
     p.add_argument("--executor", choices=list(EXECUTORS), default="local",
                    help="'local' (default): --jobs processes on this machine; 'mpi': the jobs "
                         "spread over the MPI ranks (mpiexec -n N python -m mpi4py.futures -m "

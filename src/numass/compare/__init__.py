@@ -2,7 +2,8 @@
 
 - ``hypotheses``: the hypotheses (one record each), the data combinations, the τ ladder;
 - ``plan``: the jobs of a comparison (hypotheses, τ ladder, robustness variants) and settings;
-- ``tasks``: one job's posterior or evidence task, run in its folder, resumable;
+- ``tasks``: one job's posterior, evidence or CAMB-check task, run in its folder, resumable;
+- ``camb_check``: the emulator's best fit and profile points re-evaluated and refined with CAMB;
 - ``executor``: the tasks handed out by a standard executor (local processes, or MPI ranks);
 - ``collect``: DIR/summary.json from the tasks' results; ``verdicts``, ``claims``: the words
   and the review's claims, from named thresholds; ``provenance``: citations, priors, versions.

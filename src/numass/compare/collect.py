@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
+from numass.compare.camb_check import apply_camb, camb_fingerprint, chi2_of, wants_camb_check
 from numass.compare.claims import claims
 from numass.compare.hypotheses import HYPOTHESES, HYPOTHESIS, PRIOR_VARIANTS
 from numass.compare.plan import Job, Settings
@@ -21,7 +22,29 @@ def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
     by = summary["bestfit"].get("chi2_by_likelihood", {})
     if not by:
         return summary["bestfit"]["chi2"]
-    return float(sum(v for k, v in by.items() if k not in exclude))
+    return chi2_of(by, exclude)
+
+
+def _camb_state(src: Job, out: Path, settings: Settings) -> dict | None:
+    """camb.json of the job's CAMB check (None: the job gets none), or a status saying why
+    there is none yet."""
+    if not wants_camb_check(src, settings):
+        return None
+    state = read_json(out / src.name / "camb.json")
+    if state is None or state.get("fingerprint") != camb_fingerprint(src, settings):
+        return {"status": "not run (rerun the command to run the CAMB check)"}
+    return state
+
+
+def _delta_chi2(entry: dict, ref_entry: dict, summary: dict, ref: dict, exclude) -> dict:
+    """Δχ² vs ΛCDM from the CAMB best fits when both have one (the emulator's beside it), else
+    from the emulator's."""
+    emu = _chi2(summary, exclude) - _chi2(ref, exclude)
+    camb = [e["bestfit"].get("chi2_camb_by_likelihood") for e in (entry, ref_entry)]
+    if all(camb):
+        return {"delta_chi2": chi2_of(camb[0], exclude) - chi2_of(camb[1], exclude),
+                "delta_chi2_emulator": emu, "delta_chi2_from": "camb"}
+    return {"delta_chi2": emu, "delta_chi2_from": entry.get("backend") or "model default"}
 
 
 def _tension(summary: dict) -> dict:
@@ -99,6 +122,7 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
     poi = {p: summary["params"][p] for p in job.params_of_interest if p in summary["params"]}
     if poi:
         entry["params"] = poi
+    entry = apply_camb(entry, summary, _camb_state(src, out, settings))
     if src.evidence:
         ev = read_json(out / src.name / "evidence.json")
         if ev is None or ev.get("fingerprint") != src.fingerprint(settings):
@@ -179,9 +203,11 @@ def _versus_lcdm(name: str, entry: dict, summary: dict | None, ref_entry: dict |
              "delta_aic": None, **entry}
     if summary is None or ref is None:
         return entry
-    dchi2 = _chi2(summary, exclude) - _chi2(ref, exclude)
-    entry["delta_chi2"] = dchi2
-    entry["delta_aic"] = dchi2 + 2 * (len(summary["sampled_params"]) - len(ref["sampled_params"]))
+    entry.update(_delta_chi2(entry, ref_entry, summary, ref, exclude))
+    dk = 2 * (len(summary["sampled_params"]) - len(ref["sampled_params"]))
+    entry["delta_aic"] = entry["delta_chi2"] + dk
+    if "delta_chi2_emulator" in entry:
+        entry["delta_aic_emulator"] = entry["delta_chi2_emulator"] + dk
     if (name != "lcdm" and entry.get("ln_evidence") is not None
             and ref_entry.get("ln_evidence") is not None):
         entry["ln_bayes_factor_vs_lcdm"] = entry["ln_evidence"] - ref_entry["ln_evidence"]

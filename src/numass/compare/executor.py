@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from numass.compare import EXECUTORS
 from numass.compare.plan import Job, Settings
 from numass.compare.tasks import (LOG_FILE, STATE_FILE, evidence_method, execute, job_done,
-                                  read_json, task_done)
+                                  job_parts, read_json, task_done, task_fingerprint)
 from numass.errors import InputError
 from numass.progress import TOTAL
 
@@ -42,7 +42,7 @@ def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, thr
     limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
     try:
         with limits:
-            execute(job, out, settings, data_dir, part, plot=plot, echo=echo)
+            execute(job, out, settings, data_dir, part, plot=plot, echo=echo, threads=threads)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -69,10 +69,11 @@ def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, t
     finally:
         _LIVE.pop(p.pid, None)
     state = read_json(out / job.name / STATE_FILE[part])
-    if state is None or state.get("fingerprint") != job.fingerprint(settings):
+    if state is None or state.get("fingerprint") != task_fingerprint(job, part, settings):
         if p.exitcode == 130:  # interrupted: nothing to record
             return {"status": "interrupted"}
-        state = {"name": job.name, "part": part, "fingerprint": job.fingerprint(settings),
+        state = {"name": job.name, "part": part,
+                 "fingerprint": task_fingerprint(job, part, settings),
                  "spec": job.spec(), "label": job.label,
                  "status": f"error: the worker process died (exit code {p.exitcode})"}
         (out / job.name).mkdir(parents=True, exist_ok=True)
@@ -102,6 +103,8 @@ def latest_progress(folder: Path, part: str) -> str:
             tail = f.read().decode(errors="replace").splitlines()
     except OSError:
         return "starting"
+    if part == "camb":
+        return "CAMB check"
     for line in reversed(tail):
         if line.startswith("[evidence]") and "likelihood calls" in line:
             return "evidence, " + line.split("]", 1)[1].strip()
@@ -119,8 +122,7 @@ def latest_progress(folder: Path, part: str) -> str:
 def pending_tasks(jobs: list[Job], out: Path, settings: Settings, say=print) -> list[tuple]:
     """The (job, part) tasks not finished yet, slowest first; says which are kept."""
     todo = [j for j in jobs if not j.skip and not j.same_as]
-    tasks = [(j, part) for j in todo for part in ("posterior", "evidence")
-             if part == "posterior" or j.evidence]
+    tasks = [(j, part) for j in todo for part in job_parts(j, settings)]
     done = [t for t in tasks if task_done(*t, out, settings)]
     if done:
         names = sorted({j.name for j, _ in done if job_done(j, out, settings)})
@@ -170,7 +172,7 @@ class _Run:
         state = f.result()
         if state.get("status") != "interrupted":
             self.n_done += 1
-            what = j.name + ("" if part == "posterior" else " (evidence)")
+            what = _task_name(j, part)
             self.say(f"[numass compare] {self.n_done}/{self.n_total} finished: {what} "
                      f"({state['status'][:120]}), {time.time() - self.t0:.0f} s elapsed")
         return j, part, state
@@ -181,7 +183,7 @@ class _Run:
             items = list(self.futures.items())
         running = [t for f, t in items if f.running()]
         self.say("[numass compare] running: " + "; ".join(
-            f"{j.name}{'' if part == 'posterior' else ' (evidence)'} "
+            f"{_task_name(j, part)} "
             f"({latest_progress(self.out / j.name, part)})" for j, part in running)
             + f"; {len(items) - len(running) + n_held} waiting; "
               f"{time.time() - self.t0:.0f} s elapsed")
@@ -201,8 +203,11 @@ class _Run:
             f"{len(items) - len(running) + n_held} waiting"))
 
 
+_PART_SUFFIX = {"posterior": "", "evidence": " (evidence)", "camb": " (CAMB check)"}
+
+
 def _task_name(j: Job, part: str) -> str:
-    return j.name + ("" if part == "posterior" else " (evidence)")
+    return j.name + _PART_SUFFIX[part]
 
 
 def _parse_progress(text: str) -> tuple[str, float | None, str | None]:
@@ -219,8 +224,9 @@ def _parse_progress(text: str) -> tuple[str, float | None, str | None]:
 
 
 def _waits_for_chain(task, settings: Settings) -> bool:
+    """The CAMB check and an importance-sampling evidence start from the finished posterior."""
     j, part = task
-    return part == "evidence" and evidence_method(j, settings) == "importance"
+    return part == "camb" or (part == "evidence" and evidence_method(j, settings) == "importance")
 
 
 def _drive(run: _Run, pending: list[tuple], heartbeat: float) -> None:
@@ -267,7 +273,7 @@ def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | No
     pool, fn = _make_executor(executor, workers)
     say(f"[numass compare] {len(pending)} task(s) to run, "
         f"{workers if executor == 'local' else 'the MPI ranks'} at a time: "
-        f"{', '.join(j.name + ('' if part == 'posterior' else ' (evidence)') for j, part in pending)}")
+        f"{', '.join(_task_name(j, part) for j, part in pending)}")
     threads = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
     run = _Run(pool, fn, out, settings, data_dir, threads, plot, say, len(pending), board)
 

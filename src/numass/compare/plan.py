@@ -45,15 +45,26 @@ class Settings:
     # emulator fits: points outside the emulator's box go to CAMB (True: exact, but ~2 s each,
     # which makes a w0wa chain take hours) or get -inf (False: the box becomes part of the prior)
     emulator_fallback: bool = True
+    # the CAMB check of the emulator optima (compare/camb_check.py): which jobs ('hypotheses',
+    # 'all', 'none'), Newton steps per optimum (0: re-evaluation only), and --verify N posterior
+    # samples reweighted with CAMB (0: off); outside the posterior's fingerprint (CHECK_SETTINGS)
+    camb_check: str = "hypotheses"
+    camb_steps: int = 1
+    verify: int = 0
 
     @classmethod
     def make(cls, quick: bool = False, **overrides) -> "Settings":
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
-                    is_draws=1500, emulator_fallback=False, quick=True) if quick else cls())
+                    is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True)
+                if quick else cls())
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, v)
         return base
+
+
+# the settings of the CAMB check alone: changing them reruns the check, not the posterior
+CHECK_SETTINGS = ("camb_check", "camb_steps", "verify")
 
 
 @dataclass
@@ -78,7 +89,8 @@ class Job:
         return {k: v for k, v in asdict(self).items() if k not in ("label",)}
 
     def fingerprint(self, settings: Settings) -> str:
-        spec = {**self.spec(), "settings": asdict(settings)}
+        spec = {**self.spec(), "settings": {k: v for k, v in asdict(settings).items()
+                                             if k not in CHECK_SETTINGS}}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from cobaya.model import get_model
 
+from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_camb_check
 from numass.compare.plan import Job, Settings, needs_spectra
 from numass.emulator import design
 from numass.errors import InputError, NumassError
@@ -51,28 +53,40 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-STATE_FILE = {"posterior": "job.json", "evidence": "evidence.json"}
-LOG_FILE = {"posterior": "log.txt", "evidence": "evidence_log.txt"}
+STATE_FILE = {"posterior": "job.json", "evidence": "evidence.json", "camb": "camb.json"}
+LOG_FILE = {"posterior": "log.txt", "evidence": "evidence_log.txt", "camb": "camb_log.txt"}
+
+
+def task_fingerprint(job: Job, part: str, settings: Settings) -> str:
+    """The CAMB check has its own (the posterior's and the check's settings)."""
+    return camb_fingerprint(job, settings) if part == "camb" else job.fingerprint(settings)
 
 
 def task_done(job: Job, part: str, out: Path, settings: Settings) -> bool:
     state = read_json(out / job.name / STATE_FILE[part])
-    return bool(state and state.get("fingerprint") == job.fingerprint(settings)
+    return bool(state and state.get("fingerprint") == task_fingerprint(job, part, settings)
                 and state.get("status") == "ok")
 
 
+def job_parts(job: Job, settings: Settings) -> list[str]:
+    """The tasks of a job: the posterior, the evidence (hypotheses), the CAMB check."""
+    return (["posterior"] + (["evidence"] if job.evidence else [])
+            + (["camb"] if wants_camb_check(job, settings) else []))
+
+
 def job_done(job: Job, out: Path, settings: Settings) -> bool:
-    return task_done(job, "posterior", out, settings) and (
-        not job.evidence or task_done(job, "evidence", out, settings))
+    return all(task_done(job, part, out, settings) for part in job_parts(job, settings))
 
 
 def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None,
-            part: str = "posterior", plot=None, echo: bool = True) -> dict:
+            part: str = "posterior", plot=None, echo: bool = True,
+            threads: int | None = None) -> dict:
     """Run one task of a job in ``out/<job.name>`` (resuming what an interrupted run left) and
-    write its state file; a failure is recorded there as ``status: "error: ..."``."""
+    write its state file; a failure is recorded there as ``status: "error: ..."``. ``threads``:
+    the cores the task may use (the CAMB check's processes; None: all)."""
     folder = out / job.name
     folder.mkdir(parents=True, exist_ok=True)
-    fp = job.fingerprint(settings)
+    fp = task_fingerprint(job, part, settings)
     started_file = folder / f"started_{part}.json"
     resume = (read_json(started_file) or {}).get("fingerprint") == fp
     started_file.write_text(json.dumps({"fingerprint": fp, "spec": job.spec()}, indent=1,
@@ -91,6 +105,11 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
                         f"{m['mean']:+.3f} ± {m['std']:.3f} eV, tension (normal ordering) "
                         f"{summary['tension_sigma']['normal_ordering']:.2f}σ Bayesian, "
                         f"{summary['tension_sigma_profile']['normal_ordering']:.2f}σ profile")
+                elif part == "camb":
+                    state.update(run_camb_check(job, settings, data_dir, folder,
+                                                theory_backend(job, settings),
+                                                workers=threads or os.cpu_count() or 1, say=say))
+                    say(f"CAMB check done in {time.time() - t0:.0f} s")
                 else:
                     ev = run_evidence(job, settings, data_dir, say, folder=folder)
                     state.update(ev)

@@ -122,7 +122,9 @@ def _tensions(info, samples, bf, widths, mass_param):
     profiles = {}
     for label, floor in FLOORS.items():
         prof = profile_at(info, mass_param, floor, bf, widths)
-        profiles[label] = {mass_param: floor, "chi2": prof["chi2"]}
+        # the point too: the comparison's CAMB check starts from it
+        profiles[label] = {mass_param: floor, "chi2": prof["chi2"],
+                           "point": {k: prof[k] for k in widths if k in prof}}
     fields = tension_fields(mnu, samples.weights, bf["chi2"], bf[mass_param],
                             {k: p["chi2"] for k, p in profiles.items()})
     return fields, profiles

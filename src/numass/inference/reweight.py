@@ -23,50 +23,73 @@ from numass.inference.setup import build_info
 
 def reweight(run_dir: str | Path, n: int = 300, seed: int = 0, progress=print,
              model: str | None = None, datasets: list[str] | None = None) -> dict:
+    """`numass emulator reweight`: an emulator run's chains reweighted with CAMB, one point
+    after the other in this process."""
     from cobaya.model import get_model
     run_dir = Path(run_dir)
     if model is None or datasets is None:  # from the finished run's summary
         summary = json.loads((run_dir / "summary.json").read_text())
         model, datasets = model or summary["model"], datasets or summary["datasets"]
-    samples = load_chains(run_dir)
-    infos = {b: build_info(model, datasets, backend=b)
-             for b in ("emulator", "camb")}
-    names = [k for k, v in infos["camb"]["params"].items()
-             if isinstance(v, dict) and "prior" in v]
-    idx = [samples.index[k] for k in names]
+    exact_model = get_model(build_info(model, datasets, backend="camb"))
+
+    def exact(names, xs):
+        return [float(exact_model.logpost(dict(zip(names, row)))) for row in xs]
+
+    return reweight_samples(run_dir, build_info(model, datasets, backend="emulator"), n=n,
+                            seed=seed, exact=exact, progress=progress)
+
+
+def thin(samples, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices, draw counts): ``n`` draws with probability ~ weight; distinct rows keep
+    their draw counts as weights."""
     rng = np.random.default_rng(seed)
     w_all = samples.weights / samples.weights.sum()
-    # thin: n draws with probability ~ weight; distinct rows keep their draw counts as weights
-    keep, counts = np.unique(rng.choice(len(w_all), size=n, replace=True, p=w_all),
-                             return_counts=True)
-    x = samples.samples[keep][:, idx]
-    logl = {}
+    return np.unique(rng.choice(len(w_all), size=n, replace=True, p=w_all), return_counts=True)
+
+
+def reweight_samples(run_dir: str | Path, approx_info: dict, n: int, seed: int, exact,
+                     ignore_rows: float | None = None, progress=print) -> dict:
+    """The chains in ``run_dir`` (made with ``approx_info``'s backend) thinned to ``n`` draws and
+    reweighted by exp(ln P_exact - ln P_approx); ``exact(names, rows) -> [ln P]`` evaluates the
+    exact posterior (in parallel if it likes). ``ignore_rows``: burn-in (None: BURN_IN)."""
+    from cobaya.model import get_model
+    samples = load_chains(run_dir, **({} if ignore_rows is None else {"ignore_rows": ignore_rows}))
+    approx = get_model(approx_info)
+    names = list(approx.parameterization.sampled_params())
+    keep, counts = thin(samples, n, seed)
+    x = samples.samples[keep][:, [samples.index[k] for k in names]]
     t0 = time.time()
-    for b, info in infos.items():
-        model = get_model(info)
-        vals = []
-        for j, row in enumerate(x):
-            lp = model.logpost(dict(zip(names, row)))
-            vals.append(float(lp))
-            if b == "camb" and (j + 1) % 25 == 0:
-                progress(f"[numass] CAMB at {j + 1}/{len(x)} samples ({time.time() - t0:.0f} s)")
-        logl[b] = np.array(vals)
-    d = logl["camb"] - logl["emulator"]
+    logp_approx = np.array([float(approx.logpost(dict(zip(names, row)))) for row in x])
+    progress(f"[numass] {len(x)} distinct samples: the exact posterior at each")
+    logp_exact = np.array(exact(names, x), dtype=float)
+    return reweight_table(names, x, counts, logp_exact - logp_approx, time.time() - t0)
+
+
+def reweight_table(names: list[str], x: np.ndarray, counts: np.ndarray, d: np.ndarray,
+                   seconds: float) -> dict:
+    """Means and sigmas of each parameter under the draw counts and under the counts times
+    exp(d) (d = ln P_exact - ln P_approx per row), the shift in sigma, and the ESS."""
     ok = np.isfinite(d)
     wr = np.zeros(len(d))
-    wr[ok] = counts[ok] * np.exp(d[ok] - d[ok].max())
-    ess = float(wr.sum() ** 2 / np.sum(wr**2))
+    if ok.any():
+        wr[ok] = counts[ok] * np.exp(d[ok] - d[ok].max())
+    ess = float(wr.sum() ** 2 / np.sum(wr**2)) if ok.any() else 0.0
     rows = {}
     for j, k in enumerate(names):
         m0 = np.average(x[:, j], weights=counts)
         s0 = math.sqrt(np.average((x[:, j] - m0) ** 2, weights=counts))
+        if not ok.any():
+            continue
         m1 = np.average(x[:, j], weights=wr)
         s1 = math.sqrt(np.average((x[:, j] - m1) ** 2, weights=wr))
         rows[k] = {"mean_emulator": m0, "mean_camb": m1, "sigma_emulator": s0, "sigma_camb": s1,
-                   "shift_in_sigma": (m1 - m0) / s0, "sigma_ratio": s1 / s0}
-    return {"n": int(counts.sum()), "n_distinct": int(len(x)), "ess": ess, "n_nonfinite": int((~ok).sum()),
-            "delta_logpost": {"mean": float(np.mean(d[ok])), "std": float(np.std(d[ok]))},
-            "params": rows, "seconds": round(time.time() - t0, 1)}
+                   "shift_in_sigma": (m1 - m0) / s0 if s0 > 0 else 0.0,
+                   "sigma_ratio": s1 / s0 if s0 > 0 else 1.0}
+    return {"n": int(counts.sum()), "n_distinct": int(len(x)), "ess": ess,
+            "n_nonfinite": int((~ok).sum()),
+            "delta_logpost": {"mean": float(np.mean(d[ok])) if ok.any() else None,
+                              "std": float(np.std(d[ok])) if ok.any() else None},
+            "params": rows, "seconds": round(seconds, 1)}
 
 
 def format_table(r: dict) -> str:

@@ -17,6 +17,7 @@ from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.inference.results import load_chains
 from numass.report import published_section
+from numass.report.camb_table import CAMB_HEAD, CAMB_NOTE, camb_rows
 from numass.stats import FLOORS, sigma_mark, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -338,6 +339,44 @@ def _figure(src: str | None, caption: str, alt: str) -> str:
             f'alt="{html.escape(alt)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
+def _camb_html(summary: dict) -> list[str]:
+    """The "CAMB − emulator χ²" section (nothing when no job had a CAMB check)."""
+    rows = camb_rows(summary)
+    if not rows:
+        return []
+    return [f"<h2 id='camb-check'>CAMB − emulator χ²</h2><p class='small'>"
+            f"{html.escape(CAMB_NOTE)}</p>" + _table(CAMB_HEAD, rows, "camb-table")]
+
+
+def _provenance_html(summary: dict) -> list[str]:
+    """Data with citations, every job's priors, settings, versions, jobs and how to reproduce."""
+    data = summary["data"]
+    parts = []
+    parts.append("<h2>Data</h2><ul>")
+    for i, c in data["citations"].items():
+        parts.append(f"<li><code>{html.escape(i)}</code>: {html.escape(c)}</li>")
+    parts.append("</ul><h2>Priors</h2>")
+    prow = []
+    for job, pri in summary["priors"].items():
+        for p, v in pri.items():
+            prow.append([job, p, json.dumps(v)])
+    parts.append(_table(["job", "parameter", "prior (Cobaya)"], prow, "priors-table"))
+    parts.append("<h2>Settings and software</h2>")
+    parts.append(_table(["setting", "value"], settings_rows(summary), "settings-table"))
+    parts.append(_table(["package", "version"], [[k, v] for k, v in summary["software"].items()],
+                        "software-table"))
+    jobs = [[n, j["model"], ", ".join(j["datasets"]), j.get("backend") or "model default",
+             j.get("skip") and "skipped" or (f"same as {j['same_as']}" if j.get("same_as") else "run")]
+            for n, j in summary["jobs"].items()]
+    parts.append("<h3>Jobs</h3>" + _table(["job", "model", "data", "backend", "run"], jobs,
+                                          "jobs-table"))
+    parts.append("<p class='small'>Reproduce: <code>numass compare --data "
+                 f"{html.escape(data['label'] if data['label'] != 'custom' else ','.join(data['datasets']))}"
+                 f"{' --quick' if summary['settings'].get('quick') else ''}</code> with the versions "
+                 "above. Each job's chains, best fit and profiles are in its own folder.</p>")
+    return parts
+
+
 def render_html(summary: dict, figs: dict) -> str:
     H = summary["hypotheses"]
     data = summary["data"]
@@ -364,6 +403,7 @@ def render_html(summary: dict, figs: dict) -> str:
     parts.append("<p class='small'>" + " ".join(
         f"<b>{html.escape(k)}</b>: {html.escape(v)}." for k, v in summary["definitions"].items())
                  + "</p>")
+    parts += _camb_html(summary)
     parts.append("<h2>Σmν,eff posteriors</h2>")
     parts.append(_figure(figs.get("posteriors"), "1-d marginal posteriors of Σmν,eff (GetDist) for "
                          "every hypothesis that ran; floors dashed (NO) and dotted (IO).",
@@ -394,28 +434,7 @@ def render_html(summary: dict, figs: dict) -> str:
     parts.append(_table(CLAIMS_HEAD, claims_rows(summary), "claims-table",
                         cell_class=lambda i, j, c: c.split()[0] if j == 2 and c else ""))
     parts.append(published_section.render_html(summary, _table))
-    parts.append("<h2>Data</h2><ul>")
-    for i, c in data["citations"].items():
-        parts.append(f"<li><code>{html.escape(i)}</code>: {html.escape(c)}</li>")
-    parts.append("</ul><h2>Priors</h2>")
-    prow = []
-    for job, pri in summary["priors"].items():
-        for p, v in pri.items():
-            prow.append([job, p, json.dumps(v)])
-    parts.append(_table(["job", "parameter", "prior (Cobaya)"], prow, "priors-table"))
-    parts.append("<h2>Settings and software</h2>")
-    parts.append(_table(["setting", "value"], settings_rows(summary), "settings-table"))
-    parts.append(_table(["package", "version"], [[k, v] for k, v in summary["software"].items()],
-                        "software-table"))
-    jobs = [[n, j["model"], ", ".join(j["datasets"]), j.get("backend") or "model default",
-             j.get("skip") and "skipped" or (f"same as {j['same_as']}" if j.get("same_as") else "run")]
-            for n, j in summary["jobs"].items()]
-    parts.append("<h3>Jobs</h3>" + _table(["job", "model", "data", "backend", "run"], jobs,
-                                          "jobs-table"))
-    parts.append("<p class='small'>Reproduce: <code>numass compare --data "
-                 f"{html.escape(data['label'] if data['label'] != 'custom' else ','.join(data['datasets']))}"
-                 f"{' --quick' if summary['settings'].get('quick') else ''}</code> with the versions "
-                 "above. Each job's chains, best fit and profiles are in its own folder.</p>")
+    parts += _provenance_html(summary)
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -444,6 +463,9 @@ def render_md(summary: dict, figs: dict) -> str:
     if summary.get("warnings"):
         out += ["**Warnings**", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
     out += [f"- **{k}**: {v}" for k, v in summary["definitions"].items()] + [""]
+    if camb_rows(summary):
+        out += ["## CAMB − emulator χ²", "", CAMB_NOTE, "",
+                _md_table(CAMB_HEAD, camb_rows(summary)), ""]
     out += ["## Figures", ""]
     for key, caption in (("posteriors", "Σmν,eff posteriors"), ("tension_bars", "tension bars"),
                          ("triangle_lcdm", "ΛCDM triangle")):
