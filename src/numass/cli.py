@@ -155,7 +155,8 @@ def cmd_compare(args) -> int:
     from numass.report.plots import triangle_plot
 
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
-                             seed=args.seed, evidence_method=args.evidence)
+                             seed=args.seed, evidence_method=args.evidence,
+                             sampler=args.sampler)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     overrides = parse_overrides(args.fix, args.prior)
     t0 = time.time()
@@ -325,6 +326,11 @@ def _add_compare(sub) -> None:
                    help="evidence method: nested sampling (dynesty) or importance sampling from "
                         "the converged chain; auto (default): importance with CMB spectra, "
                         "dynesty on background-only data")
+    p.add_argument("--sampler", choices=["auto", *SAMPLERS], default="auto",
+                   help="posteriors: 'auto' (default) nautilus for every job whose backend is "
+                        "batched (posterior and ln Z in one run, tails by the evidence ratio), "
+                        "MCMC + an evidence task for the others; 'nautilus' (an error where a "
+                        "job's backend is not batched); 'mcmc' (Cobaya's MCMC throughout)")
     p.add_argument("--allow-camb", action="store_true",
                    help="with CMB spectra, also run the model the emulator does not serve "
                         "(nu_interacting) with CAMB at every point: about a day a chain")

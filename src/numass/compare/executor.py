@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from numass.compare import EXECUTORS
 from numass.compare.plan import Job, Settings
 from numass.compare.tasks import (LOG_FILE, STATE_FILE, evidence_method, execute, job_done,
-                                  read_json, task_done)
+                                  needs_evidence_task, read_json, task_done)
 from numass.errors import InputError
 from numass.progress import TOTAL
 
@@ -107,6 +107,10 @@ def latest_progress(folder: Path, part: str) -> str:
             return "evidence, " + line.split("]", 1)[1].strip()
         if line.startswith("[evidence] full prior"):
             return "evidence on the full prior"
+        if "nautilus:" in line and "likelihood calls" in line:
+            return "nested sampling, " + line.split("nautilus:", 1)[1].split(" (")[0].strip()
+        if "tail above" in line:
+            return "tail by the evidence ratio"
         if "Sampling complete" in line or "has converged" in line:
             return "MCMC done; best fit, profiles"
         if "Convergence of means" in line:
@@ -120,7 +124,7 @@ def pending_tasks(jobs: list[Job], out: Path, settings: Settings, say=print) -> 
     """The (job, part) tasks not finished yet, slowest first; says which are kept."""
     todo = [j for j in jobs if not j.skip and not j.same_as]
     tasks = [(j, part) for j in todo for part in ("posterior", "evidence")
-             if part == "posterior" or j.evidence]
+             if part == "posterior" or needs_evidence_task(j, settings)]
     done = [t for t in tasks if task_done(*t, out, settings)]
     if done:
         names = sorted({j.name for j, _ in done if job_done(j, out, settings)})
