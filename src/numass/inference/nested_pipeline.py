@@ -65,15 +65,18 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     _say(progress, "[numass] 1/4 best fit (batched Newton) and the sampling box")
     bf = batch_best_fit(post, refs, widths, seed=seed or 0)
     box = sampling_box(post, bf)
+    stages = {"best_fit": time.time() - t0}
     _say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
     res = run_nautilus(post, box, out, seed=seed, resume=resume, say=progress, **options)
     root = write_getdist_chain(out / CHAIN_ROOT, post, res, _latex(info))
+    stages["nested"] = time.time() - t0 - sum(stages.values())
     _say(progress, "[numass] 3/4 best fit refined from the best sample, profiles at the floors")
     top = res["points"][int(np.argmax(res["loglike"]))]
     bf = batch_best_fit(post, refs, widths, seed=seed or 0, n_starts=2,
                         extra_starts=[dict(zip(post.names, top)), bf])
     profiles = batch_profile(post, mass_param, list(FLOORS.values()), bf, widths)
     summary = _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root)
+    stages["profiles"] = time.time() - t0 - sum(stages.values())
     summary["nautilus"] = {"n_live": options.get("n_live", N_LIVE),
                            "n_eff_target": options.get("n_eff", N_EFF),
                            "n_networks": options.get("n_networks", 4)}
@@ -84,6 +87,7 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
         resolve_tails(post, summary, box, dict(FLOORS), out, mass_param,
                       min_ess=tail.pop("min_ess"), seed=seed, resume=resume, say=progress,
                       **tail)
+        stages["tails"] = time.time() - t0 - sum(stages.values())
     if summary.get("warning"):
         _say(progress, f"[numass] warning: {summary['warning']}")
     _say(progress, "[numass] 4/4 summary and plots")
@@ -95,6 +99,8 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
             samples, out / "triangle.png",
             params=[mass_param, *[n for n in post.names if n != mass_param]]))
     summary["wall_seconds"] = round(time.time() - t0, 1)
+    stages["plots"] = summary["wall_seconds"] - sum(stages.values())
+    summary["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
