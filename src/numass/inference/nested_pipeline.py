@@ -99,7 +99,7 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
             samples, out / "triangle.png",
             params=[mass_param, *[n for n in post.names if n != mass_param]]))
     summary["wall_seconds"] = round(time.time() - t0, 1)
-    stages["plots"] = summary["wall_seconds"] - sum(stages.values())
+    stages["plots"] = max(summary["wall_seconds"] - sum(stages.values()), 0.0)
     summary["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

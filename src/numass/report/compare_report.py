@@ -281,12 +281,13 @@ CLAIMS_HEAD = ["the review says", "numass measures", "verdict", "rule (fixed in 
 
 def settings_rows(summary: dict) -> list[list[str]]:
     s = summary["settings"]
-    return [*nested_rows(summary), ["MCMC stop", f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
+    return [*nested_rows(summary),
+            ["MCMC stop", f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
                           f"{s['rminus1_cl']} on the 95% bounds; at most {s['max_samples']} samples; "
                           f"seed {s['seed']}; first 30% of each chain dropped"],
-            ["nested sampling", f"dynesty static, {s['nlive']} live points, stop at Δln Z < "
-                                f"{s['dlogz']}, multi-ellipsoid bounds, uniform sampling; seed "
-                                f"{s['seed']}"],
+            ["evidence of MCMC jobs", f"dynesty static, {s['nlive']} live points, stop at "
+                                      f"Δln Z < {s['dlogz']}, multi-ellipsoid bounds, uniform "
+                                      f"sampling; seed {s['seed']}"],
             ["quick settings", "yes (fast, not for publication)" if s["quick"] else "no"],
             ["wall time", f"{summary['wall_seconds']:.0f} s"]]
 
