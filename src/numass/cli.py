@@ -157,7 +157,7 @@ def cmd_compare(args) -> int:
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
                              seed=args.seed, evidence_method=args.evidence,
                              verify=args.verify, camb_check=args.camb_check,
-                             camb_steps=args.camb_steps)
+                             camb_steps=args.camb_steps, sampler=args.sampler)
     if (args.verify or 0) < 0 or (args.camb_steps or 0) < 0:
         raise InputError("--verify and --camb-steps take a number >= 0")
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
@@ -329,6 +329,11 @@ def _add_compare(sub) -> None:
                    help="evidence method: nested sampling (dynesty) or importance sampling from "
                         "the converged chain; auto (default): importance with CMB spectra, "
                         "dynesty on background-only data")
+    p.add_argument("--sampler", choices=["auto", *SAMPLERS], default="auto",
+                   help="posteriors: 'auto' (default) nautilus for every job whose backend is "
+                        "batched (posterior and ln Z in one run, tails by the evidence ratio), "
+                        "MCMC + an evidence task for the others; 'nautilus' (an error where a "
+                        "job's backend is not batched); 'mcmc' (Cobaya's MCMC throughout)")
     p.add_argument("--allow-camb", action="store_true",
                    help="with CMB spectra, also run the model the emulator does not serve "
                         "(nu_interacting) with CAMB at every point: about a day a chain")

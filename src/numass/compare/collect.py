@@ -16,7 +16,8 @@ from numass.compare.provenance import citations, priors, software_versions
 from numass.compare.published import published_block
 from numass.compare.tasks import box_edge_weights, read_json, theory_backend
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
-from numass.stats import FLOORS, sigma_mark
+from numass.inference.results import run_sampler
+from numass.stats import FLOORS, format_bayes
 
 def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
     by = summary["bestfit"].get("chi2_by_likelihood", {})
@@ -51,7 +52,9 @@ def _tension(summary: dict) -> dict:
     """{floor: {bayes, profile, ...}}: 'bayes_extrapolated' where too few effective chain samples
     lie above the floor and the Bayesian figure comes from a fit to the marginal (then
     'bayes_method' names the fit and 'bayes_bound' is the 95% lower bound the samples alone
-    support); 'bayes_lower_bound' only where the figure itself is a bound."""
+    support); 'bayes_lower_bound' only where the figure itself is a bound. A tail computed by
+    the evidence ratio (bayes_method 'evidence-ratio') carries 'bayes_err' (σ) and
+    'bayes_p_above', and 'bayes_beyond_cap' beyond 5σ (printed '> 5')."""
     bound = summary.get("tension_sigma_lower_bound", [])
     details = summary.get("tension_bayes", {})
     out = {}
@@ -66,6 +69,11 @@ def _tension(summary: dict) -> dict:
                       "bayes_counted": d["sigma_counted"], "bayes_bound": d["sigma_bound"]})
             if d["extrapolated"]:
                 t["bayes_extrapolated"] = True
+            if d["method"] == "evidence-ratio":
+                t.update({"bayes_err": d.get("sigma_err"), "bayes_p_above": d.get("p_above"),
+                          "bayes_ln_p_err": d.get("ln_p_above_err")})
+                if d.get("beyond_cap"):
+                    t["bayes_beyond_cap"] = True
         out[label] = t
     return out
 
@@ -99,16 +107,18 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
     summary = read_json(out / src.name / "summary.json")
     if summary is None:
         return _empty("error: summary.json missing", job.label), None
-    summary["sampled_params"] = _sampled(out / src.name)
+    summary["sampled_params"] = summary.get("sampled_params") or _sampled(out / src.name)
     entry = {"label": job.label, "status": "ok", "model": job.model, "datasets": job.datasets,
              "folder": src.name, "mnu_eff": summary["mnu_eff"], "tension_sigma": _tension(summary),
              "bestfit": summary["bestfit"], "n_params": len(summary["sampled_params"]),
              "rminus1": summary.get("rminus1"), "converged": summary.get("converged"),
              "n_samples": summary.get("n_samples"), "wall_seconds": state.get("wall_seconds"),
-             "backend": summary.get("backend")}
+             "backend": summary.get("backend"), "sampler": run_sampler(out / src.name),
+             "convergence": convergence(summary, settings)}
     if job.same_as:
         entry["same_as"] = job.same_as
-    if theory_backend(src, settings) == "emulator-box":
+    if theory_backend(src, settings) == "emulator-box" or (
+            entry["sampler"] == "nautilus" and "emulator" in (entry["backend"] or "")):
         try:
             edges = box_edge_weights(out / src.name)
         except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
@@ -123,7 +133,9 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
     if poi:
         entry["params"] = poi
     entry = apply_camb(entry, summary, _camb_state(src, out, settings))
-    if src.evidence:
+    if entry["sampler"] == "nautilus":
+        entry.update(_nested_evidence(summary, src))
+    elif src.evidence:
         ev = read_json(out / src.name / "evidence.json")
         if ev is None or ev.get("fingerprint") != src.fingerprint(settings):
             entry["evidence_status"] = "not run (interrupted; rerun the command to resume)"
@@ -137,6 +149,34 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
                 "ln_prior_mass_of_box", "edge_weight", "ess", "wall_seconds", "warning")
                 if k in ev}
     return entry, summary
+
+
+def convergence(summary: dict, settings: Settings) -> dict:
+    """The job's convergence criterion, its measured figures and whether it was met: nautilus
+    n_eff >= settings.n_eff and sigma(ln Z) <= settings.lnz_err_max; MCMC R-1 < settings.rminus1
+    (Cobaya's stop, with its bounds criterion)."""
+    if summary.get("sampler") == "nautilus":
+        n_eff, err = summary.get("n_eff") or 0.0, summary.get("ln_evidence_err") or math.inf
+        met = n_eff >= settings.n_eff and err <= settings.lnz_err_max
+        return {"sampler": "nautilus", "criterion": f"n_eff ≥ {settings.n_eff} and σ(ln Z) ≤ "
+                                                    f"{settings.lnz_err_max:g}",
+                "n_eff": n_eff, "ln_evidence_err": err, "met": bool(met)}
+    r = summary.get("rminus1")
+    return {"sampler": "mcmc", "criterion": f"R−1 < {settings.rminus1:g} (means), < "
+                                            f"{settings.rminus1_cl:g} (95% bounds)",
+            "rminus1": r, "met": bool(summary.get("converged"))}
+
+
+def _nested_evidence(summary: dict, job: Job) -> dict:
+    """ln Z of a nautilus job (from its posterior run), with the normalisation of Gaussian
+    priors written as likelihoods (Job.ln_evidence_offset) added as for the evidence tasks."""
+    return {"evidence_status": "ok",
+            "ln_evidence": summary["ln_evidence"] + job.ln_evidence_offset,
+            "ln_evidence_err": summary["ln_evidence_err"],
+            "evidence": {"method": "nautilus", "n_calls": summary.get("n_calls"),
+                         "ess": summary.get("n_eff"), "ln_evidence_offset": job.ln_evidence_offset,
+                         "ln_prior_mass_of_box": summary.get("ln_prior_mass_of_box"),
+                         **{k: summary[k] for k in ("nautilus", "tail_runs") if k in summary}}}
 
 
 def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, base: list[str],
@@ -167,9 +207,15 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
         if e.get("emulator_box_edge_weight") and not j.same_as:
             warnings.append(
                 f"{j.name}: posterior weight at the emulator box's edge (the box is part of the "
-                f"prior with --quick; rerun without --quick, which sends points outside it to "
-                f"CAMB): " + ", ".join(f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}"
+                f"prior for nautilus and with --quick; --sampler mcmc without --quick sends "
+                f"points outside it to CAMB): " + ", ".join(f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}"
                                        for k, v in e["emulator_box_edge_weight"].items()))
+        conv = e.get("convergence") or {}
+        if not conv.get("met", True) and not j.same_as:
+            warnings.append(f"{j.name}: convergence criterion missed ({conv['criterion']}): "
+                            + ", ".join(f"{k} {v:.3g}" for k, v in conv.items()
+                                        if k in ("n_eff", "ln_evidence_err", "rminus1")
+                                        and isinstance(v, float)))
         if (e.get("evidence") or {}).get("warning"):
             warnings.append(f"{j.name}: evidence: {e['evidence']['warning']}")
     summary = {
@@ -246,10 +292,16 @@ def format_table(summary: dict) -> str:
         lnz = (f"{e['ln_evidence']:.2f} ± {e['ln_evidence_err']:.2f}"
                if e.get("ln_evidence") is not None else "-")
         fmt = (lambda x: f"{x:+7.2f}" if x is not None else "      -")
-        sig = (lambda s: f"{sigma_mark(s)}{s['bayes']:.2f}/{s['profile']:.2f}")
-        rows.append(f"{name:<18} {'ok':<8} {m['mean']:+.3f} ± {m['std']:.3f}   "
+        sig = (lambda s: f"{format_bayes(s)}/{s['profile']:.2f}")
+        ok = "ok" if (e.get("convergence") or {}).get("met", True) else "ok*"
+        rows.append(f"{name:<18} {ok:<8} {m['mean']:+.3f} ± {m['std']:.3f}   "
                     f"{sig(t['normal_ordering']):<12} {sig(t['inverted_ordering']):<12} "
                     f"{fmt(e['delta_chi2'])} {fmt(e['delta_aic'])} {lnz:>15}")
+    missed = [n for n, e in summary["hypotheses"].items()
+              if not (e.get("convergence") or {}).get("met", True)]
+    if missed:
+        rows.append(f"* convergence criterion missed: {', '.join(missed)} (summary.json: "
+                    f"hypotheses.<name>.convergence)")
     return "\n".join(rows)
 
 

@@ -110,6 +110,10 @@ def latest_progress(folder: Path, part: str) -> str:
             return "evidence, " + line.split("]", 1)[1].strip()
         if line.startswith("[evidence] full prior"):
             return "evidence on the full prior"
+        if "nautilus:" in line and "likelihood calls" in line:
+            return "nested sampling, " + line.split("nautilus:", 1)[1].split(" (")[0].strip()
+        if "tail above" in line:
+            return "tail by the evidence ratio"
         if "Sampling complete" in line or "has converged" in line:
             return "MCMC done; best fit, profiles"
         if "Convergence of means" in line:

@@ -51,12 +51,27 @@ class Settings:
     camb_check: str = "hypotheses"
     camb_steps: int = 1
     verify: int = 0
+    # the posterior's sampler: 'auto' (nautilus for every job whose backend is batched, one run
+    # giving posterior and ln Z; Cobaya's MCMC + a separate evidence task otherwise), 'nautilus'
+    # (an error for a job with no batched backend) or 'mcmc'; docs/compare.md
+    sampler: str = "auto"
+    # nautilus: live points, networks, and the convergence criterion, which is also its stop:
+    # n_eff >= n_eff and sigma(ln Z) = 1/sqrt(n_eff) <= lnz_err_max (docs/compare.md: why)
+    n_live: int = 500
+    n_networks: int = 1
+    n_eff: int = 10_000
+    lnz_err_max: float = 0.1
+    # tails: the evidence ratio on the prior cut at a floor where fewer effective samples than
+    # this lie above it (numass.stats.TAIL_RESOLVED_ESS)
+    tail_min_ess: float = 100.0
+    tail_n_live: int = 500
+    tail_n_eff: int = 400
 
     @classmethod
     def make(cls, quick: bool = False, **overrides) -> "Settings":
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
-                    is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True)
-                if quick else cls())
+                    is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True, n_live=300,
+                    n_eff=2000, tail_n_live=300, tail_n_eff=200) if quick else cls())
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, v)

@@ -12,6 +12,7 @@ import cobaya.model  # noqa: F401 - imported once here, so that forked task proc
 from numass.compare.collect import collect
 from numass.compare.executor import run_tasks
 from numass.compare.plan import Job, Settings, apply_overrides, plan, select
+from numass.compare.tasks import job_sampler
 from numass.likelihoods import resolve_data
 
 
@@ -66,6 +67,9 @@ def run_comparison(data: str | None = "embedded", out: str | Path = "numass-comp
         jobs = select(jobs, only)
     if param_overrides:
         jobs = apply_overrides(jobs, param_overrides)
+    for j in jobs:  # an impossible --sampler is an error before anything runs
+        if not j.skip:
+            job_sampler(j, settings)
     data_label, base = resolve_data(data)
     workers = workers or min(2, os.cpu_count() or 1)
     t0 = time.time()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -23,11 +24,13 @@ from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_ca
 from numass.compare.plan import Job, Settings, needs_spectra
 from numass.emulator import design
 from numass.errors import InputError, NumassError
+from numass.inference.batch_posterior import batched_backend
 from numass.inference.evidence import importance_evidence, log_evidence
 from numass.inference.optimize import best_fit, proposal_covmat
 from numass.inference.pipeline import run_analysis
 from numass.inference.results import chain_root, load_chains, proposal_refs, proposal_widths
 from numass.inference.setup import build_info
+from numass.models import get_model as get_numass_model
 from numass.progress import logs_to
 
 log = logging.getLogger("numass")
@@ -69,13 +72,59 @@ def task_done(job: Job, part: str, out: Path, settings: Settings) -> bool:
 
 
 def job_parts(job: Job, settings: Settings) -> list[str]:
-    """The tasks of a job: the posterior, the evidence (hypotheses), the CAMB check."""
-    return (["posterior"] + (["evidence"] if job.evidence else [])
+    """The tasks of a job: the posterior, a separate evidence task (hypotheses sampled by MCMC;
+    nautilus gives ln Z with the posterior), the CAMB check."""
+    return (["posterior"] + (["evidence"] if needs_evidence_task(job, settings) else [])
             + (["camb"] if wants_camb_check(job, settings) else []))
 
 
 def job_done(job: Job, out: Path, settings: Settings) -> bool:
     return all(task_done(job, part, out, settings) for part in job_parts(job, settings))
+
+
+def resolved_backend(job: Job, settings: Settings) -> str:
+    """The backend name the job's runs resolve to (the model's default when the job names
+    none), as build_info resolves it."""
+    backend = theory_backend(job, settings)
+    if backend:
+        return backend
+    try:
+        model = get_numass_model(job.model)
+    except Exception:  # noqa: BLE001 - a missing model fails in its own job
+        return "camb"
+    return model.resolve_backend(None, needs_spectra(job.datasets))
+
+
+def job_sampler(job: Job, settings: Settings) -> str:
+    """'nautilus' or 'mcmc' for this job (Settings.sampler): nautilus wherever the job's
+    backend has a batched path (with 'auto' or 'nautilus'); InputError for 'nautilus' on a job
+    with none, and for an unknown name."""
+    if settings.sampler not in ("auto", "nautilus", "mcmc"):
+        raise InputError(f"sampler '{settings.sampler}': use auto, nautilus or mcmc")
+    if settings.sampler == "mcmc":
+        return "mcmc"
+    backend = resolved_backend(job, settings)
+    if batched_backend(backend):
+        return "nautilus"
+    if settings.sampler == "nautilus":
+        raise InputError(f"--sampler nautilus: job {job.name} uses backend '{backend}', which has "
+                         f"no batched path; use --sampler auto (MCMC for that job) or mcmc")
+    return "mcmc"
+
+
+def needs_evidence_task(job: Job, settings: Settings) -> bool:
+    """A separate evidence task: for the hypotheses sampled by MCMC (a nautilus run gives ln Z
+    with the posterior)."""
+    return job.evidence and job_sampler(job, settings) == "mcmc"
+
+
+def nested_options(settings: Settings) -> dict:
+    """run_analysis's nested_options for a comparison job: run to n_eff (which also makes
+    sigma(ln Z) = 1/sqrt(n_eff) <= lnz_err_max), and the tails by the evidence ratio."""
+    n_eff = max(settings.n_eff, math.ceil(settings.lnz_err_max ** -2))
+    return {"n_live": settings.n_live, "n_eff": n_eff, "n_networks": settings.n_networks,
+            "tail": {"min_ess": settings.tail_min_ess, "n_live": settings.tail_n_live,
+                     "n_eff": settings.tail_n_eff, "n_networks": settings.n_networks}}
 
 
 def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None,
@@ -129,7 +178,9 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
 
 def run_posterior(job: Job, settings: Settings, data_dir, folder: Path, resume: bool,
                   say, plot=None) -> dict:
+    sampler = job_sampler(job, settings)
     return run_analysis(
+        sampler=sampler, nested_options=nested_options(settings) if sampler == "nautilus" else None,
         model=job.model, datasets=job.datasets, out=folder, backend=theory_backend(job, settings),
         data_dir=data_dir, resume=resume, rminus1=settings.rminus1,
         max_samples=settings.max_samples, seed=settings.seed, progress=say,
@@ -204,7 +255,7 @@ def evidence_method(job: Job, settings: Settings) -> str:
 
 def chain_samples(folder: Path, names: list[str]):
     """(samples (m, d) of ``names``, weights) of the job's chains, burn-in removed as in the
-    posterior summary (inference.results.BURN_IN)."""
+    posterior summary (for MCMC chains only: inference.results.burn_in)."""
     root = chain_root(folder)
     if not list(root.parent.glob(root.name + "*.txt")):
         raise NumassError(f"no chains in {root.parent}: the posterior task must finish first")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from numass.errors import InputError
+from numass.inference.nested import N_EFF, N_LIVE
 from numass.inference.results import CHAIN_ROOT, proposal_refs, proposal_widths
 from numass.stats import FLOORS, summarize_1d, tension_fields
 
@@ -48,9 +49,15 @@ def _latex(info: dict) -> dict:
 def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, t0: float,
                         resume: bool, seed: int | None, progress, plot,
                         mass_param: str, data_dir=None, nested_options: dict | None = None) -> dict:
+    """Best fit, nautilus, profiles, summary. ``nested_options`` go to nested.run_nautilus,
+    except 'tail' ({'min_ess', and tail_evidence's options}, or absent: no tail runs): the
+    Bayesian tension of a floor with fewer than min_ess effective samples above it then comes
+    from the evidence ratio (nested_tail.resolve_tails)."""
     from numass.inference.batch_optimize import batch_best_fit, batch_profile
     from numass.inference.batch_posterior import BatchPosterior
     from numass.inference.nested import run_nautilus, sampling_box, write_getdist_chain
+    options = dict(nested_options or {})
+    tail = options.pop("tail", None)
     post = BatchPosterior(info, data_dir=data_dir, backend_options={})  # the box is the prior
     if mass_param not in post.names:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
@@ -58,22 +65,56 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     _say(progress, "[numass] 1/4 best fit (batched Newton) and the sampling box")
     bf = batch_best_fit(post, refs, widths, seed=seed or 0)
     box = sampling_box(post, bf)
+    stages = {"best_fit": time.time() - t0}
     _say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
-    res = run_nautilus(post, box, out, seed=seed, resume=resume, say=progress,
-                       **(nested_options or {}))
+    res = run_nautilus(post, box, out, seed=seed, resume=resume, say=progress, **options)
     root = write_getdist_chain(out / CHAIN_ROOT, post, res, _latex(info))
+    stages["nested"] = time.time() - t0 - sum(stages.values())
     _say(progress, "[numass] 3/4 best fit refined from the best sample, profiles at the floors")
     top = res["points"][int(np.argmax(res["loglike"]))]
     bf = batch_best_fit(post, refs, widths, seed=seed or 0, n_starts=2,
                         extra_starts=[dict(zip(post.names, top)), bf])
-    floors = list(FLOORS.items())
-    profiles = batch_profile(post, mass_param, [f for _, f in floors], bf, widths)
+    profiles = batch_profile(post, mass_param, list(FLOORS.values()), bf, widths)
+    summary = _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root)
+    stages["profiles"] = time.time() - t0 - sum(stages.values())
+    summary["nautilus"] = {"n_live": options.get("n_live", N_LIVE),
+                           "n_eff_target": options.get("n_eff", N_EFF),
+                           "n_networks": options.get("n_networks", 4)}
+    if tail is not None:
+        from numass.inference.nested_tail import resolve_tails
+
+        tail = dict(tail)
+        resolve_tails(post, summary, box, dict(FLOORS), out, mass_param,
+                      min_ess=tail.pop("min_ess"), seed=seed, resume=resume, say=progress,
+                      **tail)
+        stages["tails"] = time.time() - t0 - sum(stages.values())
+    if summary.get("warning"):
+        _say(progress, f"[numass] warning: {summary['warning']}")
+    _say(progress, "[numass] 4/4 summary and plots")
+    if plot is not None:
+        from getdist import loadMCSamples
+
+        samples = loadMCSamples(str(root), settings={"ignore_rows": 0})
+        summary["triangle_plot"] = str(plot(
+            samples, out / "triangle.png",
+            params=[mass_param, *[n for n in post.names if n != mass_param]]))
+    summary["wall_seconds"] = round(time.time() - t0, 1)
+    stages["plots"] = max(summary["wall_seconds"] - sum(stages.values()), 0.0)
+    summary["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root) -> dict:
+    """summary.json of a nested run (the MCMC path's layout; 'sampler': 'nautilus', which every
+    chain reader branches on: results.burn_in)."""
     w, x = res["weights"], res["points"]
     mnu = x[:, post.names.index(mass_param)]
     columns = {n: x[:, i] for i, n in enumerate(post.names)} | res["derived"]
+    floors = list(FLOORS.items())
     summary = {
         "model": model, "datasets": datasets, "backend": post.backend_name,
-        "sampler": "nautilus",
+        "sampler": "nautilus", "sampled_params": list(post.names),
         "mnu_eff": summarize_1d(mnu, w),
         **({"mass_param": mass_param} if mass_param != "mnu_eff" else {}),
         "params": {n: summarize_1d(v, w) for n, v in columns.items()
@@ -98,17 +139,6 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     if edges:
         summary["warning"] = (f"posterior weight at the sampling box's edge: {edges}; the box "
                               f"cut the posterior")
-        _say(progress, f"[numass] warning: {summary['warning']}")
-    _say(progress, "[numass] 4/4 summary and plots")
-    if plot is not None:
-        from getdist import loadMCSamples
-
-        samples = loadMCSamples(str(root), settings={"ignore_rows": 0})
-        summary["triangle_plot"] = str(plot(
-            samples, out / "triangle.png",
-            params=[mass_param, *[n for n in post.names if n != mass_param]]))
-    summary["wall_seconds"] = round(time.time() - t0, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 

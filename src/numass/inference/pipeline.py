@@ -252,6 +252,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                                                    if n in samples.index]))
     if param_overrides:
         result.extra["param_overrides"] = param_overrides
+    result.extra["sampler"] = "mcmc"  # chain readers drop the burn-in (results.burn_in)
     result.wall_seconds = round(time.time() - t0, 1)
     result.to_json(out / "summary.json")
     return result.to_dict()

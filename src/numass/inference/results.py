@@ -32,14 +32,28 @@ def chain_root(folder: str | Path) -> Path:
     return Path(folder) / CHAIN_ROOT
 
 
-def chain_burn_in(folder: str | Path) -> float:
-    """The fraction of each chain to drop: BURN_IN for MCMC chains, 0 for nested sampling's."""
-    return 0.0 if (Path(folder) / NESTED_MARKER).is_file() else BURN_IN
+def run_sampler(folder: str | Path) -> str:
+    """'nautilus' or 'mcmc': the sampler that wrote the chains in ``folder``, as its summary.json
+    records it ('sampler'); without a summary, 'nautilus' where its settings file lies beside
+    the chains. Every reader of a run's chains branches on this, and only on this."""
+    try:
+        recorded = json.loads((Path(folder) / "summary.json").read_text()).get("sampler")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded:
+        return recorded
+    return "nautilus" if (Path(folder) / NESTED_MARKER).exists() else "mcmc"
+
+
+def burn_in(folder: str | Path) -> float:
+    """The fraction of each chain to drop: BURN_IN for MCMC; none for nautilus, whose rows are
+    importance-weighted independent draws (dropping 30% would drop part of the posterior)."""
+    return 0.0 if run_sampler(folder) == "nautilus" else BURN_IN
 
 
 def load_chains(folder: str | Path, **settings):
-    """GetDist samples of the run in ``folder`` (burn-in removed: ``chain_burn_in``;
-    ``settings`` added), or an InputError saying what was expected and what was found."""
+    """GetDist samples of the run in ``folder`` (burn-in removed where the sampler has one,
+    see burn_in; ``settings`` added), or an InputError saying what was expected and found."""
     from getdist import loadMCSamples
 
     root = chain_root(folder)
@@ -52,8 +66,7 @@ def load_chains(folder: str | Path, **settings):
         raise InputError(f"no chains in {folder}: {expected}; found "
                          f"{', '.join(found) if found else 'nothing'}")
     try:
-        return loadMCSamples(str(root), settings={"ignore_rows": chain_burn_in(folder),
-                                                       **settings})
+        return loadMCSamples(str(root), settings={"ignore_rows": burn_in(folder), **settings})
     except Exception as exc:  # noqa: BLE001 - GetDist raises many kinds on a bad file
         raise InputError(f"cannot read the chains in {folder}: {expected}; found "
                          f"{describe_file(files[0])} in {files[0].name} ({exc})") from None

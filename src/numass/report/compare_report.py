@@ -18,7 +18,7 @@ from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.inference.results import load_chains
 from numass.report import published_section
 from numass.report.camb_table import CAMB_HEAD, CAMB_NOTE, camb_rows
-from numass.stats import FLOORS, sigma_mark, weighted_quantile
+from numass.stats import FLOORS, format_bayes, weighted_quantile
 
 log = logging.getLogger("numass")
 
@@ -157,7 +157,7 @@ def tension_bars(summary: dict, path: Path) -> Path | None:
         ax.plot([t["inverted_ordering"]["bayes"]], [yi + h / 2], marker="|", color="k", ms=10,
                 label="Bayesian, inverted ordering" if yi == y[0] else None)
         ax.text(t["normal_ordering"]["bayes"] + 0.05, yi + h / 2,
-                sigma_mark(t["normal_ordering"]) + f"{t['normal_ordering']['bayes']:.1f}",
+                format_bayes(t["normal_ordering"], 1),
                 va="center", fontsize=7)
     ax.set_yticks(y)
     ax.set_yticklabels([r[0] for r in rows], fontsize=8)
@@ -213,7 +213,17 @@ def _sigma(t: dict) -> str:
     that is a bound."""
     bound = (f" (≥{t['bayes_bound']:.2f})" if t.get("bayes_extrapolated")
              and t.get("bayes_bound") is not None else "")
-    return f"{sigma_mark(t)}{_f(t['bayes'], '{:.2f}')}{bound} / {_f(t['profile'], '{:.2f}')}"
+    if t.get("bayes_err") is not None and not t.get("bayes_beyond_cap"):
+        bound = f" ± {t['bayes_err']:.2f}"  # the evidence ratio's error
+    return f"{format_bayes(t)}{bound} / {_f(t['profile'], '{:.2f}')}"
+
+
+def _status(e: dict) -> str:
+    """'ok', or 'ok; NOT converged (criterion)' when the job missed its convergence criterion."""
+    conv = e.get("convergence") or {}
+    if e["status"] != "ok" or conv.get("met", True):
+        return e["status"]
+    return f"ok; NOT converged ({conv['criterion']})"
 
 
 def verdict_entries(summary: dict) -> list[tuple[str, dict]]:
@@ -234,7 +244,7 @@ def verdict_rows(summary: dict) -> list[list[str]]:
         no, io = t["normal_ordering"], t["inverted_ordering"]
         rows.append([
             label,
-            e["status"] if e["status"] == "ok" else e["status"],
+            _status(e),
             (f"{m['mean']:+.3f} ± {m['std']:.3f}" if m else "–"),
             (f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]" if m else "–"),
             (_f(m["upper95"]) if m else "–"),
@@ -287,14 +297,36 @@ CLAIMS_HEAD = ["the review says", "numass measures", "verdict", "rule (fixed in 
 
 def settings_rows(summary: dict) -> list[list[str]]:
     s = summary["settings"]
-    return [["MCMC stop", f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
+    return [*nested_rows(summary),
+            ["MCMC stop", f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
                           f"{s['rminus1_cl']} on the 95% bounds; at most {s['max_samples']} samples; "
                           f"seed {s['seed']}; first 30% of each chain dropped"],
-            ["nested sampling", f"dynesty static, {s['nlive']} live points, stop at Δln Z < "
-                                f"{s['dlogz']}, multi-ellipsoid bounds, uniform sampling; seed "
-                                f"{s['seed']}"],
+            ["evidence of MCMC jobs", f"dynesty static, {s['nlive']} live points, stop at "
+                                      f"Δln Z < {s['dlogz']}, multi-ellipsoid bounds, uniform "
+                                      f"sampling; seed {s['seed']}"],
             ["quick settings", "yes (fast, not for publication)" if s["quick"] else "no"],
             ["wall time", f"{summary['wall_seconds']:.0f} s"]]
+
+
+def nested_rows(summary: dict) -> list[list[str]]:
+    """The nested sampler's settings and each job's convergence, where any job used nautilus."""
+    s = summary["settings"]
+    entries = {**summary["hypotheses"], **summary["variants"],
+               **{f"tau_{k}": v for k, v in summary["hypotheses"]["tau"].get("ladder", {}).items()}}
+    nested = {n: e for n, e in entries.items() if e.get("sampler") == "nautilus"}
+    if not nested or "n_eff" not in s:
+        return []
+    missed = [n for n, e in nested.items() if not e["convergence"]["met"]]
+    return [["posterior sampler", f"nautilus (batched theory) for {len(nested)} job(s), "
+                                  f"{s['n_live']} live points, {s['n_networks']} network(s), "
+                                  f"seed {s['seed']}; posterior and ln Z in one run"],
+            ["convergence criterion", f"n_eff ≥ {s['n_eff']} and σ(ln Z) ≤ {s['lnz_err_max']:g}; "
+                                      + (f"missed by {', '.join(missed)}" if missed
+                                         else "met by every nautilus job")],
+            ["Bayesian tails", f"counted where ≥ {s['tail_min_ess']:g} effective samples lie "
+                               f"above the floor, else P = Z(prior cut at the floor) / Z from a "
+                               f"second nautilus run ({s['tail_n_live']} live points, n_eff "
+                               f"{s['tail_n_eff']}); beyond 5σ printed '> 5'"]]
 
 
 # ---------------------------------------------------------------- HTML
