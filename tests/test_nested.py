@@ -103,7 +103,7 @@ def test_embedded_lcdm_matches_the_mcmc_numbers(tmp_path):
     """docs/compare.md (MCMC, R-1 < 0.01): Sigma m_nu,eff = -0.140 +- 0.087 eV."""
     from numass.inference.pipeline import run_analysis
 
-    s = run_analysis(out=tmp_path, sampler="nautilus", seed=4, progress=None, plots=False,
+    s = run_analysis(out=tmp_path, sampler="nautilus", seed=4, progress=None, plot=None,
                      nested_options=dict(n_live=500, n_eff=2000, n_networks=2))
     m = s["mnu_eff"]
     assert abs(m["mean"] + 0.140) < 0.2 * 0.087 and abs(m["std"] / 0.087 - 1) < 0.1
