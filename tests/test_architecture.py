@@ -110,3 +110,41 @@ def test_files_and_functions_are_short(limit):
                   if (n := len(p.read_text().splitlines())) > limit]
     long_functions = [f for p in files for f in _long_functions(p)]
     assert long_files == [] and long_functions == []
+
+
+def private_names_across_modules(src: Path = SRC) -> list[str]:
+    """'module: name from other' for each private name (one leading underscore) imported from
+    another numass module, or read as an attribute of an imported module (``mod._x``)."""
+    found = []
+    for path in src.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        module = _module_name(path, src)
+        aliases = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("numass"):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        found.append(f"{module}: {a.name} from {node.module}")
+                    aliases[a.asname or a.name] = node.module
+            elif isinstance(node, ast.Import):
+                aliases.update({a.asname or a.name: a.name for a in node.names
+                                if a.name.startswith("numass")})
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__") and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases):
+                found.append(f"{module}: {node.attr} of {node.value.id}")
+    return sorted(set(found))
+
+
+def test_no_private_name_is_used_across_modules():
+    assert private_names_across_modules() == []
+
+
+def test_the_private_name_finder_finds_one(tmp_path):
+    pkg = tmp_path / "numass"
+    (pkg / "a").mkdir(parents=True)
+    (pkg / "a" / "__init__.py").write_text("")
+    (pkg / "a" / "x.py").write_text("from numass.a.y import _helper\n")
+    (pkg / "a" / "y.py").write_text("def _helper():\n    pass\n")
+    assert private_names_across_modules(pkg) == ["numass.a.x: _helper from numass.a.y"]

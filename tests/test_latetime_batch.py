@@ -62,7 +62,7 @@ def _suppression(m):
 @pytest.fixture(scope="module")
 def synthetic():
     mp = pytest.MonkeyPatch()
-    zs = lt._Z_PK
+    zs = lt.Z_PK
     lnk = np.linspace(np.log(1e-5), np.log(1e3), 500)
     pk = _Pk(zs, lnk, _ln_p(zs[:, None], lnk[None, :]))
     pk.kmin = float(np.exp(lnk[0]))

@@ -190,5 +190,5 @@ def test_cell_mean_neutrino_table_keeps_the_interpolation_average():
     linear, smooth = rho_ratio_log(u), rho_ratio_smooth(u)
     assert 1e-7 < np.max(np.abs(smooth / linear - 1)) < 1e-4
     assert abs(np.trapezoid(smooth, u) / np.trapezoid(linear, u) - 1) < 1e-10
-    assert np.all(rho_ratio_smooth(np.array([nu._LOGY[0] - 1, nu._LOGY[-1] + 1]))
-                  == rho_ratio_log(np.array([nu._LOGY[0] - 1, nu._LOGY[-1] + 1])))
+    assert np.all(rho_ratio_smooth(np.array([nu.LOGY[0] - 1, nu.LOGY[-1] + 1]))
+                  == rho_ratio_log(np.array([nu.LOGY[0] - 1, nu.LOGY[-1] + 1])))

@@ -117,7 +117,7 @@ def test_A_L_leaves_the_reconstruction_spectrum(runs):
 def test_w0wa_crossing_runs(runs):
     w, fid = runs["w0wa"], runs["fid"]
     b = runs["backend"]
-    pars = b.camb_params(b._normalise({**P, **W0WA}), frozenset({"spectra", "background"}))
+    pars = b.camb_params(b.normalised({**P, **W0WA}), frozenset({"spectra", "background"}))
     assert type(pars.DarkEnergy).__name__ == "DarkEnergyPPF"
     for key in SPECTRA_KEYS:
         assert np.all(np.isfinite(getattr(w.spectra, key)[2:])), key

@@ -32,6 +32,7 @@ horizon itself.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ C_KM_S = sc.c / 1e3
 MPC_M = 3.0856775814913673e22
 _RHO_CRIT_100 = 3 * (1e5 / MPC_M) ** 2 / (8 * np.pi * sc.G)  # kg/m^3 per h^2
 _A_RAD = 4 * sc.Stefan_Boltzmann / sc.c  # J/m^3/K^4
-_NU_PER_GAMMA = 7.0 / 8.0 * (4.0 / 11.0) ** (4.0 / 3.0)  # one neutrino species / photons
+NU_PER_GAMMA = 7.0 / 8.0 * (4.0 / 11.0) ** (4.0 / 3.0)  # one neutrino species / photons
 
 
 def omega_gamma(TCMB: float) -> float:
@@ -60,11 +61,11 @@ def omega_gamma(TCMB: float) -> float:
 ALLOWED = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "w", "wa", "TCMB",
            "omk", "YHe")
 # grid in ln a for the integrals (Simpson, cubic Hermite in between): 1e-9 to 1, ~1e-9 relative
-_LNA = np.linspace(np.log(1e-9), 0.0, 6001)
+LNA = np.linspace(np.log(1e-9), 0.0, 6001)
 
 
 @dataclass
-class _Densities:
+class Densities:
     """omega_i h^2 (physical densities) of each component, as functions of a."""
 
     ombh2: float
@@ -85,7 +86,7 @@ class _Densities:
         """omega_nu h^2 (a) a^4 of the massive states, with the Sigma m_nu,eff sign extension."""
         if self.n_massive == 0:
             return np.zeros_like(np.asarray(a, dtype=float))
-        rel = self.n_massive * self.g * _NU_PER_GAMMA * self.ogh2
+        rel = self.n_massive * self.g * NU_PER_GAMMA * self.ogh2
         ratio = nu.rho_ratio(self.y0 * np.asarray(a, dtype=float))
         return rel * (1.0 + self.sign * (ratio - 1.0))
 
@@ -96,11 +97,11 @@ class _Densities:
     def h2(self, a):
         """H^2 / (100 km/s/Mpc)^2."""
         a = np.asarray(a, dtype=float)
-        rad = self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless) + self.massive_nu(a)
+        rad = self.ogh2 * (1.0 + NU_PER_GAMMA * self.n_massless) + self.massive_nu(a)
         return (self.ombh2 + self.omch2) / a**3 + rad / a**4 + self.de(a)
 
 
-def _densities(p: dict) -> _Densities:
+def densities_of(p: dict) -> Densities:
     TCMB = float(p.get("TCMB", 2.7255))
     mnu = float(p.get("mnu", 0.06))
     nnu = float(p.get("nnu", nu.N_STD))
@@ -114,19 +115,19 @@ def _densities(p: dict) -> _Densities:
     except ValueError as exc:
         raise InputError(str(exc)) from None
     t_eff0 = g**0.25 * (4.0 / 11.0) ** (1.0 / 3.0) * TCMB if n_massive else 1.0
-    return _Densities(ombh2=float(p["ombh2"]), omch2=float(p["omch2"]), ogh2=omega_gamma(TCMB),
+    return Densities(ombh2=float(p["ombh2"]), omch2=float(p["omch2"]), ogh2=omega_gamma(TCMB),
                       n_massless=n_massless, n_massive=n_massive, g=g, m_state=m_state,
                       sign=-1.0 if mnu < 0 else 1.0, y0=m_state / (nu.KB_EV * t_eff0),
                       w0=float(p.get("w", -1.0)), wa=float(p.get("wa", 0.0)), nnu=nnu)
 
 
 def _hermite(x, y: np.ndarray, dy: np.ndarray):
-    """Cubic Hermite interpolation on the _LNA grid from values and exact derivatives (the
+    """Cubic Hermite interpolation on the LNA grid from values and exact derivatives (the
     integrands), accurate to ~h^4 where linear interpolation would leave ~1e-5 at low z."""
     x = np.asarray(x, dtype=float)
-    step = _LNA[1] - _LNA[0]
-    i = np.clip(((x - _LNA[0]) / step).astype(int), 0, len(_LNA) - 2)
-    t = (x - _LNA[i]) / step
+    step = LNA[1] - LNA[0]
+    i = np.clip(((x - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
+    t = (x - LNA[i]) / step
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
     h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
     return h00 * y[i] + h10 * step * dy[i] + h01 * y[i + 1] + h11 * step * dy[i + 1]
@@ -135,20 +136,20 @@ def _hermite(x, y: np.ndarray, dy: np.ndarray):
 class BackgroundResult:
     """H(z), DM, DH, DV and the early-universe scales at one parameter point."""
 
-    def __init__(self, dens: _Densities, h: float):
+    def __init__(self, dens: Densities, h: float):
         self.h = h
-        self._d = dens
+        self.dens = dens
         dens.odeh2 = h**2 - float(dens.h2(1.0))  # flatness today (odeh2 was 0 above)
         if dens.odeh2 <= 0:
             raise TheoryError(f"no room for dark energy: matter+radiation exceed the critical "
                              f"density for H0 = {100 * h:.2f}")
-        a = np.exp(_LNA)
+        a = np.exp(LNA)
         hubble = 100.0 * np.sqrt(dens.h2(a))  # km/s/Mpc
         if not np.all(np.isfinite(hubble)) or np.any(hubble <= 0):
             raise TheoryError("H(z) is not positive over the history for these parameters")
         # comoving distance chi(a) = int_a^1 c da' / (a'^2 H); trapezoid in ln a, accumulated
         f = C_KM_S / (a * hubble)
-        step = _LNA[1] - _LNA[0]
+        step = LNA[1] - LNA[0]
         cum = cumulative_simpson(f, dx=step, initial=0.0)
         self._chi_lna = cum[-1] - cum  # chi from a to today
         self._dchi_lna = -f
@@ -169,15 +170,15 @@ class BackgroundResult:
 
     def _omnuh2_today(self) -> float:
         """Non-relativistic-equivalent omega_nu h^2 (as CAMB's omnuh2: the matter-like part)."""
-        d = self._d
+        d = self.dens
         if d.n_massive == 0:
             return 0.0
         # as CAMB's omnuh2 = Sigma m_nu / 94.07 * g^{3/4}: the non-relativistic limit
-        rel = d.n_massive * d.g * _NU_PER_GAMMA * d.ogh2
+        rel = d.n_massive * d.g * NU_PER_GAMMA * d.ogh2
         return d.sign * rel * nu.nr_density_per_relativistic(d.y0)
 
     def _recombination(self):
-        d = self._d
+        d = self.dens
         m_eff = d.sign * d.m_state * d.n_massive
         args = (d.ombh2, d.omch2, m_eff, d.nnu)
         return z_star_fit(*args), z_drag_fit(*args)
@@ -187,7 +188,7 @@ class BackgroundResult:
 
     def H(self, z):
         a = 1.0 / (1.0 + np.asarray(z, dtype=float))
-        return 100.0 * np.sqrt(self._d.h2(a))
+        return 100.0 * np.sqrt(self.dens.h2(a))
 
     def DM(self, z):
         return _hermite(self._lna(z), self._chi_lna, self._dchi_lna)
@@ -203,27 +204,31 @@ class BackgroundResult:
         return float(_hermite(self._lna(z), self._rs_lna, self._drs_lna))
 
 
-def _theta_mc(dens: _Densities, h: float) -> float:
+def theta_mc_of(dens: Densities, h: float, rule: str = "simpson") -> float:
     """CAMB's cosmomc_theta: Hu & Sugiyama's z* fit, the approximate sound speed
-    R = 3e4 a omega_b, and the full H(a), as CAMB computes it (100 theta_MC / 100)."""
+    R = 3e4 a omega_b, and the full H(a), as CAMB computes it (100 theta_MC / 100), on 4001
+    points in ln a each side of a*. ``rule``: 'simpson', or 'trapezoid' (what ΛsCDM's sharp
+    sign switch of Λ is integrated with, lscdm.py)."""
     ombh2 = dens.ombh2
-    astar = _astar_mc(dens)
-    d = _Densities(**{**dens.__dict__})
+    astar = astar_mc(dens)
+    d = dataclasses.replace(dens, odeh2=0.0)
     d.odeh2 = h**2 - float(d.h2(1.0))
-    lna = np.linspace(np.log(1e-8), np.log(astar), 4001)
+    lna = np.linspace(np.log(1e-8), np.log(astar), 4001)  # from a = 1e-8, as CAMB integrates
     a = np.exp(lna)
-    hub = 100.0 * np.sqrt(d.h2(a))
-    step = lna[1] - lna[0]
-    fs = C_KM_S / (a * hub) / np.sqrt(3 * (1 + 3e4 * a * ombh2))
-    rs = simpson(fs, dx=step)  # from a = 1e-8, as CAMB integrates
+    fs = C_KM_S / (a * 100.0 * np.sqrt(d.h2(a))) / np.sqrt(3 * (1 + 3e4 * a * ombh2))
     lna_late = np.linspace(np.log(astar), 0.0, 4001)
     a2 = np.exp(lna_late)
     f2 = C_KM_S / (a2 * 100.0 * np.sqrt(d.h2(a2)))
-    dm = simpson(f2, dx=lna_late[1] - lna_late[0])
-    return rs / dm
+    return _integral(fs, lna[1] - lna[0], rule) / _integral(f2, lna_late[1] - lna_late[0], rule)
 
 
-def _astar_mc(dens: _Densities) -> float:
+def _integral(f: np.ndarray, step: float, rule: str) -> float:
+    if rule == "simpson":
+        return simpson(f, dx=step)
+    return np.sum(0.5 * (f[1:] + f[:-1])) * step
+
+
+def astar_mc(dens: Densities) -> float:
     """1 / (1 + z*) of cosmomc_theta: Hu & Sugiyama's z* fit, as CAMB."""
     ombh2, omdmh2 = dens.ombh2, dens.omch2 + _omnuh2_of(dens)
     zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
@@ -232,10 +237,10 @@ def _astar_mc(dens: _Densities) -> float:
     return 1 / (1 + zstar)
 
 
-def _omnuh2_of(d: _Densities) -> float:
+def _omnuh2_of(d: Densities) -> float:
     if d.n_massive == 0:
         return 0.0
-    return d.sign * d.n_massive * d.g * _NU_PER_GAMMA * d.ogh2 * nu.nr_density_per_relativistic(d.y0)
+    return d.sign * d.n_massive * d.g * NU_PER_GAMMA * d.ogh2 * nu.nr_density_per_relativistic(d.y0)
 
 
 NNU_RANGE = (2.5, 3.8)  # where the z*, z_drag fit is calibrated
@@ -281,11 +286,11 @@ def compute_background(params: dict) -> BackgroundResult:
     """The background at ``params`` (named as in CAMB; mnu < 0 is Sigma m_nu,eff < 0)."""
     _check_params(params)
     params = {k: v for k, v in params.items() if v is not None}
-    dens = _densities(params)
-    return BackgroundResult(dens, _h_from_params(params, _theta_mc, dens))
+    dens = densities_of(params)
+    return BackgroundResult(dens, h_from_params(params, theta_mc_of, dens))
 
 
-def _h_from_params(params: dict, theta_mc, dens, h_range=(0.2, 1.5), where: str = "") -> float:
+def h_from_params(params: dict, theta_mc, dens, h_range=(0.2, 1.5), where: str = "") -> float:
     """h = H0/100: from 'cosmomc_theta' (the root of theta_mc(dens, h) = it in ``h_range``;
     ``where`` ends the no-root message), else from 'H0'; TheoryError outside H0 in (10, 200)."""
     if "cosmomc_theta" in params:
@@ -324,5 +329,5 @@ class MirroredBackground(_MirroredBackground):
 def theta_mc_at(params: dict, h: float) -> float:
     """CAMB's cosmomc_theta of ``params`` (densities; H0/theta ignored) at H0 = 100 h."""
     _check_params({k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")})
-    dens = _densities({k: v for k, v in params.items() if v is not None and k != "cosmomc_theta"})
-    return _theta_mc(dens, h)
+    dens = densities_of({k: v for k, v in params.items() if v is not None and k != "cosmomc_theta"})
+    return theta_mc_of(dens, h)

@@ -20,13 +20,13 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.theory import neutrinos as nu
-from numass.theory.background import (_LNA, _NU_PER_GAMMA, C_KM_S, NNU_RANGE, omega_gamma)
-from numass.theory.recombination_fit import _coefficients, design_matrix
+from numass.theory.background import (LNA, NU_PER_GAMMA, C_KM_S, NNU_RANGE, omega_gamma)
+from numass.theory.recombination_fit import fit_coefficients, design_matrix
 
 # a point standing in for rows that failed, so that the arithmetic on them stays finite
-_SAFE = {"ombh2": 0.0224, "omch2": 0.12, "mnu": 0.06, "nnu": nu.N_STD, "nu_states": 1.0,
+SAFE_VALUES = {"ombh2": 0.0224, "omch2": 0.12, "mnu": 0.06, "nnu": nu.N_STD, "nu_states": 1.0,
          "w": -1.0, "wa": 0.0, "TCMB": 2.7255, "z_dagger": 2.0, "eta_lscdm": 10.0}
-_THETA_STEPS = 4001  # grid points of each cosmomc_theta integral (as background._theta_mc)
+THETA_STEPS = 4001  # grid points of each cosmomc_theta integral (as background.theta_mc_of)
 _NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14
 _NEWTON_MAX = 30
 _BLOCK = 16  # rows per block of the (rows, grid) arrays: keeps the temporaries in cache
@@ -34,7 +34,7 @@ _BLOCK = 16  # rows per block of the (rows, grid) arrays: keeps the temporaries 
 
 @dataclass
 class BatchDensities:
-    """background._Densities with every field an array (n,); ``de_kind`` 'cpl' or 'lscdm'."""
+    """background.Densities with every field an array (n,); ``de_kind`` 'cpl' or 'lscdm'."""
 
     ombh2: np.ndarray
     omch2: np.ndarray
@@ -60,7 +60,7 @@ class BatchDensities:
     def not_de(self, lna: np.ndarray, ratio_of_log=None) -> np.ndarray:
         """H^2 / (100 km/s/Mpc)^2 without dark energy, (n, m), at ln a."""
         inv_a3 = np.exp(-3.0 * lna)
-        rad = ((self.ogh2 * (1.0 + _NU_PER_GAMMA * self.n_massless))[:, None]
+        rad = ((self.ogh2 * (1.0 + NU_PER_GAMMA * self.n_massless))[:, None]
                + self.massive_nu(lna, ratio_of_log))
         return inv_a3 * ((self.ombh2 + self.omch2)[:, None] + rad * np.exp(-lna))
 
@@ -82,12 +82,12 @@ class BatchDensities:
 def rho_ratio_log(logy: np.ndarray) -> np.ndarray:
     """neutrinos.rho_ratio at y = exp(logy) (the same table and interpolation), taking ln y so
     that a shared ln a grid needs no logarithm per element."""
-    out = np.exp(np.interp(logy, nu._LOGY, nu._LOG_RATIO))
-    low, high = logy < nu._LOGY[0], logy > nu._LOGY[-1]
+    out = np.exp(np.interp(logy, nu.LOGY, nu.LOG_RATIO))
+    low, high = logy < nu.LOGY[0], logy > nu.LOGY[-1]
     if low.any():
         out[low] = 1.0
     if high.any():
-        out[high] = nu._NR_COEF * np.exp(logy[high])
+        out[high] = nu.NR_COEF * np.exp(logy[high])
     return out
 
 
@@ -108,7 +108,7 @@ def cumulative_simpson_rows(f: np.ndarray, dx: float) -> np.ndarray:
 
 def _fill_safe(p: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, np.ndarray]:
     """Parameters with the failed rows replaced by a harmless point."""
-    return {k: np.where(ok, v, _SAFE.get(k, 0.0)) if k in _SAFE else v for k, v in p.items()}
+    return {k: np.where(ok, v, SAFE_VALUES.get(k, 0.0)) if k in SAFE_VALUES else v for k, v in p.items()}
 
 
 def valid_rows(p: dict[str, np.ndarray], de: str = "cpl") -> np.ndarray:
@@ -129,9 +129,9 @@ def valid_rows(p: dict[str, np.ndarray], de: str = "cpl") -> np.ndarray:
 
 
 def batch_densities(p: dict[str, np.ndarray], de: str = "cpl") -> BatchDensities:
-    """The densities of valid rows (as background._densities; neutrinos.massive_states)."""
+    """The densities of valid rows (as background.densities_of; neutrinos.massive_states)."""
     n = len(p["ombh2"])
-    full = {k: np.broadcast_to(np.asarray(p.get(k, v), dtype=float), (n,)) for k, v in _SAFE.items()}
+    full = {k: np.broadcast_to(np.asarray(p.get(k, v), dtype=float), (n,)) for k, v in SAFE_VALUES.items()}
     mnu, nnu, states = full["mnu"], full["nnu"], full["nu_states"]
     m_abs = np.abs(mnu)
     massive = m_abs != 0
@@ -144,21 +144,21 @@ def batch_densities(p: dict[str, np.ndarray], de: str = "cpl") -> BatchDensities
     sign = np.where(mnu < 0, -1.0, 1.0)
     return BatchDensities(
         ombh2=full["ombh2"], omch2=full["omch2"], ogh2=ogh2, n_massless=n_massless,
-        rel=n_massive * g * _NU_PER_GAMMA * ogh2, sign=sign, y0=m_state / (nu.KB_EV * t_eff0),
+        rel=n_massive * g * NU_PER_GAMMA * ogh2, sign=sign, y0=m_state / (nu.KB_EV * t_eff0),
         m_eff=sign * m_state * n_massive, nnu=nnu, w0=full["w"], wa=full["wa"],
         z_dagger=full["z_dagger"], eta=full["eta_lscdm"], de_kind=de)
 
 
 def recombination_fit(name: str, ombh2, omch2, m, nnu) -> np.ndarray:
     """recombination_fit.z_star_fit / z_drag_fit for arrays, mirrored for m < 0."""
-    coef = _coefficients()[name]
+    coef = fit_coefficients()[name]
     at_abs = design_matrix(ombh2, omch2, np.abs(m), nnu) @ coef
     at_zero = design_matrix(ombh2, omch2, np.zeros_like(m), nnu) @ coef
     return np.where(m >= 0, at_abs, 2 * at_zero - at_abs)
 
 
 def astar_mc(d: BatchDensities) -> np.ndarray:
-    """Hu & Sugiyama's 1/(1 + z*) of cosmomc_theta (background._astar_mc), (n,)."""
+    """Hu & Sugiyama's 1/(1 + z*) of cosmomc_theta (background.astar_mc), (n,)."""
     ombh2, omdmh2 = d.ombh2, d.omch2 + d.omnuh2()
     zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
         1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
@@ -177,14 +177,14 @@ def _rule_weights(m: int, rule: str) -> np.ndarray:
 
 
 class ThetaMC:
-    """CAMB's cosmomc_theta of n points as a function of h (background._theta_mc, and lscdm's
+    """CAMB's cosmomc_theta of n points as a function of h (background.theta_mc_of, and lscdm's
     with ``rule='trapezoid'``) for one block of rows: the parts of H^2 that do not depend on h
     are tabulated once, so each Newton iteration costs a square root and two dot products."""
 
     def __init__(self, d: BatchDensities, rule: str = "simpson"):
         lna_s = np.log(astar_mc(d))
-        early = np.linspace(np.full_like(lna_s, np.log(1e-8)), lna_s, _THETA_STEPS, axis=-1)
-        late = np.linspace(lna_s, np.zeros_like(lna_s), _THETA_STEPS, axis=-1)
+        early = np.linspace(np.full_like(lna_s, np.log(1e-8)), lna_s, THETA_STEPS, axis=-1)
+        late = np.linspace(lna_s, np.zeros_like(lna_s), THETA_STEPS, axis=-1)
         self.m1 = d.not_de(np.zeros(1))[:, 0]
         self.grids = []
         for lna, sound in ((early, True), (late, False)):
@@ -192,7 +192,7 @@ class ThetaMC:
             if sound:
                 pre = pre / np.sqrt(3 * (1 + 3e4 * np.exp(lna) * d.ombh2[:, None]))
             self.grids.append((d.not_de(lna), d.de_shape(lna), pre, lna[:, 1] - lna[:, 0]))
-        self.w = _rule_weights(_THETA_STEPS, rule)
+        self.w = _rule_weights(THETA_STEPS, rule)
 
     def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
         """(theta_MC, d theta_MC / dh) at h (one per row of ``rows``; the slope None unless
@@ -212,7 +212,7 @@ def theta_mc_batch(d: BatchDensities, h: np.ndarray, rule: str = "simpson") -> n
     """cosmomc_theta of every row at h (n,), block by block."""
     out = np.empty(len(h))
     for rows in _blocks(len(h)):
-        out[rows] = ThetaMC(_take_rows(d, rows), rule)(h[rows], slope=False)[0]
+        out[rows] = ThetaMC(take_rows(d, rows), rule)(h[rows], slope=False)[0]
     return out
 
 
@@ -225,12 +225,12 @@ def solve_h(d: BatchDensities, target: np.ndarray, h_start: np.ndarray,
     solved = np.zeros(len(h), dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for rows in _blocks(len(h)):
-            theta = ThetaMC(_take_rows(d, rows), rule)
-            h[rows], solved[rows] = _newton(theta, target[rows], h[rows], h_range)
+            theta = ThetaMC(take_rows(d, rows), rule)
+            h[rows], solved[rows] = newton_rows(theta, target[rows], h[rows], h_range)
     return h, solved
 
 
-def _newton(theta: ThetaMC, target: np.ndarray, h: np.ndarray, h_range: tuple[float, float]):
+def newton_rows(theta: ThetaMC, target: np.ndarray, h: np.ndarray, h_range: tuple[float, float]):
     lo, hi = h_range
     active = np.isfinite(h) & np.isfinite(target) & _bracketed(theta, target, h_range)
     done = np.zeros(len(h), dtype=bool)
@@ -262,12 +262,12 @@ def _blocks(n: int, size: int | None = None):
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """background._hermite for n rows: x (m,) shared or (n, m) per row -> (n, m)."""
-    step = _LNA[1] - _LNA[0]
+    step = LNA[1] - LNA[0]
     x = np.broadcast_to(x, (y.shape[0], np.shape(x)[-1]))
-    i = np.clip(((x - _LNA[0]) / step).astype(int), 0, len(_LNA) - 2)
-    t = (x - _LNA[i]) / step
+    i = np.clip(((x - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
+    t = (x - LNA[i]) / step
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
     h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
     take = np.take_along_axis
@@ -283,12 +283,12 @@ class BatchBackground:
 
     def __init__(self, d: BatchDensities, h: np.ndarray, ok: np.ndarray):
         n = len(h)
-        self._d, self.h = d, np.where(ok, h, np.nan)
+        self.dens, self.h = d, np.where(ok, h, np.nan)
         h_safe = np.where(ok, h, 0.7)
         self.odeh2 = h_safe**2 - d.not_de(np.zeros(1))[:, 0]
         ok = ok & (self.odeh2 > 0)
-        self._chi = np.empty((n, len(_LNA)))
-        self._dchi = np.empty((n, len(_LNA)))
+        self.chi_grid = np.empty((n, len(LNA)))
+        self.dchi_grid = np.empty((n, len(LNA)))
         self.omnuh2 = d.omnuh2()
         self.zstar = recombination_fit("zstar", d.ombh2, d.omch2, d.m_eff, d.nnu)
         self.zdrag = recombination_fit("zdrag", d.ombh2, d.omch2, d.m_eff, d.nnu)
@@ -304,27 +304,27 @@ class BatchBackground:
                      "theta_star"):
             setattr(self, name, np.where(ok, getattr(self, name), np.nan))
 
-    def _h2(self, lna: np.ndarray) -> np.ndarray:
-        return self._d.not_de(lna) + self.odeh2[:, None] * self._d.de_shape(lna)
+    def h2_at(self, lna: np.ndarray) -> np.ndarray:
+        return self.dens.not_de(lna) + self.odeh2[:, None] * self.dens.de_shape(lna)
 
     def _integrate(self, rows: slice) -> np.ndarray:
         """chi(a) and r_s(a) on the ln a grid for a block of rows (as BackgroundResult)."""
-        d = _take_rows(self._d, rows)
+        d = take_rows(self.dens, rows)
         a = _A_GRID
-        hubble = 100.0 * np.sqrt(d.not_de(_LNA) + self.odeh2[rows, None] * d.de_shape(_LNA))
+        hubble = 100.0 * np.sqrt(d.not_de(LNA) + self.odeh2[rows, None] * d.de_shape(LNA))
         good = np.all(np.isfinite(hubble) & (hubble > 0), axis=1)
         hubble[~good] = 1.0
         f = C_KM_S / (a * hubble)
-        step = _LNA[1] - _LNA[0]
+        step = LNA[1] - LNA[0]
         cum = cumulative_simpson_rows(f, step)
-        self._chi[rows] = cum[:, -1:] - cum
-        self._dchi[rows] = -f
+        self.chi_grid[rows] = cum[:, -1:] - cum
+        self.dchi_grid[rows] = -f
         R = 0.75 * d.ombh2[:, None] / d.ogh2[:, None] * a
         fs = f / np.sqrt(3.0 * (1.0 + R))
         rs = cumulative_simpson_rows(fs, step)
         rs += fs[:, :1]
         lna_rec = -np.log1p(np.stack([self.zstar[rows], self.zdrag[rows]], axis=1))
-        r = _hermite_rows(lna_rec, rs, fs)
+        r = hermite_rows(lna_rec, rs, fs)
         self.rstar[rows], self.rdrag[rows] = r[:, 0], r[:, 1]
         return good
 
@@ -332,11 +332,11 @@ class BatchBackground:
         return fn(-np.log1p(z_per_row)[:, None])[:, 0]
 
     def DM_at(self, lna: np.ndarray) -> np.ndarray:
-        return _hermite_rows(lna, self._chi, self._dchi)
+        return hermite_rows(lna, self.chi_grid, self.dchi_grid)
 
     def H(self, z) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            out = 100.0 * np.sqrt(self._h2(-np.log1p(_z_array(z))))
+            out = 100.0 * np.sqrt(self.h2_at(-np.log1p(_z_array(z))))
         return np.where(self.ok[:, None], out, np.nan)
 
     def DM(self, z) -> np.ndarray:
@@ -355,14 +355,14 @@ class BatchBackground:
         raise NotImplementedError("the batched background keeps r_s at z* and z_drag only")
 
 
-_A_GRID = np.exp(_LNA)
+_A_GRID = np.exp(LNA)
 
 
 def _z_array(z) -> np.ndarray:
     return np.atleast_1d(np.asarray(z, dtype=float)).ravel()
 
 
-def _take_rows(d: BatchDensities, rows) -> BatchDensities:
+def take_rows(d: BatchDensities, rows) -> BatchDensities:
     return BatchDensities(**{k: (v[rows] if isinstance(v, np.ndarray) else v)
                              for k, v in d.__dict__.items()})
 

@@ -25,7 +25,7 @@ from scipy.interpolate import CubicSpline
 
 from numass.theory import neutrinos as nu
 from numass.theory.background import C_KM_S
-from numass.theory.background_batch import (_THETA_STEPS, BatchDensities, _newton, _take_rows,
+from numass.theory.background_batch import (THETA_STEPS, BatchDensities, newton_rows, take_rows,
                                             astar_mc, recombination_fit)
 
 _GL8 = np.polynomial.legendre.leggauss(8)
@@ -47,10 +47,10 @@ def _cell_mean_table() -> CubicSpline:
     g'' (u - u_i)(u_{i+1} - u) / 2, mean g'' du^2 / 12), without the kinks every 0.0144 in ln y.
     The per-point code's fine grids average the interpolation's periodic error out; a few
     Gauss-Legendre nodes would sample it (~2e-8 in r_s) instead."""
-    g = nu._LOG_RATIO
+    g = nu.LOG_RATIO
     mean = g.copy()
     mean[1:-1] += (g[2:] - 2 * g[1:-1] + g[:-2]) / 12
-    return CubicSpline(nu._LOGY, mean)
+    return CubicSpline(nu.LOGY, mean)
 
 
 _CELL_MEAN = _cell_mean_table()
@@ -59,12 +59,12 @@ _CELL_MEAN = _cell_mean_table()
 def rho_ratio_smooth(logy: np.ndarray) -> np.ndarray:
     """background_batch.rho_ratio_log with the table's cell-mean spline in place of its linear
     interpolation: what the integrands use (H(z) itself keeps the per-point interpolation)."""
-    out = np.exp(_CELL_MEAN(np.clip(logy, nu._LOGY[0], nu._LOGY[-1])))
-    low, high = logy < nu._LOGY[0], logy > nu._LOGY[-1]
+    out = np.exp(_CELL_MEAN(np.clip(logy, nu.LOGY[0], nu.LOGY[-1])))
+    low, high = logy < nu.LOGY[0], logy > nu.LOGY[-1]
     if low.any():
         out[low] = 1.0
     if high.any():
-        out[high] = nu._NR_COEF * np.exp(logy[high])
+        out[high] = nu.NR_COEF * np.exp(logy[high])
     return out
 
 
@@ -131,7 +131,7 @@ class FastThetaMC:
                                       (late, lna_s, 0 * lna_s, False)):
             x, w = panels.x, panels.w
             if rule == "trapezoid":  # the per-point rule's own error, part of its definition
-                xc, wc = _trapezoid_correction(lo, hi, _THETA_STEPS)
+                xc, wc = _trapezoid_correction(lo, hi, THETA_STEPS)
                 x, w = np.concatenate([x, xc], axis=1), np.concatenate([w, wc], axis=1)
             pre = C_KM_S * np.exp(-x) / 100.0
             if sound:
@@ -159,7 +159,7 @@ def theta_mc_fast(d: BatchDensities, h: np.ndarray, rule: str = "simpson") -> np
     out = np.empty(len(h))
     with np.errstate(invalid="ignore", divide="ignore"):
         for rows in _blocks(len(h)):
-            out[rows] = FastThetaMC(_take_rows(d, rows), rule)(h[rows], slope=False)[0]
+            out[rows] = FastThetaMC(take_rows(d, rows), rule)(h[rows], slope=False)[0]
     return out
 
 
@@ -170,8 +170,8 @@ def solve_h_fast(d: BatchDensities, target: np.ndarray, h_start: np.ndarray,
     solved = np.zeros(len(h), dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for rows in _blocks(len(h)):
-            theta = FastThetaMC(_take_rows(d, rows), rule)
-            h[rows], solved[rows] = _newton(theta, target[rows], h[rows], h_range)
+            theta = FastThetaMC(take_rows(d, rows), rule)
+            h[rows], solved[rows] = newton_rows(theta, target[rows], h[rows], h_range)
     return h, solved
 
 
@@ -181,7 +181,7 @@ class FastBackground:
     D_M at the redshifts asked for is integrated when asked (panels split at them), and kept."""
 
     def __init__(self, d: BatchDensities, h: np.ndarray, ok: np.ndarray):
-        self._d, self.h = d, np.where(ok, h, np.nan)
+        self.dens, self.h = d, np.where(ok, h, np.nan)
         h_safe = np.where(ok, h, 0.7)
         self.odeh2 = h_safe**2 - d.not_de(np.zeros(1))[:, 0]
         ok = ok & (self.odeh2 > 0)
@@ -204,16 +204,16 @@ class FastBackground:
                      "theta_star"):
             setattr(self, name, np.where(ok, getattr(self, name), np.nan))
 
-    def _h2(self, lna: np.ndarray, rows=slice(None), ratio_of_log=None) -> np.ndarray:
-        d = self._d if rows == slice(None) else _take_rows(self._d, rows)
+    def h2_at(self, lna: np.ndarray, rows=slice(None), ratio_of_log=None) -> np.ndarray:
+        d = self.dens if rows == slice(None) else take_rows(self.dens, rows)
         return d.not_de(lna, ratio_of_log) + self.odeh2[rows, None] * d.de_shape(lna)
 
     def _integrand(self, lna: np.ndarray, sound: bool = False, rows=slice(None)) -> np.ndarray:
         """c / (a H) in Mpc per unit ln a, times the sound speed / c if ``sound``; (n, m)."""
-        hubble = 100.0 * np.sqrt(self._h2(lna, rows, rho_ratio_smooth))
+        hubble = 100.0 * np.sqrt(self.h2_at(lna, rows, rho_ratio_smooth))
         f = C_KM_S / (np.exp(lna) * hubble)
         if sound:
-            d = self._d
+            d = self.dens
             R = 0.75 * (d.ombh2 / d.ogh2)[rows, None] * np.exp(lna)
             f = f / np.sqrt(3.0 * (1.0 + R))
         return f
@@ -233,7 +233,7 @@ class FastBackground:
         if key not in self._cache:
             n = len(self.h)
             ends = [np.zeros(n), *(np.full(n, x) for x in -np.log1p(z))]
-            d = self._d
+            d = self.dens
             with np.errstate(invalid="ignore", divide="ignore"):
                 chi = -self._integral(ends, (*LATE_EDGES, *_switch_edges(d)))[:, 1:]
             self._cache[key] = np.where(self.ok[:, None], chi, np.nan)
@@ -241,7 +241,7 @@ class FastBackground:
 
     def H(self, z) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            out = 100.0 * np.sqrt(self._h2(-np.log1p(_z_array(z))))
+            out = 100.0 * np.sqrt(self.h2_at(-np.log1p(_z_array(z))))
         return np.where(self.ok[:, None], out, np.nan)
 
     def DM(self, z) -> np.ndarray:

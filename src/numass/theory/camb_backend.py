@@ -107,7 +107,7 @@ class CambBackend(Backend):
     def param_names(self):
         return COSMO_PARAMS
 
-    def _normalise(self, params: dict) -> dict:
+    def normalised(self, params: dict) -> dict:
         return normalise_params(params)
 
     def camb_params(self, p: dict, need: frozenset[str]):
@@ -179,7 +179,7 @@ class CambBackend(Backend):
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         need = check_need(need)
         self.check_params(params)
-        p = self._normalise(params)
+        p = self.normalised(params)
         out = self._run(p, need)
         d = out["derived"]
         h = out["H0"] / 100.0

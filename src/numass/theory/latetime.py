@@ -23,6 +23,7 @@ for the validation against CAMB.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -40,7 +41,7 @@ EARLY = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "logA", "ns",
 LENSING_SCALES = ("A_L", "A_lens")
 # transfer redshifts of the reference run: dense at low z where the lensing kernel lives;
 # kmax = 2/Mpc as the CAMB backend (a larger Transfer.kmax changes CAMB's own C_L^φφ by ~0.2%)
-_Z_PK = np.concatenate([[0.0], np.expm1(np.linspace(np.log(1.01), np.log(1201.0), 119))])
+Z_PK = np.concatenate([[0.0], np.expm1(np.linspace(np.log(1.01), np.log(1201.0), 119))])
 _KMAX = 2.0
 _K_EXTRAP = 1e3
 _A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
@@ -59,7 +60,7 @@ class Reference:
     pk: object  # nonlinear P(k, z) interpolator: k in 1/Mpc, P in Mpc^3
     sigma_R: object  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
     derived: dict
-    # linear transfer functions at _Z_PK: k [1/Mpc], z (descending, as CAMB orders them) and
+    # linear transfer functions at Z_PK: k [1/Mpc], z (descending, as CAMB orders them) and
     # delta_cdm, delta_b, delta_nu (massive), delta_tot, each (nk, nz)
     transfer: dict = field(default_factory=dict)
     pk_lin0: tuple = ()  # (k [1/Mpc], linear P_tot(k, z = 0) [Mpc^3])
@@ -87,7 +88,7 @@ def _engine_early(params: dict) -> dict:
 
 def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
     """CAMB on ΛCDM (w = -1) with the given early-universe parameters and H0, settings as the CAMB
-    backend (CambBackend.camb_params) plus the matter power at _Z_PK. Cached (last few runs)."""
+    backend (CambBackend.camb_params) plus the matter power at Z_PK. Cached (last few runs)."""
     import camb
 
     from numass.theory.camb_backend import CambBackend
@@ -97,10 +98,10 @@ def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
         _REF_CACHE.move_to_end(key)
         return _REF_CACHE[key]
     cb = CambBackend(lmax=lmax)
-    p = cb._normalise({**early, "H0": float(H0), "A_L": 1.0, "w": -1.0, "wa": 0.0})
+    p = cb.normalised({**early, "H0": float(H0), "A_L": 1.0, "w": -1.0, "wa": 0.0})
     try:
         pars = cb.camb_params(p, frozenset({"spectra"}))
-        pars.set_matter_power(redshifts=_Z_PK, kmax=_KMAX, nonlinear=True, silent=True)
+        pars.set_matter_power(redshifts=Z_PK, kmax=_KMAX, nonlinear=True, silent=True)
         res = camb.get_results(pars)
         unl = res.get_unlensed_scalar_cls(CMB_unit="muK")
         pp = res.get_lens_potential_cls()[:, 0]
@@ -224,7 +225,7 @@ def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
     return out
 
 
-def _sigma2_ratio(pk_lin0: tuple, R: float, factor) -> float:
+def sigma2_ratio(pk_lin0: tuple, R: float, factor) -> float:
     """∫ P(k) f(k) W²(kR) k³ dln k / ∫ P(k) W²(kR) k³ dln k (top hat of radius R [Mpc])."""
     k, pk = pk_lin0
     x = k * R
@@ -264,7 +265,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     ratio = float(rbg.DM(zstar)) / float(target.DM(zstar))
     # growth: scale-independent ratio between target and reference
     omega_cb = ref.params["ombh2"] + ref.params["omch2"]
-    zg = np.concatenate([[0.0], _Z_PK[1:]])
+    zg = np.concatenate([[0.0], Z_PK[1:]])
     g_t = growth_factor(target.H, omega_cb, zg)
     g_r = growth_factor(rbg.H, omega_cb, zg)
     gsq = CubicSpline(np.log1p(zg), (g_t / g_r) ** 2)
@@ -305,7 +306,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     R8 = 8.0 / (float(target.H(0.0)) / 100.0)
     sigma8 = ref.sigma_R(R8) * float(g_t[0] / g_r[0])
     if pk_factor is not None:  # the scale-dependent factor, as a ratio to the reference's σ8
-        sigma8 *= np.sqrt(_sigma2_ratio(ref.pk_lin0, R8, lambda k: pk_factor(k, np.zeros_like(k))))
+        sigma8 *= np.sqrt(sigma2_ratio(ref.pk_lin0, R8, lambda k: pk_factor(k, np.zeros_like(k))))
     derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.params["As"])}
@@ -391,6 +392,31 @@ def effective_lensing_scale(pp: np.ndarray, ratio: np.ndarray) -> float:
     return float(np.sum(w[2:] * ratio[2:]) / np.sum(w[2:]))
 
 
+# the L of the emulated engines' Limber ratio (a coarser grid than the CAMB engine's 90 L: the
+# ratio is smooth in L)
+EMULATED_L_GRID = np.unique(np.geomspace(2, 3000, 40).astype(int))
+
+
+def limber_ratio(Lg: np.ndarray, lim_target: np.ndarray, lim_ref: np.ndarray, spectra) -> np.ndarray:
+    """R(L) = C_L^κκ(target) / C_L^κκ(reference) from its values on ``Lg``, splined in ln L onto
+    every L of ``spectra`` and of the lensing response (constant beyond Lg, 1 below L = 2)."""
+    lr = CubicSpline(np.log(Lg), np.log(lim_target / lim_ref))
+    n = max(len(spectra.pp), int(lensing_response(len(spectra.tt) - 1)["edges"][-1]))
+    ratio = np.ones(n)
+    ratio[2:] = np.exp(lr(np.log(np.clip(np.arange(2, n), None, Lg[-1]))))
+    return ratio
+
+
+def relens(spectra, ratio: np.ndarray, A_L: float):
+    """(spectra with C_L^φφ × R(L) and lensed TT, TE, EE moved by the linear response to that
+    change, the effective lensing scale of R(L))."""
+    pp_ratio = ratio[:len(spectra.pp)]
+    d = lensing_change(ratio, spectra, A_L)
+    out = dataclasses.replace(spectra, tt=spectra.tt + d["tt"], te=spectra.te + d["te"],
+                              ee=spectra.ee + d["ee"], pp=spectra.pp * pp_ratio)
+    return out, effective_lensing_scale(spectra.pp, pp_ratio)
+
+
 def late_time_products_emulated(params: dict, target, emulator) -> TheoryProducts:
     """As ``late_time_products`` at the matched H0, with ``emulator`` (an EmulatorBackend,
     ΛCDM) in place of the CAMB reference run; see the comment above for what differs."""
@@ -401,17 +427,16 @@ def late_time_products_emulated(params: dict, target, emulator) -> TheoryProduct
     fid = fiducial_reference()
     zstar = float(rbg.zstar)
     omega_cb = early["ombh2"] + early["omch2"]
-    zg = np.concatenate([[0.0], _Z_PK[1:]])
+    zg = np.concatenate([[0.0], Z_PK[1:]])
     g_t = growth_factor(target.H, omega_cb, zg)
     g_r = growth_factor(rbg.H, omega_cb, zg)
     gsq = CubicSpline(np.log1p(zg), (g_t / g_r) ** 2)
     omega_m = omega_cb + float(rbg.omnuh2)
     # a coarser grid than the CAMB engine's (90 L, 600 z): the ratio is smooth in L, and the
     # same z grid in both integrals cancels most of the quadrature error (checked in the docs)
-    Lg = np.unique(np.geomspace(2, 3000, 40).astype(int))
+    Lg = EMULATED_L_GRID
     lim_t = limber_kappa(target, fid.pk, lambda z: gsq(np.log1p(z)), Lg, zstar, omega_m, nz=300)
     lim_r = limber_kappa(rbg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300)
-    lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r))
     A_L = float(params.get("A_L", 1.0))
     A_lens = float(params.get("A_lens", 1.0))
     ref_params = {k: v for k, v in params.items() if k in ("ombh2", "omch2", "mnu", "nnu",
@@ -419,15 +444,9 @@ def late_time_products_emulated(params: dict, target, emulator) -> TheoryProduct
                                                            "ns", "TCMB")}
     ref_params.update({"H0": ref_H0, "w": -1.0, "wa": 0.0, "A_lens": 1.0})
     ref = emulator.compute({**ref_params, "A_L": A_L}, NEEDS)
-    s = ref.spectra
-    n = max(len(s.pp), int(lensing_response(len(s.tt) - 1)["edges"][-1]))
-    ratio = np.ones(n)
-    ratio[2:] = np.exp(lr(np.log(np.clip(np.arange(2, n), None, Lg[-1]))))
-    pp = s.pp * ratio[:len(s.pp)]
-    a_eff = effective_lensing_scale(s.pp, ratio[:len(s.pp)])
-    d = lensing_change(ratio, s, A_L)
-    spectra = Spectra(ell=s.ell, tt=s.tt + d["tt"], te=s.te + d["te"], ee=s.ee + d["ee"],
-                      bb=s.bb, pp=pp * A_lens)
+    relensed, a_eff = relens(ref.spectra, limber_ratio(Lg, lim_t, lim_r, ref.spectra), A_L)
+    pp = relensed.pp
+    spectra = dataclasses.replace(relensed, pp=pp * A_lens)
     if not np.all(np.isfinite(pp)):
         raise TheoryError("the emulated late-time engine produced a non-finite C_L^φφ")
     om = _omega_m_today(target, early, ref)

@@ -24,9 +24,9 @@ from scipy.interpolate import CubicSpline
 from numass.errors import InputError
 from numass.theory import latetime as lt
 from numass.theory.backend import NEEDS, check_need
-from numass.theory.background import _LNA, C_KM_S
+from numass.theory.background import LNA, C_KM_S
 from numass.theory.backends_batch import lscdm_background_batch, normalise_arrays
-from numass.theory.background_batch import (_SAFE, _hermite_rows, _take_rows, batch_densities,
+from numass.theory.background_batch import (SAFE_VALUES, hermite_rows, take_rows, batch_densities,
                                             compute_background_batch, cumulative_simpson_rows)
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.limber_batch import (L_GRID, LimberTable, Nodes, SuppressionTables,
@@ -70,18 +70,18 @@ class _Rows:
     def __init__(self, bg, idx: np.ndarray):
         every = len(idx) == len(bg.h)  # idx is sorted and unique: all rows, no copies
         take = slice(None) if every else idx
-        self._d = _take_rows(bg._d, take)
-        self._chi, self._dchi = bg._chi[take], bg._dchi[take]
+        self.dens = take_rows(bg.dens, take)
+        self.chi_grid, self.dchi_grid = bg.chi_grid[take], bg.dchi_grid[take]
         self.odeh2 = bg.odeh2[take]
 
     def DM_at(self, lna: np.ndarray) -> np.ndarray:
-        return _hermite_rows(lna, self._chi, self._dchi)
+        return hermite_rows(lna, self.chi_grid, self.dchi_grid)
 
-    def _h2(self, lna: np.ndarray) -> np.ndarray:
-        return self._d.not_de(lna) + self.odeh2[:, None] * self._d.de_shape(lna)
+    def h2_at(self, lna: np.ndarray) -> np.ndarray:
+        return self.dens.not_de(lna) + self.odeh2[:, None] * self.dens.de_shape(lna)
 
     def H(self, z: np.ndarray) -> np.ndarray:
-        return 100.0 * np.sqrt(self._h2(-np.log1p(z)))
+        return 100.0 * np.sqrt(self.h2_at(-np.log1p(z)))
 
 
 def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
@@ -89,10 +89,10 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
     """h of ΛCDM (densities ``dens``, w = -1) with D_M(z*) = goal, per row, by Newton on the
     background's own discretisation (Simpson on the shared ln a grid from an even index below
     z*, cubic Hermite at z*), as latetime.matched_H0's brentq; (h, solved)."""
-    step = _LNA[1] - _LNA[0]
-    i_star = np.clip(np.floor((lna_star - _LNA[0]) / step).astype(int), 0, len(_LNA) - 2)
+    step = LNA[1] - LNA[0]
+    i_star = np.clip(np.floor((lna_star - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
     i0 = int(i_star.min()) // 2 * 2
-    lna = _LNA[i0:]
+    lna = LNA[i0:]
     a = np.exp(lna)
     base = dens.not_de(lna)
     m1 = dens.not_de(np.zeros(1))[:, 0]
@@ -229,7 +229,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     bg = compute_background_batch({k: p[k] for k in _LSCDM_BG_KEYS if k in p}, de="lscdm",
                                   h_range=(0.3, 1.5), accuracy="exact")
     ok = bg.ok.copy()
-    safe = {k: np.where(ok, p.get(k, _SAFE[k]), _SAFE[k]) for k in
+    safe = {k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k]) for k in
             ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")}
     dens = batch_densities(safe)
     lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
@@ -248,7 +248,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
         fid, table, s_spline = _fiducial_tables()
         target, rbg = _Rows(bg, idx), _Rows(ref.background, idx)
         ocb = p["ombh2"][idx] + p["omch2"][idx]
-        zg = np.concatenate([[0.0], lt._Z_PK[1:]])
+        zg = np.concatenate([[0.0], lt.Z_PK[1:]])
         g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]),
                         zg)
         g_t, g_r = g[:len(idx)], g[len(idx):]
@@ -293,7 +293,7 @@ def _limber_suppressed(table, stab, nodes, alpha, mnu) -> np.ndarray:
 
 
 def _sigma8_factor(fid, stab, h, alpha, mnu) -> np.ndarray:
-    """√ of latetime._sigma2_ratio with S^(α−1) at z = 0, per row."""
+    """√ of latetime.sigma2_ratio with S^(α−1) at z = 0, per row."""
     if "ln_s0" not in stab.__dict__:
         k0 = fid.pk_lin0[0]
         stab.ln_s0 = np.array([np.log(f(k0, np.zeros_like(k0))) if f is not None

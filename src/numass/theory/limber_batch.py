@@ -25,12 +25,13 @@ from scipy import sparse
 from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
+from numass.theory.latetime import EMULATED_L_GRID
 
 _A_GROWTH_INIT = 1e-2  # as latetime.growth_factor
 _GROWTH_STEPS = 1200
 _K_EXTRAP = 1e3  # latetime._K_EXTRAP: the clip of k in the Limber integrals
 NZ = 300  # redshift nodes of the emulated engines' Limber integrals (one dropped at z*)
-L_GRID = np.unique(np.geomspace(2, 3000, 40).astype(int))
+L_GRID = EMULATED_L_GRID
 _W_RANGE = (-0.3, 0.3)  # ln χ offsets the table covers (H0 from ~50 to ~90 at low z)
 _DW = 0.004
 _DW_S = 0.03  # ln S is smooth in k: a coarser grid for the free-streaming tables
@@ -103,7 +104,7 @@ class Nodes:
         lna = -np.log1p(self.z)
         chi = bg.DM_at(lna)
         chistar = bg.DM_at(-np.log1p(zstar)[:, None])
-        dchi_dx = C_KM_S / (100.0 * np.sqrt(bg._h2(lna))) * (1.0 + self.z)
+        dchi_dx = C_KM_S / (100.0 * np.sqrt(bg.h2_at(lna))) * (1.0 + self.z)
         pref = 1.5 * omega_m[:, None] * (100.0 / C_KM_S) ** 2
         kern = (pref * (1.0 + self.z) * (chistar - chi) / chistar) ** 2
         trap = np.ones(NZ - 1)

@@ -19,7 +19,7 @@ _W[1:-1:2] *= 4.0 / 3.0
 _W[2:-1:2] *= 2.0 / 3.0
 _W[[0, -1]] *= 1.0 / 3.0
 _F0 = 7.0 * np.pi**4 / 120.0
-_LOGY = np.linspace(np.log(1e-5), np.log(1e5), 1601)
+LOGY = np.linspace(np.log(1e-5), np.log(1e5), 1601)
 
 
 def _rho_ratio_exact(y: np.ndarray) -> np.ndarray:
@@ -28,19 +28,19 @@ def _rho_ratio_exact(y: np.ndarray) -> np.ndarray:
     return integrand @ _W / _F0
 
 
-_LOG_RATIO = np.log(np.concatenate([_rho_ratio_exact(np.exp(chunk))
-                                    for chunk in np.array_split(_LOGY, 16)]))
+LOG_RATIO = np.log(np.concatenate([_rho_ratio_exact(np.exp(chunk))
+                                    for chunk in np.array_split(LOGY, 16)]))
 # non-relativistic limit: F(y) -> y * int x^2/(e^x+1) dx = y * 3 zeta(3)/2
-_NR_COEF = 1.5 * 1.2020569031595942 / _F0
+NR_COEF = 1.5 * 1.2020569031595942 / _F0
 
 
 def rho_ratio(y) -> np.ndarray:
     """rho(m, T) / rho(0, T) for one Fermi-Dirac species, y = m / (k_B T)."""
     y = np.abs(np.asarray(y, dtype=float))
     logy = np.log(np.maximum(y, 1e-300))
-    out = np.exp(np.interp(logy, _LOGY, _LOG_RATIO))
-    out = np.where(y < np.exp(_LOGY[0]), 1.0, out)
-    return np.where(y > np.exp(_LOGY[-1]), _NR_COEF * y, out)
+    out = np.exp(np.interp(logy, LOGY, LOG_RATIO))
+    out = np.where(y < np.exp(LOGY[0]), 1.0, out)
+    return np.where(y > np.exp(LOGY[-1]), NR_COEF * y, out)
 
 
 def massive_states(mnu: float, nnu: float, nu_states: int):
@@ -61,4 +61,4 @@ def massive_states(mnu: float, nnu: float, nu_states: int):
 def nr_density_per_relativistic(y0: float) -> float:
     """Late-time (non-relativistic) density over the relativistic one, for y0 = m/(k_B T_0):
     multiply a species' relativistic omega h^2 by this to get its matter-like omega h^2 today."""
-    return _NR_COEF * y0
+    return NR_COEF * y0

@@ -38,7 +38,6 @@ CMB phase shift, is untouched); lensed with camb.correlations.lensed_cls and the
 """
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -71,7 +70,7 @@ def free_streaming_suppression(ref) -> dict:
         return ref.cache["fs_suppression"]
     tr = ref.transfer
     bg = ref.background
-    dens = bg._d
+    dens = bg.dens
     k, z = tr["k"], tr["z"]
     order = np.argsort(-np.log1p(z))  # ascending ln a
     lna = -np.log1p(z[order])
@@ -252,21 +251,15 @@ def compute_nu_interacting_emulated(params: dict, emulator, need: frozenset[str]
     fid = lt.fiducial_reference()
     zstar = float(bg.zstar)
     omega_m = p["ombh2"] + p["omch2"] + float(bg.omnuh2)
-    Lg = np.unique(np.geomspace(2, 3000, 40).astype(int))
+    Lg = lt.EMULATED_L_GRID
     lim_t = lt.limber_kappa(bg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300,
                             pk_factor=factor)
     lim_r = lt.limber_kappa(bg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300)
-    lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r))
-    s = ref.spectra  # lensed at the point's A_L; pp includes A_lens
-    n = max(len(s.pp), int(lt.lensing_response(len(s.tt) - 1)["edges"][-1]))
-    ratio = np.ones(n)
-    ratio[2:] = np.exp(lr(np.log(np.clip(np.arange(2, n), None, Lg[-1]))))
-    a_eff = lt.effective_lensing_scale(s.pp, ratio[:len(s.pp)])
-    d = lt.lensing_change(ratio, s, float(p.get("A_L", 1.0)))
-    ref.spectra = dataclasses.replace(s, tt=s.tt + d["tt"], te=s.te + d["te"],
-                                      ee=s.ee + d["ee"], pp=s.pp * ratio[:len(s.pp)])
+    # the reference's spectra are lensed at the point's A_L; its pp includes A_lens
+    ref.spectra, a_eff = lt.relens(ref.spectra, lt.limber_ratio(Lg, lim_t, lim_r, ref.spectra),
+                                   float(p.get("A_L", 1.0)))
     R8 = 8.0 / float(bg.h)
-    s8 = float(ref.derived["sigma8"]) * np.sqrt(lt._sigma2_ratio(
+    s8 = float(ref.derived["sigma8"]) * np.sqrt(lt.sigma2_ratio(
         fid.pk_lin0, R8, lambda k: factor(k, np.zeros_like(k))))
     ref.derived.update({"sigma8": s8, "S8": s8 * np.sqrt(float(bg.omegam) / 0.3),
                         "A_L_eff": a_eff})

@@ -36,7 +36,7 @@ def design_matrix(ombh2, omch2, mnu, nnu=3.044) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _coefficients() -> dict:
+def fit_coefficients() -> dict:
     data = json.loads(_FILE.read_text())
     if data.get("degree") != DEGREE:
         raise RuntimeError(f"{_FILE.name} was fitted with degree {data.get('degree')}, the code "
@@ -50,7 +50,7 @@ def calibration_box() -> dict:
 
 
 def _evaluate(name: str, ombh2: float, omch2: float, mnu: float, nnu: float) -> float:
-    coef = _coefficients()[name]
+    coef = fit_coefficients()[name]
     if mnu >= 0:
         return float(design_matrix(ombh2, omch2, mnu, nnu) @ coef)
     z0 = design_matrix(ombh2, omch2, 0.0, nnu) @ coef
