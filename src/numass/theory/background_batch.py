@@ -276,7 +276,28 @@ def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
 
 
-class BatchBackground:
+class BatchDistances:
+    """H, D_H, D_V of n points from ``h2_at(ln a)`` and ``DM(z)`` (each subclass's own), NaN
+    where ``ok`` is False; r_s is kept at z* and z_drag only."""
+
+    def H(self, z) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            out = 100.0 * np.sqrt(self.h2_at(-np.log1p(z_array(z))))
+        return np.where(self.ok[:, None], out, np.nan)
+
+    def DH(self, z) -> np.ndarray:
+        return C_KM_S / self.H(z)
+
+    def DV(self, z) -> np.ndarray:
+        z = z_array(z)
+        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
+
+    def rs(self, z) -> np.ndarray:
+        """Not kept for arbitrary z: r_s at z* and z_drag are rstar and rdrag."""
+        raise NotImplementedError("the batched background keeps r_s at z* and z_drag only")
+
+
+class BatchBackground(BatchDistances):
     """H, DM, DH, DV (1-d z -> (n, nz)), rdrag, theta_star, zstar, zdrag, rstar, DM_star,
     omnuh2, omegam, h (all (n,)) of n points: background.BackgroundResult row by row, with
     ``ok`` False (and NaN) where the per-point code raises TheoryError."""
@@ -334,31 +355,15 @@ class BatchBackground:
     def DM_at(self, lna: np.ndarray) -> np.ndarray:
         return hermite_rows(lna, self.chi_grid, self.dchi_grid)
 
-    def H(self, z) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            out = 100.0 * np.sqrt(self.h2_at(-np.log1p(_z_array(z))))
-        return np.where(self.ok[:, None], out, np.nan)
-
     def DM(self, z) -> np.ndarray:
-        out = self.DM_at(-np.log1p(_z_array(z)))
+        out = self.DM_at(-np.log1p(z_array(z)))
         return np.where(self.ok[:, None], out, np.nan)
-
-    def DH(self, z) -> np.ndarray:
-        return C_KM_S / self.H(z)
-
-    def DV(self, z) -> np.ndarray:
-        z = _z_array(z)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
-
-    def rs(self, z) -> np.ndarray:
-        """Not kept for arbitrary z: r_s at z* and z_drag are rstar and rdrag."""
-        raise NotImplementedError("the batched background keeps r_s at z* and z_drag only")
 
 
 _A_GRID = np.exp(LNA)
 
 
-def _z_array(z) -> np.ndarray:
+def z_array(z) -> np.ndarray:
     return np.atleast_1d(np.asarray(z, dtype=float)).ravel()
 
 

@@ -25,8 +25,9 @@ from scipy.interpolate import CubicSpline
 
 from numass.theory import neutrinos as nu
 from numass.theory.background import C_KM_S
-from numass.theory.background_batch import (THETA_STEPS, BatchDensities, newton_rows, take_rows,
-                                            astar_mc, recombination_fit)
+from numass.theory.background_batch import (THETA_STEPS, BatchDensities, BatchDistances,
+                                            astar_mc, newton_rows, recombination_fit,
+                                            take_rows, z_array)
 
 _GL8 = np.polynomial.legendre.leggauss(8)
 _LNA_MIN = np.log(1e-9)  # lower end of r_s (as the per-point ln a grid)
@@ -175,7 +176,7 @@ def solve_h_fast(d: BatchDensities, target: np.ndarray, h_start: np.ndarray,
     return h, solved
 
 
-class FastBackground:
+class FastBackground(BatchDistances):
     """background_batch.BatchBackground's interface (H, DM, DH, DV of a 1-d z -> (n, nz); rdrag,
     theta_star, zstar, zdrag, rstar, DM_star, omnuh2, omegam, h: (n,)) on Gauss-Legendre panels.
     D_M at the redshifts asked for is integrated when asked (panels split at them), and kept."""
@@ -239,25 +240,5 @@ class FastBackground:
             self._cache[key] = np.where(self.ok[:, None], chi, np.nan)
         return self._cache[key]
 
-    def H(self, z) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            out = 100.0 * np.sqrt(self.h2_at(-np.log1p(_z_array(z))))
-        return np.where(self.ok[:, None], out, np.nan)
-
     def DM(self, z) -> np.ndarray:
-        return self._chi(_z_array(z)).copy()
-
-    def DH(self, z) -> np.ndarray:
-        return C_KM_S / self.H(z)
-
-    def DV(self, z) -> np.ndarray:
-        z = _z_array(z)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
-
-    def rs(self, z) -> np.ndarray:
-        """Not kept for arbitrary z: r_s at z* and z_drag are rstar and rdrag."""
-        raise NotImplementedError("the batched background keeps r_s at z* and z_drag only")
-
-
-def _z_array(z) -> np.ndarray:
-    return np.atleast_1d(np.asarray(z, dtype=float)).ravel()
+        return self._chi(z_array(z)).copy()
