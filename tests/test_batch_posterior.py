@@ -88,3 +88,27 @@ def test_batched_best_fit_and_profile_match_nelder_mead():
     assert prof[0]["chi2"] == pytest.approx(bf["chi2"], abs=2e-3)
     assert prof[1]["chi2"] - bf["chi2"] == pytest.approx(1.0, abs=0.15)
     assert prof[1]["mnu_eff"] == pytest.approx(bf["mnu_eff"] + sd)
+
+
+def test_profile_start_avoids_a_shift_out_of_the_box():
+    """The Gaussian conditional shift of a profile start can leave the sampling box along a
+    degeneracy (w0wa's IO floor went to w = -0.11 > -0.2): a smaller shift is used instead."""
+    from numass.inference.batch_optimize import _profile_starts
+
+    cov = np.array([[1.0, 0.9], [0.9, 1.0]])  # strongly correlated: shift 0.9 y0[:, 0]
+    inv = np.linalg.inv(cov)
+
+    class Toy:  # the Gaussian with this covariance, inf outside y[1] < 1
+        def __call__(self, y):
+            chi2 = np.einsum("ni,ij,nj->n", y, inv, y)
+            return np.where(y[:, 1] < 1.0, 0.5 * chi2, np.inf)
+
+        def clip(self, y):
+            return y
+
+    y0 = np.array([[2.0, 0.0], [0.5, 0.0]])
+    free = np.array([False, True])
+    starts = _profile_starts(Toy(), y0, 0, cov, np.ones(2), free)
+    assert np.all(np.isfinite(Toy()(starts)))
+    assert starts[0, 1] == pytest.approx(0.9)  # half the shift: the full 1.8 leaves the box
+    assert starts[1, 1] == pytest.approx(0.45)  # the full shift, the conditional optimum

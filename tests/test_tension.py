@@ -122,6 +122,8 @@ def test_profile_sigma():
     assert profile_sigma(10.0, 19.0, -0.1, 0.0588) == pytest.approx(3.0)
     assert profile_sigma(10.0, 19.0, 0.08, 0.0588) == 0.0  # best fit already above the floor
     assert profile_sigma(10.0, 9.99, -0.1, 0.0588) == 0.0  # numerical noise never gives NaN
+    # a constrained fit that found no finite point is "not measured", not an infinite tension
+    assert np.isnan(profile_sigma(10.0, np.inf, -0.1, 0.0588))
 
 
 def test_summarize_1d_gaussian():

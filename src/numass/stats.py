@@ -235,9 +235,12 @@ def tension_fields(mass: np.ndarray, weights, chi2_min: float, best_mass: float,
 
 
 def profile_sigma(chi2_min: float, chi2_at_floor: float, best_mnu: float, floor: float) -> float:
-    """sqrt(Delta chi2) when the best fit is below the floor, else 0."""
+    """sqrt(Delta chi2) when the best fit is below the floor, else 0; NaN (not measured, never
+    an infinite tension) when the constrained fit found no finite chi2."""
     if best_mnu >= floor:
         return 0.0
+    if not math.isfinite(chi2_at_floor):
+        return math.nan
     return float(math.sqrt(max(chi2_at_floor - chi2_min, 0.0)))
 
 

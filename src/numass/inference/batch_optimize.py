@@ -227,13 +227,28 @@ def batch_profile(post, param: str, values, bestfit: dict, widths: dict) -> list
     obj = Objective(post, centre, scale)
     y0 = np.zeros((len(values), len(centre)))
     y0[:, p] = (values - centre[p]) / scale[p]
-    cov = bestfit.get("covariance")
-    if cov is not None:  # conditional optimum of the Gaussian: shift along cov[:, p] / cov[p, p]
-        cov = np.asarray(cov) / np.outer(scale, scale)
-        y0 += np.outer(y0[:, p], cov[:, p] / cov[p, p]) * (np.arange(len(centre)) != p)
     free = np.ones(len(centre), dtype=bool)
     free[p] = False
-    y0 = obj.clip(y0)
-    y0[:, p] = (values - centre[p]) / scale[p]
+    y0 = _profile_starts(obj, y0, p, bestfit.get("covariance"), scale, free)
     y, _, _, _ = newton_lockstep(obj, y0, free)
     return [describe(post, centre + row * scale) for row in y]
+
+
+# fractions of the Gaussian conditional shift tried as a profile's start (the full shift can
+# leave the sampling box along a strong degeneracy, e.g. Σmν,eff with w0 in w0wa)
+_SHIFT_FRACTIONS = (1.0, 0.5, 0.25, 0.0)
+
+
+def _profile_starts(obj, y0: np.ndarray, p: int, cov, scale: np.ndarray,
+                    free: np.ndarray) -> np.ndarray:
+    """Per value, the start with the lowest -ln P among the best fit moved along the Gaussian
+    conditional optimum (cov[:, p] / cov[p, p]) by each of _SHIFT_FRACTIONS (all evaluated in
+    one batch); without a covariance, the best fit with only the profiled parameter moved."""
+    if cov is None:
+        return obj.clip(y0)
+    cov = np.asarray(cov) / np.outer(scale, scale)
+    shift = np.outer(y0[:, p], cov[:, p] / cov[p, p]) * free
+    tries = np.array([obj.clip(y0 + f * shift) for f in _SHIFT_FRACTIONS])  # (nf, nv, d)
+    tries[:, :, p] = y0[:, p]
+    vals = obj(tries.reshape(-1, y0.shape[1])).reshape(tries.shape[:2])
+    return tries[np.argmin(vals, axis=0), np.arange(y0.shape[0])]
