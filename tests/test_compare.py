@@ -598,3 +598,19 @@ def test_compare_with_the_mpi_executor_on_two_worker_ranks(tmp_path):
         assert s["variants"][name]["status"] == "ok"
     assert s["variants"]["positive_mass"]["mnu_eff"]["lower68"] >= 0.0
     assert s["hypotheses"]["lcdm"]["status"] == "not run: not selected (--only)"
+
+
+def test_a_stopping_run_starts_no_further_task(tmp_path):
+    """After Ctrl-C, a pool slot freed by a stopped task must not start the next queued one
+    (seen on a full comparison: a new nested run began while the others stopped)."""
+    from numass.compare import executor
+    from numass.compare.plan import Settings, plan
+
+    job = plan("embedded")[0]
+    executor._STOPPING.set()
+    try:
+        state = executor.run_isolated(job, tmp_path, Settings.make(quick=True), None, "posterior")
+    finally:
+        executor._STOPPING.clear()
+    assert state == {"status": "interrupted"}
+    assert not executor._LIVE and not (tmp_path / job.name).exists()

@@ -49,12 +49,16 @@ def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, thr
 
 # processes started by this one's slots (stopped on Ctrl-C or an error)
 _LIVE: dict[int, multiprocessing.Process] = {}
+# set while a run stops: a slot freed by a stopped task must not start the next one
+_STOPPING = threading.Event()
 
 
 def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, threads=None,
                  plot=None, echo: bool = True, start_method: str | None = None) -> dict:
     """Run one task in a fresh process and return its state (job.json / evidence.json); a
     process that dies without writing it is recorded as an error."""
+    if _STOPPING.is_set():
+        return {"status": "interrupted"}
     method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods()
                               else "spawn")
     sys.stdout.flush()  # a forked process must not inherit unwritten output
@@ -256,12 +260,18 @@ def _drive(run: _Run, pending: list[tuple], heartbeat: float) -> None:
 
 
 def _stop_live(interrupted: bool) -> None:
-    """Ctrl-C reached the processes too: give them a moment; anything else: stop them."""
-    for p in list(_LIVE.values()):
-        p.join(timeout=10 if interrupted else 0)
-        if p.is_alive():
-            p.terminate()
-            p.join()
+    """Ctrl-C reached the processes too: give them a moment; anything else: stop them. Repeated
+    until none is left (a slot may have started one while the first ones stopped)."""
+    for _ in range(10):
+        live = list(_LIVE.values())
+        if not live:
+            return
+        for p in live:
+            p.join(timeout=10 if interrupted else 0)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        time.sleep(0.2)
 
 
 def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | None = None,
@@ -290,9 +300,12 @@ def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | No
     try:
         _drive(run, pending, heartbeat)
     except BaseException as exc:
+        _STOPPING.set()  # no queued task starts while the running ones stop
+        pool.shutdown(wait=False, cancel_futures=True)
         _stop_live(isinstance(exc, KeyboardInterrupt))
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _STOPPING.clear()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
