@@ -88,6 +88,27 @@ def test_resume_from_a_checkpoint(tmp_path):
     assert abs(done["ln_evidence"] - post.ln_z) < 3 * done["ln_evidence_err"]
 
 
+def test_an_unreadable_checkpoint_starts_the_run_afresh(tmp_path):
+    """A kill while the checkpoint was written (seen after Ctrl-C in compare: 'can't locate
+    attribute rng_state') must not make the job fail on the next run."""
+    post = GaussianPosterior(d=2)
+    box = sampling_box(post)
+    run_nautilus(post, box, tmp_path, seed=3, say=None, n_like_max=500, **SMALL)
+    ckpt = tmp_path / "chains" / "nautilus.hdf5"
+    import h5py
+
+    def strip(name, obj):  # what an interrupted write leaves: attributes missing
+        for key in list(obj.attrs):
+            del obj.attrs[key]
+
+    with h5py.File(ckpt, "a") as f:
+        strip("/", f)
+        f.visititems(strip)
+    done = run_nautilus(post, box, tmp_path, seed=3, say=None, **SMALL)
+    assert done["finished"] and abs(done["ln_evidence"] - post.ln_z) < 3 * done["ln_evidence_err"]
+    assert (tmp_path / "chains" / "nautilus.unreadable.hdf5").exists()
+
+
 def test_other_settings_refuse_to_resume(tmp_path):
     from numass.errors import InputError
 

@@ -153,10 +153,21 @@ def run_nautilus(post, box: dict, out: str | Path, n_live: int = N_LIVE, n_eff: 
     prior = TruncatedPrior(post, box)
     blobs = [k for k in post.derived_names]
     progress = Progress(say)
-    sampler = Sampler(prior, _likelihood(post, blobs, progress), n_dim=post.ndim, n_live=n_live,
-                      n_networks=n_networks, vectorized=True, pass_dict=False, seed=seed,
-                      filepath=str(ckpt), resume=resume,
-                      blobs_dtype=[(k, "f8") for k in blobs] if blobs else None)
+    def make(resume_from_file: bool):
+        return Sampler(prior, _likelihood(post, blobs, progress), n_dim=post.ndim,
+                       n_live=n_live, n_networks=n_networks, vectorized=True, pass_dict=False,
+                       seed=seed, filepath=str(ckpt), resume=resume_from_file,
+                       blobs_dtype=[(k, "f8") for k in blobs] if blobs else None)
+
+    try:
+        sampler = make(resume)
+    except (KeyError, OSError, ValueError) as exc:
+        # a kill while nautilus wrote its checkpoint leaves it unreadable: keep it aside, start
+        # this run afresh (finished runs are not affected)
+        ckpt.replace(ckpt.with_suffix(".unreadable.hdf5"))
+        (say or print)(f"[numass] nautilus: the checkpoint {ckpt} could not be read ({exc}); "
+                       f"kept as {ckpt.with_suffix('.unreadable.hdf5').name}, starting afresh")
+        sampler = make(False)
     with np.errstate(all="ignore"):
         finished = sampler.run(n_eff=n_eff, n_like_max=n_like_max, discard_exploration=True,
                                verbose=False)
