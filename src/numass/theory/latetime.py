@@ -151,6 +151,32 @@ def matched_H0(early: dict, target, zstar: float | None = None) -> float:
         raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = {goal:.1f} Mpc") from None
 
 
+def rk4_growth(fr, src, h: float, n_steps: int, start):
+    """y'' = -fr y' + src y from y = y' = ``start`` by classical RK4 with step ``h``, the
+    coefficients tabulated at every step's start, midpoint and end (indices 2i, 2i+1, 2i+2 on
+    their first axis). ``start`` a number or an array (one growth history per entry); returns y
+    at the n_steps + 1 step ends (leading axis)."""
+    y = np.array(start, dtype=float)
+    dp = y.copy()
+    d = np.empty((n_steps + 1,) + y.shape)
+    d[0] = y
+    for i in range(n_steps):
+        f0, s0 = fr[2 * i], src[2 * i]
+        f1, s1 = fr[2 * i + 1], src[2 * i + 1]
+        f2, s2 = fr[2 * i + 2], src[2 * i + 2]
+        k1y, k1p = dp, -f0 * dp + s0 * y
+        y2, p2 = y + 0.5 * h * k1y, dp + 0.5 * h * k1p
+        k2y, k2p = p2, -f1 * p2 + s1 * y2
+        y3, p3 = y + 0.5 * h * k2y, dp + 0.5 * h * k2p
+        k3y, k3p = p3, -f1 * p3 + s1 * y3
+        y4, p4 = y + h * k3y, dp + h * k3p
+        k4y, k4p = p4, -f2 * p4 + s2 * y4
+        y = y + h / 6 * (k1y + 2 * k2y + 2 * k3y + k4y)
+        dp = dp + h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
+        d[i + 1] = y
+    return d
+
+
 def growth_factor(H, omega_cb: float, z) -> np.ndarray:
     """Linear growth D(z) of CDM+baryons (scale-independent part) in a background with Hubble
     rate H(z) [km/s/Mpc], omega_cb = (ombh2 + omch2): D'' + (2 + dlnH/dlna) D' = 3/2 Ω_cb(a) D
@@ -167,23 +193,7 @@ def growth_factor(H, omega_cb: float, z) -> np.ndarray:
     lnH = CubicSpline(x, np.log(H(np.expm1(-x))))
     fr = 2.0 + lnH.derivative()(x)
     src = 1.5 * omega_cb * np.exp(-3 * x) / (np.exp(lnH(x)) / 100.0) ** 2
-    d = np.empty(n + 1)
-    d[0] = dp = _A_GROWTH_INIT
-    y = d[0]
-    for i in range(n):  # y'' = -fr y' + src y, as (y, y')
-        f0, s0 = fr[2 * i], src[2 * i]
-        f1, s1 = fr[2 * i + 1], src[2 * i + 1]
-        f2, s2 = fr[2 * i + 2], src[2 * i + 2]
-        k1y, k1p = dp, -f0 * dp + s0 * y
-        y2, p2 = y + 0.5 * h * k1y, dp + 0.5 * h * k1p
-        k2y, k2p = p2, -f1 * p2 + s1 * y2
-        y3, p3 = y + 0.5 * h * k2y, dp + 0.5 * h * k2p
-        k3y, k3p = p3, -f1 * p3 + s1 * y3
-        y4, p4 = y + h * k3y, dp + h * k3p
-        k4y, k4p = p4, -f2 * p4 + s2 * y4
-        y += h / 6 * (k1y + 2 * k2y + 2 * k3y + k4y)
-        dp += h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
-        d[i + 1] = y
+    d = rk4_growth(fr, src, h, n, _A_GROWTH_INIT)
     xs = np.clip(-np.log1p(z), x0, 0.0)  # before a = 0.01 target and reference coincide
     out = CubicSpline(x[::2], d)(xs)
     return np.where(-np.log1p(z) < x0, 1.0 / (1.0 + z), out)

@@ -25,7 +25,7 @@ from scipy import sparse
 from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
-from numass.theory.latetime import EMULATED_L_GRID
+from numass.theory.latetime import EMULATED_L_GRID, rk4_growth
 
 _A_GROWTH_INIT = 1e-2  # as latetime.growth_factor
 _GROWTH_STEPS = 1200
@@ -52,23 +52,7 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
         fr[:, rows] = (2.0 + lnH.derivative()(x)).T
         src[:, rows] = (1.5 * omega_cb[rows, None] * np.exp(-3 * x)
                         / (np.exp(lnH(x)) / 100.0) ** 2).T
-    d = np.empty((n + 1, fr.shape[1]))
-    d[0] = dp = np.full(fr.shape[1], _A_GROWTH_INIT)
-    y = d[0].copy()
-    for i in range(n):  # y'' = -fr y' + src y, as (y, y'), as growth_factor
-        f0, s0 = fr[2 * i], src[2 * i]
-        f1, s1 = fr[2 * i + 1], src[2 * i + 1]
-        f2, s2 = fr[2 * i + 2], src[2 * i + 2]
-        k1y, k1p = dp, -f0 * dp + s0 * y
-        y2, p2 = y + 0.5 * h * k1y, dp + 0.5 * h * k1p
-        k2y, k2p = p2, -f1 * p2 + s1 * y2
-        y3, p3 = y + 0.5 * h * k2y, dp + 0.5 * h * k2p
-        k3y, k3p = p3, -f1 * p3 + s1 * y3
-        y4, p4 = y + h * k3y, dp + h * k3p
-        k4y, k4p = p4, -f2 * p4 + s2 * y4
-        y = y + h / 6 * (k1y + 2 * k2y + 2 * k3y + k4y)
-        dp = dp + h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
-        d[i + 1] = y
+    d = rk4_growth(fr, src, h, n, np.full(fr.shape[1], _A_GROWTH_INIT))  # as growth_factor
     z = np.asarray(z, dtype=float)
     xs = np.clip(-np.log1p(z), x0, 0.0)
     out = np.empty((d.shape[1], len(xs)))
