@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
+from numass.inference.optimize import covariance_from_hessian
 
 STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.03])  # line-search fractions of the Newton step
 MAX_STEP = 20.0  # longest step, in proposal widths (a trust region far from the optimum)
@@ -153,15 +154,6 @@ def newton_lockstep(obj: Objective, y0: np.ndarray, free: np.ndarray, h: float =
     return y, f, hess_out, done
 
 
-def _scaled_covariance(hess: np.ndarray) -> np.ndarray | None:
-    try:
-        cov = np.linalg.inv(hess)
-        np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        return None
-    return cov
-
-
 def describe(post, x: np.ndarray) -> dict:
     """The point as numass's best-fit dict: parameters, derived, chi2 by likelihood, logpost."""
     r = post.evaluate(x[None, :])
@@ -204,7 +196,7 @@ def batch_best_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidat
     # the Hessian at the best fit with the proposal-sized step (as optimize.hessian_covmat)
     _, _, hess, _ = newton_lockstep(obj, best[None, :], free, h=0.5, max_iter=1, tol=np.inf,
                                     h_min=0.5)
-    cov = _scaled_covariance(hess[0])
+    cov = covariance_from_hessian(hess[0])
     out = describe(post, centre + best * scale)
     out["covariance"] = None if cov is None else (cov * np.outer(scale, scale)).tolist()
     out["n_calls"] = obj.n_calls

@@ -102,6 +102,11 @@ def hessian_covmat(model, point: dict, widths: dict, rel_step: float = 0.5) -> n
                                        + f(x0 - ei - ej)) / (4 * h[i] * h[j])
     if not np.all(np.isfinite(hess)):
         return None
+    return covariance_from_hessian(hess)
+
+
+def covariance_from_hessian(hess: np.ndarray) -> np.ndarray | None:
+    """The inverse of a Hessian of -ln P when it is positive definite, else None."""
     try:
         cov = np.linalg.inv(hess)
         np.linalg.cholesky(cov)

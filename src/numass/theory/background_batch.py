@@ -217,15 +217,19 @@ def theta_mc_batch(d: BatchDensities, h: np.ndarray, rule: str = "simpson") -> n
 
 
 def solve_h(d: BatchDensities, target: np.ndarray, h_start: np.ndarray,
-            h_range: tuple[float, float], rule: str = "simpson") -> tuple[np.ndarray, np.ndarray]:
+            h_range: tuple[float, float], rule: str = "simpson",
+            theta_mc=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """h with theta_MC(h) = target for every row (Newton, block by block); returns (h, solved),
     solved False where brentq on h_range would fail (no sign change, NaN at an end) or Newton
-    did not converge."""
+    did not converge. ``theta_mc``: the class computing theta_MC (default ThetaMC, the
+    per-point grids; background_fast.FastThetaMC for Gauss-Legendre panels), ``block`` its
+    rows per block."""
+    theta_mc = theta_mc or ThetaMC
     h = np.clip(np.asarray(h_start, dtype=float).copy(), *h_range)
     solved = np.zeros(len(h), dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        for rows in _blocks(len(h)):
-            theta = ThetaMC(take_rows(d, rows), rule)
+        for rows in _blocks(len(h), block):
+            theta = theta_mc(take_rows(d, rows), rule)
             h[rows], solved[rows] = newton_rows(theta, target[rows], h[rows], h_range)
     return h, solved
 

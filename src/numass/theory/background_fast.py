@@ -26,8 +26,8 @@ from scipy.interpolate import CubicSpline
 from numass.theory import neutrinos as nu
 from numass.theory.background import C_KM_S
 from numass.theory.background_batch import (THETA_STEPS, BatchDensities, BatchDistances,
-                                            astar_mc, newton_rows, recombination_fit,
-                                            take_rows, z_array)
+                                            astar_mc, recombination_fit,
+                                            solve_h, take_rows, z_array)
 
 _GL8 = np.polynomial.legendre.leggauss(8)
 _LNA_MIN = np.log(1e-9)  # lower end of r_s (as the per-point ln a grid)
@@ -167,13 +167,7 @@ def theta_mc_fast(d: BatchDensities, h: np.ndarray, rule: str = "simpson") -> np
 def solve_h_fast(d: BatchDensities, target: np.ndarray, h_start: np.ndarray,
                  h_range: tuple[float, float], rule: str = "simpson"):
     """background_batch.solve_h on the Gauss-Legendre cosmomc_theta: (h, solved)."""
-    h = np.clip(np.asarray(h_start, dtype=float).copy(), *h_range)
-    solved = np.zeros(len(h), dtype=bool)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        for rows in _blocks(len(h)):
-            theta = FastThetaMC(take_rows(d, rows), rule)
-            h[rows], solved[rows] = newton_rows(theta, target[rows], h[rows], h_range)
-    return h, solved
+    return solve_h(d, target, h_start, h_range, rule, theta_mc=FastThetaMC, block=_BLOCK)
 
 
 class FastBackground(BatchDistances):
