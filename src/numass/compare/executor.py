@@ -92,9 +92,16 @@ def run_isolated_mpi(*args) -> dict:
     return run_isolated(*args, start_method="spawn")
 
 
+# rough seconds of a posterior task per theory backend on one core (full data, nautilus;
+# measured: the late-time engines cost 3-4x the emulator per point), for the slowest-first order
+BACKEND_COST = {"lscdm-emulator": 4.0, "nu_interacting-emulator": 2.5}
+
+
 def _cost(job: Job, part: str) -> float:
-    """Rough relative cost, to start the slowest tasks first."""
+    """Rough relative cost, to start the slowest tasks first (the longest-processing-time
+    order, which keeps both cores busy to the end)."""
     n = len(job.datasets) + 2 * (job.model != "lcdm") + 3 * ("w0wa" in job.model)
+    n *= BACKEND_COST.get(job.backend or "", 1.0)
     return n if part == "posterior" else n / 3
 
 

@@ -39,6 +39,14 @@ EDGE_WARN = 1e-3
 CHECKPOINT = "nautilus.hdf5"
 
 
+def batch_size(n_live: int) -> int:
+    """Points per likelihood call: half the live set. nautilus's default (100) leaves the batched
+    likelihoods at a per-point cost ~1.5x their n = 1000 cost; much larger batches delay new
+    bounds (more calls). Measured on the full-data LCDM job (500 live points, n_eff 10 000):
+    100 -> 66 s / 35 200 calls, 250 -> 49 s / 39 000, 500 -> 46 s / 43 500."""
+    return max(100, n_live // 2)
+
+
 def emulator_box(post) -> dict[str, tuple[float, float]]:
     """The emulator's training box on the sampled parameters it names (emulated backends only;
     Sigma m_nu,eff's |value| <= 0.6 eV covers every prior of it)."""
@@ -156,6 +164,7 @@ def run_nautilus(post, box: dict, out: str | Path, n_live: int = N_LIVE, n_eff: 
     def make(resume_from_file: bool):
         return Sampler(prior, _likelihood(post, blobs, progress), n_dim=post.ndim,
                        n_live=n_live, n_networks=n_networks, vectorized=True, pass_dict=False,
+                       n_batch=batch_size(n_live),
                        seed=seed, filepath=str(ckpt), resume=resume_from_file,
                        blobs_dtype=[(k, "f8") for k in blobs] if blobs else None)
 

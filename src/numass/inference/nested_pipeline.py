@@ -86,7 +86,7 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
         tail = dict(tail)
         resolve_tails(post, summary, box, dict(FLOORS), out, mass_param,
                       min_ess=tail.pop("min_ess"), seed=seed, resume=resume, say=progress,
-                      **tail)
+                      posterior=(res["points"], res["weights"]), **tail)
         stages["tails"] = time.time() - t0 - sum(stages.values())
     if summary.get("warning"):
         _say(progress, f"[numass] warning: {summary['warning']}")

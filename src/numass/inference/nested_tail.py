@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+import math
+
+import numpy as np
+
 from numass.inference.nested import run_nautilus
+from numass.inference.tail_importance import TAIL_IS_MIN_ESS, tail_importance
 from numass.stats import SIGMA_PRINT_CAP, TAIL_RESOLVED_ESS, evidence_ratio_tension
 
 # the live points and effective samples of a tail run: ln Z to 1/sqrt(n_eff) needs few effective
@@ -46,12 +52,55 @@ def tail_evidence(post, box: dict, mass_param: str, floor: float, out: str | Pat
     return {k: res[k] for k in ("ln_evidence", "ln_evidence_err", "n_eff", "n_calls", "finished")}
 
 
+def importance_tail(post, box: dict, mass_param: str, floor: float, folder: Path,
+                    posterior: tuple[np.ndarray, np.ndarray], anchor: dict | None,
+                    seed: int | None, resume: bool) -> dict | None:
+    """tail_importance's record, kept in folder/importance.json (a rerun reads it back)."""
+    path = folder / "importance.json"
+    key = {"floor": floor, "seed": seed, "box": {k: list(v) for k, v in box.items()}}
+    if resume and path.exists():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved["result"]
+    run = tail_importance(post, box, mass_param, floor, *posterior, anchor=anchor, seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key, "result": run}, indent=1))
+    return run
+
+
+def tail_run(post, box, mass_param, label, floor, out, posterior, anchor, seed, resume, say,
+             tail_options) -> dict | None:
+    """Z(mass >= floor): importance sampling where its proposal fits (>= TAIL_IS_MIN_ESS
+    effective draws), else a nested run on the cut prior."""
+    folder = out / f"tail_{label}"
+    if posterior is not None:
+        run = importance_tail(post, box, mass_param, floor, folder, posterior, anchor, seed,
+                              resume)
+        if run is None or run["ess"] >= TAIL_IS_MIN_ESS:
+            return run
+        if say:
+            say(f"[numass] tail above {floor} eV: importance sampling had {run['ess']:.0f} "
+                f"effective draws (< {TAIL_IS_MIN_ESS}); nested run on the cut prior instead")
+    run = tail_evidence(post, box, mass_param, floor, folder, seed=seed, resume=resume, say=say,
+                        **tail_options)
+    return None if run is None else {**run, "method": "nested"}
+
+
+def _profile_point(summary: dict, label: str) -> dict | None:
+    """The profile's constrained best fit at a floor, when it was found (finite chi2)."""
+    profile = summary.get("profiles", {}).get(label, {})
+    point = profile.get("point") or {}
+    values = [profile.get("chi2", math.nan), *point.values()]
+    return point if point and all(math.isfinite(v) for v in values) else None
+
+
 def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_param: str,
                   min_ess: float = TAIL_RESOLVED_ESS, seed: int | None = None,
-                  resume: bool = True, say=None, **tail_options) -> dict:
+                  resume: bool = True, say=None, posterior=None, **tail_options) -> dict:
     """Replace, in a nested run's ``summary``, the Bayesian tension of each floor with fewer than
-    ``min_ess`` effective samples above it by the evidence ratio (tail run in out/tail_<floor>).
-    Returns {floor label: the tail run's record}."""
+    ``min_ess`` effective samples above it by the evidence ratio (tail runs in out/tail_<floor>).
+    ``posterior``: the main run's (points, weights), for the importance route (None: nested
+    runs only). Returns {floor label: the tail run's record}."""
     runs = {}
     for label, floor in floors.items():
         counted = summary["tension_bayes"][label]
@@ -60,9 +109,11 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
         if say:
             say(f"[numass] tail above the {label.replace('_', '-')} floor: "
                 f"{counted['ess_above']:.1f} effective samples there; evidence ratio "
-                f"(nested run on the prior cut at {floor} eV)")
-        run = tail_evidence(post, box, mass_param, floor, out / f"tail_{label}", seed=seed,
-                            resume=resume, say=say, **tail_options)
+                f"Z(mass >= {floor} eV) / Z")
+        anchor = _profile_point(summary, label)
+        run = tail_run(post, box, mass_param, label, floor, out, posterior,
+                       {**anchor, mass_param: floor} if anchor else None, seed, resume, say,
+                       tail_options)
         if run is None:
             t = {**counted, "sigma": OUTSIDE_BOX_SIGMA, "method": "evidence-ratio",
                  "extrapolated": False, "beyond_cap": True, "p_above": 0.0,
@@ -71,6 +122,7 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
         else:
             t = evidence_ratio_tension(counted, run["ln_evidence"], run["ln_evidence_err"],
                                        summary["ln_evidence"], summary["ln_evidence_err"])
+            t["tail_method"] = run.get("method", "nested")
         runs[label] = run or {}
         summary["tension_bayes"][label] = t
         summary["tension_sigma"][label] = t["sigma"]
