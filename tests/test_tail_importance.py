@@ -126,9 +126,11 @@ def test_resolve_tails_takes_the_importance_route_where_it_fits(tmp_path):
     x = post.draw(10_000)
     floors = {"near": 0.0, "far": 4.2}
     summary = _summary(post, x, floors)
+    summary["tension_sigma_lower_bound"] = ["far"]  # what the counted figure had been
     runs = resolve_tails(post, summary, post.box(), floors, tmp_path, "x0", min_ess=100,
                          seed=2, posterior=(x, np.ones(len(x))))
     assert list(runs) == ["far"] and runs["far"]["method"] == "importance"
+    assert summary["tension_sigma_lower_bound"] == []  # the evidence ratio is no bound
     far = summary["tension_bayes"]["far"]
     assert far["tail_method"] == "importance" and far["method"] == "evidence-ratio"
     assert abs(far["sigma"] - sigma_of_tail(norm.sf(4.2))) < 0.02

@@ -169,8 +169,8 @@ SIGMA_PRINT_CAP = 5.0
 def evidence_ratio_tension(counted: dict, ln_z_cut: float, ln_z_cut_err: float, ln_z: float,
                            ln_z_err: float) -> dict:
     """The Bayesian tension from P(mass >= floor) = Z_cut / Z, where Z_cut integrates the same
-    likelihood and prior over mass >= floor only (a second nested run on the prior cut at the
-    floor, normalised to the full prior) and Z over the whole prior: exact in the tail, however
+    likelihood and prior over mass >= floor only (importance sampling of the cut region or a
+    second nested run on the prior cut at the floor, normalised to the full prior) and Z over the whole prior: exact in the tail, however
     few posterior samples lie there. ``counted`` is bayes_tension's record (kept beside it).
 
     The error of ln p is the two ln Z errors in quadrature (independent runs); ``sigma_err`` is

@@ -70,8 +70,8 @@ class Settings:
     @classmethod
     def make(cls, quick: bool = False, **overrides) -> "Settings":
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
-                    is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True, n_live=300,
-                    n_eff=2000, tail_n_live=300, tail_n_eff=200) if quick else cls())
+                    is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True, n_live=200,
+                    n_eff=1000, tail_n_live=200, tail_n_eff=200) if quick else cls())
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, v)

@@ -31,22 +31,29 @@ def _scale_text() -> str:
 DEFINITIONS = {
     "tension_sigma.bayes": "posterior mass of Σmν,eff above the floor, as a two-sided "
                            "Gaussian-equivalent σ (floors: normal ordering 0.0588 eV, inverted "
-                           "0.099 eV); counted from the chain when ≥ 25 effective samples (the "
-                           "chain's effective sample size from its autocorrelation, times the "
-                           "mass fraction) lie above the floor; otherwise '≈' "
-                           "(bayes_extrapolated): the tail mass of a Gaussian fit to the "
-                           "marginal (skew-normal when its skewness is significant), an "
-                           "extrapolation, with bayes_bound the 95% lower bound the samples alone "
-                           "support (in brackets in the tables); '≥' (bayes_lower_bound) only "
-                           "for a figure that is itself such a bound",
+                           "0.099 eV). Nested-sampling jobs (nautilus): counted from the weighted "
+                           "samples when ≥ 100 effective samples lie above the floor, else the "
+                           "evidence ratio Z(Σmν,eff ≥ floor) / Z (printed with its error '± …'; "
+                           "the cut region's Z by importance sampling from a proposal built from "
+                           "the posterior and the profile point at the floor, or by a second "
+                           "nested run on the prior cut at the floor where that proposal does "
+                           "not fit; bayes_method, tail_runs); beyond 5σ '> 5'. MCMC jobs: "
+                           "counted from the chain when ≥ 25 effective samples (the chain's "
+                           "effective sample size from its autocorrelation, times the mass "
+                           "fraction) lie above the floor; otherwise '≈' (bayes_extrapolated): "
+                           "the tail mass of a Gaussian fit to the marginal (skew-normal when its "
+                           "skewness is significant), an extrapolation, with bayes_bound the 95% "
+                           "lower bound the samples alone support (in brackets in the tables); "
+                           "'≥' (bayes_lower_bound) only for a figure that is itself such a bound",
     "tension_sigma.profile": "sqrt(χ²(Σmν,eff = floor) − χ²_min) from best fits (0 when the best "
                              "fit is above the floor)",
     "delta_chi2": "χ²_min(hypothesis) − χ²_min(ΛCDM), on the same likelihoods (for tau, without "
                   "the τ-prior term); negative = better fit",
     "delta_aic": "Δχ² + 2 Δk, k = number of sampled parameters; negative favours the hypothesis",
     "ln_evidence": "ln Z over the sampled parameters' priors (Gaussian τ priors normalised), "
-                   "from dynesty nested sampling or, for CMB-spectra fits, importance sampling "
-                   "from the converged chain (evidence.method); ln_bayes_factor_vs_lcdm = ln Z − "
+                   "from the nautilus run that gives the posterior (error 1/√n_eff), or for "
+                   "MCMC jobs from dynesty nested sampling or importance sampling of the "
+                   "converged chain (evidence.method); ln_bayes_factor_vs_lcdm = ln Z − "
                    "ln Z_ΛCDM, positive favours the hypothesis (Jeffreys-like scale: "
                    f"{_scale_text()})",
     "verdict": f"relieves the tension when the Bayesian normal-ordering tension is below "
@@ -94,7 +101,7 @@ def verdict(name: str, e: dict) -> str:
         text += f"; ΔAIC = {e['delta_aic']:+.1f}"
     if e.get("ln_bayes_factor_vs_lcdm") is not None:
         lnb = e["ln_bayes_factor_vs_lcdm"]
-        text += f"; ln B = {lnb:+.1f} ± {e['ln_bayes_factor_err']:.1f} ({strength(lnb)})"
+        text += f"; ln B = {lnb:+.2f} ± {e['ln_bayes_factor_err']:.2f} ({strength(lnb)})"
     return text
 
 

@@ -126,8 +126,8 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
         runs[label] = run or {}
         summary["tension_bayes"][label] = t
         summary["tension_sigma"][label] = t["sigma"]
-        summary["tension_sigma_extrapolated"] = [
-            k for k in summary.get("tension_sigma_extrapolated", []) if k != label]
+        for flags in ("tension_sigma_extrapolated", "tension_sigma_lower_bound"):
+            summary[flags] = [k for k in summary.get(flags, []) if k != label]
     if runs:
         summary["tail_runs"] = runs
     return runs

@@ -16,6 +16,7 @@ from pathlib import Path
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.inference.results import load_chains
+from numass.inference.tail_importance import TAIL_IS_MIN_ESS
 from numass.report import published_section
 from numass.report.camb_table import CAMB_HEAD, CAMB_NOTE, camb_rows
 from numass.stats import FLOORS, format_bayes, weighted_quantile
@@ -214,7 +215,7 @@ def _sigma(t: dict) -> str:
     bound = (f" (≥{t['bayes_bound']:.2f})" if t.get("bayes_extrapolated")
              and t.get("bayes_bound") is not None else "")
     if t.get("bayes_err") is not None and not t.get("bayes_beyond_cap"):
-        bound = f" ± {t['bayes_err']:.2f}"  # the evidence ratio's error
+        bound = f" ± {max(t['bayes_err'], 0.005):.2f}"  # the evidence ratio's error (≥ 0.01)
     return f"{format_bayes(t)}{bound} / {_f(t['profile'], '{:.2f}')}"
 
 
@@ -324,9 +325,12 @@ def nested_rows(summary: dict) -> list[list[str]]:
                                       + (f"missed by {', '.join(missed)}" if missed
                                          else "met by every nautilus job")],
             ["Bayesian tails", f"counted where ≥ {s['tail_min_ess']:g} effective samples lie "
-                               f"above the floor, else P = Z(prior cut at the floor) / Z from a "
-                               f"second nautilus run ({s['tail_n_live']} live points, n_eff "
-                               f"{s['tail_n_eff']}); beyond 5σ printed '> 5'"]]
+                               f"above the floor, else P = Z(Σmν,eff ≥ floor) / Z, the cut "
+                               f"region's Z by importance sampling (a proposal from the "
+                               f"posterior and the profile point at the floor; trusted with "
+                               f"≥ {TAIL_IS_MIN_ESS} effective draws), else by a second nautilus "
+                               f"run on the prior cut at the floor ({s['tail_n_live']} live "
+                               f"points, n_eff {s['tail_n_eff']}); beyond 5σ printed '> 5'"]]
 
 
 # ---------------------------------------------------------------- HTML
