@@ -197,6 +197,30 @@ def test_the_report_shows_camb_and_emulator_values(checked):
     assert 'id="camb-table"' in render_html(summary, {})
 
 
+def test_the_report_shows_the_verify_reweighting(checked):
+    """--verify's shifts (inference.reweight.reweight_table) as a table in both formats."""
+    import copy
+
+    import numpy as np
+
+    from numass.inference.reweight import reweight_table
+    from numass.report.camb_table import verify_rows
+    from numass.report.compare_report import render_html, render_md
+
+    summary = copy.deepcopy(checked[0])
+    assert verify_rows(summary) == []  # no --verify: no table
+    x = np.column_stack([np.linspace(-0.2, 0.0, 20), np.linspace(0.9, 1.1, 20)])
+    d = 0.5 * (x[:, 0] + 0.1) / 0.06  # CAMB favours a larger mass: the mean moves up
+    table = reweight_table(["mnu_eff", "ns"], x, np.ones(20), d, 1.0)
+    summary["hypotheses"]["lcdm"]["camb_check"]["verify"] = table
+    (row,) = verify_rows(summary)
+    assert row[0] == "lcdm" and row[1] == "20 (20)"
+    assert float(row[4]) == pytest.approx(table["params"]["mnu_eff"]["shift_in_sigma"], abs=0.01)
+    assert float(row[4]) > 0 and row[5].endswith(("(mnu_eff)", "(ns)"))
+    assert "### The posterior reweighted with CAMB" in render_md(summary, {})
+    assert 'id="verify-table"' in render_html(summary, {})
+
+
 def test_which_jobs_get_a_check_and_what_reruns_it():
     s = Settings()
     lcdm = _job("lcdm")

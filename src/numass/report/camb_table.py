@@ -37,13 +37,17 @@ def _arrow(a, b, fmt: str = "{:+.2f}") -> str:
     return f"{_num(a, fmt)} → {_num(b, fmt)}" if b is not None else "–"
 
 
+def _checked_entries(summary: dict) -> dict:
+    """Every job entry that may carry a CAMB check: hypotheses, τ rungs, variants."""
+    hyps = summary["hypotheses"]
+    return {**hyps, **{f"tau_{k}": e for k, e in hyps.get("tau", {}).get("ladder", {}).items()},
+            **summary.get("variants", {})}
+
+
 def camb_rows(summary: dict) -> list[list[str]]:
     """One row per job with a CAMB check: hypotheses first, then the τ ladder and variants."""
-    hyps = summary["hypotheses"]
-    entries = {**hyps, **{f"tau_{k}": e for k, e in hyps.get("tau", {}).get("ladder", {}).items()},
-               **summary.get("variants", {})}
     rows = []
-    for name, e in entries.items():
+    for name, e in _checked_entries(summary).items():
         check = e.get("camb_check")
         if not check:
             continue
@@ -63,4 +67,36 @@ def camb_rows(summary: dict) -> list[list[str]]:
     return rows
 
 
-__all__ = ["CAMB_HEAD", "CAMB_NOTE", "camb_rows"]
+VERIFY_HEAD = ["job", "samples (distinct)", "ESS after reweighting", "Δ ln P (CAMB − emulator)",
+               "Σmν,eff mean shift [σ]", "largest mean shift [σ]", "σ ratio CAMB / emulator"]
+
+VERIFY_NOTE = ("--verify N: N thinned posterior samples of each checked job re-evaluated with "
+               "CAMB and importance-reweighted by exp(ln P_CAMB − ln P_emulator); a mean's shift "
+               "is (CAMB-weighted mean − emulator mean) / emulator σ over those samples, so it "
+               "measures the emulator's effect on the posterior to about 1/√N σ.")
+
+
+def verify_rows(summary: dict) -> list[list[str]]:
+    """One row per job whose CAMB check ran --verify."""
+    rows = []
+    for name, e in _checked_entries(summary).items():
+        v = (e.get("camb_check") or {}).get("verify")
+        if not v or not v.get("params"):
+            continue
+        params = v["params"]
+        shifts = {k: p.get("shift_in_sigma") for k, p in params.items()
+                  if p.get("shift_in_sigma") is not None}
+        big = max(shifts, key=lambda k: abs(shifts[k])) if shifts else None
+        ratios = [p["sigma_ratio"] for p in params.values() if p.get("sigma_ratio")]
+        dlp = v.get("delta_logpost") or {}
+        mass = next((k for k in ("mnu_eff", "mnu") if k in params), None)
+        rows.append([
+            name, f"{v.get('n')} ({v.get('n_distinct')})", _num(v.get("ess"), "{:.1f}"),
+            f"{_num(dlp.get('mean'))} ± {_num(dlp.get('std'), '{:.2f}')}",
+            _num(shifts.get(mass)) if mass else "–",
+            f"{_num(shifts[big])} ({big})" if big else "–",
+            f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "–"])
+    return rows
+
+
+__all__ = ["CAMB_HEAD", "CAMB_NOTE", "camb_rows", "VERIFY_HEAD", "VERIFY_NOTE", "verify_rows"]

@@ -18,7 +18,8 @@ from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.inference.results import load_chains
 from numass.inference.tail_importance import TAIL_IS_MIN_ESS
 from numass.report import published_section
-from numass.report.camb_table import CAMB_HEAD, CAMB_NOTE, camb_rows
+from numass.report.camb_table import (CAMB_HEAD, CAMB_NOTE, VERIFY_HEAD, VERIFY_NOTE, camb_rows,
+                                      verify_rows)
 from numass.stats import FLOORS, format_bayes, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -380,8 +381,13 @@ def _camb_html(summary: dict) -> list[str]:
     rows = camb_rows(summary)
     if not rows:
         return []
-    return [f"<h2 id='camb-check'>CAMB − emulator χ²</h2><p class='small'>"
-            f"{html.escape(CAMB_NOTE)}</p>" + _table(CAMB_HEAD, rows, "camb-table")]
+    out = [f"<h2 id='camb-check'>CAMB − emulator χ²</h2><p class='small'>"
+           f"{html.escape(CAMB_NOTE)}</p>" + _table(CAMB_HEAD, rows, "camb-table")]
+    if verify_rows(summary):
+        out.append(f"<h3>The posterior reweighted with CAMB</h3><p class='small'>"
+                   f"{html.escape(VERIFY_NOTE)}</p>"
+                   + _table(VERIFY_HEAD, verify_rows(summary), "verify-table"))
+    return out
 
 
 def _provenance_html(summary: dict) -> list[str]:
@@ -502,6 +508,9 @@ def render_md(summary: dict, figs: dict) -> str:
     if camb_rows(summary):
         out += ["## CAMB − emulator χ²", "", CAMB_NOTE, "",
                 _md_table(CAMB_HEAD, camb_rows(summary)), ""]
+    if verify_rows(summary):
+        out += ["### The posterior reweighted with CAMB", "", VERIFY_NOTE, "",
+                _md_table(VERIFY_HEAD, verify_rows(summary)), ""]
     out += ["## Figures", ""]
     for key, caption in (("posteriors", "Σmν,eff posteriors"), ("tension_bars", "tension bars"),
                          ("triangle_lcdm", "ΛCDM triangle")):
