@@ -322,9 +322,9 @@ def _add_compare(sub) -> None:
     p.add_argument("--out", default="numass-compare", help="output folder (default "
                                                            "./numass-compare); a rerun resumes")
     p.add_argument("--quick", action="store_true",
-                   help="loose convergence (R-1 < 0.1), few live points and importance draws, "
-                        "and the emulator's box as part of the prior (no CAMB fallback): a fast "
-                        "look, not for publication")
+                   help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: "
+                        "R-1 < 0.1), CAMB check without Newton steps, the emulator's box as part "
+                        "of the prior (no CAMB fallback): a fast look, not for publication")
     p.add_argument("--evidence", choices=["auto", "dynesty", "importance"], default=None,
                    help="evidence method: nested sampling (dynesty) or importance sampling from "
                         "the converged chain; auto (default): importance with CMB spectra, "
