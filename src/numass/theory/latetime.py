@@ -45,7 +45,10 @@ Z_PK = np.concatenate([[0.0], np.expm1(np.linspace(np.log(1.01), np.log(1201.0),
 _KMAX = 2.0
 _K_EXTRAP = 1e3
 _A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
-_GROWTH_STEPS = 1200
+# RK4 steps in ln a from a = 0.01: 400 keep D(z) within 1.5e-7 of 1200 steps on ΛsCDM
+# histories with the sharpest switch (eta = 10 at z† = 1.5, 2.5, 6), far inside the engines'
+# 1e-3 error against CAMB, at a third of the cost (the growth was ~30% of an emulated ΛsCDM point)
+GROWTH_STEPS = 400
 _N_CACHE = 4
 
 
@@ -187,7 +190,7 @@ def growth_factor(H, omega_cb: float, z) -> np.ndarray:
     replaces, and within 1e-7 of it (measured on ΛCDM and ΛsCDM backgrounds)."""
     z = np.asarray(z, dtype=float)
     x0 = np.log(_A_GROWTH_INIT)
-    n = _GROWTH_STEPS
+    n = GROWTH_STEPS
     x = np.linspace(x0, 0.0, 2 * n + 1)  # steps and half-steps
     h = x[2] - x[0]
     lnH = CubicSpline(x, np.log(H(np.expm1(-x))))

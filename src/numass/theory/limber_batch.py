@@ -25,10 +25,9 @@ from scipy import sparse
 from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
-from numass.theory.latetime import EMULATED_L_GRID, rk4_growth
+from numass.theory.latetime import GROWTH_STEPS, EMULATED_L_GRID, rk4_growth
 
 _A_GROWTH_INIT = 1e-2  # as latetime.growth_factor
-_GROWTH_STEPS = 1200
 _K_EXTRAP = 1e3  # latetime._K_EXTRAP: the clip of k in the Limber integrals
 NZ = 300  # redshift nodes of the emulated engines' Limber integrals (one dropped at z*)
 L_GRID = EMULATED_L_GRID
@@ -42,7 +41,7 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
     """latetime.growth_factor for n backgrounds: ``hubble(z)`` returns H (n, len(z)) for a 1-d
     z; omega_cb (n,); returns D (n, len(z))."""
     x0 = np.log(_A_GROWTH_INIT)
-    n = _GROWTH_STEPS
+    n = GROWTH_STEPS
     x = np.linspace(x0, 0.0, 2 * n + 1)
     h = x[2] - x[0]
     ln_h = np.log(hubble(np.expm1(-x)))
