@@ -168,7 +168,7 @@ def test_quick_and_default_nested_settings():
     default, quick = nested_options(Settings()), nested_options(Settings.make(quick=True))
     assert default["n_eff"] >= 10_000 and quick["n_eff"] == 1000
     assert 1 / math.sqrt(default["n_eff"]) <= Settings().lnz_err_max
-    assert default["tail"]["min_ess"] == 100 and quick["n_live"] < default["n_live"]
+    assert default["tail"]["min_ess"] == 1000 and quick["n_live"] < default["n_live"]
 
 
 # ---------------------------------------------------------------- reading nested chains

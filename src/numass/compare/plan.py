@@ -24,6 +24,7 @@ from numass.likelihoods import LIKELIHOODS, resolve_data
 from numass.likelihoods.bao import FILES as BAO_FILES
 from numass.likelihoods.tau_prior import TauPrior
 from numass.models import get_model, sampled_params
+from numass.stats import TAIL_RESOLVED_ESS
 
 log = logging.getLogger("numass")
 
@@ -63,7 +64,7 @@ class Settings:
     lnz_err_max: float = 0.1
     # tails: the evidence ratio on the prior cut at a floor where fewer effective samples than
     # this lie above it (numass.stats.TAIL_RESOLVED_ESS)
-    tail_min_ess: float = 100.0
+    tail_min_ess: float = TAIL_RESOLVED_ESS
     tail_n_live: int = 500
     tail_n_eff: int = 400
 
@@ -71,7 +72,8 @@ class Settings:
     def make(cls, quick: bool = False, **overrides) -> "Settings":
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
                     is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True, n_live=200,
-                    n_eff=1000, tail_n_live=200, tail_n_eff=200) if quick else cls())
+                    n_eff=1000, tail_n_live=200, tail_n_eff=200, tail_min_ess=100.0)
+                if quick else cls())
         for k, v in overrides.items():
             if v is not None:
                 setattr(base, k, v)

@@ -32,7 +32,7 @@ DEFINITIONS = {
     "tension_sigma.bayes": "posterior mass of Σmν,eff above the floor, as a two-sided "
                            "Gaussian-equivalent σ (floors: normal ordering 0.0588 eV, inverted "
                            "0.099 eV). Nested-sampling jobs (nautilus): counted from the weighted "
-                           "samples when ≥ 100 effective samples lie above the floor, else the "
+                           "samples when ≥ 1000 (--quick: 100) effective samples lie above the floor, else the "
                            "evidence ratio Z(Σmν,eff ≥ floor) / Z (printed with its error '± …'; "
                            "the cut region's Z by importance sampling from a proposal built from "
                            "the posterior and the profile point at the floor, or by a second "
