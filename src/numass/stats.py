@@ -66,7 +66,13 @@ def effective_sample_size(samples: np.ndarray, weights=None) -> float:
     if np.all(w == np.round(w)) and np.all(w >= 0):
         steps = np.repeat(x, w.astype(int))
         return float(len(steps) / integrated_autocorr_time(steps))
-    return float(w.sum() ** 2 / np.sum(w**2))
+    return kish_ess(w)
+
+
+def kish_ess(weights: np.ndarray) -> float:
+    """Kish's effective sample size of independent weighted draws: (sum w)^2 / sum w^2."""
+    w = np.asarray(weights, dtype=float)
+    return float(w.sum() ** 2 / np.sum(w * w))
 
 
 def sigma_of_tail(p_above: float) -> float:

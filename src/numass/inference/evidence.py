@@ -35,6 +35,7 @@ import math
 import numpy as np
 
 from numass.errors import NumassError
+from numass.stats import kish_ess
 
 # Volume enlargement of dynesty's bounding ellipsoids (fixed, instead of dynesty's bootstrap
 # estimate): on the curved w0wa posterior the bootstrap asks for huge enlargements and uniform
@@ -215,7 +216,7 @@ def importance_evidence(model, samples: np.ndarray, weights: np.ndarray | None =
     ln_z = float(logsumexp(logw) - math.log(n))
     wn = np.exp(logw - logw.max())
     rel_var = float(np.mean(wn ** 2) / np.mean(wn) ** 2 - 1.0)
-    ess = float(wn.sum() ** 2 / np.sum(wn ** 2))
+    ess = kish_ess(wn)
     best = int(np.argmax(loglike))
     out = {"method": "importance", "ln_evidence": ln_z,
            "ln_evidence_err": math.sqrt(max(rel_var, 0.0) / n), "n_calls": n, "ess": ess,

@@ -19,6 +19,7 @@ import numpy as np
 
 from numass.inference.results import load_chains
 from numass.inference.setup import build_info
+from numass.stats import kish_ess
 
 
 def reweight(run_dir: str | Path, n: int = 300, seed: int = 0, progress=print,
@@ -73,7 +74,7 @@ def reweight_table(names: list[str], x: np.ndarray, counts: np.ndarray, d: np.nd
     wr = np.zeros(len(d))
     if ok.any():
         wr[ok] = counts[ok] * np.exp(d[ok] - d[ok].max())
-    ess = float(wr.sum() ** 2 / np.sum(wr**2)) if ok.any() else 0.0
+    ess = kish_ess(wr) if ok.any() else 0.0
     rows = {}
     for j, k in enumerate(names):
         m0 = np.average(x[:, j], weights=counts)

@@ -30,6 +30,8 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import truncnorm
 
+from numass.stats import kish_ess
+
 # draws per round, rounds, and the effective draws below which the estimate is not trusted
 TAIL_DRAWS = 4000
 TAIL_ROUNDS = 2
@@ -91,10 +93,8 @@ def _mixture_sample(parts, n: int, rng) -> np.ndarray:
 
 
 def weighted_moments(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    w = w / w.sum()
-    mean = w @ x
-    d = x - mean
-    return mean, (d * w[:, None]).T @ d
+    """Weighted mean and (population) covariance of the rows of x."""
+    return np.average(x, axis=0, weights=w), np.atleast_2d(np.cov(x.T, aweights=w, bias=True))
 
 
 def round0_proposal(mean, cov, k: int, floor: float, hi: float,
@@ -130,8 +130,7 @@ def _estimate(log_w: np.ndarray) -> dict:
     if not np.isfinite(log_w).any():
         return {"ln_evidence": -math.inf, "ln_evidence_err": math.inf, "ess": 0.0, "draws": n}
     ln_z = float(logsumexp(log_w) - math.log(n))
-    w = np.exp(log_w - np.max(log_w))
-    ess = float(w.sum() ** 2 / np.sum(w * w))
+    ess = kish_ess(np.exp(log_w - np.max(log_w)))
     return {"ln_evidence": ln_z, "ln_evidence_err": math.sqrt(max(1 / ess - 1 / n, 0.0)),
             "ess": ess, "draws": n}
 
