@@ -45,7 +45,9 @@ def fake_analysis(monkeypatch):
 
 @pytest.mark.parametrize("model", ["lcdm", "w0wa", "alens", "AL", "Alens", "lscdm",
                                    "nu_interacting"])
-def test_fit_passes_the_model_to_the_run_machinery(capsys, fake_analysis, model):
+def test_fit_passes_the_model_to_the_run_machinery(capsys, fake_analysis, model, tmp_path,
+                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `numass fit` makes its default folder in the working directory
     rc, out, err = _run(capsys, "fit", "--model", model)
     assert rc == 0, err
     (kw,) = fake_analysis
