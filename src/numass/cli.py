@@ -29,6 +29,21 @@ def _add_sampler(p, what: str = "sampler"):
                         f"not in use")
 
 
+def _positive(kind, zero_ok: bool = False):
+    """An argparse type: a number > 0 (>= 0 with zero_ok); argparse prints the error."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+        if not (value >= 0 if zero_ok else value > 0) or value != value:
+            raise argparse.ArgumentTypeError(f"{text}: must be {'>= 0' if zero_ok else '> 0'}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _add_data_dir(p):
     p.add_argument("--data-dir", default=None,
                    help="folder holding the public data sets (default: $NUMASS_DATA_DIR, else the "
@@ -118,17 +133,26 @@ def _datasets(data: str | None) -> list[str]:
     return resolve_data(data)[1]
 
 
+# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication)
+QUICK_NESTED = {"n_live": 200, "n_eff": 1000}
+QUICK_RMINUS1 = 0.1
+
+
 def cmd_run(args) -> int:
+    from numass.fileio import FolderLock
     from numass.inference.pipeline import format_summary, run_analysis
     from numass.report.plots import triangle_plot
 
     overrides = parse_overrides(args.fix, args.prior)
-    with _progress(args, Path(args.out), args.rminus1) as (say, convergence):
+    rminus1 = args.rminus1 or (QUICK_RMINUS1 if args.quick else 0.01)
+    with FolderLock(args.out), _progress(args, Path(args.out), rminus1) as (say, convergence):
         summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
                                backend=args.backend, data_dir=args.data_dir,
-                               resume=not args.restart, rminus1=args.rminus1, seed=args.seed,
+                               resume=not args.restart, rminus1=rminus1, seed=args.seed,
                                plot=triangle_plot, progress=say, convergence=convergence,
-                               param_overrides=overrides or None, sampler=args.sampler)
+                               param_overrides=overrides or None, sampler=args.sampler,
+                               nested_options=QUICK_NESTED if args.quick else None,
+                               record={"quick": bool(args.quick)})
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(format_summary(summary))
@@ -186,15 +210,17 @@ def cmd_compare(args) -> int:
 
 
 def cmd_profile(args) -> int:
+    from numass.fileio import FolderLock
     from numass.inference.profile import format_profile, parse_values, profile_likelihood
     from numass.report.plots import profile_plot
 
     datasets = _datasets(args.data)
     values = parse_values(args.values, args.range)
-    summary = profile_likelihood(args.model, args.param, list(datasets), values=values,
-                                 out=args.out, backend=args.backend, data_dir=args.data_dir,
-                                 plot=profile_plot, sampler=args.sampler,
-                                 param_overrides=parse_overrides(args.fix, args.prior) or None)
+    with FolderLock(args.out):
+        summary = profile_likelihood(
+            args.model, args.param, list(datasets), values=values,
+            out=args.out, backend=args.backend, data_dir=args.data_dir, plot=profile_plot,
+            sampler=args.sampler, param_overrides=parse_overrides(args.fix, args.prior) or None)
     print(format_profile(summary))
     print(f"[numass] wrote {args.out}/profile_{args.param}.json and .png")
     return 0
@@ -270,6 +296,18 @@ def cmd_emulator_reweight(args) -> int:
     return 0
 
 
+def _add_run_options(p) -> None:
+    """run/fit: convergence, --quick, seed, restart."""
+    p.add_argument("--rminus1", type=_positive(float), default=None,
+                   help="MCMC Gelman-Rubin stop, > 0 (default 0.01; --quick 0.1)")
+    p.add_argument("--quick", action="store_true",
+                   help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: "
+                        "R-1 < 0.1), recorded in summary.json: a fast look, not for publication")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
+    p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
+                                                           "instead of resuming them")
+
+
 def _add_run(sub) -> None:
     p = _subparser(sub, "run", "the default analysis: LCDM + Sigma m_nu,eff, MCMC, best fit, "
                                "tension, triangle plot",
@@ -282,10 +320,7 @@ def _add_run(sub) -> None:
     _add_model(p)
     _add_backend(p)
     _add_overrides(p)
-    p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
-    p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
-    p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
-                                                           "instead of resuming them")
+    _add_run_options(p)
     _add_sampler(p)
     _add_data_dir(p)
     p.set_defaults(func=cmd_run)
@@ -302,10 +337,7 @@ def _add_fit(sub) -> None:
     _add_backend(p)
     _add_overrides(p)
     p.add_argument("--out", default=None, help="output folder (default ./numass-fit-<model>)")
-    p.add_argument("--rminus1", type=float, default=0.01, help="Gelman-Rubin stop (default 0.01)")
-    p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
-    p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
-                                                           "instead of resuming them")
+    _add_run_options(p)
     _add_sampler(p)
     _add_data_dir(p)
     p.set_defaults(func=cmd_fit)
@@ -420,11 +452,13 @@ def _add_emulator(sub) -> None:
     p = sub.add_parser("emulator", help="the CAMB-trained emulator")
     esub = p.add_subparsers(dest="emulator_command", metavar="SUBCOMMAND", required=True)
     v = esub.add_parser("validate", help="accuracy table against fresh CAMB runs")
-    v.add_argument("--n", type=int, default=40, help="fresh points in the box's core (default 40)")
-    v.add_argument("--n-chi2", type=int, default=10,
+    v.add_argument("--n", type=_positive(int), default=40,
+                   help="fresh points in the box's core (default 40)")
+    v.add_argument("--n-chi2", type=_positive(int, zero_ok=True), default=10,
                    help="points near the LCDM posterior for the chi2 check (default 10; needs data)")
     v.add_argument("--seed", type=int, default=90001, help="design seed (never used in training)")
-    v.add_argument("--workers", type=int, default=None, help="parallel CAMB runs (default: cores)")
+    v.add_argument("--workers", type=_positive(int), default=None,
+                   help="parallel CAMB runs (default: cores)")
     v.add_argument("--weights", default=None, help="weights .npz (default: the shipped ones)")
     _add_data_dir(v)
     v.set_defaults(func=cmd_emulator_validate)
@@ -489,6 +523,28 @@ def main(argv: list[str] | None = None) -> int:
     except NumassError as exc:
         print(f"numass: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only folder, --out naming a file
+        print(f"numass: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        if not _is_hdf5_write_error(exc):
+            raise
+        print(f"numass: error: a file write failed (HDF5: {exc})", file=sys.stderr)
+        return 1
+
+
+def _os_error_text(exc: OSError) -> str:
+    """'<file>: <strerror>' (the OS's words, without Python's '[Errno n]')."""
+    what = exc.strerror or str(exc)
+    return f"{exc.filename}: {what}" if exc.filename else what
+
+
+def _is_hdf5_write_error(exc: RuntimeError) -> bool:
+    """HDF5 (h5py, nautilus's checkpoint) reports a failed write as a RuntimeError such as
+    "Can't decrement id ref count (file write failed: ..., errno = 28, error message = 'No
+    space left on device')"."""
+    text = str(exc)
+    return "file write failed" in text or "No space left on device" in text
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ summary gives the nested sampler's n_eff and ln Z with its error ('rminus1' is n
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -16,8 +15,9 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.inference.nested import N_EFF, N_LIVE
+from numass.inference.overrides import fixed_value
 from numass.inference.results import CHAIN_ROOT, proposal_refs, proposal_widths
-from numass.stats import FLOORS, summarize_1d, tension_fields
+from numass.stats import FLOORS, TENSION_DEFINITIONS, summarize_1d, tension_fields
 
 
 def _say(progress, msg: str) -> None:
@@ -49,7 +49,8 @@ def _latex(info: dict) -> dict:
 def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, t0: float,
                         resume: bool, seed: int | None, progress, plot,
                         mass_param: str, data_dir=None, nested_options: dict | None = None) -> dict:
-    """Best fit, nautilus, profiles, summary. ``nested_options`` go to nested.run_nautilus,
+    """Best fit, nautilus, profiles; returns the summary (the caller writes summary.json).
+    ``nested_options`` go to nested.run_nautilus,
     except 'tail' ({'min_ess', and tail_evidence's options}, or absent: no tail runs): the
     Bayesian tension of a floor with fewer than min_ess effective samples above it then comes
     from the evidence ratio (nested_tail.resolve_tails)."""
@@ -59,7 +60,8 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     options = dict(nested_options or {})
     tail = options.pop("tail", None)
     post = BatchPosterior(info, data_dir=data_dir, backend_options={})  # the box is the prior
-    if mass_param not in post.names:
+    fixed_mass = None if mass_param in post.names else fixed_value(info["params"].get(mass_param))
+    if mass_param not in post.names and fixed_mass is None:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
     widths, refs = proposal_widths(info), proposal_refs(info)
     _say(progress, "[numass] 1/4 best fit (batched Newton) and the sampling box")
@@ -74,13 +76,16 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     top = res["points"][int(np.argmax(res["loglike"]))]
     bf = batch_best_fit(post, refs, widths, seed=seed or 0, n_starts=2,
                         extra_starts=[dict(zip(post.names, top)), bf])
-    profiles = batch_profile(post, mass_param, list(FLOORS.values()), bf, widths)
-    summary = _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root)
+    # --fix of the mass: nothing to profile or measure against the floors
+    profiles = (batch_profile(post, mass_param, list(FLOORS.values()), bf, widths)
+                if fixed_mass is None else None)
+    summary = _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
+                              fixed_mass)
     stages["profiles"] = time.time() - t0 - sum(stages.values())
     summary["nautilus"] = {"n_live": options.get("n_live", N_LIVE),
                            "n_eff_target": options.get("n_eff", N_EFF),
                            "n_networks": options.get("n_networks", 4)}
-    if tail is not None:
+    if tail is not None and fixed_mass is None:
         from numass.inference.nested_tail import resolve_tails
 
         tail = dict(tail)
@@ -97,34 +102,45 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
         samples = loadMCSamples(str(root), settings={"ignore_rows": 0})
         summary["triangle_plot"] = str(plot(
             samples, out / "triangle.png",
-            params=[mass_param, *[n for n in post.names if n != mass_param]]))
+            params=[n for n in [mass_param, *post.names] if n in post.names]))
     summary["wall_seconds"] = round(time.time() - t0, 1)
     stages["plots"] = max(summary["wall_seconds"] - sum(stages.values()), 0.0)
     summary["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return summary  # run_analysis writes it, last
 
 
-def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root) -> dict:
+def _mass_fields(post, res, bf, profiles, mass_param, fixed_mass) -> dict:
+    """The mass's summary, tensions and profiles; with the mass fixed (--fix), a point mass and
+    no tension (as the MCMC path reports it)."""
+    if fixed_mass is not None:
+        return {"mnu_eff": dict(mean=fixed_mass, std=0.0, median=fixed_mass, lower68=fixed_mass,
+                                upper68=fixed_mass, upper95=fixed_mass),
+                "tension_sigma": {}, "tension_sigma_profile": {},
+                "tension_definitions": TENSION_DEFINITIONS, "profiles": {}}
+    w, mnu = res["weights"], res["points"][:, post.names.index(mass_param)]
+    floors = list(FLOORS.items())
+    return {"mnu_eff": summarize_1d(mnu, w),
+            **tension_fields(mnu, w, bf["chi2"], bf[mass_param],
+                             {k: p["chi2"] for (k, _), p in zip(floors, profiles)}),
+            "profiles": {k: {mass_param: f, "chi2": p["chi2"],
+                             "point": {n: p[n] for n in post.names if n in p}}
+                         for (k, f), p in zip(floors, profiles)}}
+
+
+def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
+                    fixed_mass=None) -> dict:
     """summary.json of a nested run (the MCMC path's layout; 'sampler': 'nautilus', which every
     chain reader branches on: results.burn_in)."""
     w, x = res["weights"], res["points"]
-    mnu = x[:, post.names.index(mass_param)]
     columns = {n: x[:, i] for i, n in enumerate(post.names)} | res["derived"]
-    floors = list(FLOORS.items())
     summary = {
         "model": model, "datasets": datasets, "backend": post.backend_name,
         "sampler": "nautilus", "sampled_params": list(post.names),
-        "mnu_eff": summarize_1d(mnu, w),
         **({"mass_param": mass_param} if mass_param != "mnu_eff" else {}),
         "params": {n: summarize_1d(v, w) for n, v in columns.items()
                    if n != mass_param and np.all(np.isfinite(v))},
         "bestfit": {k: v for k, v in bf.items() if k not in ("logpost", "covariance", "n_calls")},
-        **tension_fields(mnu, w, bf["chi2"], bf[mass_param],
-                         {k: p["chi2"] for (k, _), p in zip(floors, profiles)}),
-        "profiles": {k: {mass_param: f, "chi2": p["chi2"],
-                         "point": {n: p[n] for n in post.names if n in p}}
-                     for (k, f), p in zip(floors, profiles)},
+        **_mass_fields(post, res, bf, profiles, mass_param, fixed_mass),
         "floors_eV": dict(FLOORS),
         "rminus1": None, "converged": bool(res["finished"]),
         "n_eff": res["n_eff"], "ln_evidence": res["ln_evidence"],

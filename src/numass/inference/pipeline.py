@@ -7,7 +7,6 @@ right place with the right shape and reaches R-1 < 0.01 quickly.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import time
@@ -21,6 +20,7 @@ from cobaya.model import get_model
 from threadpoolctl import threadpool_limits
 
 from numass.errors import InputError, NumassError
+from numass.fileio import atomic_write_json
 from numass.inference.nested_pipeline import choose_sampler, format_nested_line, run_nested_analysis
 from numass.inference.optimize import best_fit, proposal_covmat
 from numass.inference.overrides import fixed_value
@@ -184,7 +184,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                  likelihood_options: dict | None = None, param_overrides: dict | None = None,
                  mass_param: str = "mnu_eff", mcmc_options: dict | None = None,
                  sampler: str | None = "mcmc", nested_options: dict | None = None,
-                 convergence=None) -> dict:
+                 convergence=None, record: dict | None = None) -> dict:
     """Run the analysis and write ``out/summary.json`` (a RunResult) and the chains.
 
     ``plot(samples, path, params) -> path`` draws the triangle plot (numass.report.plots
@@ -197,7 +197,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     ``nested_options`` go to nested.run_nautilus) or None / 'auto' (nautilus where the backend
     is batched and MPI is off). ``convergence(rminus1, rminus1_bounds, n_accepted)`` is called at
     each convergence check (R-1 of the means inf before the first, of the bounds NaN until the
-    means converge)."""
+    means converge). ``record``: extra fields for summary.json (the CLI's {'quick': True})."""
     t0 = time.time()
     datasets = datasets or EMBEDDED_DATASETS
     out = Path(out)
@@ -215,9 +215,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
         summary = run_nested_analysis(info, model, datasets, out, t0, resume, seed, progress,
                                       plot, mass_param, data_dir=data_dir,
                                       nested_options=nested_options)
-        if param_overrides:
-            summary["param_overrides"] = param_overrides
-            (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        summary.update({"param_overrides": param_overrides} if param_overrides else {},
+                       **(record or {}))
+        atomic_write_json(out / "summary.json", summary)  # last: its presence means finished
         return summary
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
@@ -253,8 +253,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     if param_overrides:
         result.extra["param_overrides"] = param_overrides
     result.extra["sampler"] = "mcmc"  # chain readers drop the burn-in (results.burn_in)
+    result.extra.update(record or {})
     result.wall_seconds = round(time.time() - t0, 1)
-    result.to_json(out / "summary.json")
+    atomic_write_json(out / "summary.json", result.to_dict())  # last: it means finished
     return result.to_dict()
 
 
