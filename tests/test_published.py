@@ -68,7 +68,7 @@ def test_rows_read_numass_numbers_from_the_summary():
     assert rows["desi_dr2_lcdm_bound"]["numass"].startswith("Σmν < 0.090 eV (95%)")
     assert "2.36σ Bayesian" in rows["elbers2024_lcdm"]["numass"]
     lscdm = rows["kibris2026_lscdm"]["numass"]
-    assert "prior-bounded: z† piles up at 3" in lscdm
+    assert "prior-bounded: z† at its prior edge 3" in lscdm
     assert "ΛsCDM with z† ∈ [1, 10]: Σmν,eff = -0.100 ± 0.090 eV" in lscdm
     # a hypothesis that did not run gives no number, and says why
     assert rows["sailer2025_tau"]["numass"] == "not available (not constrained: background-only)"
