@@ -1,6 +1,9 @@
 """nautilus on batches: ln Z of an analytic Gaussian within its error, GetDist chain files,
 resume from a checkpoint, and (slow) the embedded LCDM posterior against the MCMC numbers."""
 import math
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -129,3 +132,71 @@ def test_embedded_lcdm_matches_the_mcmc_numbers(tmp_path):
     m = s["mnu_eff"]
     assert abs(m["mean"] + 0.140) < 0.2 * 0.087 and abs(m["std"] / 0.087 - 1) < 0.1
     assert max(s["box_edge_weight"].values()) < 1e-3
+
+
+class InterruptedPosterior(GaussianPosterior):
+    """Sends itself Ctrl-C (SIGINT) at its ``at``-th batch, as a user would mid-run."""
+
+    def __init__(self, at: int, d: int = 2):
+        super().__init__(d)
+        self.at, self.calls = at, 0
+
+    def evaluate(self, x):
+        self.calls += 1
+        if self.calls == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().evaluate(x)
+
+
+def _same_run(a: dict, b: dict) -> None:
+    """Bit-identical results: the same points, weights and evidence."""
+    assert a["n_calls"] == b["n_calls"]
+    assert np.array_equal(a["points"], b["points"]) and np.array_equal(a["weights"], b["weights"])
+    assert a["ln_evidence"] == b["ln_evidence"]
+
+
+@pytest.fixture
+def sigint_default():
+    """Ctrl-C as in a terminal, also where pytest runs with SIGINT ignored (a background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("at", [3, 9])  # exploration with one bound / after several bounds
+def test_ctrl_c_mid_sampling_resumes_to_the_same_numbers(tmp_path, at, sigint_default):
+    post = GaussianPosterior(d=2)
+    box = sampling_box(post)
+    whole = run_nautilus(post, box, tmp_path / "whole", seed=5, say=None, **SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        run_nautilus(InterruptedPosterior(at), box, tmp_path / "cut", seed=5, say=None, **SMALL)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    _same_run(run_nautilus(post, box, tmp_path / "cut", seed=5, say=None, **SMALL), whole)
+
+
+def test_ctrl_c_in_network_training_is_not_swallowed(tmp_path, monkeypatch, sigint_default):
+    """scikit-learn catches KeyboardInterrupt in training and keeps a half-trained network; the
+    run must stop before that network reaches the checkpoint, and resume as if never stopped."""
+    import nautilus.neural
+
+    post = GaussianPosterior(d=2)
+    box = sampling_box(post)
+    whole = run_nautilus(post, box, tmp_path / "whole", seed=6, say=None, **SMALL)
+    real, calls = nautilus.neural.train_network, []
+
+    def swallowing(*args, **kwargs):  # what MLPRegressor.fit does with a Ctrl-C
+        calls.append(1)
+        if len(calls) == 2:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.01)
+            except KeyboardInterrupt:
+                pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nautilus.neural, "train_network", swallowing)
+    with pytest.raises(KeyboardInterrupt):
+        run_nautilus(post, box, tmp_path / "cut", seed=6, say=None, **SMALL)
+    assert nautilus.neural.train_network is swallowing  # the guard is removed again
+    monkeypatch.setattr(nautilus.neural, "train_network", real)
+    _same_run(run_nautilus(post, box, tmp_path / "cut", seed=6, say=None, **SMALL), whole)

@@ -76,13 +76,49 @@ def test_rerun_resumes_instead_of_restarting(embedded_run):
     assert time.time() - t0 < 60
 
 
+def _ctrl_c_as_in_a_terminal():
+    """In the child: SIGINT's default action, also when pytest itself runs with SIGINT ignored
+    (a background job), so that Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+RESULT_KEYS = ("mnu_eff", "params", "bestfit", "tension_sigma", "tension_sigma_profile",
+               "ln_evidence", "n_eff", "n_samples", "n_calls")
+
+
+def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path):
+    """Ctrl-C during nested sampling (the default sampler) ends with status 130 and a
+    checkpoint from which the rerun reaches exactly the numbers of an uninterrupted run."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMASS_DATA_DIR"}
+    cut, whole = tmp_path / "cut", tmp_path / "whole"
+    run = [sys.executable, "-m", "numass.cli", "run", "--quick", "--seed", "7", "--out"]
+    proc = subprocess.Popen(run + [str(cut)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, preexec_fn=_ctrl_c_as_in_a_terminal)
+    ckpt = cut / "chains" / "nautilus.hdf5"
+    deadline = time.time() + 300
+    while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(1.0)  # a few batches on: the interrupt lands mid-sampling
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output[-2000:]
+    assert "interrupted" in output and not (cut / "summary.json").exists()
+    assert main(["run", "--quick", "--seed", "7", "--out", str(cut)]) == 0
+    assert main(["run", "--quick", "--seed", "7", "--out", str(whole)]) == 0
+    resumed, reference = (json.loads((d / "summary.json").read_text()) for d in (cut, whole))
+    assert resumed["quick"] is True
+    assert {k: resumed[k] for k in RESULT_KEYS} == {k: reference[k] for k in RESULT_KEYS}
+
+
 def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path):
     out = tmp_path / "interrupted"
     chain = out / "chains" / "numass.1.txt"
     env = {k: v for k, v in os.environ.items() if k != "NUMASS_DATA_DIR"}
     proc = subprocess.Popen([sys.executable, "-m", "numass.cli", "run", "--out", str(out),
-                             "--seed", "5", "--sampler", "mcmc"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)
+                             "--seed", "5", "--sampler", "mcmc"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.5)
