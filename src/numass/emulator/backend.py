@@ -6,7 +6,8 @@ Served: the parameters of emulator.design.BOX (CAMB names; H0 may be given inste
 which is then computed by the background code), A_lens (an exact factor on C_L^phiphi), with
 N_eff = 3.044, one massive eigenstate and T_CMB = 2.7255 fixed as in training. A point outside the
 box raises TheoryError (a sampler gets -inf there) saying which parameter is out, unless
-``fallback="camb"``, which sends it to the CAMB backend. BB is not emulated (zeros): no numass
+``fallback="camb"``, which sends it to the CAMB backend; w0 beyond the box up to design.W0_MAX
+(all else inside) is served by the late-time transfer from the box's edge (emulator/transfer.py). BB is not emulated (zeros): no numass
 likelihood uses it.
 """
 from __future__ import annotations
@@ -74,6 +75,10 @@ class EmulatorBackend(Backend):
         row = self._design_row(p)
         why = self.outside(row)
         if why is not None:
+            if design.by_transfer(row)[0]:  # w0 beyond the box: the late-time transfer
+                from numass.emulator.transfer import transfer_compute
+
+                return transfer_compute(self, params, p, row, need)
             if self.fallback == "camb":
                 return self._camb_compute(params, need)
             raise TheoryError(f"{why}; the emulator refuses (use --backend camb, or fallback)")

@@ -137,14 +137,26 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
     dens = batch_densities({k: p[k] for k in ("ombh2", "omch2", "mnu", "nnu", "w", "wa")})
     accuracy = accuracy or batch_accuracy(backend)
     rows = design_rows(p, dens, accuracy)
-    ok &= design.in_box(rows) & np.all(np.isfinite(rows), axis=1)
+    finite = np.all(np.isfinite(rows), axis=1)
+    ext = np.flatnonzero(ok & finite & design.by_transfer(rows))  # w0 beyond the box
+    ok &= design.in_box(rows) & finite
+    ok[ext] = True
+    rows[ext] = design.reference_rows(rows[ext])  # emulated at the references
     rows[~ok] = (design.LOW + design.HIGH) / 2
     out_all = backend.emulator.outputs(rows) if "spectra" in need else None
-    if "cosmomc_theta" in p:  # the emulated h is the outputs' last column
-        h_emu = None if out_all is None else out_all[:, -1]
+    h_emu = None if out_all is None else out_all[:, -1]  # the emulated h: the last column
+    if "cosmomc_theta" in p:
         h0 = emulated_h0(backend.emulator, rows, dens, accuracy, h_emu)
     else:
         h0 = p["H0"]
+    carried = None
+    if len(ext):
+        from numass.emulator.transfer import transfer_rows
+
+        carried = transfer_rows(backend.emulator, rows, p, dens, ext, accuracy, h_emu)
+        h0 = np.array(h0, dtype=float)
+        h0[ext] = 100.0 * carried.h_t
+        ok[ext] = carried.ok
     background = FastBackground if accuracy == "fast" else BatchBackground
     bg = background(dens, h0 / 100.0, ok & np.isfinite(h0))
     ok = bg.ok
@@ -154,6 +166,11 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
     spectra = None
     if "spectra" in need:
         spectra, pred = _spectra(backend.emulator, rows, p["A_lens"], ok, out_all)
+        if carried is not None:
+            from numass.emulator.transfer import carry_batch
+
+            ok[ext] &= carry_batch(spectra, pred["sigma8"], carried, p)
+            ok &= np.all(np.isfinite(spectra.pp), axis=1)
         derived["sigma8"] = pred["sigma8"]
         derived["S8"] = pred["sigma8"] * np.sqrt(bg.omegam / 0.3)
     derived = {k: np.where(ok, v, np.nan) for k, v in derived.items()}

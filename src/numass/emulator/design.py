@@ -36,12 +36,29 @@ FIXED = {"nnu": 3.044, "nu_states": 1, "TCMB": 2.7255}
 W_SUM_MAX = -0.7
 
 
+# Beyond the box in w0, up to W0_MAX, the emulator is carried by the late-time transfer
+# (emulator/transfer.py): a point with w0 in (-0.2, W0_MAX], wa + TILT w0 <= TILT_MAX and every
+# other coordinate inside the box takes its reference at w0 = -0.2 (the box's edge, so the two
+# routes meet continuously there). DESI DR2 + CMB (arXiv:2503.14738) give w0 = -0.42 +- 0.21,
+# wa = -1.75 +- 0.58 along a degeneracy on which wa falls by ~2.7 per unit of w0 (their fits with
+# and without supernovae), reaching the prior's wa = -3 near w0 = 0: towards larger w0 the
+# posterior lies along wa + 2.7 w0 ~ -2.9 and against wa = -3. The transfer's error grows with
+# the distance from the reference and with how much later dark energy stays dense (wa less
+# negative): C_L^phiphi at L ~ 1000 is off by 0.5% at (w0, wa) = (0.1, -1.7) but 0.1-0.3% along
+# the degeneracy. So the served region is the band wa + 2.7 w0 <= -2.0 (0.9 above DESI's central
+# line, 1.5 sigma(wa)), up to W0_MAX = 0.35 (where the band meets wa = -3); its accuracy is
+# measured in docs/emulator.md.
+W0_MAX = 0.35
+TILT, TILT_MAX = 2.7, -2.0
+SERVED_BOX = {**BOX, "w": (BOX["w"][0], W0_MAX)}
+_IW, _IWA = PARAMS.index("w"), PARAMS.index("wa")
+
+
 def in_box(x: np.ndarray) -> np.ndarray:
     """Boolean mask: rows of x (n, 10) inside the box with w0 + wa < W_SUM_MAX."""
     x = np.atleast_2d(x)
     inside = np.all((x >= LOW) & (x <= HIGH), axis=1)
-    iw, iwa = PARAMS.index("w"), PARAMS.index("wa")
-    return inside & (x[:, iw] + x[:, iwa] < W_SUM_MAX)
+    return inside & (x[:, _IW] + x[:, _IWA] < W_SUM_MAX)
 
 
 def latin_hypercube(n: int, seed: int, shrink: float = 1.0) -> np.ndarray:
@@ -62,3 +79,19 @@ def latin_hypercube(n: int, seed: int, shrink: float = 1.0) -> np.ndarray:
 def as_params(row: np.ndarray) -> dict[str, float]:
     """A design row as a backend parameter dict."""
     return {**FIXED, **{k: float(v) for k, v in zip(PARAMS, row)}}
+
+
+def by_transfer(x: np.ndarray) -> np.ndarray:
+    """Boolean mask: rows of x (n, 10) outside the box that the late-time transfer serves
+    (w0 in (HIGH, W0_MAX], wa + TILT w0 <= TILT_MAX, everything else inside the box)."""
+    x = np.atleast_2d(x)
+    ref = reference_rows(x)
+    return (x[:, _IW] > HIGH[_IW]) & (x[:, _IW] <= W0_MAX) & in_box(ref) \
+        & (x[:, _IWA] + TILT * x[:, _IW] <= TILT_MAX)
+
+
+def reference_rows(x: np.ndarray) -> np.ndarray:
+    """The transfer's reference rows: w0 moved to the box's upper edge (a copy)."""
+    ref = np.array(np.atleast_2d(x), dtype=float)
+    ref[:, _IW] = np.minimum(ref[:, _IW], HIGH[_IW])
+    return ref

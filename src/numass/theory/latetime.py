@@ -39,6 +39,7 @@ from numass.theory.products import Spectra, TheoryProducts
 # early-universe parameters shared by target and reference (CAMB names)
 EARLY = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "logA", "ns", "TCMB")
 LENSING_SCALES = ("A_L", "A_lens")
+_BG_EARLY = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
 # transfer redshifts of the reference run: dense at low z where the lensing kernel lives;
 # kmax = 2/Mpc as the CAMB backend (a larger Transfer.kmax changes CAMB's own C_L^φφ by ~0.2%)
 Z_PK = np.concatenate([[0.0], np.expm1(np.linspace(np.log(1.01), np.log(1201.0), 119))])
@@ -139,8 +140,7 @@ def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
 
 def matched_H0(early: dict, target, zstar: float | None = None) -> float:
     """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both)."""
-    bg_keys = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
-    base = {k: v for k, v in early.items() if k in bg_keys}
+    base = {k: v for k, v in early.items() if k in _BG_EARLY}
     if zstar is None:
         zstar = compute_background({**base, "H0": 67.0}).zstar
     goal = float(target.DM(zstar))
@@ -338,12 +338,11 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 # emulator as the reference, (1) C_L^φφ = emulator's × R(L), exactly the engine's; (2) the lensed
 # spectra are the emulator's plus the change that lensing with R(L) instead of 1 makes, from the
 # linear response of camb.correlations.lensed_cls to C_L^φφ in L bins around a fiducial model
-# (computed once), rescaled to the point's spectra (a constant scale of the lensing potential,
-# the emulator's own A_L, missed the scale dependence of R: 2.6 in plik_lite's χ² for the
-# interaction model); (3) R(L) and the σ8 radius
-# correction use the matter power of one fiducial CAMB run instead of the point's own (a ratio
-# of integrals over the same kernel shape, so the shape's dependence on the parameters largely
-# cancels). The errors of (2) and (3) are measured against the CAMB engine in docs/latetime.md.
+# (computed once), rescaled to the point's spectra (a constant scale, the emulator's own A_L,
+# missed R's scale dependence: 2.6 in plik_lite's χ² for the interaction model); (3) R(L) and the
+# σ8 radius correction use one fiducial CAMB run's matter power instead of the point's own (a
+# ratio of integrals over the same kernel shape). Errors: docs/latetime.md. ``carry_lensing``
+# (steps 2, 3) also carries the emulator's own w0wa points beyond its box (emulator/transfer.py).
 FIDUCIAL_EARLY = {"ombh2": 0.02237, "omch2": 0.1200, "mnu": 0.06, "nnu": 3.044, "nu_states": 1,
                   "tau": 0.0544, "As": 2.1e-9, "ns": 0.9649, "TCMB": 2.7255}
 FIDUCIAL_H0 = 67.36
@@ -430,16 +429,15 @@ def relens(spectra, ratio: np.ndarray, A_L: float):
     return out, effective_lensing_scale(spectra.pp, pp_ratio)
 
 
-def late_time_products_emulated(params: dict, target, emulator) -> TheoryProducts:
-    """As ``late_time_products`` at the matched H0, with ``emulator`` (an EmulatorBackend,
-    ΛCDM) in place of the CAMB reference run; see the comment above for what differs."""
-    early = _engine_early(params)
-    ref_H0 = matched_H0(early, target)
-    bg_keys = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
-    rbg = compute_background({**{k: v for k, v in early.items() if k in bg_keys}, "H0": ref_H0})
+def carry_lensing(ref_spectra, ref_sigma8: float, rbg, h_ref: float, target, omega_cb: float,
+                  A_L: float) -> tuple:
+    """Carry an emulated reference (spectra, σ8, background ``rbg`` at H0 = 100 h_ref) to a
+    ``target`` background with the same early universe and the same D_M(z*): C_L^φφ by the Limber
+    ratio with the growth ratio (fiducial P(k, z)), the lensed spectra by the lensing response
+    to it (``A_L`` the lensing scale of the reference's spectra), σ8 by the fiducial σ_R's
+    radius dependence and the growth ratio today. Returns (spectra, σ8, A_L_eff)."""
     fid = fiducial_reference()
     zstar = float(rbg.zstar)
-    omega_cb = early["ombh2"] + early["omch2"]
     zg = np.concatenate([[0.0], Z_PK[1:]])
     g_t = growth_factor(target.H, omega_cb, zg)
     g_r = growth_factor(rbg.H, omega_cb, zg)
@@ -450,24 +448,33 @@ def late_time_products_emulated(params: dict, target, emulator) -> TheoryProduct
     Lg = EMULATED_L_GRID
     lim_t = limber_kappa(target, fid.pk, lambda z: gsq(np.log1p(z)), Lg, zstar, omega_m, nz=300)
     lim_r = limber_kappa(rbg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300)
+    relensed, a_eff = relens(ref_spectra, limber_ratio(Lg, lim_t, lim_r, ref_spectra), A_L)
+    if not np.all(np.isfinite(relensed.pp)):
+        raise TheoryError("the emulated late-time engine produced a non-finite C_L^φφ")
+    # σ8 in spheres of 8/h_target Mpc: the reference's (8/h_ref), the fiducial P(k)'s radius
+    # dependence, and the growth ratio today
+    h_t = float(target.H(0.0)) / 100.0
+    sigma8 = (ref_sigma8 * fid.sigma_R(8.0 / h_t) / fid.sigma_R(8.0 / h_ref)
+              * float(g_t[0] / g_r[0]))
+    return relensed, sigma8, a_eff
+
+
+def late_time_products_emulated(params: dict, target, emulator) -> TheoryProducts:
+    """As ``late_time_products`` at the matched H0, with ``emulator`` (an EmulatorBackend,
+    ΛCDM) in place of the CAMB reference run; see the comment above for what differs."""
+    early = _engine_early(params)
+    ref_H0 = matched_H0(early, target)
+    rbg = compute_background({**{k: early[k] for k in _BG_EARLY if k in early}, "H0": ref_H0})
     A_L = float(params.get("A_L", 1.0))
     A_lens = float(params.get("A_lens", 1.0))
-    ref_params = {k: v for k, v in params.items() if k in ("ombh2", "omch2", "mnu", "nnu",
-                                                           "nu_states", "tau", "As", "logA",
-                                                           "ns", "TCMB")}
-    ref_params.update({"H0": ref_H0, "w": -1.0, "wa": 0.0, "A_lens": 1.0})
-    ref = emulator.compute({**ref_params, "A_L": A_L}, NEEDS)
-    relensed, a_eff = relens(ref.spectra, limber_ratio(Lg, lim_t, lim_r, ref.spectra), A_L)
-    pp = relensed.pp
-    spectra = dataclasses.replace(relensed, pp=pp * A_lens)
-    if not np.all(np.isfinite(pp)):
-        raise TheoryError("the emulated late-time engine produced a non-finite C_L^φφ")
+    ref_params = {k: v for k, v in params.items() if k in EARLY}
+    ref = emulator.compute({**ref_params, "H0": ref_H0, "w": -1.0, "wa": 0.0, "A_lens": 1.0,
+                            "A_L": A_L}, NEEDS)
+    relensed, sigma8, a_eff = carry_lensing(ref.spectra, float(ref.derived["sigma8"]), rbg,
+                                            ref_H0 / 100.0, target,
+                                            early["ombh2"] + early["omch2"], A_L)
+    spectra = dataclasses.replace(relensed, pp=relensed.pp * A_lens)
     om = _omega_m_today(target, early, ref)
-    # σ8 in spheres of 8/h_target Mpc: the emulator's (8/h_ref), the fiducial P(k)'s radius
-    # dependence, and the growth ratio today
-    h_t, h_r = float(target.H(0.0)) / 100.0, ref_H0 / 100.0
-    sigma8 = (float(ref.derived["sigma8"]) * fid.sigma_R(8.0 / h_t) / fid.sigma_R(8.0 / h_r)
-              * float(g_t[0] / g_r[0]))
     derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.derived["As"]), "A_L_eff": a_eff}

@@ -197,6 +197,29 @@ def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarr
     return need, broadcast_params(params)
 
 
+def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx: np.ndarray,
+               ocb: np.ndarray, h_t: np.ndarray, h_r: np.ndarray, a_l: np.ndarray,
+               a_lens: np.ndarray, sigma8_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """latetime.carry_lensing for rows ``idx`` of ``spectra`` (changed in place): their target
+    and reference backgrounds are rows ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched
+    backgrounds); ocb = ω_b + ω_c, h_t, h_r, a_l, a_lens (× C_L^φφ), sigma8_ref per row of idx.
+    Returns (A_L_eff, σ8) of those rows."""
+    fid, table, s_spline = _fiducial_tables()
+    target, rbg = _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx)
+    zg = np.concatenate([[0.0], lt.Z_PK[1:]])
+    g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]), zg)
+    g_t, g_r = g[:len(idx)], g[len(idx):]
+    zstar, omega_m = ref_bg.zstar[bg_idx], ocb + ref_bg.omnuh2[bg_idx]
+    nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
+    gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
+    ratio = ratio_rows(table.integrals(nodes_t, gsq), table.integrals(nodes_r),
+                       _response_size(spectra.tt.shape[1] - 1))
+    a_eff = _apply_ratio(spectra, idx, ratio, a_l, a_lens)
+    sigma8 = (sigma8_ref * _sigma_r(fid, s_spline, 8.0 / h_t) / _sigma_r(fid, s_spline, 8.0 / h_r)
+              * g_t[:, 0] / g_r[:, 0])
+    return a_eff, sigma8
+
+
 _EMU_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns", "TCMB", "A_L")
 _LSCDM_BG_KEYS = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB",
                   "z_dagger", "eta_lscdm")
@@ -245,21 +268,10 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     h_t = bg.H(np.zeros(1))[:, 0] / 100.0
     sigma8, a_eff = np.full(n, np.nan), np.full(n, np.nan)
     if len(idx):
-        fid, table, s_spline = _fiducial_tables()
-        target, rbg = _Rows(bg, idx), _Rows(ref.background, idx)
         ocb = p["ombh2"][idx] + p["omch2"][idx]
-        zg = np.concatenate([[0.0], lt.Z_PK[1:]])
-        g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]),
-                        zg)
-        g_t, g_r = g[:len(idx)], g[len(idx):]
-        zstar, omega_m = ref.background.zstar[idx], ocb + ref.background.omnuh2[idx]
-        nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
-        gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
-        ratio = ratio_rows(table.integrals(nodes_t, gsq), table.integrals(nodes_r),
-                           _response_size(ref.spectra.tt.shape[1] - 1))
-        a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, a_l[idx], a_lens[idx])
-        sigma8[idx] = (ref.derived["sigma8"][idx] * _sigma_r(fid, s_spline, 8.0 / h_t[idx])
-                       / _sigma_r(fid, s_spline, 8.0 / h_ref[idx]) * g_t[:, 0] / g_r[:, 0])
+        a_eff[idx], sigma8[idx] = carry_rows(ref.spectra, idx, bg, ref.background, idx, ocb,
+                                             h_t[idx], h_ref[idx], a_l[idx], a_lens[idx],
+                                             ref.derived["sigma8"][idx])
     ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
     derived = {"H0": 100.0 * h_t, "omegam": bg.omegam, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,

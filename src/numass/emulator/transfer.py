@@ -1,0 +1,129 @@
+"""The emulator beyond its box in w0: the late-time transfer.
+
+A w0wa point with w0 in (-0.2, design.W0_MAX] and every other coordinate inside the box is
+computed from a REFERENCE inside the box: the same early universe (ω_b, ω_c, Σmν, n_s, A_s, τ,
+A_L), the same θ_MC, and w0 moved to the box's edge -0.2 (wa unchanged), computed by the emulator.
+The reference is carried to the target with the late-time engine's pieces (theory/latetime.py,
+carry_lensing; batched in theory/latetime_batch.py, carry_rows):
+
+* primary spectra: the same θ_MC means the same D_M(z*) to ~1e-7 (the early universe is shared
+  and dark energy with w0 + wa < -0.7 does not reach z* measurably), so the unlensed primary
+  spectra at ℓ ≳ 30 are the reference's as they are (the engine's angular mapping is the
+  identity here; measured in tests/test_emulator_transfer.py);
+* C_L^φφ: the reference's times the Limber ratio target/reference with the growth ratio;
+* lensed TT, TE, EE: moved by the linear response of the lensing to that ratio;
+* σ8: the growth ratio today and the radius 8/h of the target.
+
+Left out: the late ISW and the large-scale dark-energy perturbations (PPF) of the target, which
+change TT at ℓ ≲ 30 (the low-ℓ TT likelihood) and C_L^φφ at L ≲ 10; measured against CAMB in
+docs/emulator.md. The background (H0, distances, r_d, θ*) is numass's own for the target, exact
+as inside the box.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from numass.emulator import design
+from numass.theory.background import compute_background
+from numass.theory.backend import NEEDS
+from numass.theory.latetime import carry_lensing
+from numass.theory.products import TheoryProducts
+
+_DENS = ("ombh2", "omch2", "mnu", "nnu", "w", "wa")
+
+
+def reference_params(p: dict, row: np.ndarray) -> dict:
+    """The reference's parameters: ``p`` (normalised) at the target's θ_MC with w0 at the
+    box's edge."""
+    ref = {k: v for k, v in p.items() if k not in ("H0", "cosmomc_theta")}
+    ref_row = design.reference_rows(row)[0]
+    ref["cosmomc_theta"] = float(ref_row[design.PARAMS.index("theta_MC_100")]) / 100.0
+    ref["w"] = float(ref_row[design.PARAMS.index("w")])
+    return ref
+
+
+def transfer_compute(backend, params: dict, p: dict, row: np.ndarray,
+                     need: frozenset[str] = NEEDS) -> TheoryProducts:
+    """EmulatorBackend.compute at a point the transfer serves (design.by_transfer(row)):
+    ``params`` as given, ``p`` normalised, ``row`` its design row."""
+    dens = {k: p[k] for k in _DENS}
+    theta = float(row[design.PARAMS.index("theta_MC_100")]) / 100.0
+    given = {"cosmomc_theta": theta} if "cosmomc_theta" in p else {"H0": p["H0"]}
+    target = compute_background({**given, **dens})
+    h0 = float(target.h) * 100.0
+    derived = {"H0": h0, "omegam": float(target.omegam), "omnuh2": float(target.omnuh2),
+               "rdrag": float(target.rdrag), "zdrag": float(target.zdrag),
+               "theta_star": float(target.theta_star), "zstar": float(target.zstar),
+               "As": p["As"], "w": p["w"], "wa": p["wa"]}
+    spectra = None
+    if "spectra" in need:
+        ref = backend.compute(reference_params(p, row), need)
+        spectra, sigma8, _ = carry_lensing(ref.spectra, float(ref.derived["sigma8"]),
+                                           ref.background, ref.derived["H0"] / 100.0, target,
+                                           p["ombh2"] + p["omch2"], p["A_L"])
+        derived["sigma8"] = sigma8
+        derived["S8"] = sigma8 * float(np.sqrt(derived["omegam"] / 0.3))
+    return TheoryProducts(params=dict(params), spectra=spectra, background=target,
+                          derived=derived)
+
+
+# --- many points at once (EmulatorBackend.compute_batch, emulator/batch.py) ------------------
+
+@dataclass
+class TransferRows:
+    """The rows of a batch that the transfer serves: their indices, target and reference
+    densities, h of both (same θ_MC), and whether h was found."""
+
+    idx: np.ndarray
+    dens_t: object
+    dens_r: object
+    h_t: np.ndarray
+    h_r: np.ndarray
+    ok: np.ndarray
+
+
+def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens, idx: np.ndarray,
+                  accuracy: str, h_emu: np.ndarray | None) -> TransferRows:
+    """h of the targets and references of rows ``idx`` (design rows ``ref_rows`` of the
+    references, all rows; ``dens`` the targets' batched densities; ``h_emu`` the emulated h of
+    all rows when known): the reference's as inside the box (emulated, one Newton step), the
+    target's by Newton on its θ_MC (or its given H0)."""
+    from numass.emulator.batch import emulated_h0
+    from numass.theory.background_batch import batch_densities, solve_h, take_rows
+    from numass.theory.background_fast import solve_h_fast
+
+    dens_t = take_rows(dens, idx)
+    sub = {k: p[k][idx] for k in _DENS}
+    sub["w"] = ref_rows[idx, design.PARAMS.index("w")]
+    dens_r = batch_densities(sub)
+    h_r = emulated_h0(emulator, ref_rows[idx], dens_r, accuracy,
+                      None if h_emu is None else h_emu[idx]) / 100.0
+    if "cosmomc_theta" in p:
+        theta = ref_rows[idx, design.PARAMS.index("theta_MC_100")] / 100.0
+        solve = solve_h_fast if accuracy == "fast" else solve_h
+        h_t, ok = solve(dens_t, theta, h_r, (0.2, 1.5), "simpson")
+    else:
+        h_t, ok = p["H0"][idx] / 100.0, np.ones(len(idx), dtype=bool)
+    return TransferRows(idx, dens_t, dens_r, h_t, h_r, ok & np.isfinite(h_r) & np.isfinite(h_t))
+
+
+def carry_batch(spectra, sigma8: np.ndarray, rows: TransferRows, p: dict[str, np.ndarray]
+                ) -> np.ndarray:
+    """The references' spectra of rows.idx carried to the targets (in place) and their σ8
+    (``sigma8`` of all rows, changed in place); returns the rows.idx mask of rows done."""
+    from numass.theory.background_batch import BatchBackground
+    from numass.theory.latetime_batch import carry_rows
+
+    bg_t = BatchBackground(rows.dens_t, rows.h_t, rows.ok)
+    bg_r = BatchBackground(rows.dens_r, rows.h_r, rows.ok)
+    done = bg_t.ok & bg_r.ok
+    local = np.flatnonzero(done)
+    if len(local):
+        idx = rows.idx[local]
+        ocb = p["ombh2"][idx] + p["omch2"][idx]
+        _, sigma8[idx] = carry_rows(spectra, idx, bg_t, bg_r, local, ocb, rows.h_t[local],
+                                    rows.h_r[local], p["A_L"][idx], np.ones(len(idx)),
+                                    sigma8[idx])
+    return done
