@@ -51,13 +51,15 @@ def batch_size(n_live: int) -> int:
 
 
 def emulator_box(post) -> dict[str, tuple[float, float]]:
-    """The emulator's training box on the sampled parameters it names (emulated backends only;
-    Sigma m_nu,eff's |value| <= 0.6 eV covers every prior of it)."""
+    """The emulator's served box on the sampled parameters it names (emulated backends only;
+    Sigma m_nu,eff's |value| <= 0.6 eV covers every prior of it): the training box, with w0 up
+    to design.W0_MAX, where the late-time transfer serves the 'emulator' backend's w0wa points
+    (emulator/transfer.py; outside its band in wa the points get -inf, as w0 + wa >= -0.7 does)."""
     if "emulator" not in post.backend_name:
         return {}
     from numass.emulator import design
 
-    return {n: design.BOX[n] for n in post.names if n in design.BOX}
+    return {n: design.SERVED_BOX[n] for n in post.names if n in design.SERVED_BOX}
 
 
 def sampling_box(post, bestfit: dict | None = None, width: float = BOX_WIDTH) -> dict:
