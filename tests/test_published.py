@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 
-from numass.compare.published import PUBLISHED, differences, published_block
+from numass.compare.plan import plan
+from numass.compare.provenance import citations, data_rows
+from numass.compare.published import (DESI_W0WA_PRIOR, PUBLISHED, area_below_sum, differences,
+                                      published_block, w0wa_prior_block)
+from numass.emulator import design
 from numass.likelihoods import resolve_data
 from numass.report import published_section
-from numass.report.compare_report import _md_table
+from numass.report.compare_report import _edges_md, _md_table
 
 PAPERS = {"arXiv:2503.14744", "arXiv:2407.10965", "arXiv:2605.21456", "arXiv:2504.21813",
-          "arXiv:2504.16932"}
+          "arXiv:2504.16932", "arXiv:2504.18464"}
 EMBEDDED = ["desi-dr2-bao", "cmb-compressed"]
 FULL = resolve_data("full")[1]
 
@@ -56,6 +61,9 @@ def test_every_row_cites_a_paper_and_the_place_of_its_number():
     values = {p.key: p.value for p in PUBLISHED}
     assert "0.0642" in values["desi_dr2_lcdm_bound"]
     assert "0.055 ± 0.050" in values["kibris2026_lscdm"]
+    # the CMB likelihood choice moves the Σmν ≥ 0 bound (Garcia-Quintero et al. 2025)
+    assert values["garcia_quintero2025_bound_pr4_act"] == "Σmν < 0.061 eV (95%)"
+    assert values["garcia_quintero2025_bound_act"] == "Σmν < 0.077 eV (95%)"
     # a number the stored copy does not hold is said to be missing, not typed in
     assert "not quoted" in values["desi_dr2_lcdm_mnu_eff"]
 
@@ -113,3 +121,97 @@ def test_the_report_section_is_drawn_from_the_block(datasets):
     html = published_section.render_html(s, lambda head, rows, tid: f"<table id={tid}>{rows}")
     assert "id='published'" in html and "published-table" in html
     assert published_section.render_md({"published": {"rows": []}}, _md_table) == []
+
+
+W0WA_CUT = [{"param": "w", "side": "hi", "edge": -0.2, "density": 0.62, "kind": "theory",
+             "why": "the emulator's box (numass.emulator.design)"}]
+
+
+def test_the_prior_area_below_a_sum_cut_is_exact():
+    assert area_below_sum((-3.0, 1.0), (-3.0, 2.0)) == 20.0
+    assert area_below_sum((0.0, 1.0), (0.0, 1.0), 1.0) == pytest.approx(0.5)
+    assert area_below_sum((0.0, 1.0), (0.0, 1.0), 0.5) == pytest.approx(0.125)
+    assert area_below_sum((0.0, 1.0), (0.0, 1.0), -1.0) == 0.0
+    # the emulator's box: 1.4 x 4 less the corner w0 + wa >= -0.7 (its area 1.12)
+    assert area_below_sum((-1.6, -0.2), (-3.0, 1.0), -0.7) == pytest.approx(4.48)
+
+
+def _w0wa_summary(flags) -> dict:
+    s = summary(FULL)
+    s["priors"]["w0wa"] = {"w": {"min": -3.0, "max": 1.0}, "wa": {"min": -3.0, "max": 2.0}}
+    s["hypotheses"]["w0wa"].update({"ln_evidence": -342.46, "ln_bayes_factor_vs_lcdm": -2.88,
+                                    "backend": "emulator", "prior_bounded": flags})
+    return s
+
+
+def test_the_w0wa_prior_is_stated_beside_desi_and_its_ln_z_shift_shown():
+    block = w0wa_prior_block(_w0wa_summary(W0WA_CUT))
+    rows = {r["label"].split(" (")[0]: r for r in block["rows"]}
+    ours, desi = rows["numass's model prior"], rows["DESI DR2's prior"]
+    assert (ours["w"], ours["wa"]) == ([-3.0, 1.0], [-3.0, 2.0])
+    assert (desi["w"], desi["wa"]) == (list(DESI_W0WA_PRIOR["w"]), list(DESI_W0WA_PRIOR["wa"]))
+    assert "arXiv:2503.14738" in desi["source"]
+    # the same flat ranges: the same ln Z and ln B
+    assert desi["ln_shift"] == 0 and desi["ln_evidence"] == -342.46
+    # the region the theory computes, taken as the prior: ln Z rises by ln(20 / its area)
+    box = next(r for r in block["rows"] if r["w_sum_max"] is not None)
+    area = area_below_sum(tuple(box["w"]), tuple(box["wa"]), design.W_SUM_MAX)
+    assert box["ln_shift"] == pytest.approx(np.log(20.0 / area), abs=1e-4)
+    assert box["ln_bayes_factor_vs_lcdm"] == pytest.approx(-2.88 + np.log(20.0 / area), abs=1e-3)
+    # while the posterior is cut by the box the shift is said not to hold
+    assert block["valid"].startswith("not valid for this run: truncated by a limit of the theory")
+    assert "lower bounds" in block["valid"]
+    clean = w0wa_prior_block(_w0wa_summary([]))
+    assert clean["valid"].startswith("valid when the likelihood is negligible")
+    # and the report shows it
+    s = _w0wa_summary(W0WA_CUT)
+    s["published"] = published_block(s)
+    text = "\n".join(published_section.render_md(s, _md_table))
+    assert "### The w0wa prior and what it does to ln Z" in text
+    assert "| DESI DR2's prior | [-3, 1] | [-3, 2] | 20 | -342.46 | -2.88 |" in text
+    assert "not valid for this run" in text
+    # a w0wa job that did not run: no block
+    assert w0wa_prior_block(summary(FULL) | {"hypotheses": {}}) is None
+
+
+@pytest.mark.parametrize("data", ["embedded", "full"])
+def test_every_data_set_a_job_uses_is_cited(data):
+    jobs = plan(data, use_emulator=True, check_data=False)
+    ids = sorted({d for j in jobs for d in j.datasets})
+    assert {"desi-dr2-bao", "desi-dr1-bao"} & set(ids)  # the data the anomaly rests on
+    cites = citations(ids)
+    for i in ids:
+        assert "arXiv:" in cites[i], (i, cites[i])
+    assert "2503.14738" in cites["desi-dr2-bao"]
+    if "desi-dr1-bao" in ids:
+        assert "2404.03002" in cites["desi-dr1-bao"]
+    # the report's Data section: every id any job used, with its citation and its jobs, also
+    # from a summary written before the DESI citations were recorded
+    s = {"data": {"citations": {k: v for k, v in cites.items() if not k.startswith("desi")}},
+         "jobs": {j.name: {"datasets": j.datasets, "skip": j.skip} for j in jobs}}
+    rows = {r[0]: r for r in data_rows(s)}
+    used = {d for j in jobs if not j.skip for d in j.datasets}
+    assert used <= set(rows)
+    for i in used:
+        assert "arXiv:" in rows[i][1] and rows[i][2] != "–"
+    assert "lcdm" in rows["desi-dr2-bao"][2].split(", ")
+
+
+def test_an_unknown_data_set_is_said_to_have_no_citation():
+    assert citations(["not-a-data-set"]) == {"not-a-data-set": "no citation: not a numass data "
+                                                                "set id"}
+
+
+def test_a_theory_limit_in_a_headline_job_is_an_error_at_the_top_of_the_report():
+    s = _w0wa_summary(W0WA_CUT)
+    s["hypotheses"]["lscdm"]["status"] = "ok"
+    lines = _edges_md(s)
+    assert lines[0].startswith("> **Error: a headline hypothesis's posterior is cut")
+    assert any(x.startswith("> - w0wa: truncated by a limit of the theory") for x in lines)
+    # ΛsCDM's z† at 3 is the hypothesis's choice, stated as such, not an error
+    choice = next(x for x in lines if x.startswith("- lscdm:"))
+    assert "prior-bounded: z† at its prior edge 3" in choice and "hypothesis's choice" in choice
+    # without a limit: no error and no warning, the prior edge alone
+    plain = _edges_md(summary(FULL))
+    assert plain[0] == "**Posteriors at the model's own prior edges (the hypotheses' choice)**"
+    assert [x[:8] for x in plain if x.startswith("- ")] == ["- lscdm:"]

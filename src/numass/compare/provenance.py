@@ -20,14 +20,28 @@ from numass.likelihoods.tau_prior import DEFAULT_PRIOR as TAU_DEFAULT_PRIOR
 from numass.likelihoods.tau_prior import TAU_PRIORS
 
 
+def _dataset_folder(i: str) -> str | None:
+    """The data registry's folder of likelihood ``i``: its class's ``dataset``, or for a
+    likelihood that serves several releases (DESI BAO) the folder of the release it reads."""
+    module_name, cls, options = LIKELIHOODS[i]
+    module = importlib.import_module(module_name)
+    dataset = getattr(getattr(module, cls), "dataset", None)
+    release = (options or {}).get("release")
+    files = getattr(module, "FILES", None)
+    if dataset is None and release and isinstance(files, dict) and release in files:
+        dataset = files[release][0]
+    return dataset
+
+
 def citations(ids: list[str]) -> dict:
-    """{data set id: citation} (the tau prior: every prior's source)."""
+    """{data set id: citation} for every id (the tau prior: every prior's source; an id numass
+    does not know: said so, never dropped)."""
     out = {}
     for i in ids:
         if i not in LIKELIHOODS:
+            out[i] = "no citation: not a numass data set id"
             continue
-        module, cls, _ = LIKELIHOODS[i]
-        dataset = getattr(getattr(importlib.import_module(module), cls), "dataset", None)
+        dataset = _dataset_folder(i)
         if i == "cmb-compressed":
             out[i] = embedded.CMB_COMPRESSED_CITATION
         elif i == "tau-prior":
@@ -39,10 +53,29 @@ def citations(ids: list[str]) -> dict:
                 out[i] = get_dataset(dataset).citation
             except Exception:  # noqa: BLE001
                 out[i] = dataset
+            if (LIKELIHOODS[i][2] or {}).get("drop_lrg1"):
+                out[i] += " (without the LRG 0.4 < z < 0.6 bin)"
             if i.startswith("desi-dr2"):
                 out[i] += (" (the embedded table, " + embedded.DESI_DR2_BAO_CITATION
                            + ", when the data directory lacks the files)")
+        else:
+            out[i] = "no citation recorded for this likelihood"
     return out
+
+
+def data_rows(summary: dict) -> list[list[str]]:
+    """[data set id, citation, the jobs that used it] for every data set of the summary's jobs
+    and citations; a citation the summary lacks (one written before it was known) is looked up."""
+    used: dict[str, list[str]] = {}
+    for name, job in (summary.get("jobs") or {}).items():
+        if not job.get("skip"):
+            for d in job.get("datasets") or []:
+                used.setdefault(d, []).append(name)
+    cites = dict((summary.get("data") or {}).get("citations") or {})
+    missing = [i for i in used if not cites.get(i)]
+    cites.update(citations(missing) if missing else {})
+    ids = list(dict.fromkeys([*cites, *used]))
+    return [[i, cites[i], ", ".join(used.get(i, [])) or "–"] for i in ids]
 
 
 def priors(jobs: list[Job]) -> dict:

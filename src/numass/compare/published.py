@@ -8,9 +8,12 @@ summary's ``published`` block from the comparison summary alone, so the report c
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
+from numass.compare.prior_edges import SUM_NAME, limit_flags
 from numass.compare.prior_edges import describe as describe_prior_bounded
+from numass.emulator import design
 from numass.stats import sigma_mark
 
 
@@ -43,6 +46,12 @@ KIBRIS_2026 = Citation("Kıbrıs, Elbers, Akarsu & Di Valentino 2026", "arXiv:26
                        "abstract")
 JHAVERI_2025 = Citation("Jhaveri, Karwal & Hu 2025", "arXiv:2504.21813", "abstract")
 SAILER_2025 = Citation("Sailer, Farren, Ferraro & White 2025", "arXiv:2504.16932", "abstract")
+# the stored copies of this abstract have its inline mathematics stripped: the statement (two
+# bounds, the baseline and ACT's CMB combination, 95%, Σmν ≥ 0) was checked there, the digits not
+GARCIA_QUINTERO_2025 = Citation("DESI Collaboration, Garcia-Quintero et al. 2025",
+                                "arXiv:2504.18464",
+                                "abstract (the stored copies strip its digits; the statement "
+                                "was checked there, the two values were not)")
 
 DESI_CMB = ("Planck PR4 CamSpec TT/TE/EE, Planck low-ℓ TT and EE, Planck PR4 + ACT DR6 lensing "
             "(the abstract: 'CMB data from Planck and ACT')")
@@ -59,6 +68,18 @@ PUBLISHED = (
               "Σmν < 0.0642 eV (95%), σ(Σmν) = 0.020 eV; Feldman–Cousins < 0.053 eV",
               "DESI DR2 BAO + CMB", DESI_DR2_NU, "variants.positive_mass", "upper95",
               cmb=DESI_CMB, neutrinos="three degenerate states"),
+    Published("garcia_quintero2025_bound_pr4_act", "ΛCDM, Σmν ≥ 0: 95% upper limit, the "
+              "paper's baseline CMB", "Σmν < 0.061 eV (95%)",
+              "DESI DR2 BAO + Planck PR4 + ACT DR6", GARCIA_QUINTERO_2025,
+              "variants.positive_mass", "upper95", cmb="Planck PR4 + ACT DR6 (the paper's "
+                                                        "baseline combination)",
+              notes=("beside the ACT-combination row: the CMB likelihood choice alone moves "
+                     "the bound by 0.016 eV",)),
+    Published("garcia_quintero2025_bound_act", "ΛCDM, Σmν ≥ 0: 95% upper limit, ACT's CMB "
+              "combination", "Σmν < 0.077 eV (95%)",
+              "DESI DR2 BAO + the CMB likelihood combination ACT DR6 chose",
+              GARCIA_QUINTERO_2025, "variants.positive_mass", "upper95",
+              cmb="the CMB likelihood combination chosen by ACT DR6"),
     Published("elbers2024_lcdm", "ΛCDM, tension with the oscillation floor",
               "2.8–3.3σ", "DESI DR1 BAO + Planck + ACT", ELBERS_2024, "variants.desi_dr1",
               "tension", bao="DESI DR1", cmb="Planck + ACT (abstract)",
@@ -197,7 +218,98 @@ def published_row(p: Published, summary: dict) -> dict:
 
 
 def published_block(summary: dict) -> dict:
-    """The summary's ``published`` block: {rows: [...], note}."""
+    """The summary's ``published`` block: {rows: [...], note, w0wa_prior}."""
     return {"rows": [published_row(p, summary) for p in PUBLISHED],
             "note": "published numbers read from each paper's stored arXiv page (the place is "
-                    "given per row); numass's from this comparison, on its data"}
+                    "given per row); numass's from this comparison, on its data",
+            "w0wa_prior": w0wa_prior_block(summary)}
+
+
+# ---------------------------------------------------------------- the w0wa prior and ln Z
+
+DESI_DR2_BAO = Citation("DESI Collaboration 2025 (DR2 Results II)", "arXiv:2503.14738",
+                        "its w0waCDM priors (flat); not in the part of the paper stored here")
+DESI_W0WA_PRIOR = {"w": (-3.0, 1.0), "wa": (-3.0, 2.0)}
+
+
+def area_below_sum(w: tuple, wa: tuple, sum_max: float = math.inf) -> float:
+    """Area of the rectangle w × wa with w + wa < sum_max (exact: the integral over w of a
+    clipped linear function, done piecewise between its kinks)."""
+    (w0, w1), (a0, a1) = w, wa
+    if sum_max == math.inf:
+        return (w1 - w0) * (a1 - a0)
+    kinks = sorted({w0, w1, *(min(max(k, w0), w1) for k in (sum_max - a1, sum_max - a0))})
+
+    def height(x):
+        return min(max(sum_max - x - a0, 0.0), a1 - a0)
+
+    return sum(0.5 * (height(a) + height(b)) * (b - a) for a, b in zip(kinks, kinks[1:]))
+
+
+def _model_w0wa_prior(summary: dict) -> dict:
+    """numass's w0wa prior ranges: as the job's Cobaya received them, else the model's."""
+    pri = (summary.get("priors") or {}).get("w0wa") or {}
+    if all(isinstance(pri.get(k), dict) and "min" in pri[k] for k in ("w", "wa")):
+        return {k: (float(pri[k]["min"]), float(pri[k]["max"])) for k in ("w", "wa")}
+    from numass.models import MODELS
+
+    return {p.name: tuple(p.prior[1:]) for p in MODELS["w0wa"].params if p.name in ("w", "wa")}
+
+
+def _served(prior: dict, backend: str) -> tuple[dict, float] | None:
+    """The part of the prior numass's theory computes (the emulator's box, as served, and its
+    w0 + wa cut), or None where the backend has no box."""
+    if "emulator" not in backend:
+        return None
+    box = getattr(design, "SERVED_BOX", design.BOX)
+    return ({k: (max(prior[k][0], box[k][0]), min(prior[k][1], box[k][1])) for k in prior},
+            design.W_SUM_MAX)
+
+
+def _range_row(label, ranges, cut, volume, v_numass, e, source) -> dict:
+    shift = math.log(v_numass / volume)
+    lnz, lnb = e.get("ln_evidence"), e.get("ln_bayes_factor_vs_lcdm")
+    return {"label": label, "w": list(ranges["w"]), "wa": list(ranges["wa"]),
+            "w_sum_max": None if cut == math.inf else cut, "area": round(volume, 4),
+            "ln_shift": round(shift, 4),
+            "ln_evidence": None if lnz is None else round(lnz + shift, 3),
+            "ln_bayes_factor_vs_lcdm": None if lnb is None else round(lnb + shift, 3),
+            "source": source}
+
+
+def w0wa_prior_block(summary: dict) -> dict | None:
+    """numass's w0wa prior beside DESI DR2's, with the ln Z and ln B each flat prior would give:
+    ln Z' = ln Z + ln(V / V'), V the (w0, wa) prior area numass's ln Z is normalised to; exact
+    when the likelihood is negligible outside the region numass's theory computes, which the
+    block says is not so while the edge check finds the posterior cut there."""
+    e = (summary.get("hypotheses") or {}).get("w0wa")
+    if not e or e.get("status") != "ok":
+        return None
+    prior = _model_w0wa_prior(summary)
+    v = area_below_sum(prior["w"], prior["wa"])
+    rows = [_range_row("numass's model prior (ln Z is normalised to it)", prior, math.inf, v,
+                       v, e, "numass.models (w0wa)"),
+            _range_row("DESI DR2's prior", DESI_W0WA_PRIOR, math.inf,
+                       area_below_sum(DESI_W0WA_PRIOR["w"], DESI_W0WA_PRIOR["wa"]), v, e,
+                       f"{DESI_DR2_BAO.authors}, {DESI_DR2_BAO.arxiv}")]
+    served = _served(prior, str(e.get("backend") or ""))
+    if served:
+        box, cut = served
+        rows.append(_range_row("the region numass's theory computes, taken as the prior", box,
+                               cut, area_below_sum(box["w"], box["wa"], cut), v, e,
+                               "numass.emulator.design (the emulator's box and its w0 + wa cut)"))
+    cut_here = [f for f in limit_flags(e.get("prior_bounded") or [])
+                if f["param"] in ("w", "wa", SUM_NAME)]
+    if cut_here:
+        valid = (f"not valid for this run: {describe_prior_bounded(cut_here)}. The likelihood "
+                 f"is not negligible beyond numass's range; numass takes it as zero there, so "
+                 f"its ln Z and ln B (and the DESI-range values) are lower bounds, and the "
+                 f"last row is not the model's evidence")
+    else:
+        valid = ("valid when the likelihood is negligible outside the region numass's theory "
+                 "computes; the edge check finds no w0, wa or w0 + wa edge cutting this run's "
+                 "posterior")
+    return {"rows": rows, "valid": valid, "flat_prior_rule": (
+        "For flat priors ln Z changes by the log of the prior-volume ratio: ln Z' = ln Z + "
+        "ln(V / V'), V the (w0, wa) area ln Z is normalised to, V' the other range's; ΛCDM's "
+        "ln Z does not change, so ln B moves by the same amount")}

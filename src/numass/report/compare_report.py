@@ -15,6 +15,8 @@ from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.compare.prior_edges import describe as describe_prior_bounded
+from numass.compare.prior_edges import edge_findings
+from numass.compare.provenance import data_rows
 from numass.inference.results import load_chains
 from numass.inference.tail_importance import TAIL_IS_MIN_ESS
 from numass.report import published_section
@@ -350,6 +352,7 @@ figure img{max-width:560px;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555;max-width:560px}
 code{background:#f4f4f4;padding:0 .2em}
 .small{font-size:.8em;color:#555}
+#edge-errors{border:2px solid #c00;background:#fdecea;padding:.4em .8em;margin:.8em 0}
 """
 
 
@@ -390,14 +393,15 @@ def _camb_html(summary: dict) -> list[str]:
     return out
 
 
+DATA_HEAD = ["data set", "citation", "jobs that used it"]
+
+
 def _provenance_html(summary: dict) -> list[str]:
     """Data with citations, every job's priors, settings, versions, jobs and how to reproduce."""
     data = summary["data"]
     parts = []
-    parts.append("<h2>Data</h2><ul>")
-    for i, c in data["citations"].items():
-        parts.append(f"<li><code>{html.escape(i)}</code>: {html.escape(c)}</li>")
-    parts.append("</ul><h2>Priors</h2>")
+    parts.append("<h2 id='data'>Data</h2>" + _table(DATA_HEAD, data_rows(summary), "data-table"))
+    parts.append("<h2>Priors</h2>")
     prow = []
     for job, pri in summary["priors"].items():
         for p, v in pri.items():
@@ -419,6 +423,40 @@ def _provenance_html(summary: dict) -> list[str]:
     return parts
 
 
+EDGE_ERROR_HEAD = ("Error: a headline hypothesis's posterior is cut by a limit of numass's "
+                   "theory, not by the model's prior")
+EDGE_CHOICE_HEAD = "Posteriors at the model's own prior edges (the hypotheses' choice)"
+
+
+def _edges_html(summary: dict) -> list[str]:
+    """The edge check's findings: errors first (prominent), then warnings and prior edges."""
+    found = edge_findings(summary)
+    out = []
+    if found["errors"]:
+        out.append(f"<div id='edge-errors'><b>{html.escape(EDGE_ERROR_HEAD)}</b><ul>" + "".join(
+            f"<li>{html.escape(e)}</li>" for e in found["errors"]) + "</ul></div>")
+    if found["warnings"]:
+        out.append("<div id='edge-warnings'><b>Edge warnings</b><ul>" + "".join(
+            f"<li>{html.escape(w)}</li>" for w in found["warnings"]) + "</ul></div>")
+    if found["choices"]:
+        out.append(f"<div id='prior-edges' class='small'><b>{html.escape(EDGE_CHOICE_HEAD)}"
+                   "</b><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in found["choices"])
+                   + "</ul></div>")
+    return out
+
+
+def _edges_md(summary: dict) -> list[str]:
+    found = edge_findings(summary)
+    out = []
+    if found["errors"]:
+        out += [f"> **{EDGE_ERROR_HEAD}**", ">"] + [f"> - {e}" for e in found["errors"]] + [""]
+    if found["warnings"]:
+        out += ["**Edge warnings**", ""] + [f"- {w}" for w in found["warnings"]] + [""]
+    if found["choices"]:
+        out += [f"**{EDGE_CHOICE_HEAD}**", ""] + [f"- {c}" for c in found["choices"]] + [""]
+    return out
+
+
 def render_html(summary: dict, figs: dict) -> str:
     H = summary["hypotheses"]
     data = summary["data"]
@@ -434,6 +472,7 @@ def render_html(summary: dict, figs: dict) -> str:
     if summary["settings"].get("quick"):
         parts.append("<p><b>Quick settings:</b> loose convergence and few live points; numbers "
                      "are indicative only.</p>")
+    parts += _edges_html(summary)
     parts.append("<h2 id='verdict'>Verdict</h2>")
     rows = verdict_rows(summary)
     parts.append(_table(VERDICT_HEAD, rows, "verdict-table",
@@ -501,6 +540,7 @@ def render_md(summary: dict, figs: dict) -> str:
            f"Machine-readable: [summary.json](summary.json).", ""]
     if summary["settings"].get("quick"):
         out += ["**Quick settings**: numbers are indicative only.", ""]
+    out += _edges_md(summary)
     out += ["## Verdict", "", _md_table(VERDICT_HEAD, verdict_rows(summary)), ""]
     if summary.get("warnings"):
         out += ["**Warnings**", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
@@ -525,7 +565,7 @@ def render_md(summary: dict, figs: dict) -> str:
             "## The review's claims beside numass's measurements", "",
             _md_table(CLAIMS_HEAD, claims_rows(summary)), ""]
     out += published_section.render_md(summary, _md_table) + ["## Data", ""]
-    out += [f"- `{i}`: {c}" for i, c in data["citations"].items()]
+    out += [_md_table(DATA_HEAD, data_rows(summary))]
     out += ["", "## Priors", "", _md_table(["job", "parameter", "prior (Cobaya)"], [
         [job, p, json.dumps(v)] for job, pri in summary["priors"].items() for p, v in pri.items()]),
             "", "## Settings and software", "", _md_table(["setting", "value"], settings_rows(summary)),

@@ -24,13 +24,45 @@ def rows(summary: dict) -> list[list[str]]:
     return out
 
 
+W0WA_HEAD = ["(w0, wa) prior", "w0", "wa", "area", "ln Z (w0wa)", "ln B vs ΛCDM", "from"]
+W0WA_TITLE = "The w0wa prior and what it does to ln Z"
+
+
+def _num(v, fmt: str) -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def w0wa_rows(summary: dict) -> list[list[str]]:
+    """One row per (w0, wa) prior range of the summary's published.w0wa_prior block."""
+    block = (summary.get("published") or {}).get("w0wa_prior") or {}
+    out = []
+    for r in block.get("rows", []):
+        wa = f"[{r['wa'][0]:g}, {r['wa'][1]:g}]"
+        if r.get("w_sum_max") is not None:
+            wa += f", w0 + wa < {r['w_sum_max']:g}"
+        out.append([r["label"], f"[{r['w'][0]:g}, {r['w'][1]:g}]", wa, f"{r['area']:.3g}",
+                    _num(r["ln_evidence"], "{:.2f}"), _num(r["ln_bayes_factor_vs_lcdm"], "{:+.2f}")
+                    + (f" (shift {r['ln_shift']:+.2f})" if r["ln_shift"] else ""), r["source"]])
+    return out
+
+
+def w0wa_note(summary: dict) -> str:
+    block = (summary.get("published") or {}).get("w0wa_prior") or {}
+    return f"{block['flat_prior_rule']}. This is {block['valid']}." if block else ""
+
+
 def render_html(summary: dict, table) -> str:
     """The section's HTML; ``table(head, rows, table_id)`` draws the table."""
     body = rows(summary)
     if not body:
         return ""
-    return ("<h2 id='published'>numass beside the published numbers</h2>"
-            f"<p class='small'>{html.escape(INTRO)}</p>" + table(HEAD, body, "published-table"))
+    out = ("<h2 id='published'>numass beside the published numbers</h2>"
+           f"<p class='small'>{html.escape(INTRO)}</p>" + table(HEAD, body, "published-table"))
+    if w0wa_rows(summary):
+        out += (f"<h3 id='w0wa-prior'>{html.escape(W0WA_TITLE)}</h3>"
+                + table(W0WA_HEAD, w0wa_rows(summary), "w0wa-prior-table")
+                + f"<p class='small'>{html.escape(w0wa_note(summary))}</p>")
+    return out
 
 
 def render_md(summary: dict, table) -> list[str]:
@@ -38,4 +70,8 @@ def render_md(summary: dict, table) -> list[str]:
     body = rows(summary)
     if not body:
         return []
-    return ["## numass beside the published numbers", "", INTRO, "", table(HEAD, body), ""]
+    out = ["## numass beside the published numbers", "", INTRO, "", table(HEAD, body), ""]
+    if w0wa_rows(summary):
+        out += [f"### {W0WA_TITLE}", "", table(W0WA_HEAD, w0wa_rows(summary)), "",
+                w0wa_note(summary), ""]
+    return out
