@@ -105,11 +105,15 @@ def _run_mcmc(info: dict, out: Path, resume: bool):
     try:
         return cobaya.run(info)
     except LoggedError as exc:
-        if "not compatible" in str(exc):
-            raise InputError(f"the chains in {out / 'chains'} were made with other settings "
-                             f"(model, data or sampler); use --restart to overwrite them, or "
-                             f"another --out folder") from None
-        raise NumassError(f"Cobaya stopped: {exc}") from None
+        # Cobaya names its own shell flags (-f/--force, -r/--resume, --allow-changes), which
+        # numass does not have: say numass's options instead
+        text = str(exc)
+        if any(k in text for k in ("not compatible", "--force", "--resume", "--allow-changes",
+                                   "Bad column names")):
+            raise InputError(f"{out / 'chains'} holds chains made with other settings (model, "
+                             f"data, sampler or the other sampler's output): use --restart to "
+                             f"overwrite them, or another --out folder") from None
+        raise NumassError(f"Cobaya stopped: {text}") from None
 
 
 def _tensions(info, samples, bf, widths, mass_param):
