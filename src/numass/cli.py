@@ -174,39 +174,60 @@ def cmd_compare(args) -> int:
 
     from numass.compare.collect import format_table
     from numass.compare.plan import Settings
-    from numass.compare.run import run_comparison
+    from numass.compare.run import check_out_folder, run_comparison
+    from numass.fileio import FolderLock
     from numass.report.compare_report import write_report
     from numass.report.plots import triangle_plot
 
+    _check_compare_numbers(args)
     settings = Settings.make(quick=args.quick, rminus1=args.rminus1, nlive=args.nlive,
                              seed=args.seed, evidence_method=args.evidence,
                              verify=args.verify, camb_check=args.camb_check,
                              camb_steps=args.camb_steps, sampler=args.sampler)
-    if (args.verify or 0) < 0 or (args.camb_steps or 0) < 0:
-        raise InputError("--verify and --camb-steps take a number >= 0")
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     overrides = parse_overrides(args.fix, args.prior)
     t0 = time.time()
-    with contextlib.ExitStack() as stack:
+    out = check_out_folder(args.out)
+    with FolderLock(out, "numass compare"), contextlib.ExitStack() as stack:
         board = None if args.verbose else stack.enter_context(ProgressDisplay())
-        result = run_comparison(data=args.data, out=args.out, data_dir=args.data_dir,
+        result = run_comparison(data=args.data, out=out, data_dir=args.data_dir,
                                 workers=args.jobs, settings=settings, only=only,
                                 allow_camb=args.allow_camb, executor=args.executor,
                                 plot=triangle_plot, board=board,
                                 say=print if board is None else board.note,
-                                param_overrides=overrides or None)
-    print("[numass compare] writing the report (figures, report.html, report.md)")
-    write_report(result.summary, result.out)
-    result.summary["report_wall_seconds"] = round(time.time() - t0 - result.wall_seconds, 1)
-    result.write()
+                                param_overrides=overrides or None, restart=args.restart)
+        stack.close()  # the display ends before the report's lines
+        print("[numass compare] writing the report (figures, report.html, report.md)")
+        write_report(result.summary, result.out)
+        result.summary["report_wall_seconds"] = round(time.time() - t0 - result.wall_seconds, 1)
+        result.write()
     print(format_table(result.summary))
-    print(f"[numass] wrote {args.out}/summary.json, {args.out}/report.html, {args.out}/report.md "
+    print(f"[numass] wrote {out}/summary.json, {out}/report.html, {out}/report.md "
           f"({result.wall_seconds:.0f} s)")
-    failed = result.failed()
+    failed = result.failed_tasks()
     if failed:
-        print(f"[numass] failed: {', '.join(failed)} (see {args.out}/<name>/traceback.txt); "
-              f"run the same command again to retry them", file=sys.stderr)
+        print("[numass] failed: " + "; ".join(f"{task} (see {hint})" for task, hint in (
+            (task, _failure_hint(out / folder)) for task, folder in failed))
+              + "; run the same command again to retry them", file=sys.stderr)
+        return 1
     return 0
+
+
+def _failure_hint(folder: Path) -> str:
+    """The files that say why a task failed: its tracebacks, else its logs."""
+    found = sorted(folder.glob("traceback_*.txt")) or sorted(folder.glob("*log*.txt"))
+    return ", ".join(str(p) for p in found) or f"{folder}"
+
+
+def _check_compare_numbers(args) -> None:
+    """InputError for a numeric option of `numass compare` out of its range."""
+    for flag, value, low in (("--jobs", args.jobs, 1), ("--nlive", args.nlive, 1),
+                             ("--seed", args.seed, 0), ("--verify", args.verify, 0),
+                             ("--camb-steps", args.camb_steps, 0)):
+        if value is not None and value < low:
+            raise InputError(f"{flag} takes a whole number >= {low} (got {value})")
+    if args.rminus1 is not None and not args.rminus1 > 0:
+        raise InputError(f"--rminus1 takes a number > 0 (got {args.rminus1})")
 
 
 def cmd_profile(args) -> int:
@@ -231,18 +252,27 @@ def cmd_report(args) -> int:
     from numass.compare.run import ComparisonResult
     from numass.report.compare_report import write_report
 
+    from numass.fileio import FolderLock, ManifestError
+
     folder = Path(args.folder)
     if not (folder / "summary.json").is_file():
         raise InputError(f"{folder} holds no summary.json: expected the output folder of "
                          f"`numass compare`")
-    try:
-        result = ComparisonResult.read(folder)
-    except ValueError as exc:
-        raise InputError(f"{folder / 'summary.json'} is not valid JSON: {exc}") from None
-    if "hypotheses" not in result.summary:
-        raise InputError(f"{folder / 'summary.json'} is not a comparison's summary (no "
-                         f"'hypotheses'); `numass report` re-renders `numass compare` folders")
-    write_report(result.summary, folder)
+    with FolderLock(folder, "numass report"):
+        try:
+            result = ComparisonResult.read(folder)
+        except ValueError as exc:
+            raise InputError(f"{folder / 'summary.json'} is not valid JSON: {exc}") from None
+        if "hypotheses" not in result.summary:
+            raise InputError(f"{folder / 'summary.json'} is not a comparison's summary (no "
+                             f"'hypotheses'); `numass report` re-renders `numass compare` "
+                             f"folders")
+        try:
+            result.verify()
+        except ManifestError as exc:
+            raise InputError(f"{exc}; `numass compare` with the same options recomputes the "
+                             f"damaged task") from None
+        write_report(result.summary, folder)
     print(f"[numass] wrote {folder}/report.html and {folder}/report.md")
     return 0
 
@@ -280,8 +310,8 @@ def cmd_emulator_validate(args) -> int:
 
     report = validate(n=args.n, seed=args.seed, workers=args.workers, data_dir=args.data_dir,
                       n_chi2=args.n_chi2, weights=args.weights)
-    print(report.table())
-    return 0
+    print(report.table())  # ends with the verdict line
+    return 1 if report.missed() else 0
 
 
 def cmd_emulator_reweight(args) -> int:
@@ -353,6 +383,9 @@ def _add_compare(sub) -> None:
                         ",".join(FULL) + "), or a comma-separated list of data set ids")
     p.add_argument("--out", default="numass-compare", help="output folder (default "
                                                            "./numass-compare); a rerun resumes")
+    p.add_argument("--restart", action="store_true",
+                   help="discard the results already in --out (job folders, summary, report) "
+                        "and start afresh; needed when the data or settings differ from theirs")
     p.add_argument("--quick", action="store_true",
                    help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: "
                         "R-1 < 0.1), CAMB check without Newton steps, the emulator's box as part "
@@ -451,7 +484,9 @@ def _add_report(sub) -> None:
 def _add_emulator(sub) -> None:
     p = sub.add_parser("emulator", help="the CAMB-trained emulator")
     esub = p.add_subparsers(dest="emulator_command", metavar="SUBCOMMAND", required=True)
-    v = esub.add_parser("validate", help="accuracy table against fresh CAMB runs")
+    v = esub.add_parser("validate", help="accuracy table against fresh CAMB runs, a PASS/FAIL "
+                                         "verdict per target and overall (exit status 1 when "
+                                         "any target is missed)")
     v.add_argument("--n", type=_positive(int), default=40,
                    help="fresh points in the box's core (default 40)")
     v.add_argument("--n-chi2", type=_positive(int, zero_ok=True), default=10,
