@@ -149,6 +149,28 @@ def test_the_full_runs_w0wa_chain_is_caught_at_the_emulator_box(tmp_path):
     assert not found["errors"] and found["warnings"][0].startswith("no_lrg1: truncated")
 
 
+@pytest.mark.skipif(not hasattr(design, "TILT"), reason="the emulator serves no band beyond "
+                                                        "its box")
+@pytest.mark.parametrize("gap, flagged", [(0.1, True), (0.9, False)])
+def test_beyond_the_box_the_transfers_band_is_a_limit_of_the_theory(tmp_path, gap, flagged):
+    n = 60_000
+    w0 = RNG.normal(-0.3, 0.25, n)
+    # along wa + TILT w0 = TILT_MAX - gap, spread by 0.1 (cut at the band where it reaches it)
+    wa = design.TILT_MAX - gap - design.TILT * w0 + RNG.normal(0.0, 0.1, n)
+    top = np.where(w0 > design.BOX["w"][1], design.TILT_MAX - design.TILT * w0, np.inf)
+    keep = (w0 > -1.6) & (w0 <= design.W0_MAX) & (wa >= -3.0) & (wa <= np.minimum(top, 1.0)) \
+        & (w0 + wa < design.W_SUM_MAX)
+    box = {"w": list(design.SERVED_BOX["w"]), "wa": list(design.BOX["wa"])}
+    _write_chain(tmp_path / "w0wa", {"w": w0[keep], "wa": wa[keep]}, {"w": (-3, 1), "wa": (-3, 2)},
+                 nested=True, summary={"backend": "emulator", "sampling_box": box})
+    band = [f for f in chain_prior_bounded(tmp_path / "w0wa") if f["param"] == "wa+tilt*w"]
+    assert bool(band) == flagged
+    if flagged:
+        assert (band[0]["side"], band[0]["edge"], band[0]["kind"]) == ("hi", design.TILT_MAX,
+                                                                        "theory")
+        assert "late-time transfer" in describe(band)
+
+
 def test_the_chain_reader_drops_mcmc_burn_in_but_not_nested_rows(tmp_path):
     # the first 30% of rows sit at z = 3 (burn-in of an MCMC chain), the rest in the middle
     n = 4000

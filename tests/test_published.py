@@ -11,7 +11,7 @@ import pytest
 from numass.compare.plan import plan
 from numass.compare.provenance import citations, data_rows
 from numass.compare.published import (DESI_W0WA_PRIOR, PUBLISHED, area_below_sum, differences,
-                                      published_block, w0wa_prior_block)
+                                      published_block, region_area, w0wa_prior_block)
 from numass.emulator import design
 from numass.likelihoods import resolve_data
 from numass.report import published_section
@@ -134,6 +134,11 @@ def test_the_prior_area_below_a_sum_cut_is_exact():
     assert area_below_sum((0.0, 1.0), (0.0, 1.0), -1.0) == 0.0
     # the emulator's box: 1.4 x 4 less the corner w0 + wa >= -0.7 (its area 1.12)
     assert area_below_sum((-1.6, -0.2), (-3.0, 1.0), -0.7) == pytest.approx(4.48)
+    assert region_area((-1.6, -0.2), (-3.0, 1.0), -0.7) == pytest.approx(4.48, abs=1e-4)
+    # beyond w0 = -0.2 only wa + 2.7 w0 <= -2 up to w0 = 0.35: the strip's area is
+    # 0.55 - 1.35 (0.35² - 0.2²) = 0.438625
+    assert region_area((-1.6, 0.35), (-3.0, 1.0), -0.7, (-0.2, 2.7, -2.0)) == pytest.approx(
+        4.48 + 0.438625, abs=1e-4)
 
 
 def _w0wa_summary(flags) -> dict:
@@ -155,7 +160,9 @@ def test_the_w0wa_prior_is_stated_beside_desi_and_its_ln_z_shift_shown():
     assert desi["ln_shift"] == 0 and desi["ln_evidence"] == -342.46
     # the region the theory computes, taken as the prior: ln Z rises by ln(20 / its area)
     box = next(r for r in block["rows"] if r["w_sum_max"] is not None)
-    area = area_below_sum(tuple(box["w"]), tuple(box["wa"]), design.W_SUM_MAX)
+    band = box["band"] and (box["band"]["w_above"], box["band"]["tilt"], box["band"]["max"])
+    area = region_area(tuple(box["w"]), tuple(box["wa"]), design.W_SUM_MAX, band or None)
+    assert box["w"][1] == getattr(design, "SERVED_BOX", design.BOX)["w"][1]
     assert box["ln_shift"] == pytest.approx(np.log(20.0 / area), abs=1e-4)
     assert box["ln_bayes_factor_vs_lcdm"] == pytest.approx(-2.88 + np.log(20.0 / area), abs=1e-3)
     # while the posterior is cut by the box the shift is said not to hold

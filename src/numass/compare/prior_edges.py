@@ -40,12 +40,15 @@ N_BINS = 30  # bins of the weighted histogram over the sampled range
 EDGE_DENSITY = 0.10  # outermost bin / highest bin above this: the edge cuts the posterior
 LIMIT_KINDS = ("theory", "sampling")  # edges that are not the model's prior
 SUM_NAME = "w+wa"  # the emulator's w0 + wa < W_SUM_MAX cut, checked as a parameter
+BAND_NAME = "wa+tilt*w"  # beyond the box in w0, the transfer's band wa + TILT w0 <= TILT_MAX
+BAND_MIN_WEIGHT = 0.05  # the band is checked where at least this much weight lies beyond the box
 
 # plain-text names for the verdict text (the parameter's own name where absent)
 PLAIN_NAMES = {"z_dagger": "z†", "mnu_eff": "Σmν,eff", "alpha_fs": "α_fs", "tau": "τ",
                "w": "w0", "wa": "wa", "A_L": "A_L", "A_lens": "A_lens", "H0": "H0",
                "ombh2": "ω_b", "omch2": "ω_c", "ns": "n_s", "logA": "ln(10¹⁰ A_s)",
-               "theta_MC_100": "100θ_MC", SUM_NAME: "w0 + wa"}
+               "theta_MC_100": "100θ_MC", SUM_NAME: "w0 + wa",
+               BAND_NAME: f"wa + {getattr(design, 'TILT', 0):g} w0 (w0 beyond the box)"}
 
 # why a model puts a prior edge where it does: (parameter, side) -> text; the physical ones say so
 PRIOR_EDGE_WHY = {
@@ -105,6 +108,8 @@ def edge_source(param: str, side: str, value: float, prior: tuple, emulated: boo
         return "theory", "the emulator's box (numass.emulator.design)"
     if param == SUM_NAME:
         return "theory", f"the emulator's w0 + wa < {design.W_SUM_MAX:g} cut"
+    if param == BAND_NAME:
+        return "theory", "the band the emulator's late-time transfer serves beyond the box"
     return "sampling", "nautilus's sampling box (best fit ± 20σ of the Hessian)"
 
 
@@ -123,8 +128,8 @@ def edge_flags(columns: dict[str, np.ndarray], weights: np.ndarray,
         prior = priors.get(name, (None, None))
         for side, value, density in zip(("lo", "hi"), (lo, hi),
                                         edge_densities(x, weights, lo, hi)):
-            if density <= threshold or (name == SUM_NAME and side == "lo"):
-                continue  # the sum's lower end is a corner of the box, not an edge
+            if density <= threshold or (name in (SUM_NAME, BAND_NAME) and side == "lo"):
+                continue  # a combination's lower end is a corner of the box, not an edge
             kind, why = edge_source(name, side, value, prior, emulated, hi - lo)
             out.append({"param": name, "side": side, "edge": float(value),
                         "density": round(density, 3), "kind": kind, "why": why})
@@ -175,7 +180,28 @@ def chain_prior_bounded(folder: str | Path, threshold: float = EDGE_DENSITY) -> 
         columns[SUM_NAME] = columns["w"] + columns["wa"]
         sampled[SUM_NAME] = (sampled["w"][0] + sampled["wa"][0], design.W_SUM_MAX)
         priors[SUM_NAME] = (None, None)
+        flags = edge_flags(columns, s.weights, sampled, priors, emulated, threshold)
+        return flags + _band_flags(columns["w"], columns["wa"], s.weights, sampled["wa"][0],
+                                   threshold)
     return edge_flags(columns, s.weights, sampled, priors, emulated, threshold)
+
+
+def _band_flags(w: np.ndarray, wa: np.ndarray, weights: np.ndarray, wa_lo: float,
+                threshold: float) -> list[dict]:
+    """The edge check on wa + TILT w0 among the samples beyond the box in w0, where the late-time
+    transfer serves only wa + TILT w0 <= TILT_MAX (none where the emulator has no such band, or
+    too little weight lies beyond the box to tell)."""
+    tilt, cap = getattr(design, "TILT", None), getattr(design, "TILT_MAX", None)
+    w_edge = design.BOX["w"][1]
+    beyond = w > w_edge
+    if tilt is None or weights[beyond].sum() < BAND_MIN_WEIGHT * weights.sum():
+        return []
+    combo = wa[beyond] + tilt * w[beyond]
+    lo = wa_lo + tilt * w_edge
+    if not lo < cap:
+        return []
+    return edge_flags({BAND_NAME: combo}, weights[beyond], {BAND_NAME: (lo, cap)},
+                      {BAND_NAME: (None, None)}, True, threshold)
 
 
 def describe(flags: list[dict]) -> str:

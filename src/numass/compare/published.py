@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from numass.compare.prior_edges import SUM_NAME, limit_flags
 from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.emulator import design
@@ -246,6 +248,19 @@ def area_below_sum(w: tuple, wa: tuple, sum_max: float = math.inf) -> float:
     return sum(0.5 * (height(a) + height(b)) * (b - a) for a, b in zip(kinks, kinks[1:]))
 
 
+def region_area(w: tuple, wa: tuple, sum_max: float = math.inf, band: tuple | None = None,
+                n: int = 200_000) -> float:
+    """Area of {w in w, wa in wa, w + wa < sum_max, and where w > band[0]: wa <= band[2] -
+    band[1] w} (``band``: (w_from, tilt, cap), the region the late-time transfer serves beyond
+    the box), by the midpoint rule on ``n`` cells (the boundary is piecewise linear with one
+    step: error ~ 1/n)."""
+    x = w[0] + (np.arange(n) + 0.5) * (w[1] - w[0]) / n
+    top = np.minimum(wa[1], sum_max - x)
+    if band is not None:
+        top = np.where(x > band[0], np.minimum(top, band[2] - band[1] * x), top)
+    return float(np.clip(top - wa[0], 0.0, None).sum() * (w[1] - w[0]) / n)
+
+
 def _model_w0wa_prior(summary: dict) -> dict:
     """numass's w0wa prior ranges: as the job's Cobaya received them, else the model's."""
     pri = (summary.get("priors") or {}).get("w0wa") or {}
@@ -256,21 +271,27 @@ def _model_w0wa_prior(summary: dict) -> dict:
     return {p.name: tuple(p.prior[1:]) for p in MODELS["w0wa"].params if p.name in ("w", "wa")}
 
 
-def _served(prior: dict, backend: str) -> tuple[dict, float] | None:
-    """The part of the prior numass's theory computes (the emulator's box, as served, and its
-    w0 + wa cut), or None where the backend has no box."""
+def _served(prior: dict, backend: str) -> tuple[dict, float, tuple | None] | None:
+    """The part of the prior numass's theory computes (the emulator's box as served, its w0 + wa
+    cut, and beyond the training box the late-time transfer's band), or None where the backend
+    has no box."""
     if "emulator" not in backend:
         return None
     box = getattr(design, "SERVED_BOX", design.BOX)
+    band = ((design.BOX["w"][1], design.TILT, design.TILT_MAX)
+            if hasattr(design, "TILT") and box["w"][1] > design.BOX["w"][1] else None)
     return ({k: (max(prior[k][0], box[k][0]), min(prior[k][1], box[k][1])) for k in prior},
-            design.W_SUM_MAX)
+            design.W_SUM_MAX, band)
 
 
-def _range_row(label, ranges, cut, volume, v_numass, e, source) -> dict:
+def _range_row(label, ranges, cut, volume, v_numass, e, source, band=None) -> dict:
     shift = math.log(v_numass / volume)
     lnz, lnb = e.get("ln_evidence"), e.get("ln_bayes_factor_vs_lcdm")
     return {"label": label, "w": list(ranges["w"]), "wa": list(ranges["wa"]),
-            "w_sum_max": None if cut == math.inf else cut, "area": round(volume, 4),
+            "w_sum_max": None if cut == math.inf else cut,
+            "band": None if band is None else {"w_above": band[0], "tilt": band[1],
+                                               "max": band[2]},
+            "area": round(volume, 4),
             "ln_shift": round(shift, 4),
             "ln_evidence": None if lnz is None else round(lnz + shift, 3),
             "ln_bayes_factor_vs_lcdm": None if lnb is None else round(lnb + shift, 3),
@@ -294,10 +315,11 @@ def w0wa_prior_block(summary: dict) -> dict | None:
                        f"{DESI_DR2_BAO.authors}, {DESI_DR2_BAO.arxiv}")]
     served = _served(prior, str(e.get("backend") or ""))
     if served:
-        box, cut = served
+        box, cut, band = served
         rows.append(_range_row("the region numass's theory computes, taken as the prior", box,
-                               cut, area_below_sum(box["w"], box["wa"], cut), v, e,
-                               "numass.emulator.design (the emulator's box and its w0 + wa cut)"))
+                               cut, region_area(box["w"], box["wa"], cut, band), v, e,
+                               "numass.emulator.design (the emulator's box as served and its "
+                               "cuts)", band))
     cut_here = [f for f in limit_flags(e.get("prior_bounded") or [])
                 if f["param"] in ("w", "wa", SUM_NAME)]
     if cut_here:

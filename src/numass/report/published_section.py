@@ -40,6 +40,9 @@ def w0wa_rows(summary: dict) -> list[list[str]]:
         wa = f"[{r['wa'][0]:g}, {r['wa'][1]:g}]"
         if r.get("w_sum_max") is not None:
             wa += f", w0 + wa < {r['w_sum_max']:g}"
+        if r.get("band"):
+            b = r["band"]
+            wa += f", wa + {b['tilt']:g} w0 ≤ {b['max']:g} where w0 > {b['w_above']:g}"
         out.append([r["label"], f"[{r['w'][0]:g}, {r['w'][1]:g}]", wa, f"{r['area']:.3g}",
                     _num(r["ln_evidence"], "{:.2f}"), _num(r["ln_bayes_factor_vs_lcdm"], "{:+.2f}")
                     + (f" (shift {r['ln_shift']:+.2f})" if r["ln_shift"] else ""), r["source"]])
