@@ -68,6 +68,8 @@ class Spectra:
                                      f"'ell', {', '.join(repr(n) for n in NPZ_NAMES.values())}")
                 arrays = {k: np.array(f[n], dtype=float) for k, n in NPZ_NAMES.items()}
                 ell = np.array(f["ell"])
+        except InputError:  # an archive missing arrays: already names them
+            raise
         except (OSError, ValueError, EOFError, TypeError):  # TypeError: a .npy, no archive
             raise InputError(f"spectra file '{path}': expected an .npz archive (numpy.savez) "
                              f"with the arrays 'ell', "
