@@ -23,7 +23,7 @@ import pytest
 from numass.compare.collect import collect
 from numass.compare.hypotheses import HYPOTHESES
 from numass.compare.plan import Job, Settings, plan
-from numass.compare.tasks import execute, job_done
+from numass.compare.tasks import execute, job_done, write_task_manifest
 from numass.likelihoods import EMBEDDED
 from numass.stats import FLOORS, bayes_sigma, summarize_1d
 from numass.errors import InputError, NumassError
@@ -283,10 +283,12 @@ def _write_job(folder: Path, job: Job, settings: Settings, rng) -> None:
     state = {"name": job.name, "fingerprint": job.fingerprint(settings), "status": "ok",
              "wall_seconds": 1.0}
     (folder / "job.json").write_text(json.dumps(state))
+    write_task_manifest(job, "posterior", folder.parent, settings)
     if job.evidence:
         ev = {**state, "part": "evidence", "ln_evidence": LNZ[job.name][0],
               "ln_evidence_err": LNZ[job.name][1], "n_calls": 10000, "nlive": 60, "dlogz": 0.5}
         (folder / "evidence.json").write_text(json.dumps(ev))
+        write_task_manifest(job, "evidence", folder.parent, settings)
 
 
 @pytest.fixture(scope="module")

@@ -251,3 +251,6 @@ def _write_nested_job(folder, job, settings, rng, n_eff):
     (folder / "summary.json").write_text(json.dumps(summary))
     (folder / "job.json").write_text(json.dumps({"name": job.name, "status": "ok",
                                                  "fingerprint": job.fingerprint(settings)}))
+    from numass.compare.tasks import write_task_manifest
+
+    write_task_manifest(job, "posterior", folder.parent, settings)

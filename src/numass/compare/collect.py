@@ -14,7 +14,7 @@ from numass.compare.plan import Job, Settings
 from numass.compare.prior_edges import chain_prior_bounded
 from numass.compare.provenance import citations, priors, software_versions
 from numass.compare.published import published_block
-from numass.compare.tasks import box_edge_weights, read_json, theory_backend
+from numass.compare.tasks import box_edge_weights, check_task, read_json, theory_backend
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.inference.results import run_sampler
 from numass.stats import FLOORS, format_bayes
@@ -34,7 +34,16 @@ def _camb_state(src: Job, out: Path, settings: Settings) -> dict | None:
     state = read_json(out / src.name / "camb.json")
     if state is None or state.get("fingerprint") != camb_fingerprint(src, settings):
         return {"status": "not run (rerun the command to run the CAMB check)"}
+    if state.get("status") == "ok" and check_task(src, "camb", out, settings)[0] is None:
+        return {"status": _unverified(src, "camb", out, settings)}
     return state
+
+
+def _unverified(job: Job, part: str, out: Path, settings: Settings) -> str:
+    """The status of a task whose state says ok but whose manifest does not verify."""
+    damage = check_task(job, part, out, settings)[1]
+    return (f"error: {damage}; rerun the command to recompute it" if damage else
+            "not run (it did not finish writing its files; rerun the command to run it)")
 
 
 def _delta_chi2(entry: dict, ref_entry: dict, summary: dict, ref: dict, exclude) -> dict:
@@ -104,9 +113,12 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
                       job.label), None
     if state["status"] != "ok":
         return _empty(state["status"], job.label), None
+    if check_task(src, "posterior", out, settings)[0] is None:
+        return _empty(_unverified(src, "posterior", out, settings), job.label), None
     summary = read_json(out / src.name / "summary.json")
     if summary is None:
-        return _empty("error: summary.json missing", job.label), None
+        return _empty(f"error: {out / src.name / 'summary.json'} cannot be read; rerun the "
+                      f"command to recompute it", job.label), None
     summary["sampled_params"] = summary.get("sampled_params") or _sampled(out / src.name)
     entry = {"label": job.label, "status": "ok", "model": job.model, "datasets": job.datasets,
              "folder": src.name, "mnu_eff": summary["mnu_eff"], "tension_sigma": _tension(summary),
@@ -141,6 +153,8 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
             entry["evidence_status"] = "not run (interrupted; rerun the command to resume)"
         elif ev["status"] != "ok":
             entry["evidence_status"] = ev["status"]
+        elif check_task(src, "evidence", out, settings)[0] is None:
+            entry["evidence_status"] = _unverified(src, "evidence", out, settings)
         else:
             entry["evidence_status"] = "ok"
             entry["ln_evidence"], entry["ln_evidence_err"] = ev["ln_evidence"], ev["ln_evidence_err"]

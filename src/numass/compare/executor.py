@@ -9,13 +9,15 @@ fresh process of its own, so that a crash, a leak or Cobaya's global state stays
 
 An importance-sampling evidence task needs its job's chain: it is submitted when the posterior
 task finishes. Ctrl-C stops the tasks (an interrupted chain resumes on the next run); SIGTERM
-too. A task whose process dies is recorded as an error, and the others go on.
+too. A task whose process dies is recorded as an error, and the others go on. A task's process
+dies with the command's (kill -9 included): on Linux the kernel sends it SIGKILL
+(PR_SET_PDEATHSIG), elsewhere a watchdog thread sees its parent change.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import json
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -28,15 +30,42 @@ from threadpoolctl import threadpool_limits
 
 from numass.compare import EXECUTORS
 from numass.compare.plan import Job, Settings
-from numass.compare.tasks import (LOG_FILE, STATE_FILE, evidence_method, execute, job_done,
-                                  job_parts, read_json, task_done, task_fingerprint)
+from numass.compare.tasks import (LOG_FILE, MANIFEST_FILE, STATE_FILE, check_task, evidence_method, execute,
+                                  forget_task, install_interrupt_handler, job_parts,
+                                  read_json, task_fingerprint)
 from numass.errors import InputError
+from numass.fileio import atomic_write_json
 from numass.progress import TOTAL
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int, poll: float = 1.0) -> None:
+    """In a task's process: end when ``parent`` (the command's process) ends, however it ends,
+    so that no orphan goes on computing and holding its files (nautilus's HDF5 lock)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still applies
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="numass-parent-watchdog", daemon=True).start()
+
+
 def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, threads, plot,
-               echo):
+               echo, parent: int | None = None):
     """The body of a task's process."""
+    if parent is not None:
+        die_with_parent(parent)
+    install_interrupt_handler(out / job.name, part)
     # the workers share the cores: BLAS/OpenMP threads inherited from the parent (one per core
     # each) would oversubscribe them (measured: 2 workers x 2 busy threads on 2 cores)
     limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
@@ -51,6 +80,11 @@ def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, thr
 _LIVE: dict[int, multiprocessing.Process] = {}
 # set while a run stops: a slot freed by a stopped task must not start the next one
 _STOPPING = threading.Event()
+# when the run began to stop; a task finishing after it (less a margin for the moments between
+# Ctrl-C reaching the processes and this one) is not kept: its process got the SIGINT too and
+# something in it may have swallowed it
+_STOPPED_AT: list[float] = []
+STOP_MARGIN = 2.0
 
 
 def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, threads=None,
@@ -64,7 +98,8 @@ def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, t
     sys.stdout.flush()  # a forked process must not inherit unwritten output
     sys.stderr.flush()
     p = multiprocessing.get_context(method).Process(
-        target=_task_main, args=(job, out, settings, data_dir, part, threads, plot, echo),
+        target=_task_main, args=(job, out, settings, data_dir, part, threads, plot, echo,
+                                 os.getpid()),
         name=f"{job.name}-{part}")
     p.start()
     _LIVE[p.pid] = p
@@ -72,17 +107,31 @@ def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, t
         p.join()
     finally:
         _LIVE.pop(p.pid, None)
-    state = read_json(out / job.name / STATE_FILE[part])
-    if state is None or state.get("fingerprint") != task_fingerprint(job, part, settings):
-        if p.exitcode == 130:  # interrupted: nothing to record
+    if p.exitcode in (130, -signal.SIGINT) or (p.exitcode != 0 and _STOPPING.is_set()):
+        return {"status": "interrupted"}  # Ctrl-C (or a stop): nothing to record
+    state, _ = check_task(job, part, out, settings)
+    if state is not None:
+        if _STOPPING.is_set() and _finished_after_stop(out / job.name / MANIFEST_FILE[part]):
+            forget_task(job, part, out)
             return {"status": "interrupted"}
+        return state
+    state = read_json(out / job.name / STATE_FILE[part])
+    if (state is None or state.get("fingerprint") != task_fingerprint(job, part, settings)
+            or state.get("status") == "ok"):  # "ok" without a manifest: it died writing it
         state = {"name": job.name, "part": part,
                  "fingerprint": task_fingerprint(job, part, settings),
                  "spec": job.spec(), "label": job.label,
                  "status": f"error: the worker process died (exit code {p.exitcode})"}
         (out / job.name).mkdir(parents=True, exist_ok=True)
-        (out / job.name / STATE_FILE[part]).write_text(json.dumps(state, indent=1))
+        atomic_write_json(out / job.name / STATE_FILE[part], state, indent=1)
     return state
+
+
+def _finished_after_stop(manifest: Path) -> bool:
+    try:
+        return manifest.stat().st_mtime >= (_STOPPED_AT or [0.0])[0] - STOP_MARGIN
+    except OSError:
+        return True
 
 
 def run_isolated_mpi(*args) -> dict:
@@ -134,13 +183,23 @@ def latest_progress(folder: Path, part: str) -> str:
     return ("best fit" if part == "posterior" else "evidence, best fit") if tail else "starting"
 
 
-def pending_tasks(jobs: list[Job], out: Path, settings: Settings, say=print) -> list[tuple]:
-    """The (job, part) tasks not finished yet, slowest first; says which are kept."""
+def pending_tasks(jobs: list[Job], out: Path, settings: Settings, say=print,
+                  sources: dict | None = None) -> list[tuple]:
+    """The (job, part) tasks not finished yet, slowest first; says which are kept, and which
+    finished ones are damaged (a file differs from its manifest), which start afresh."""
     todo = [j for j in jobs if not j.skip and not j.same_as]
     tasks = [(j, part) for j in todo for part in job_parts(j, settings)]
-    done = [t for t in tasks if task_done(*t, out, settings)]
+    done = []
+    for j, part in tasks:
+        state, damage = check_task(j, part, out, settings, sources)
+        if state is not None:
+            done.append((j, part))
+        elif damage:
+            say(f"[numass compare] {_task_name(j, part)}: {damage}; recomputing it")
+            forget_task(j, part, out)
     if done:
-        names = sorted({j.name for j, _ in done if job_done(j, out, settings)})
+        names = sorted({j.name for j, _ in done
+                        if all((j, p) in done for p in job_parts(j, settings))})
         say(f"[numass compare] already finished in {out}, kept: "
             f"{', '.join(names) or '-'} ({len(done)} task(s))")
     pending = [t for t in tasks if t not in done]
@@ -283,11 +342,12 @@ def _stop_live(interrupted: bool) -> None:
 
 def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | None = None,
               workers: int = 2, say=print, heartbeat: float = 60.0, executor: str = "local",
-              plot=None, board=None) -> None:
+              plot=None, board=None, sources: dict | None = None) -> None:
     """Run the tasks not finished yet, ``workers`` at a time (``executor`` 'local'), or over
     the MPI ranks ('mpi'), each in its own process. ``board`` (a progress.ProgressDisplay)
-    shows a row per running task instead of the tasks' messages and the heartbeat lines."""
-    pending = pending_tasks(jobs, out, settings, say)
+    shows a row per running task instead of the tasks' messages and the heartbeat lines.
+    ``sources`` (plan.data_sources): a finished task read from other data is recomputed."""
+    pending = pending_tasks(jobs, out, settings, say, sources)
     if not pending:
         return
     workers = max(1, min(workers, len(pending)))
@@ -307,6 +367,7 @@ def run_tasks(jobs: list[Job], out: Path, settings: Settings, data_dir: str | No
     try:
         _drive(run, pending, heartbeat)
     except BaseException as exc:
+        _STOPPED_AT[:] = [time.time()]
         _STOPPING.set()  # no queued task starts while the running ones stop
         pool.shutdown(wait=False, cancel_futures=True)
         _stop_live(isinstance(exc, KeyboardInterrupt))

@@ -173,6 +173,32 @@ def _data_folder(lik_id: str) -> tuple[str | None, bool]:
     return getattr(klass, "dataset", None), False
 
 
+def data_sources(datasets, data_dir: str | None = None) -> dict[str, dict]:
+    """{id: where its numbers come from}: {"source": "embedded"} (a table inside numass, e.g.
+    DESI DR2 when the data directory lacks it), {"source": "files", "folder", "files": {path:
+    sha256 or "missing"}} (the registry's files in the data directory) or {"source": "absent"}
+    (no folder: its jobs do not run). Part of each finished task's manifest: a rerun on other
+    data is refused, never mixed with these results."""
+    from numass.data.registry import datasets as registry
+    from numass.fileio import sha256_file
+
+    root = resolve_data_dir(data_dir)
+    out = {}
+    for i in sorted(set(datasets)):
+        folder, embedded_fallback = _data_folder(i)
+        if folder is None or (embedded_fallback and not (root / folder).is_dir()):
+            out[i] = {"source": "embedded"}
+            continue
+        if not (root / folder).is_dir():  # its jobs are skipped (missing_data)
+            out[i] = {"source": "absent", "folder": folder}
+            continue
+        files = [f.path for f in registry()[folder].files] if folder in registry() else []
+        out[i] = {"source": "files", "folder": folder,
+                  "files": {f: sha256_file(root / folder / f) if (root / folder / f).is_file()
+                            else "missing" for f in files}}
+    return out
+
+
 def missing_data(datasets: list[str], data_dir: str | None = None) -> str | None:
     """Why these data sets cannot be read here (their folder is absent), or None."""
     root = resolve_data_dir(data_dir)

@@ -2,8 +2,11 @@
 fit, MCMC, profiles; state in job.json) or, for the hypotheses, the evidence (state in
 evidence.json). The two are independent, so the evidence can run beside a slow chain.
 
-Every task writes its state file when it finishes, with the job's fingerprint: a rerun skips
-finished tasks whose settings have not changed and resumes interrupted chains. A task that fails
+Every task writes its state file when it finishes, with the job's fingerprint, and then (last,
+atomically) its manifest ``manifest_<part>.json``: the sha256 of its chains, summary and state
+files, the data it read (embedded table or files, with their sha256), the settings and numass's
+version. A rerun keeps a finished task only when its manifest verifies; a damaged one is
+recomputed. A task interrupted by Ctrl-C is never recorded as finished. A task that fails
 records ``status: "error: ..."`` and its traceback; the others go on.
 """
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import signal
 import sys
 import time
 import traceback
@@ -21,9 +26,12 @@ import numpy as np
 from cobaya.model import get_model
 
 from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_camb_check
-from numass.compare.plan import Job, Settings, needs_spectra
+from numass import __version__
+from numass.compare.plan import CHECK_SETTINGS, Job, Settings, data_sources, needs_spectra
 from numass.emulator import design
 from numass.errors import InputError, NumassError
+from numass.fileio import (ManifestError, atomic_write_json, atomic_write_text, verify_manifest,
+                           write_manifest)
 from numass.inference.batch_posterior import batched_backend
 from numass.inference.evidence import importance_evidence, log_evidence
 from numass.inference.optimize import best_fit, proposal_covmat
@@ -65,10 +73,116 @@ def task_fingerprint(job: Job, part: str, settings: Settings) -> str:
     return camb_fingerprint(job, settings) if part == "camb" else job.fingerprint(settings)
 
 
+MANIFEST_FILE = {part: f"manifest_{part}.json" for part in STATE_FILE}
+
+
+def task_files(folder: Path, part: str) -> list[Path]:
+    """What a finished task's manifest lists: its state file, and for the posterior its
+    summary.json and chain files (not nautilus's checkpoint: nothing reads it once finished)."""
+    files = [folder / STATE_FILE[part]]
+    if part == "posterior":
+        chains = folder / "chains"
+        files += [folder / "summary.json"] + sorted(
+            p for p in chains.rglob("*") if p.is_file() and p.suffix != ".hdf5"
+            and not p.name.startswith("."))
+    return files
+
+
+def manifest_meta(job: Job, part: str, settings: Settings, data_dir) -> dict:
+    """What a task was computed from (recorded in its manifest, checked on a rerun)."""
+    keep = (lambda k: True) if part == "camb" else (lambda k: k not in CHECK_SETTINGS)
+    return {"job": job.name, "task": part, "fingerprint": task_fingerprint(job, part, settings),
+            "data": data_sources(job.datasets, data_dir),
+            "settings": {k: v for k, v in settings.__dict__.items() if keep(k)},
+            "spec": job.spec(), "numass_version": __version__}
+
+
+def write_task_manifest(job: Job, part: str, out: Path, settings: Settings,
+                        data_dir=None) -> Path:
+    """A finished task's manifest (written last, atomically: fileio.write_manifest)."""
+    folder = out / job.name
+    return write_manifest(folder, task_files(folder, part),
+                          manifest_meta(job, part, settings, data_dir), name=MANIFEST_FILE[part])
+
+
+def check_task(job: Job, part: str, out: Path, settings: Settings,
+               sources: dict | None = None) -> tuple[dict | None, str | None]:
+    """(state, None) for a finished task whose manifest verifies; (None, why) for a finished
+    one that is damaged (a file differs from what was written, the manifest is missing, or the
+    data differ from ``sources``); (None, None) for one not finished (or failed)."""
+    folder = out / job.name
+    fp = task_fingerprint(job, part, settings)
+    state_path = folder / STATE_FILE[part]
+    state = read_json(state_path)
+    if state is None:
+        return None, (f"{state_path} cannot be read" if state_path.is_file()
+                      and (folder / MANIFEST_FILE[part]).is_file() else None)
+    if state.get("fingerprint") != fp or state.get("status") != "ok":
+        return None, None
+    try:
+        manifest = verify_manifest(folder, MANIFEST_FILE[part], expect={"fingerprint": fp})
+    except ManifestError as exc:
+        return None, str(exc)
+    if sources is not None:
+        changed = [i for i, src in (manifest.get("data") or {}).items()
+                   if i in sources and src != sources[i]]
+        if changed:
+            return None, (f"{folder / MANIFEST_FILE[part]}: data set(s) {', '.join(changed)} "
+                          f"were read from another source")
+    return state, None
+
+
 def task_done(job: Job, part: str, out: Path, settings: Settings) -> bool:
-    state = read_json(out / job.name / STATE_FILE[part])
-    return bool(state and state.get("fingerprint") == task_fingerprint(job, part, settings)
-                and state.get("status") == "ok")
+    return check_task(job, part, out, settings)[0] is not None
+
+
+def forget_task(job: Job, part: str, out: Path) -> None:
+    """A damaged task starts afresh: no state, manifest or resume mark (its chains are
+    overwritten by the new run)."""
+    folder = out / job.name
+    for name in (STATE_FILE[part], MANIFEST_FILE[part], f"started_{part}.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- Ctrl-C inside a task
+# Some libraries catch KeyboardInterrupt and carry on (nautilus's network training did): the
+# task's process records the moment of Ctrl-C, so that the task is never recorded as finished
+# and its resume drops any checkpoint written after it (trained on a cut-short fit)
+_INTERRUPTED: list[float] = []
+
+
+def interrupt_mark(folder: Path, part: str) -> Path:
+    return folder / f"interrupted_{part}.json"
+
+
+def install_interrupt_handler(folder: Path, part: str) -> None:
+    """In a task's process: Ctrl-C marks the task interrupted, then raises KeyboardInterrupt."""
+    def on_sigint(signum, frame):
+        if not _INTERRUPTED:
+            _INTERRUPTED.append(time.time())
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(interrupt_mark(folder, part), {"time": _INTERRUPTED[0]})
+            except OSError:
+                pass  # the task is still not recorded as finished (_INTERRUPTED)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def _drop_checkpoints_after_interrupt(folder: Path, part: str, say) -> None:
+    """Resuming a task that Ctrl-C stopped: a nautilus checkpoint written after the interrupt
+    may hold a bound whose training the interrupt cut short; drop it (that run starts
+    afresh, so the resumed numbers are those of an uninterrupted run)."""
+    mark = read_json(interrupt_mark(folder, part))
+    if mark is None:
+        return
+    for ckpt in sorted(folder.rglob("*.hdf5")):
+        if ckpt.stat().st_mtime >= mark.get("time", 0.0):
+            say(f"{ckpt.relative_to(folder)} was written after the interrupt: starting that "
+                f"sampling afresh")
+            ckpt.unlink()
+    interrupt_mark(folder, part).unlink(missing_ok=True)
 
 
 def job_parts(job: Job, settings: Settings) -> list[str]:
@@ -138,9 +252,15 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
     fp = task_fingerprint(job, part, settings)
     started_file = folder / f"started_{part}.json"
     resume = (read_json(started_file) or {}).get("fingerprint") == fp
-    started_file.write_text(json.dumps({"fingerprint": fp, "spec": job.spec()}, indent=1,
-                                       default=str))
     say = _progress_printer(job.name, LOG_FILE[part], echo)
+    # an earlier state or manifest must not outlive this attempt (a kill leaves none)
+    for name in (MANIFEST_FILE[part], STATE_FILE[part]):
+        (folder / name).unlink(missing_ok=True)
+    if resume:
+        _drop_checkpoints_after_interrupt(folder, part, say)
+    else:
+        interrupt_mark(folder, part).unlink(missing_ok=True)
+    atomic_write_json(started_file, {"fingerprint": fp, "spec": job.spec()})
     t0 = time.time()
     state = {"name": job.name, "part": part, "fingerprint": fp, "spec": job.spec(),
              "label": job.label}
@@ -169,10 +289,14 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
             raise
         except Exception as exc:  # noqa: BLE001 - one failing task must not stop the others
             state["status"] = f"error: {type(exc).__name__}: {exc}"
-            (folder / f"traceback_{part}.txt").write_text(traceback.format_exc())
+            atomic_write_text(folder / f"traceback_{part}.txt", traceback.format_exc())
             say(f"FAILED ({state['status']}); details in {folder / f'traceback_{part}.txt'}")
+    if _INTERRUPTED:  # Ctrl-C reached this process and something swallowed it
+        raise KeyboardInterrupt
     state["wall_seconds"] = round(time.time() - t0, 1)
-    (folder / STATE_FILE[part]).write_text(json.dumps(state, indent=1, default=str))
+    atomic_write_json(folder / STATE_FILE[part], state, indent=1)
+    if state["status"] == "ok":  # last: its presence means every file above is complete
+        write_task_manifest(job, part, out, settings, data_dir)
     return state
 
 
