@@ -12,6 +12,30 @@ from numass.theory.products import Spectra, TheoryProducts
 COSMO_PARAMS = ("H0", "ombh2", "omch2", "mnu", "nnu", "nu_states", "w", "wa", "tau")
 
 
+# chi2's CAMB-named parameters checked against the models' priors (the range where numass's
+# theory is validated against CAMB); w0wa's priors include every other model's on these names
+VALIDATED_AS = {"ombh2": "ombh2", "omch2": "omch2", "mnu": "mnu_eff", "w": "w", "wa": "wa",
+                "tau": "tau"}
+
+
+def outside_validated(model: str, params: dict[str, float],
+                      aliases: dict[str, str] | None = None) -> list[str]:
+    """A warning for each parameter outside ``model``'s flat prior (``aliases``: the model's name
+    of each given name): numass's theory is validated against CAMB only there (e.g. its
+    background and CAMB differ by 7% in theta* at Sigma m_nu,eff = -5 eV)."""
+    from numass.models import get_model
+
+    priors = {p.name: p.prior for p in get_model(model).params if p.prior[0] == "uniform"}
+    out = []
+    for name, value in params.items():
+        prior = priors.get((aliases or {}).get(name, name))
+        if prior is not None and not prior[1] <= value <= prior[2]:
+            out.append(f"{name} = {value:g} lies outside [{prior[1]:g}, {prior[2]:g}], the range "
+                       f"where numass's theory is validated against CAMB (model {model}'s "
+                       f"prior): the numbers may be wrong there")
+    return out
+
+
 def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str, float],
                data_dir: str | Path | None = None) -> dict[str, float]:
     """{id: chi2} with normalisation constants dropped; nuisances default to their prior centres."""

@@ -278,11 +278,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_chi2(args) -> int:
-    from numass.chi2 import chi2_table
+    from numass.chi2 import VALIDATED_AS, chi2_table, outside_validated
     from numass.theory.defaults import parse_assignments
 
-    table = chi2_table(parse_ids(args.data), args.spectra, parse_assignments(args.param),
-                       data_dir=args.data_dir)
+    params = parse_assignments(args.param)
+    for warning in outside_validated("w0wa", params, VALIDATED_AS):
+        print(f"numass: warning: {warning}", file=sys.stderr)
+    table = chi2_table(parse_ids(args.data), args.spectra, params, data_dir=args.data_dir)
     if args.json:
         print(json.dumps(table))
     else:
@@ -294,10 +296,14 @@ def cmd_chi2(args) -> int:
 
 def cmd_theory(args) -> int:
     from numass.backends import compute_point
+    from numass.chi2 import outside_validated
     from numass.theory.defaults import parse_assignments
     from numass.theory.io import write_theory_npz
 
-    products = compute_point(args.model, args.backend, parse_assignments(args.param))
+    params = parse_assignments(args.param)
+    for warning in outside_validated(args.model, params):
+        print(f"numass: warning: {warning}", file=sys.stderr)
+    products = compute_point(args.model, args.backend, params)
     write_theory_npz(products, args.out)
     d = products.derived
     print(f"[numass] wrote {args.out}: " + ", ".join(
@@ -458,7 +464,9 @@ def _add_chi2(sub) -> None:
     p.add_argument("--data", required=True, help="comma-separated data set ids")
     p.add_argument("--spectra", default=None, help=".npz with ell, DlTT, DlTE, DlEE, DlBB, clpp_L2")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="cosmological or nuisance parameter (repeatable)")
+                   help="cosmological or nuisance parameter (repeatable); a value outside the "
+                        "models' priors (mnu in [-0.5, 0.5] ...) is computed with a warning: "
+                        "numass's theory is validated against CAMB only there")
     p.add_argument("--json", action="store_true", help="print one JSON object {id: chi2}")
     _add_data_dir(p)
     p.set_defaults(func=cmd_chi2)
@@ -469,7 +477,10 @@ def _add_theory(sub) -> None:
                    _epilog(MODELS_HELP, BACKENDS_HELP))
     _add_model(p)
     _add_backend(p, default="camb")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="a parameter of the model (repeatable); a value outside the model's "
+                        "prior is computed with a warning: numass's theory is validated against "
+                        "CAMB only there")
     p.add_argument("--out", required=True, help="output .npz")
     p.set_defaults(func=cmd_theory)
 

@@ -9,7 +9,6 @@ Output: chi2(P), Delta chi2 = chi2(P) - chi2_min, the 68%/95% intervals where De
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from cobaya.model import get_model
 
 from numass.errors import InputError
+from numass.fileio import atomic_write_json
 from numass.inference.nested_pipeline import batched_profile_points, choose_sampler
 from numass.inference.optimize import best_fit, proposal_covmat
 from numass.inference.results import proposal_refs, proposal_widths
@@ -179,7 +179,7 @@ def _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
     stem = out / f"profile_{param}"
     if plot is not None:
         summary["plot"] = str(plot(summary, stem.with_suffix(".png")))
-    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    atomic_write_json(stem.with_suffix(".json"), summary)  # last: never half a file
     return summary
 
 

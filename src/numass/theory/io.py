@@ -7,11 +7,13 @@ every scalar derived quantity as a 0-d array under its own name (always ``rdrag`
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 from numass.errors import InputError
+from numass.fileio import atomic_write_bytes
 from numass.theory.products import NPZ_NAMES, TheoryProducts
 
 # z = 0 .. 4 in steps of 0.01: covers every DESI tracer (Lya at z_eff = 2.33) with room to
@@ -52,5 +54,7 @@ def write_theory_npz(products: TheoryProducts, path: str | Path, z_grid=DEFAULT_
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")  # np.savez would append it silently
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **products_to_npz_dict(products, z_grid))
+    buffer = io.BytesIO()
+    np.savez(buffer, **products_to_npz_dict(products, z_grid))
+    atomic_write_bytes(path, buffer.getvalue())  # never half a file (a full disk, Ctrl-C)
     return path
