@@ -37,10 +37,9 @@ def _positive(kind, zero_ok: bool = False):
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
-        if not (value >= 0 if zero_ok else value > 0) or value != value:
+        if not (value >= 0 if zero_ok else value > 0):  # NaN too
             raise argparse.ArgumentTypeError(f"{text}: must be {'>= 0' if zero_ok else '> 0'}")
         return value
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
 
 
@@ -520,7 +519,10 @@ def _add_emulator(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="numass", description="Weigh the explanations of the negative neutrino mass "
-                                   "preference on public cosmological data.")
+                                   "preference on public cosmological data.",
+        epilog="exit status: 0 done; 1 a file could not be written (full disk, read-only "
+               "folder, --out naming a file) or `emulator validate` missed a target; 2 bad "
+               "input; 130 interrupted (Ctrl-C: the same command again resumes)")
     parser.add_argument("--version", action="version", version=f"numass {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -569,28 +571,23 @@ def main(argv: list[str] | None = None) -> int:
     except NumassError as exc:
         print(f"numass: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a full disk, a read-only folder, --out naming a file
-        print(f"numass: error: {_os_error_text(exc)}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:
-        if not _is_hdf5_write_error(exc):
+    except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder, --out a file
+        line = _write_error(exc)
+        if line is None:
             raise
-        print(f"numass: error: a file write failed (HDF5: {exc})", file=sys.stderr)
+        print(f"numass: error: {line}", file=sys.stderr)
         return 1
 
 
-def _os_error_text(exc: OSError) -> str:
-    """'<file>: <strerror>' (the OS's words, without Python's '[Errno n]')."""
-    what = exc.strerror or str(exc)
-    return f"{exc.filename}: {what}" if exc.filename else what
-
-
-def _is_hdf5_write_error(exc: RuntimeError) -> bool:
-    """HDF5 (h5py, nautilus's checkpoint) reports a failed write as a RuntimeError such as
-    "Can't decrement id ref count (file write failed: ..., errno = 28, error message = 'No
-    space left on device')"."""
+def _write_error(exc: Exception) -> str | None:
+    """An OSError as '<file>: <strerror>'; HDF5's failed write (h5py raises RuntimeError
+    "... file write failed ... errno = 28, error message = 'No space left on device'") as one
+    line; None for anything else (a bug: its traceback is wanted)."""
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
     text = str(exc)
-    return "file write failed" in text or "No space left on device" in text
+    hdf5 = "file write failed" in text or "No space left on device" in text
+    return f"a file write failed (HDF5: {text})" if hdf5 else None
 
 
 if __name__ == "__main__":
