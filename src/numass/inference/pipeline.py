@@ -212,7 +212,6 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     names = [n for n in info["params"] if n in widths]
     if mass_param not in names and fixed_value(info["params"].get(mass_param)) is None:
         raise InputError(f"model {model} has no sampled {mass_param} parameter")
-
     _say(progress, f"[numass] model {model} on {', '.join(datasets)} "
                    f"(backend {info['theory']['numass']['backend']}); sampling {', '.join(names)}")
     if choose_sampler(sampler, info["theory"]["numass"]["backend"]) == "nautilus":
