@@ -217,7 +217,8 @@ def test_a_theory_limit_in_a_headline_job_is_an_error_at_the_top_of_the_report()
     assert any(x.startswith("> - w0wa: truncated by a limit of the theory") for x in lines)
     # ΛsCDM's z† at 3 is the hypothesis's choice, stated as such, not an error
     choice = next(x for x in lines if x.startswith("- lscdm:"))
-    assert "prior-bounded: z† at its prior edge 3" in choice and "hypothesis's choice" in choice
+    assert choice.startswith("- lscdm: prior-bounded: z† at its prior edge 3")
+    assert "hypotheses' choice" in next(x for x in lines if x.startswith("**Posteriors at"))
     # without a limit: no error and no warning, the prior edge alone
     plain = _edges_md(summary(FULL))
     assert plain[0] == "**Posteriors at the model's own prior edges (the hypotheses' choice)**"

@@ -52,8 +52,7 @@ PLAIN_NAMES = {"z_dagger": "z†", "mnu_eff": "Σmν,eff", "alpha_fs": "α_fs", 
 
 # why a model puts a prior edge where it does: (parameter, side) -> text; the physical ones say so
 PRIOR_EDGE_WHY = {
-    ("mnu_eff", "lo"): "physical: Σmν ≥ 0 (a prior edge at 0 only where the model's mass is the "
-                       "physical one)",
+    ("mnu_eff", "lo"): "physical: Σmν ≥ 0",  # an edge at 0 only where the mass is physical
     ("alpha_fs", "lo"): "physical: α_fs ≥ 0 (no free streaming at all)",
     ("alpha_fs", "hi"): "physical: α_fs ≤ 1 (interactions only remove free streaming)",
     ("tau", "lo"): "physical: the reionization floor of τ",
@@ -251,8 +250,7 @@ def edge_findings(summary: dict) -> dict:
             out["errors" if headline else "warnings"].append(text)
         choices = [f for f in flags if f not in limits]
         if choices:
-            out["choices"].append(f"{key}: {describe(choices)}: the model's prior, stated as "
-                                  f"the hypothesis's choice")
+            out["choices"].append(f"{key}: {describe(choices)}")
         if e.get("prior_bounded_status"):
             out["warnings"].append(f"{key}: edge check {e['prior_bounded_status']}")
     return out
