@@ -513,7 +513,7 @@ def test_compare_quick_end_to_end_with_ctrl_c_and_resume(tmp_path):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     while time.time() - t0 < 240:
-        done = [p.parent.name for p in out.glob("*/job.json")]
+        done = [p.parent.name for p in out.glob("*/manifest_posterior.json")]
         if done or proc.poll() is not None:
             break
         time.sleep(0.5)

@@ -141,7 +141,7 @@ def test_a_swallowed_ctrl_c_is_never_recorded_as_finished(tmp_path, monkeypatch)
                 "tension_sigma_profile": {"normal_ordering": 1.0}}
 
     monkeypatch.setattr(tasks, "run_posterior", swallowing)
-    previous = signal.getsignal(signal.SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored
     try:
         tasks.install_interrupt_handler(folder, "posterior")
         with pytest.raises(KeyboardInterrupt):

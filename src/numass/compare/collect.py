@@ -110,15 +110,16 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
     state = read_json(out / src.name / "job.json")
     if state is None or state.get("fingerprint") != src.fingerprint(settings):
         return _empty("not run (interrupted before it finished; rerun the command to resume)",
-                      job.label), None
+                      job.label, folder=src.name), None
     if state["status"] != "ok":
-        return _empty(state["status"], job.label), None
+        return _empty(state["status"], job.label, folder=src.name), None
     if check_task(src, "posterior", out, settings)[0] is None:
-        return _empty(_unverified(src, "posterior", out, settings), job.label), None
+        return _empty(_unverified(src, "posterior", out, settings), job.label,
+                      folder=src.name), None
     summary = read_json(out / src.name / "summary.json")
     if summary is None:
         return _empty(f"error: {out / src.name / 'summary.json'} cannot be read; rerun the "
-                      f"command to recompute it", job.label), None
+                      f"command to recompute it", job.label, folder=src.name), None
     summary["sampled_params"] = summary.get("sampled_params") or _sampled(out / src.name)
     entry = {"label": job.label, "status": "ok", "model": job.model, "datasets": job.datasets,
              "folder": src.name, "mnu_eff": summary["mnu_eff"], "tension_sigma": _tension(summary),

@@ -80,11 +80,9 @@ def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, thr
 _LIVE: dict[int, multiprocessing.Process] = {}
 # set while a run stops: a slot freed by a stopped task must not start the next one
 _STOPPING = threading.Event()
-# when the run began to stop; a task finishing after it (less a margin for the moments between
-# Ctrl-C reaching the processes and this one) is not kept: its process got the SIGINT too and
-# something in it may have swallowed it
+# when the run began to stop; a task finishing after it is not kept: its process got the
+# SIGINT too (a terminal's Ctrl-C reaches the whole group) and something in it swallowed it
 _STOPPED_AT: list[float] = []
-STOP_MARGIN = 2.0
 
 
 def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, threads=None,
@@ -129,7 +127,7 @@ def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, t
 
 def _finished_after_stop(manifest: Path) -> bool:
     try:
-        return manifest.stat().st_mtime >= (_STOPPED_AT or [0.0])[0] - STOP_MARGIN
+        return manifest.stat().st_mtime >= (_STOPPED_AT or [0.0])[0]
     except OSError:
         return True
 

@@ -51,16 +51,19 @@ class ComparisonResult:
         return [n for n, e in self.summary["hypotheses"].items()
                 if e["status"].startswith("error")]
 
-    def failed_tasks(self) -> list[tuple[str, str]]:
-        """(task, its job's folder) for every task that failed: a posterior (status), an
-        evidence task or a CAMB check, in the hypotheses, the τ ladder and the variants; a
-        job run once for two entries (same_as) counts once."""
+    def entries(self) -> dict[str, dict]:
+        """Every job's entry by job name: the hypotheses, the τ ladder, the variants."""
         entries = {**self.summary.get("variants", {})}
         for name, e in self.summary.get("hypotheses", {}).items():
             entries[name] = e
             entries.update({f"tau_{r}": v for r, v in (e.get("ladder") or {}).items()})
+        return entries
+
+    def failed_tasks(self) -> list[tuple[str, str]]:
+        """(task, its job's folder) for every task that failed: a posterior (status), an
+        evidence task or a CAMB check; a job run once for two entries (same_as) counts once."""
         out, seen = [], set()
-        for name, e in entries.items():
+        for name, e in self.entries().items():
             folder = e.get("folder") or e.get("same_as") or name
             for task, status in (("", e.get("status")), (" (evidence)", e.get("evidence_status")),
                                  (" (CAMB check)", (e.get("camb_check") or {}).get("status"))):
@@ -77,11 +80,7 @@ class ComparisonResult:
         first damaged or missing file); a job reported ok must have its posterior's manifest."""
         from numass.fileio import verify_manifest
 
-        entries = {**self.summary.get("variants", {})}
-        for name, e in self.summary.get("hypotheses", {}).items():
-            entries[name] = e
-            entries.update({f"tau_{r}": v for r, v in (e.get("ladder") or {}).items()})
-        folders = {e["folder"] for e in entries.values()
+        folders = {e["folder"] for e in self.entries().values()
                    if e.get("status") == "ok" and e.get("folder")}
         for name in sorted(folders | set(self.summary.get("jobs", {}))):
             folder = self.out / name

@@ -11,11 +11,11 @@ records ``status: "error: ..."`` and its traceback; the others go on.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
-import shutil
 import signal
 import sys
 import time
@@ -119,6 +119,8 @@ def check_task(job: Job, part: str, out: Path, settings: Settings,
                       and (folder / MANIFEST_FILE[part]).is_file() else None)
     if state.get("fingerprint") != fp or state.get("status") != "ok":
         return None, None
+    if not (folder / MANIFEST_FILE[part]).is_file():
+        return None, None  # stopped between its state and its manifest: not finished
     try:
         manifest = verify_manifest(folder, MANIFEST_FILE[part], expect={"fingerprint": fp})
     except ManifestError as exc:
@@ -156,7 +158,11 @@ def interrupt_mark(folder: Path, part: str) -> Path:
 
 
 def install_interrupt_handler(folder: Path, part: str) -> None:
-    """In a task's process: Ctrl-C marks the task interrupted, then raises KeyboardInterrupt."""
+    """In a task's process: Ctrl-C marks the task interrupted, then raises KeyboardInterrupt
+    (nothing where SIGINT is ignored, as for a command started in the background)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return
+
     def on_sigint(signum, frame):
         if not _INTERRUPTED:
             _INTERRUPTED.append(time.time())
@@ -294,10 +300,24 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
     if _INTERRUPTED:  # Ctrl-C reached this process and something swallowed it
         raise KeyboardInterrupt
     state["wall_seconds"] = round(time.time() - t0, 1)
-    atomic_write_json(folder / STATE_FILE[part], state, indent=1)
-    if state["status"] == "ok":  # last: its presence means every file above is complete
-        write_task_manifest(job, part, out, settings, data_dir)
+    with _sigint_deferred():  # the state and its manifest are written together, or neither
+        atomic_write_json(folder / STATE_FILE[part], state, indent=1)
+        if state["status"] == "ok":  # last: its presence means every file above is complete
+            write_task_manifest(job, part, out, settings, data_dir)
     return state
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Ctrl-C waits until the block ends (then raises as usual)."""
+    block = hasattr(signal, "pthread_sigmask")
+    if block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def run_posterior(job: Job, settings: Settings, data_dir, folder: Path, resume: bool,
