@@ -10,7 +10,8 @@ carry_lensing; batched in theory/latetime_batch.py, carry_rows):
   and dark energy with w0 + wa < -0.7 does not reach z* measurably), so the unlensed primary
   spectra at ℓ ≳ 30 are the reference's as they are (the engine's angular mapping is the
   identity here; measured in tests/test_emulator_transfer.py);
-* C_L^φφ: the reference's times the Limber ratio target/reference with the growth ratio;
+* C_L^φφ: the reference's times the Limber ratio target/reference with the growth ratio and
+  the nonlinear power's stronger response to it (theory/nl_response.py);
 * lensed TT, TE, EE: moved by the linear response of the lensing to that ratio;
 * σ8: the growth ratio today and the radius 8/h of the target.
 
@@ -29,6 +30,7 @@ from numass.emulator import design
 from numass.theory.background import compute_background
 from numass.theory.backend import NEEDS
 from numass.theory.latetime import carry_lensing
+from numass.theory.nl_response import growth_factor_with_response
 from numass.theory.products import TheoryProducts
 
 _DENS = ("ombh2", "omch2", "mnu", "nnu", "w", "wa")
@@ -62,7 +64,8 @@ def transfer_compute(backend, params: dict, p: dict, row: np.ndarray,
         ref = backend.compute(reference_params(p, row), need)
         spectra, sigma8, _ = carry_lensing(ref.spectra, float(ref.derived["sigma8"]),
                                            ref.background, ref.derived["H0"] / 100.0, target,
-                                           p["ombh2"] + p["omch2"], p["A_L"])
+                                           p["ombh2"] + p["omch2"], p["A_L"],
+                                           growth_factor_with_response)
         derived["sigma8"] = sigma8
         derived["S8"] = sigma8 * float(np.sqrt(derived["omegam"] / 0.3))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
@@ -125,5 +128,5 @@ def carry_batch(spectra, sigma8: np.ndarray, rows: TransferRows, p: dict[str, np
         ocb = p["ombh2"][idx] + p["omch2"][idx]
         _, sigma8[idx] = carry_rows(spectra, idx, bg_t, bg_r, local, ocb, rows.h_t[local],
                                     rows.h_r[local], p["A_L"][idx], np.ones(len(idx)),
-                                    sigma8[idx])
+                                    sigma8[idx], nl_response=True)
     return done

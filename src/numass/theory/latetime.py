@@ -286,9 +286,6 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     def growth_sq_target(z):
         return gsq(np.log1p(z))
 
-    def unity(z):
-        return np.ones_like(z)
-
     # lensing potential: CAMB reference times the Limber ratio (on a grid in L, interpolated)
     n = len(ref.pp)
     Lg = np.unique(np.geomspace(2, n - 1, 90).astype(int))
@@ -296,7 +293,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     pk_factor = pk_factor_for(ref) if pk_factor_for is not None else None
     lim_t = limber_kappa(target, ref.pk, growth_sq_target, Lg, zstar, omega_m,
                          pk_factor=pk_factor)
-    lim_r = limber_kappa(rbg, ref.pk, unity, Lg, zstar, omega_m)
+    lim_r = limber_kappa(rbg, ref.pk, np.ones_like, Lg, zstar, omega_m)
     lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r))
     pp = np.zeros(n)
     Ls = np.arange(2, n)
@@ -430,12 +427,13 @@ def relens(spectra, ratio: np.ndarray, A_L: float):
 
 
 def carry_lensing(ref_spectra, ref_sigma8: float, rbg, h_ref: float, target, omega_cb: float,
-                  A_L: float) -> tuple:
+                  A_L: float, pk_factor_for=None) -> tuple:
     """Carry an emulated reference (spectra, σ8, background ``rbg`` at H0 = 100 h_ref) to a
     ``target`` background with the same early universe and the same D_M(z*): C_L^φφ by the Limber
-    ratio with the growth ratio (fiducial P(k, z)), the lensed spectra by the lensing response
-    to it (``A_L`` the lensing scale of the reference's spectra), σ8 by the fiducial σ_R's
-    radius dependence and the growth ratio today. Returns (spectra, σ8, A_L_eff)."""
+    ratio with the growth ratio (fiducial P(k, z); ``pk_factor_for(g²(z))`` an optional factor
+    f(k, z) on the target's power, e.g. nl_response's), the lensed spectra by the lensing
+    response to it (``A_L`` the lensing scale of the reference's spectra), σ8 by the fiducial
+    σ_R's radius dependence and the growth ratio today. Returns (spectra, σ8, A_L_eff)."""
     fid = fiducial_reference()
     zstar = float(rbg.zstar)
     zg = np.concatenate([[0.0], Z_PK[1:]])
@@ -446,7 +444,9 @@ def carry_lensing(ref_spectra, ref_sigma8: float, rbg, h_ref: float, target, ome
     # a coarser grid than the CAMB engine's (90 L, 600 z): the ratio is smooth in L, and the
     # same z grid in both integrals cancels most of the quadrature error (checked in the docs)
     Lg = EMULATED_L_GRID
-    lim_t = limber_kappa(target, fid.pk, lambda z: gsq(np.log1p(z)), Lg, zstar, omega_m, nz=300)
+    g2 = lambda z: gsq(np.log1p(z))  # noqa: E731
+    factor = pk_factor_for(g2) if pk_factor_for is not None else None
+    lim_t = limber_kappa(target, fid.pk, g2, Lg, zstar, omega_m, nz=300, pk_factor=factor)
     lim_r = limber_kappa(rbg, fid.pk, np.ones_like, Lg, zstar, omega_m, nz=300)
     relensed, a_eff = relens(ref_spectra, limber_ratio(Lg, lim_t, lim_r, ref_spectra), A_L)
     if not np.all(np.isfinite(relensed.pp)):
