@@ -138,13 +138,12 @@ QUICK_RMINUS1 = 0.1
 
 
 def cmd_run(args) -> int:
-    from numass.fileio import FolderLock
-    from numass.inference.pipeline import format_summary, run_analysis
+    from numass.inference.pipeline import format_summary, output_lock, run_analysis
     from numass.report.plots import triangle_plot
 
     overrides = parse_overrides(args.fix, args.prior)
     rminus1 = args.rminus1 or (QUICK_RMINUS1 if args.quick else 0.01)
-    with FolderLock(args.out), _progress(args, Path(args.out), rminus1) as (say, convergence):
+    with output_lock(args.out), _progress(args, Path(args.out), rminus1) as (say, convergence):
         summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
                                backend=args.backend, data_dir=args.data_dir,
                                resume=not args.restart, rminus1=rminus1, seed=args.seed,

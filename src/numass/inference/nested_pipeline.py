@@ -72,7 +72,8 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     res = run_nautilus(post, box, out, seed=seed, resume=resume, say=progress, **options)
     root = write_getdist_chain(out / CHAIN_ROOT, post, res, _latex(info))
     stages["nested"] = time.time() - t0 - sum(stages.values())
-    _say(progress, "[numass] 3/4 best fit refined from the best sample, profiles at the floors")
+    _say(progress, "[numass] 3/4 best fit refined from the best sample" +
+         (", profiles at the floors" if fixed_mass is None else ""))
     top = res["points"][int(np.argmax(res["loglike"]))]
     bf = batch_best_fit(post, refs, widths, seed=seed or 0, n_starts=2,
                         extra_starts=[dict(zip(post.names, top)), bf])

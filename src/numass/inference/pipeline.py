@@ -6,6 +6,7 @@ right place with the right shape and reaches R-1 < 0.01 quickly.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -46,6 +47,14 @@ def profile_at(info: dict, param: str, value: float, start: dict, widths: dict) 
     model = get_model(fixed_info)
     start = {k: v for k, v in start.items() if k in model.parameterization.sampled_params()}
     return best_fit(model, [start], widths)
+
+
+def output_lock(out: str | Path):
+    """One writer per output folder (fileio.FolderLock), taken by MPI rank 0 only: the ranks of
+    one `mpirun` share the folder, each writing its own chain."""
+    from numass.fileio import FolderLock
+
+    return FolderLock(out) if mpi.is_main_process() else contextlib.nullcontext()
 
 
 def _write_covmat(path: Path, names: list[str], cov) -> None:
