@@ -108,8 +108,9 @@ def write_task_manifest(job: Job, part: str, out: Path, settings: Settings,
 def check_task(job: Job, part: str, out: Path, settings: Settings,
                sources: dict | None = None) -> tuple[dict | None, str | None]:
     """(state, None) for a finished task whose manifest verifies; (None, why) for a finished
-    one that is damaged (a file differs from what was written, the manifest is missing, or the
-    data differ from ``sources``); (None, None) for one not finished (or failed)."""
+    one that is damaged (a listed file differs or is gone, the state or manifest cannot be
+    read, or the data differ from ``sources``); (None, None) for one not finished (no
+    manifest: stopped before it was written) or failed."""
     folder = out / job.name
     fp = task_fingerprint(job, part, settings)
     state_path = folder / STATE_FILE[part]
