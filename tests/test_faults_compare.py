@@ -269,6 +269,20 @@ def test_one_command_per_folder_an_out_file_and_bad_numbers(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_other_settings_are_refused_naming_them(reference, tmp_path, capsys, monkeypatch):
+    from numass.cli import main
+
+    monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)
+    out = _copy(reference, tmp_path)
+    before = (out / "lcdm" / "manifest_posterior.json").read_bytes()
+    assert main(["compare", "--quick", "--only", "lcdm", "--out", str(out), "--seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "setting seed 1 → 2" in err and "--restart" in err and err.count("\n") == 1
+    assert main(["compare", "--only", "lcdm", "--out", str(out), "--camb-check", "none"]) == 2
+    assert "setting quick True → False" in capsys.readouterr().err
+    assert (out / "lcdm" / "manifest_posterior.json").read_bytes() == before  # untouched
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "desi_bao_dr2").is_dir(), reason="no DESI DR2 data files")
 def test_other_data_is_refused_and_restart_starts_afresh(reference, tmp_path, capsys):
     from numass.cli import main
