@@ -60,6 +60,15 @@ def predict_rows(emulator, x: np.ndarray, out: dict | None = None,
     return out
 
 
+def predict_low_tt(emulator, x: np.ndarray, lmax: int) -> np.ndarray:
+    """The emulator's lensed TT D_ℓ on ℓ = LMIN..lmax-1 at rows x, (n, lmax - LMIN): the first
+    columns of predict_rows' TT, without reconstructing the rest."""
+    out_all = emulator.outputs(x)
+    mean, basis = _scaled_pca(emulator)["tt"]
+    i, K, m = targets.SPECTRA.index("tt"), emulator.K, lmax - targets.LMIN
+    return np.exp(out_all[:, i * K:(i + 1) * K] @ basis[:, :m] + mean[:m])
+
+
 def h_and_slope_rows(emulator, x: np.ndarray, step: float = 1e-5,
                      h: np.ndarray | None = None):
     """Emulator.h_and_slope for rows x (n, 10): (h, dh/d theta_MC_100), each (n,); ``h`` the
@@ -169,7 +178,7 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
         if carried is not None:
             from numass.emulator.transfer import carry_batch
 
-            ok[ext] &= carry_batch(spectra, pred["sigma8"], carried, p)
+            ok[ext] &= carry_batch(backend.emulator, spectra, pred["sigma8"], carried, p)
             ok &= np.all(np.isfinite(spectra.pp), axis=1)
         derived["sigma8"] = pred["sigma8"]
         derived["S8"] = pred["sigma8"] * np.sqrt(bg.omegam / 0.3)

@@ -11,13 +11,17 @@ carry_lensing; batched in theory/latetime_batch.py, carry_rows):
   spectra at ℓ ≳ 30 are the reference's as they are (the engine's angular mapping is the
   identity here; measured in tests/test_emulator_transfer.py);
 * C_L^φφ: the reference's times the Limber ratio target/reference with the growth ratio and
-  the nonlinear power's stronger response to it (theory/nl_response.py);
+  (at half weight, NL_WEIGHT) the nonlinear power's stronger response to it (nl_response.py);
 * lensed TT, TE, EE: moved by the linear response of the lensing to that ratio;
 * σ8: the growth ratio today and the radius 8/h of the target.
 
-Left out: the late ISW and the large-scale dark-energy perturbations (PPF) of the target, which
-change TT at ℓ ≲ 30 (the low-ℓ TT likelihood) and C_L^φφ at L ≲ 10; measured against CAMB in
-docs/emulator.md. The background (H0, distances, r_d, θ*) is numass's own for the target, exact
+The transfer leaves out the late ISW and the dark-energy perturbations (PPF) on large scales,
+which change TT at ℓ ≲ 30, where the low-ℓ TT likelihood looks (up to 0.12 σ_CV and 1.5 in its
+χ² at w0 = 0.3). There TT comes instead from the emulator itself, extrapolated in w0 by the
+quadratic through its values at the reference's w0 and 0.1 and 0.2 below it (all in the box; the
+emulator is a smooth polynomial there, and this part of TT a smooth function of w0): ℓ < 30
+extrapolated, ℓ >= 40 transferred, a linear blend between (errors in docs/emulator.md). TE and EE
+below ℓ = 30 (the reionization bump; no numass likelihood uses them) stay the reference's. The background (H0, distances, r_d, θ*) is numass's own for the target, exact
 as inside the box.
 """
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numass.emulator import design
+from numass.emulator import design, targets
 from numass.theory.background import compute_background
 from numass.theory.backend import NEEDS
 from numass.theory.latetime import carry_lensing
@@ -34,6 +38,40 @@ from numass.theory.nl_response import growth_factor_with_response
 from numass.theory.products import TheoryProducts
 
 _DENS = ("ombh2", "omch2", "mnu", "nnu", "w", "wa")
+ISW_LMAX, ISW_BLEND = 30, 40  # TT: extrapolated below ISW_LMAX, blended up to ISW_BLEND
+W0_STEP = 0.1
+# The nonlinear power's response to the growth ratio (theory/nl_response.py) at half its A_s
+# response: all of it over-corrects C_L^φφ at L ~ 800-1250 (CAMB at six points: -0.39% -> +0.14%
+# at (w0, wa) = (0.1, -1.5), +0.29% -> -0.35% at (0.3, -2.95); HMcode's halos follow the growth
+# history, which a late dark-energy change and an A_s change move differently); one half leaves
+# <= 0.2% there. Checked on held-out points in docs/emulator.md.
+NL_WEIGHT = 0.5
+
+
+def nl_factor(growth_sq):
+    return growth_factor_with_response(growth_sq, NL_WEIGHT)
+
+
+def low_ell_tt(emulator, ref_rows: np.ndarray, w0: np.ndarray) -> np.ndarray:
+    """TT D_ℓ on ℓ = LMIN..ISW_BLEND-1 at w0 (n,), from the emulator at the reference rows
+    (n, 10) and W0_STEP, 2 W0_STEP below them in w0: the quadratic through the three."""
+    from numass.emulator.batch import predict_low_tt
+
+    iw = design.PARAMS.index("w")
+    stack = np.vstack([ref_rows - np.eye(len(design.PARAMS))[iw] * j * W0_STEP
+                       for j in range(3)])
+    f0, f1, f2 = np.split(predict_low_tt(emulator, stack, ISW_BLEND), 3)
+    s = ((np.asarray(w0, dtype=float) - ref_rows[:, iw]) / W0_STEP)[:, None]
+    return f0 + s * (f0 - f1) + s * (s + 1) / 2 * (f0 - 2 * f1 + f2)
+
+
+def blend_low_tt(tt: np.ndarray, low: np.ndarray) -> None:
+    """TT (…, ℓ from 0) with ``low`` (low_ell_tt) below ISW_LMAX, blended linearly to the
+    transferred TT at ISW_BLEND (in place)."""
+    lmin = targets.LMIN
+    ell = np.arange(lmin, ISW_BLEND)
+    weight = np.clip((ISW_BLEND - ell) / (ISW_BLEND - ISW_LMAX), 0.0, 1.0)
+    tt[..., lmin:ISW_BLEND] = weight * low + (1.0 - weight) * tt[..., lmin:ISW_BLEND]
 
 
 def reference_params(p: dict, row: np.ndarray) -> dict:
@@ -65,7 +103,9 @@ def transfer_compute(backend, params: dict, p: dict, row: np.ndarray,
         spectra, sigma8, _ = carry_lensing(ref.spectra, float(ref.derived["sigma8"]),
                                            ref.background, ref.derived["H0"] / 100.0, target,
                                            p["ombh2"] + p["omch2"], p["A_L"],
-                                           growth_factor_with_response)
+                                           nl_factor)
+        blend_low_tt(spectra.tt, low_ell_tt(backend.emulator, design.reference_rows(row),
+                                            np.array([p["w"]]))[0])
         derived["sigma8"] = sigma8
         derived["S8"] = sigma8 * float(np.sqrt(derived["omegam"] / 0.3))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
@@ -85,6 +125,8 @@ class TransferRows:
     h_t: np.ndarray
     h_r: np.ndarray
     ok: np.ndarray
+    ref_rows: np.ndarray  # the references' design rows
+    w0: np.ndarray  # the targets' w0
 
 
 def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens, idx: np.ndarray,
@@ -109,11 +151,12 @@ def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens
         h_t, ok = solve(dens_t, theta, h_r, (0.2, 1.5), "simpson")
     else:
         h_t, ok = p["H0"][idx] / 100.0, np.ones(len(idx), dtype=bool)
-    return TransferRows(idx, dens_t, dens_r, h_t, h_r, ok & np.isfinite(h_r) & np.isfinite(h_t))
+    return TransferRows(idx, dens_t, dens_r, h_t, h_r, ok & np.isfinite(h_r) & np.isfinite(h_t),
+                        ref_rows[idx], p["w"][idx])
 
 
-def carry_batch(spectra, sigma8: np.ndarray, rows: TransferRows, p: dict[str, np.ndarray]
-                ) -> np.ndarray:
+def carry_batch(emulator, spectra, sigma8: np.ndarray, rows: TransferRows,
+                p: dict[str, np.ndarray]) -> np.ndarray:
     """The references' spectra of rows.idx carried to the targets (in place) and their σ8
     (``sigma8`` of all rows, changed in place); returns the rows.idx mask of rows done."""
     from numass.theory.background_batch import BatchBackground
@@ -128,5 +171,9 @@ def carry_batch(spectra, sigma8: np.ndarray, rows: TransferRows, p: dict[str, np
         ocb = p["ombh2"][idx] + p["omch2"][idx]
         _, sigma8[idx] = carry_rows(spectra, idx, bg_t, bg_r, local, ocb, rows.h_t[local],
                                     rows.h_r[local], p["A_L"][idx], np.ones(len(idx)),
-                                    sigma8[idx], nl_response=True)
+                                    sigma8[idx], nl_weight=NL_WEIGHT)
+        low = low_ell_tt(emulator, rows.ref_rows[local], rows.w0[local])
+        tt = spectra.tt[idx]
+        blend_low_tt(tt, low)
+        spectra.tt[idx] = tt
     return done

@@ -199,13 +199,13 @@ def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarr
 
 def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx: np.ndarray,
                ocb: np.ndarray, h_t: np.ndarray, h_r: np.ndarray, a_l: np.ndarray,
-               a_lens: np.ndarray, sigma8_ref: np.ndarray, nl_response: bool = False
+               a_lens: np.ndarray, sigma8_ref: np.ndarray, nl_weight: float = 0.0
                ) -> tuple[np.ndarray, np.ndarray]:
     """latetime.carry_lensing for rows ``idx`` of ``spectra`` (changed in place): their target
     and reference backgrounds are rows ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched
     backgrounds); ocb = ω_b + ω_c, h_t, h_r, a_l, a_lens (× C_L^φφ), sigma8_ref per row of idx;
-    ``nl_response``: the target's power with theory/nl_response.py's factor. Returns (A_L_eff,
-    σ8) of those rows."""
+    ``nl_weight`` > 0: the target's power with theory/nl_response.py's factor of that weight.
+    Returns (A_L_eff, σ8) of those rows."""
     fid, table, s_spline = _fiducial_tables()
     target, rbg = _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx)
     zg = np.concatenate([[0.0], lt.Z_PK[1:]])
@@ -214,10 +214,10 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     zstar, omega_m = ref_bg.zstar[bg_idx], ocb + ref_bg.omnuh2[bg_idx]
     nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
     gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
-    if nl_response:
+    if nl_weight:
         from numass.theory.nl_response import limber_rows
 
-        lim_t = limber_rows(table, nodes_t, gsq)
+        lim_t = limber_rows(table, nodes_t, gsq, nl_weight)
     else:
         lim_t = table.integrals(nodes_t, gsq)
     ratio = ratio_rows(lim_t, table.integrals(nodes_r), _response_size(spectra.tt.shape[1] - 1))

@@ -8,8 +8,10 @@ k = 0.3 Mpc⁻¹, z = 0). Here n(k, z) = ∂ ln P_nl / ∂ ln P_lin is measured 
 fiducial CAMB run and a second one with A_s higher by 10% (same HMcode-2016 settings), and the
 target's power becomes P_ref g^(2n) = P_ref g² × exp[(n − 1) ln g²]. It leaves out the explicit
 dependence of the halo model on the expansion history at fixed linear amplitude (concentrations,
-the collapse threshold). Measured on w0wa transfers with w0 moved by 0.3-0.5 (docs/emulator.md):
-C_L^φφ at L ≈ 800 off by -0.3% to -0.8% without it, +0.13% to +0.2% with it.
+the collapse threshold), and that is not small: on w0wa transfers with w0 moved by 0.3-0.5
+(docs/emulator.md) C_L^φφ at L ≈ 800-1250 is off by -0.8% to +0.3% without the response and by
++0.2% to -0.35% with all of it (the sign depends on the growth ratio); ``weight`` scales the
+exponent (n − 1) ln g² (emulator/transfer.py uses one half, measured there).
 
 ``response()`` gives n − 1 as f(k [1/Mpc], z) for latetime.limber_kappa; ``limber_rows`` the
 batched Limber integrals with it (theory/limber_batch.py's tables).
@@ -46,10 +48,11 @@ def response():
     return n_minus_1
 
 
-def growth_factor_with_response(growth_sq):
-    """pk_factor(k, z) for latetime.limber_kappa: exp[(n − 1) ln g²(z)] (``growth_sq`` g²(z))."""
+def growth_factor_with_response(growth_sq, weight: float = 1.0):
+    """pk_factor(k, z) for latetime.limber_kappa: exp[weight (n − 1) ln g²(z)] (``growth_sq``
+    g²(z))."""
     resp = response()
-    return lambda k, z: np.exp(resp(k, z) * np.log(growth_sq(z)))
+    return lambda k, z: np.exp(weight * resp(k, z) * np.log(growth_sq(z)))
 
 
 _TABLES: dict = {}
@@ -67,16 +70,16 @@ def _tables(table):
     return _TABLES[id(table)]
 
 
-def limber_rows(table, nodes, gsq: np.ndarray) -> np.ndarray:
-    """∫ weight g² P exp[(n − 1) ln g²] over the nodes of every row, (n, len(L_GRID)); ``gsq``
-    (n, NZ − 1) the squared growth ratio at the nodes."""
+def limber_rows(table, nodes, gsq: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """∫ g² P exp[weight (n − 1) ln g²] (× the nodes' weights) over the nodes of every row,
+    (n, len(L_GRID)); ``gsq`` (n, NZ − 1) the squared growth ratio at the nodes."""
     stab = _tables(table)
     n = len(gsq)
     out = np.empty((n, table.flat.shape[1]))
     for start in range(0, n, _BLOCK):
         rows = slice(start, min(start + _BLOCK, n))
         f = table.elements(nodes, rows)
-        f *= np.exp(np.log(gsq[rows])[:, :, None]
+        f *= np.exp(weight * np.log(gsq[rows])[:, :, None]
                     * stab.elements(nodes, rows, np.zeros(rows.stop - rows.start)))
         out[rows] = np.einsum("rj,rjl->rl", nodes.weight[rows] * gsq[rows], f)
     return out
