@@ -95,3 +95,15 @@ def reference_rows(x: np.ndarray) -> np.ndarray:
     ref = np.array(np.atleast_2d(x), dtype=float)
     ref[:, _IW] = np.minimum(ref[:, _IW], HIGH[_IW])
     return ref
+
+
+def served_w0wa(w, wa) -> np.ndarray:
+    """Boolean mask: (w0, wa) pairs the 'emulator' backend serves when every other parameter is
+    inside the box: the box with w0 + wa < W_SUM_MAX, and the transfer's band beyond w0 = -0.2
+    (its area, for a prior volume: the box part plus the band's)."""
+    w, wa = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(wa, dtype=float))
+    (wlo, whi), (alo, ahi) = BOX["w"], BOX["wa"]
+    in_wa = (wa >= alo) & (wa <= ahi)
+    box = (w >= wlo) & (w <= whi) & in_wa & (w + wa < W_SUM_MAX)
+    band = (w > whi) & (w <= W0_MAX) & in_wa & (wa + TILT * w <= TILT_MAX) & (w + wa < W_SUM_MAX)
+    return box | band
