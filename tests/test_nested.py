@@ -4,6 +4,7 @@ import math
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,3 +201,44 @@ def test_ctrl_c_in_network_training_is_not_swallowed(tmp_path, monkeypatch, sigi
     assert nautilus.neural.train_network is swallowing  # the guard is removed again
     monkeypatch.setattr(nautilus.neural, "train_network", real)
     _same_run(run_nautilus(post, box, tmp_path / "cut", seed=6, say=None, **SMALL), whole)
+
+
+HDF5_ENOSPC = ("Can't decrement id ref count (file write failed: time = Thu, filename = 'x', "
+               "errno = 28, error message = 'No space left on device', buf = 0x1)")
+
+
+@pytest.mark.parametrize("method", ["write", "write_shell_update"])
+def test_a_full_disk_leaves_no_misleading_checkpoint(tmp_path, monkeypatch, method):
+    """A checkpoint write that fails (HDF5 on a full disk) is an OSError naming the file; a
+    failed whole write keeps the previous checkpoint, a failed in-place update sets it aside
+    (the rerun starts afresh rather than read a mixture)."""
+    import nautilus
+
+    import numass.inference.nested_checkpoint as guard
+
+    monkeypatch.setattr(guard, "_exit_registered", True)  # no exit hook in the test process
+    post = GaussianPosterior(d=2)
+    box = sampling_box(post)
+    run_nautilus(post, box, tmp_path, seed=3, say=None, n_like_max=1500, **SMALL)
+    ckpt = tmp_path / "chains" / "nautilus.hdf5"
+    real = getattr(nautilus.Sampler, method)
+
+    def full_disk(self, filepath, *args, **kwargs):
+        if method == "write":
+            Path(filepath).write_bytes(b"half")  # what a cut write leaves
+        raise RuntimeError(HDF5_ENOSPC)
+
+    monkeypatch.setattr(nautilus.Sampler, method, full_disk)
+    with pytest.raises(OSError) as exc:
+        run_nautilus(post, box, tmp_path, seed=3, say=None, **SMALL)
+    assert exc.value.errno == 28 and exc.value.strerror == "No space left on device"
+    assert not (tmp_path / "chains" / "nautilus.tmp.hdf5").exists()
+    if method == "write":
+        assert exc.value.filename.endswith("nautilus.tmp.hdf5") and ckpt.exists()
+    else:
+        assert exc.value.filename == str(ckpt) and not ckpt.exists()
+        assert (tmp_path / "chains" / "nautilus.failed-write.hdf5").exists()
+    monkeypatch.setattr(nautilus.Sampler, method, real)
+    # the rerun: from the last consistent checkpoint, or afresh; either way the same numbers
+    _same_run(run_nautilus(post, box, tmp_path, seed=3, say=None, **SMALL),
+              run_nautilus(post, box, tmp_path / "whole", seed=3, say=None, **SMALL))

@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.fileio import atomic_write_json
+from numass.inference.nested_checkpoint import StopOnInterrupt
 
 log = logging.getLogger("numass")
 
@@ -136,81 +135,6 @@ def _likelihood(post, blobs: list[str], progress: Progress,
             return ll
         return (ll, *[r.derived[k] for k in blobs])
     return loglike
-
-
-class StopOnInterrupt:
-    """Ctrl-C during nautilus: stop at once, leaving the checkpoint as nautilus last wrote it.
-
-    nautilus trains its networks with scikit-learn, which catches KeyboardInterrupt, keeps the
-    half-trained network and carries on; nautilus would then write that network into its
-    checkpoint and go on sampling. Here a SIGINT handler records the request (and raises as
-    usual, except while a checkpoint is being written: a write is finished first); every
-    network training, likelihood batch and checkpoint write then raises KeyboardInterrupt before
-    it starts. The checkpoint on disk is therefore always one nautilus wrote between two steps,
-    and a rerun resumes from it along the same path (the random state is in it). Installed only
-    in the main thread and where SIGINT is not ignored; the previous handler is restored."""
-
-    def __init__(self):
-        self.requested = self.writing = False
-        self._previous = self._train = None
-
-    def __enter__(self) -> "StopOnInterrupt":
-        import threading
-
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
-            import nautilus.neural
-
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-            self._train = nautilus.neural.train_network
-            nautilus.neural.train_network = self._guard(self._train)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            import nautilus.neural
-
-            nautilus.neural.train_network = self._train
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handler(self, signum, frame) -> None:
-        self.requested = True
-        if not self.writing:
-            raise KeyboardInterrupt
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-    def _guard(self, func):
-        def guarded(*args, **kwargs):
-            self.check()
-            return func(*args, **kwargs)
-        return guarded
-
-    def guard_writes(self, sampler) -> None:
-        """Checkpoint writes of ``sampler`` that never start after a Ctrl-C and are never cut
-        by one; the full write goes to a temporary file renamed over the checkpoint."""
-        write, update = sampler.write, sampler.write_shell_update
-
-        def atomic_write(filepath, overwrite=False):
-            tmp = Path(filepath).with_suffix(".tmp.hdf5")
-            write(tmp, overwrite=True)
-            os.replace(tmp, filepath)
-
-        for name, func in (("write", atomic_write), ("write_shell_update", update)):
-            setattr(sampler, name, self._while_writing(func))
-
-    def _while_writing(self, func):
-        def guarded(*args, **kwargs):
-            self.check()
-            self.writing = True
-            try:
-                return func(*args, **kwargs)
-            finally:
-                self.writing = False
-            # a Ctrl-C during the write stops at the next step's check
-        return guarded
 
 
 def _settings_match(path: Path, settings: dict) -> bool:
