@@ -81,6 +81,9 @@ class EmulatorBackend(Backend):
                 return transfer_compute(self, params, p, row, need)
             if self.fallback == "camb":
                 return self._camb_compute(params, need)
+            if "cosmomc_theta" not in p and why.startswith("theta_MC_100"):
+                why += (f" (theta_MC follows from the given H0 = {p['H0']:g} and w0, wa; give "
+                        f"theta_MC_100 instead, e.g. 1.0409, the CMB's)")
             raise TheoryError(f"{why}; the emulator refuses (use --backend camb, or fallback)")
         pred = self.emulator.predict(row)
         from numass.theory.background import compute_background, theta_mc_at
