@@ -205,6 +205,11 @@ def test_emulator_verdict_per_target_and_status():
     assert bad.missed() == ["TT |dC|/sCV l>=30", "|dchi2| act"]
     assert table.splitlines()[-1].startswith("verdict: FAIL (2 of 3 targets missed")
     assert [line.split()[-1] for line in table.splitlines()[2:5]] == ["FAIL", "PASS", "FAIL"]
+    # TE/EE below l = 30 are shown, not judged: no likelihood uses them
+    info = Report(n=2, errors={"ee_all": np.array([0.2, 0.1]), "ee": np.array([0.01, 0.02])},
+                  chi2={})
+    assert info.missed() == [] and "info" in info.table().splitlines()[2]
+    assert info.verdict().startswith("verdict: PASS (all 1 targets")
 
 
 def test_emulator_validate_exits_1_when_a_target_is_missed(capsys):
