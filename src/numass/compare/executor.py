@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -35,29 +34,8 @@ from numass.compare.tasks import (LOG_FILE, MANIFEST_FILE, STATE_FILE, check_tas
                                   read_json, task_fingerprint)
 from numass.errors import InputError
 from numass.fileio import atomic_write_json
+from numass.processes import die_with_parent
 from numass.progress import TOTAL
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(parent: int, poll: float = 1.0) -> None:
-    """In a task's process: end when ``parent`` (the command's process) ends, however it ends,
-    so that no orphan goes on computing and holding its files (nautilus's HDF5 lock)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass  # the watchdog below still applies
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(poll)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="numass-parent-watchdog", daemon=True).start()
 
 
 def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, threads, plot,

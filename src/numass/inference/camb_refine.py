@@ -202,6 +202,9 @@ def _init_worker(info: dict, threads: int) -> None:
     from cobaya.model import get_model
     from threadpoolctl import threadpool_limits
 
+    from numass.processes import die_with_parent
+
+    die_with_parent()  # no orphan computing on after a kill -9 of the task that owns the pool
     threadpool_limits(threads)  # the workers share the cores (CAMB's OpenMP included)
     _MODEL[:] = [get_model(info)]
 
