@@ -4,8 +4,8 @@
                                         [--json out.json]
 
 Draws ``--n`` points in the region the transfer serves (emulator/design.py: w0 in (-0.2, 0.35],
-wa in [-3, -2.0 - 2.7 w0], the other eight parameters in the core of the emulator's box as
-``numass emulator validate`` draws them) and ``--n-chi2`` points with Planck-like early-universe
+wa in [-3, -1.2 - 2.7 w0], A_L in [0.8, 1.2], the other seven parameters in the core of the
+emulator's box as ``numass emulator validate`` draws them) and ``--n-chi2`` points with Planck-like early-universe
 parameters (validate.posterior_points) and (w0, wa) in the same region. CAMB (numass's
 CambBackend, the emulator's training settings) runs at the H0 numass gives the target's θ_MC (so
 CAMB's own H0(θ_MC) search, which fails for some w0 > 0.3, is not needed; numass's θ_MC is CAMB's
@@ -36,10 +36,12 @@ def served_points(x: np.ndarray, seed: int) -> np.ndarray:
     iw, iwa = design.PARAMS.index("w"), design.PARAMS.index("wa")
     for i in range(len(x)):
         while True:
-            w, wa = rng.uniform(design.HIGH[iw], design.W0_MAX), rng.uniform(-3.0, -1.0)
+            w, wa = rng.uniform(design.HIGH[iw], design.W0_MAX), rng.uniform(-3.0, -0.5)
             if wa + design.TILT * w <= design.TILT_MAX:
                 x[i, iw], x[i, iwa] = w, wa
                 break
+    ia = design.PARAMS.index("A_L")
+    x[:, ia] = rng.uniform(*design.A_L_RANGE, len(x))  # the transfer's A_L range
     assert np.all(design.by_transfer(x))
     return x
 

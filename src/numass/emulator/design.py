@@ -49,8 +49,12 @@ W_SUM_MAX = -0.7
 # DESI's central line, ~3 sigma(wa); it holds (0.1, -1.5)), up to W0_MAX = 0.35 (> 3.6 sigma
 # above DESI's w0; CAMB itself finds no H0(theta_MC) for some points beyond ~0.3); its accuracy,
 # corners included, is measured in docs/emulator.md.
+# The transfer's lensing change is linear about A_L = 1 (theory/latetime.lensing_change): it
+# serves A_L within 0.2 of 1 (EE at l >= 30 reaches 0.08 sigma_CV at A_L ~ 1.4); no model samples
+# w0 together with A_L (w0wa has A_L = 1).
 W0_MAX = 0.35
 TILT, TILT_MAX = 2.7, -1.2
+A_L_RANGE = (0.8, 1.2)
 SERVED_BOX = {**BOX, "w": (BOX["w"][0], W0_MAX)}
 _IW, _IWA = PARAMS.index("w"), PARAMS.index("wa")
 
@@ -84,11 +88,14 @@ def as_params(row: np.ndarray) -> dict[str, float]:
 
 def by_transfer(x: np.ndarray) -> np.ndarray:
     """Boolean mask: rows of x (n, 10) outside the box that the late-time transfer serves
-    (w0 in (HIGH, W0_MAX], wa + TILT w0 <= TILT_MAX, everything else inside the box)."""
+    (w0 in (HIGH, W0_MAX], wa + TILT w0 <= TILT_MAX, A_L in A_L_RANGE, everything else inside
+    the box)."""
     x = np.atleast_2d(x)
     ref = reference_rows(x)
+    a_l = x[:, PARAMS.index("A_L")]
     return (x[:, _IW] > HIGH[_IW]) & (x[:, _IW] <= W0_MAX) & in_box(ref) \
-        & (x[:, _IWA] + TILT * x[:, _IW] <= TILT_MAX)
+        & (x[:, _IWA] + TILT * x[:, _IW] <= TILT_MAX) & (a_l >= A_L_RANGE[0]) \
+        & (a_l <= A_L_RANGE[1])
 
 
 def reference_rows(x: np.ndarray) -> np.ndarray:
@@ -100,8 +107,8 @@ def reference_rows(x: np.ndarray) -> np.ndarray:
 
 def served_w0wa(w, wa) -> np.ndarray:
     """Boolean mask: (w0, wa) pairs the 'emulator' backend serves when every other parameter is
-    inside the box: the box with w0 + wa < W_SUM_MAX, and the transfer's band beyond w0 = -0.2
-    (its area, for a prior volume: the box part plus the band's)."""
+    inside the box (and A_L in A_L_RANGE, as in every w0wa model): the box with w0 + wa <
+    W_SUM_MAX, and the transfer's band beyond w0 = -0.2 (for a prior volume)."""
     w, wa = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(wa, dtype=float))
     (wlo, whi), (alo, ahi) = BOX["w"], BOX["wa"]
     in_wa = (wa >= alo) & (wa <= ahi)
