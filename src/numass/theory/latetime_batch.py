@@ -1,6 +1,7 @@
 """Vectorised ``compute_batch`` of the emulated late-time engines, 'lscdm-emulator' and
 'nu_interacting-emulator' (latetime.late_time_products_emulated, nu_interacting.
-compute_nu_interacting_emulated), for n points at once.
+compute_nu_interacting_emulated), for n points at once; ``carry_rows`` (latetime.carry_lensing
+for rows) also serves the emulator's w0 transfer (emulator/transfer.py).
 
 Every step of the per-point engines, with the points on a leading axis: the ΛsCDM background
 (theta_MC -> H0 by the batched Newton), the ΛCDM reference H0 with the target's D_M(z*) (Newton
