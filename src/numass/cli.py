@@ -515,6 +515,12 @@ def _add_emulator(sub) -> None:
     r.add_argument("--data", default=None, help="data set ids of the chain (default: summary.json)")
     r.set_defaults(func=cmd_emulator_reweight)
 
+
+def _add_forecast(sub) -> None:  # options, --help, cmd_forecast: report.forecast_report
+    from numass.report.forecast_report import add_forecast_parser
+    add_forecast_parser(sub, _subparser, _add_data_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="numass", description="Weigh the explanations of the negative neutrino mass "
@@ -534,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_theory(sub)
     _add_report(sub)
     _add_emulator(sub)
+    _add_forecast(sub)
     try:
         from numass.data.commands import add_data_parser
 

@@ -112,3 +112,16 @@ def spec_rows() -> list[dict]:
     """The table as rows for the report and summary.json."""
     return [{"id": e.id, "label": e.label, "kind": e.kind, "spec": e.spec_text(),
              "citation": e.citation, "status": e.status} for e in EXPERIMENT_TABLE]
+
+
+def help_text() -> str:
+    """The table as the command's --help epilog."""
+    lines = ["experiments (--experiments: combinations of ids joined by '+', comma-separated):"]
+    for e in EXPERIMENT_TABLE:
+        state = "" if e.built else f" [{e.status}]"
+        lines.append(f"  {e.id:<13} {e.label}{state}")
+        if e.spec:
+            lines.append(f"  {'':<13}   {e.spec_text()}")
+        lines.append(f"  {'':<13}   source: {e.citation}")
+    lines.append("default combinations: " + ", ".join(DEFAULT_COMBINATIONS))
+    return "\n".join(lines)
