@@ -116,16 +116,19 @@ def heatmap(summary: dict, path: Path) -> Path:
     disc = summary["discrimination"]
     truths, hyps = list(disc), list(next(iter(disc.values())))
     fig, axes = plt.subplots(1, len(combos), figsize=(4.2 * len(combos), 4.4), squeeze=False)
-    for ax, c in zip(axes[0], combos):
-        m = np.array([[min(disc[t][h][c]["sigma"], 10.0) for h in hyps] for t in truths])
-        im = ax.imshow(m, vmin=0, vmax=10, cmap="viridis")
+    for k, (ax, c) in enumerate(zip(axes[0], combos)):
+        m = np.array([[disc[t][h][c]["sigma"] for h in hyps] for t in truths])
+        im = ax.imshow(np.minimum(m, 10.0), vmin=0, vmax=10, cmap="viridis")
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
                     color="w" if v < 6 else "k")
         ax.set_xticks(range(len(hyps)), hyps, rotation=60, ha="right", fontsize=7)
-        ax.set_yticks(range(len(truths)), truths, fontsize=7)
+        ax.set_yticks(range(len(truths)), truths if k == 0 else [], fontsize=7)
+        ax.set_xlabel("hypothesis fitted", fontsize=7)
+        if k == 0:
+            ax.set_ylabel("truth", fontsize=7)
         ax.set_title(c.replace("+", " + "), fontsize=7)
-    fig.colorbar(im, ax=axes[0].tolist(), label="σ = sqrt(Δχ²_min) (capped at 10)")
+    fig.colorbar(im, ax=axes[0].tolist(), label="σ = sqrt(Δχ²_min) (colour capped at 10)")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
