@@ -166,6 +166,16 @@ def closing_claim(disc: dict, mass: dict) -> dict:
     return {"claim": CLAIM, "rows": rows}
 
 
+def tau_separation(truths: dict, mass: dict) -> dict:
+    """The τ explanation changes a parameter, not the model: how many Fisher σ(τ) of each
+    combination separate its truth's τ from the ΛCDM best fit's."""
+    if "tau" not in truths or "lcdm" not in truths:
+        return {}
+    dtau = abs(truths["tau"][1]["tau"] - truths["lcdm"][1]["tau"])
+    return {c: {"delta_tau": dtau, "sigma_tau": m["tau"], "sigma": dtau / m["tau"]}
+            for c, m in mass.items()}
+
+
 def validation(mass: dict, data_dir=None) -> dict:
     """Today's Fisher σ(Σmν,eff) vs the measured 0.052 eV (needs the data directory), and
     CMB-S4 + DESI against Allison et al. 2015 where those combinations were run."""
@@ -218,6 +228,7 @@ def run_forecast(out: str | Path, combinations=None, truth_keys=None, hypothesis
         "fits": disc,
         "mirage": mirages(disc, mass),
         "closing_claim": closing_claim(disc, mass),
+        "tau_separation": tau_separation({k: all_truths[k] for k in truth_keys}, mass),
         "validation": validation(mass, data_dir),
         "conventions": {"sigma": "sqrt(Δχ²_min) of the hypothesis fitted to the truth's "
                                  "Asimov mock (Cowan et al. 2011, arXiv:1007.1727)",

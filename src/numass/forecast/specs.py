@@ -42,10 +42,10 @@ EXPERIMENT_TABLE = (
                "read here); stand-in: DESI DR2 arXiv:2503.14738 covariance x 3/5 (3 of 5 years)"),
     Experiment("planck", "Planck-like primary TT/TE/EE", "cmb",
                {"fsky": 0.6, "lmin": 30, "lmax": 2500, "noise_T_uKarcmin": 33.0,
-                "beam_arcmin": 7.1},
-               "143 GHz channel: 7.1' FWHM, ~33 uK-arcmin in T (Planck 2018 I, arXiv:1807.06205; "
-               "blue-book sensitivity as used in forecasts, e.g. Allison et al. arXiv:1509.07471); "
-               "P noise = sqrt(2) T"),
+                "beam_arcmin": 7.3},
+               "143 GHz alone: 6 uK per 7.3' beam after 473 days (Planck 2013 VI, "
+               "arXiv:1303.5067) = 46 uK-arcmin, /sqrt(2) for the full mission's ~2x longer "
+               "survey = 33 uK-arcmin; P noise = sqrt(2) T; f_sky 0.6; no foregrounds"),
     Experiment("so", "Simons Observatory LAT primary TT/TE/EE (goal)", "cmb",
                {"fsky": 0.4, "lmin": 30, "lmax": 3000, "noise_T_uKarcmin": 6.3,
                 "beam_arcmin": 1.4},
