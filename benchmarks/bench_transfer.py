@@ -10,9 +10,9 @@ parameters (validate.posterior_points) and (w0, wa) in the same region. CAMB (nu
 CambBackend, the emulator's training settings) runs at the H0 numass gives the target's θ_MC (so
 CAMB's own H0(θ_MC) search, which fails for some w0 > 0.3, is not needed; numass's θ_MC is CAMB's
 to ~1e-5 in H0). Prints the spectra errors (as validate.cv_errors), σ8, the emulator's own error
-at the in-box reference of each point (CAMB run there too), and |Δχ²| of the full likelihoods.
-Needs NUMASS_DATA_DIR for the χ² part. About 3 CAMB runs per point of the first set, 1 of the
-second: ~3 minutes on 2 cores.
+at the in-box reference of each point (CAMB run there too), and |Δχ²| of the full likelihoods
+(A_L = 1, as the w0wa model; at the points and at their references). Needs NUMASS_DATA_DIR for
+the χ² part. Two CAMB runs per point: ~4 minutes on 2 cores for the defaults.
 """
 from __future__ import annotations
 
@@ -29,19 +29,23 @@ NEED = frozenset({"spectra", "background"})
 SL = slice(targets.LMIN, targets.LMAX + 1)
 
 
-def served_points(x: np.ndarray, seed: int) -> np.ndarray:
-    """x with (w0, wa) drawn uniformly in the transfer's region (rejection)."""
+def served_points(x: np.ndarray, seed: int, band=(-np.inf, np.inf), a_l: bool = True
+                  ) -> np.ndarray:
+    """x with (w0, wa) drawn uniformly in the transfer's region (rejection), wa + 2.7 w0 within
+    ``band`` as well; A_L uniform in the transfer's range (``a_l``) or kept."""
     rng = np.random.default_rng(seed)
     x = x.copy()
     iw, iwa = design.PARAMS.index("w"), design.PARAMS.index("wa")
     for i in range(len(x)):
         while True:
             w, wa = rng.uniform(design.HIGH[iw], design.W0_MAX), rng.uniform(-3.0, -0.5)
-            if wa + design.TILT * w <= design.TILT_MAX:
+            t = wa + design.TILT * w
+            if t <= design.TILT_MAX and band[0] <= t <= band[1]:
                 x[i, iw], x[i, iwa] = w, wa
                 break
     ia = design.PARAMS.index("A_L")
-    x[:, ia] = rng.uniform(*design.A_L_RANGE, len(x))  # the transfer's A_L range
+    if a_l:
+        x[:, ia] = rng.uniform(*design.A_L_RANGE, len(x))  # the transfer's A_L range
     assert np.all(design.by_transfer(x))
     return x
 
@@ -125,39 +129,49 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--chi2-band", default=None, help="LO,HI: the chi2 points' wa + 2.7 w0 "
+                    "within it (e.g. -3.4,-2.2: where the w0wa posterior lies)")
     a = ap.parse_args()
     from numass.emulator.backend import EmulatorBackend
 
     emu = EmulatorBackend()
     x = served_points(design.latin_hypercube(a.n, a.seed, shrink=0.5), a.seed + 1)
-    xc = served_points(posterior_points(a.n_chi2, a.seed + 2), a.seed + 3)
+    band = tuple(map(float, a.chi2_band.split(","))) if a.chi2_band else (-np.inf, np.inf)
+    xc = served_points(posterior_points(a.n_chi2, a.seed + 2), a.seed + 3, band, a_l=False)
     pred = [emu.compute(design.as_params(r), NEED) for r in x]
     predc = [emu.compute(design.as_params(r), NEED) for r in xc]
-    refs = design.reference_rows(x)
+    refs, refc = design.reference_rows(x), design.reference_rows(xc)
     pref = [emu.compute(design.as_params(r), NEED) for r in refs]
-    jobs = ([at_h0(r, p.derived["H0"]) for r, p in zip(x, pred)]
-            + [at_h0(r, p.derived["H0"]) for r, p in zip(refs, pref)]
-            + [at_h0(r, p.derived["H0"]) for r, p in zip(xc, predc)])
+    prefc = [emu.compute(design.as_params(r), NEED) for r in refc]
+    jobs = [at_h0(r, p.derived["H0"]) for rows, preds in ((x, pred), (refs, pref), (xc, predc),
+                                                           (refc, prefc))
+            for r, p in zip(rows, preds)]
     camb = camb_runs(jobs, a.workers)
-    c_t, c_r, c_c = camb[:a.n], camb[a.n:2 * a.n], camb[2 * a.n:]
+    m = a.n_chi2
+    c_t, c_r = camb[:a.n], camb[a.n:2 * a.n]
+    c_c, c_cr = camb[2 * a.n:2 * a.n + m], camb[2 * a.n + m:]
     print(f"CAMB failures: {sum(not c['ok'] for c in camb)} of {len(camb)}")
-    err, err_ref = spectra_errors(pred, c_t), spectra_errors(pref, c_r)
-    chi2 = chi2_differences(predc, c_c, xc)
+    err, err_ref = (spectra_errors(pred, c_t), spectra_errors(pref, c_r)) if a.n else ({}, {})
+    chi2 = chi2_differences(predc, c_c, xc) if m else {}
+    chi2_ref = chi2_differences(prefc, c_cr, refc) if m else {}
     goals = {"tt": 0.05, "te": 0.05, "ee": 0.05, "tt_all": 0.05, "te_all": 0.05, "ee_all": 0.05,
              "tt_low": None, "pp": 0.003, "sigma8": None}
-    print(f"| quantity ({len(err['tt'])} points) | median | 90th pct | max | target | pass |")
+    print(f"| quantity ({a.n} points) | median | 90th pct | max | target | pass |")
     print("|---|---|---|---|---|---|")
-    for k, g in goals.items():
+    for k, g in goals.items() if a.n else ():
         print(summary(k, err[k], g))
         print(summary(k + " (reference, in box)", err_ref[k], g))
     for k, v in chi2.items():
         print(summary(f"Δχ² {k} ({len(v)} points)", v, None))
+        print(summary(f"Δχ² {k} (reference, in box)", chi2_ref[k], None))
         print(f"  signed: {np.round(v, 3).tolist()}")
+        print(f"  reference: {np.round(chi2_ref[k], 3).tolist()}")
     if a.json:
         dump = {"x": x.tolist(), "x_chi2": xc.tolist(),
                 "errors": {k: v.tolist() for k, v in err.items()},
                 "errors_reference": {k: v.tolist() for k, v in err_ref.items()},
-                "chi2": {k: v.tolist() for k, v in chi2.items()}}
+                "chi2": {k: v.tolist() for k, v in chi2.items()},
+                "chi2_reference": {k: v.tolist() for k, v in chi2_ref.items()}}
         with open(a.json, "w") as f:
             json.dump(dump, f, indent=1)
 
