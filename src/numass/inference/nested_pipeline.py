@@ -3,7 +3,9 @@
 Same steps and the same summary.json fields as the MCMC path: a best fit (batched Newton,
 batch_optimize), the posterior (nautilus, nested.py) written as GetDist chains at
 out/chains/numass, profiles at the oscillation floors, the triangle plot. In place of R-1 the
-summary gives the nested sampler's n_eff and ln Z with its error ('rminus1' is null).
+summary gives the nested sampler's n_eff and ln Z with its error ('rminus1' is null). The layout
+is the one schema of both samplers (summary_schema.SCHEMA); pipeline.run_analysis writes it with
+results.write_summary, which checks it first.
 """
 from __future__ import annotations
 
@@ -130,8 +132,8 @@ def _mass_fields(post, res, bf, profiles, mass_param, fixed_mass) -> dict:
 
 def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
                     fixed_mass=None) -> dict:
-    """summary.json of a nested run (the MCMC path's layout; 'sampler': 'nautilus', which every
-    chain reader branches on: results.burn_in)."""
+    """summary.json of a nested run (the MCMC path's layout, summary_schema.SCHEMA, with the
+    nautilus keys; 'sampler': 'nautilus', which every chain reader branches on: results.burn_in)."""
     w, x = res["weights"], res["points"]
     columns = {n: x[:, i] for i, n in enumerate(post.names)} | res["derived"]
     summary = {

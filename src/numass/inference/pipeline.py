@@ -21,12 +21,12 @@ from cobaya.model import get_model
 from threadpoolctl import threadpool_limits
 
 from numass.errors import InputError, NumassError
-from numass.fileio import atomic_write_json
 from numass.inference.nested_pipeline import choose_sampler, format_nested_line, run_nested_analysis
 from numass.inference.optimize import best_fit, proposal_covmat
 from numass.inference.overrides import fixed_value
 from numass.inference.results import (BURN_IN, RMINUS1_BOUNDS_STOP, BestFit, PosteriorSummary,
-                                      RunResult, chain_root, proposal_refs, proposal_widths)
+                                      RunResult, chain_root, proposal_refs, proposal_widths,
+                                      write_summary)
 from numass.inference.setup import build_info
 from numass.likelihoods import EMBEDDED
 from numass.stats import FLOORS, TENSION_DEFINITIONS, summarize_1d, tension_fields
@@ -157,7 +157,6 @@ def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profi
             mass_param, rminus1, out, t0) -> RunResult:
     w = samples.weights
     reached = float(getattr(sampler, "Rminus1_last", math.nan))
-    extra = {"mass_param": mass_param} if mass_param != "mnu_eff" else {}
     params = {n: PosteriorSummary(**summarize_1d(samples.samples[:, samples.index[n]], w))
               for n in samples.index if n != mass_param and not n.startswith("chi2")
               and not n.startswith("minuslogprior")}
@@ -176,7 +175,8 @@ def _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profi
         converged=bool(reached < rminus1) if math.isfinite(reached) else False,
         n_samples=int(samples.numrows),
         n_theory_failures=int(getattr(cmodel.theory["numass"], "n_failures", 0)),
-        wall_seconds=round(time.time() - t0, 1), chains=str(chain_root(out)), extra=extra)
+        wall_seconds=round(time.time() - t0, 1), chains=str(chain_root(out)),
+        mass_param=mass_param if mass_param != "mnu_eff" else None)
 
 
 def _mcmc_settings(rminus1, covmat_file, max_samples, seed, convergence, mcmc_options) -> dict:
@@ -229,7 +229,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
                                       nested_options=nested_options)
         summary.update({"param_overrides": param_overrides} if param_overrides else {},
                        **(record or {}))
-        atomic_write_json(out / "summary.json", summary)  # last: its presence means finished
+        write_summary(out / "summary.json", summary)  # last: its presence means finished
         return summary
     cmodel = get_model(info)
     covmat_file = out / "proposal.covmat"
@@ -259,15 +259,15 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     result = _result(model, datasets, info, cmodel, sampler, samples, bf, tensions, profiles,
                      mass_param, rminus1, out, t0)
     if plot is not None:
-        result.extra["triangle_plot"] = str(plot(
+        result.triangle_plot = str(plot(
             samples, out / "triangle.png", params=[n for n in [mass_param, *names]
                                                    if n in samples.index]))
     if param_overrides:
-        result.extra["param_overrides"] = param_overrides
-    result.extra["sampler"] = "mcmc"  # chain readers drop the burn-in (results.burn_in)
-    result.extra.update(record or {})
+        result.param_overrides = param_overrides
+    result.sampler = "mcmc"  # chain readers drop the burn-in (results.burn_in)
+    result.record(record or {})
     result.wall_seconds = round(time.time() - t0, 1)
-    atomic_write_json(out / "summary.json", result.to_dict())  # last: it means finished
+    result.to_json(out / "summary.json")  # last: it means finished (checked, atomic)
     return result.to_dict()
 
 

@@ -3,7 +3,9 @@
 ``RunResult`` is what ``run_analysis`` writes to ``DIR/summary.json`` (``to_json``) and what the
 comparison reads back (``from_json``); its parts are ``PosteriorSummary`` (one parameter's
 posterior), ``Tension`` (with one neutrino-mass floor) and ``BestFit``. The JSON layout is the
-one numass has always written, so older output folders still read.
+one numass has always written, so older output folders still read; both samplers write it
+(``write_summary``: checked against summary_schema.SCHEMA, then written atomically), and every
+read through ``from_json`` / ``read_summary`` is checked too.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from pathlib import Path
 
 from numass.data.store import describe_file
 from numass.errors import InputError
+from numass.fileio import atomic_write_json
 from numass.inference.overrides import is_sampled, proposal_width, ref_centre
+from numass.inference.summary_schema import check_summary
 
 # the first 30% of each chain is burn-in, dropped by every reader of the chains
 BURN_IN = 0.3
@@ -135,11 +139,20 @@ _TENSION_KEYS = ("tension_sigma", "tension_sigma_profile", "tension_sigma_lower_
 _KEYS = ("model", "datasets", "backend", "mnu_eff", "params", "bestfit", *_TENSION_KEYS,
          "profiles", "floors_eV", "rminus1", "converged", "n_samples", "n_theory_failures",
          "wall_seconds", "chains")
+# the optional keys, typed fields of RunResult, written only when set (not None), in this order
+_OPTIONAL = ("mass_param", "triangle_plot", "param_overrides", "sampler", "sampled_params",
+             "n_eff", "ln_evidence", "ln_evidence_err", "ln_prior_mass_of_box", "sampling_box",
+             "box_edge_weight", "n_calls", "nautilus", "tail_runs", "stage_seconds", "quick",
+             "warning")
 
 
 @dataclass
 class RunResult:
-    """One analysis (model on data): posterior, best fit, tensions, convergence, provenance."""
+    """One analysis (model on data): posterior, best fit, tensions, convergence, provenance.
+
+    Both samplers write this layout (summary_schema.SCHEMA): MCMC gives R-1 and counts the
+    theory failures; nautilus gives neither (None) but its n_eff, ln Z, sampling box, settings
+    and the time of each stage. A fixed mass (--fix) has no tensions (empty tables)."""
     model: str
     datasets: list[str]
     backend: str
@@ -150,13 +163,38 @@ class RunResult:
     tension_definitions: dict
     profiles: dict[str, dict]  # floor label -> {mass parameter: floor, chi2}
     floors_eV: dict[str, float]
-    rminus1: float
+    rminus1: float | None  # None: nautilus (no R-1)
     converged: bool
     n_samples: int
-    n_theory_failures: int
+    n_theory_failures: int | None  # None: nautilus (not counted)
     wall_seconds: float
     chains: str
-    extra: dict = field(default_factory=dict)  # other keys (mass_param, triangle_plot, ...)
+    extra: dict = field(default_factory=dict)  # keys the schema does not know
+    mass_param: str | None = None  # the mass parameter when not mnu_eff
+    triangle_plot: str | None = None
+    param_overrides: dict | None = None  # --fix / --prior as given
+    sampler: str | None = None  # 'mcmc' or 'nautilus' (chain readers branch on it)
+    sampled_params: list[str] | None = None
+    n_eff: float | None = None  # nautilus: effective sample size
+    ln_evidence: float | None = None
+    ln_evidence_err: float | None = None
+    ln_prior_mass_of_box: float | None = None
+    sampling_box: dict[str, list[float]] | None = None  # {parameter: [low, high]}
+    box_edge_weight: dict[str, float] | None = None
+    n_calls: int | None = None  # likelihood calls of the nested sampler
+    nautilus: dict | None = None  # its settings (n_live, n_eff_target, n_networks)
+    tail_runs: dict | None = None  # the tails' evidence runs (nested_tail)
+    stage_seconds: dict[str, float] | None = None
+    quick: bool | None = None  # the CLI's --quick
+    warning: str | None = None
+
+    def record(self, fields_: dict) -> None:
+        """Set the named fields (the schema's optional keys) and keep any other key in extra."""
+        for k, v in fields_.items():
+            if k in _OPTIONAL:
+                setattr(self, k, v)
+            else:
+                self.extra[k] = v
 
     def to_dict(self) -> dict:
         """The summary.json layout (numass.stats.tension_fields for the tensions)."""
@@ -174,7 +212,9 @@ class RunResult:
                 "profiles": self.profiles, "floors_eV": self.floors_eV, "rminus1": self.rminus1,
                 "converged": self.converged, "n_samples": self.n_samples,
                 "n_theory_failures": self.n_theory_failures, "wall_seconds": self.wall_seconds,
-                "chains": self.chains, **self.extra}
+                "chains": self.chains,
+                **{k: getattr(self, k) for k in _OPTIONAL if getattr(self, k) is not None},
+                **self.extra}
 
     @staticmethod
     def tensions_from(d: dict) -> dict[str, Tension]:
@@ -188,19 +228,45 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunResult":
-        return cls(d["model"], list(d["datasets"]), d.get("backend", ""),
-                   PosteriorSummary.from_dict(d["mnu_eff"]),
-                   {k: PosteriorSummary.from_dict(v) for k, v in d.get("params", {}).items()},
-                   BestFit.from_dict(d["bestfit"]), cls.tensions_from(d),
-                   d.get("tension_definitions", {}), d.get("profiles", {}),
-                   d.get("floors_eV", {}), d.get("rminus1", math.nan), d.get("converged", False),
-                   d.get("n_samples", 0), d.get("n_theory_failures", 0),
-                   d.get("wall_seconds", math.nan), d.get("chains", ""),
-                   {k: v for k, v in d.items() if k not in _KEYS})
+        result = cls(d["model"], list(d["datasets"]), d.get("backend", ""),
+                     PosteriorSummary.from_dict(d["mnu_eff"]),
+                     {k: PosteriorSummary.from_dict(v) for k, v in d.get("params", {}).items()},
+                     BestFit.from_dict(d["bestfit"]), cls.tensions_from(d),
+                     d.get("tension_definitions", {}), d.get("profiles", {}),
+                     d.get("floors_eV", {}), d.get("rminus1", math.nan),
+                     d.get("converged", False), d.get("n_samples", 0),
+                     d.get("n_theory_failures", 0), d.get("wall_seconds", math.nan),
+                     d.get("chains", ""))
+        result.record({k: v for k, v in d.items() if k not in _KEYS})
+        return result
 
     def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        """Write DIR/summary.json, checked against the schema and atomically (write_summary)."""
+        write_summary(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | Path) -> "RunResult":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """The run whose summary is ``path``; InputError naming the file, and the field that
+        breaks the schema, when it cannot be read."""
+        return cls.from_dict(read_summary(path))
+
+
+def write_summary(path: str | Path, summary: dict) -> Path:
+    """Write a run's summary.json (either sampler's) after checking it against the schema
+    (every always-written key present, types, finite where required), atomically: a reader
+    sees the old file or the whole new one. An InputError names the field that is wrong."""
+    check_summary(summary, path, written=True)
+    return atomic_write_json(path, summary)
+
+
+def read_summary(path: str | Path) -> dict:
+    """A run's summary.json as a dict, checked against the schema (InputError naming the file
+    and the field when it is unreadable, not JSON, or breaks the schema)."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the run's summary ({exc})") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: the run's summary is not valid JSON ({exc})") from None
+    check_summary(d, path)
+    return d
