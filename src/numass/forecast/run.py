@@ -110,8 +110,42 @@ def mass_forecast(combos: dict, data_dir=None, say=print) -> dict:
     return out
 
 
-def discriminate(truths: dict, hyp_keys, combos: dict, data_dir=None, say=print) -> dict:
-    """discrimination[truth][hypothesis][combination] = Δχ²_min, σ, the fit's Σmν,eff."""
+def fit_starts(hyp: Hypothesis, point: dict, own: dict | None) -> list[np.ndarray]:
+    """Where a fit of ``hyp`` to the truth ``point`` starts: the truth's shared parameters with
+    the ΛCDM values of the others, and (when it differs) the same with the hypothesis's own
+    extension parameters at its best fit on today's data, so that a fit does not stop in a
+    local minimum next to ΛCDM."""
+    starts = [hyp.point(point)]
+    if own:
+        extra = {n: v for n, v in own.items() if n not in point}
+        alt = hyp.point({**point, **extra})
+        if extra and not np.allclose(alt, starts[0]):
+            starts.append(alt)
+    return starts
+
+
+def fit_hypothesis(hyp: Hypothesis, mocks: dict, point: dict, own: dict | None,
+                   combos: dict) -> dict:
+    """The best fit of ``hyp`` to the mocks on each combination (the lowest of its starts)."""
+    starts = fit_starts(hyp, point, own)
+    problems = [[Problem(x.copy(), hypothesis_experiments(hyp, exps),
+                         np.ones(len(hyp.names), dtype=bool)) for x in starts]
+                for exps in combos.values()]
+    gauss_newton(hyp, mocks, [p for row in problems for p in row])
+    out = {}
+    for c, row in zip(combos, problems):
+        p = min(row, key=lambda q: q.chi2)
+        out[c] = {"delta_chi2": p.chi2, "sigma": sigma_of(p.chi2),
+                  "mnu_eff": float(p.x[hyp.names.index("mnu_eff")]),
+                  "iterations": p.iterations, "starts": len(row),
+                  "bestfit": {n: float(v) for n, v in zip(hyp.names, p.x)}}
+    return out
+
+
+def discriminate(truths: dict, hyp_keys, combos: dict, data_dir=None, say=print,
+                 own_fits: dict | None = None) -> dict:
+    """discrimination[truth][hypothesis][combination] = Δχ²_min, σ, the fit's Σmν,eff.
+    ``own_fits``: hypothesis -> its best-fit point on today's data (a second start)."""
     union = sorted({e for exps in combos.values() for e in exps})
     hyps = {k: make_hypothesis(k) for k in hyp_keys}
     theory = {}
@@ -120,17 +154,9 @@ def discriminate(truths: dict, hyp_keys, combos: dict, data_dir=None, say=print)
         t0 = time.time()
         th = theory.setdefault(model, Hypothesis(f"truth:{model}", model))
         mocks = truth_mocks(th, point, union, data_dir)
-        out[tkey] = {}
-        for hkey, hyp in hyps.items():
-            problems = [Problem(hyp.point(point), hypothesis_experiments(hyp, exps),
-                                np.ones(len(hyp.names), dtype=bool)) for exps in combos.values()]
-            gauss_newton(hyp, mocks, problems)
-            out[tkey][hkey] = {
-                c: {"delta_chi2": p.chi2, "sigma": sigma_of(p.chi2),
-                    "mnu_eff": float(p.x[hyp.names.index("mnu_eff")]),
-                    "iterations": p.iterations,
-                    "bestfit": {n: float(v) for n, v in zip(hyp.names, p.x)}}
-                for c, p in zip(combos, problems)}
+        out[tkey] = {hkey: fit_hypothesis(hyp, mocks, point, (own_fits or {}).get(hkey),
+                                          combos)
+                     for hkey, hyp in hyps.items()}
         say(f"[numass forecast] truth {tkey}: {len(hyps)} hypotheses fitted on "
             f"{len(combos)} combinations ({time.time() - t0:.0f} s)")
     return out
@@ -212,7 +238,8 @@ def run_forecast(out: str | Path, combinations=None, truth_keys=None, hypothesis
         if k not in HYPOTHESIS_KEYS:
             raise InputError(f"unknown hypothesis '{k}'; known: {', '.join(HYPOTHESIS_KEYS)}")
     mass = mass_forecast(combos, data_dir, say)
-    disc = discriminate({k: all_truths[k] for k in truth_keys}, hyp_keys, combos, data_dir, say)
+    disc = discriminate({k: all_truths[k] for k in truth_keys}, hyp_keys, combos, data_dir, say,
+                        own_fits={k: v[1] for k, v in all_truths.items()})
     summary = {
         "numass_forecast": 1,
         "combinations": {c: list(e) for c, e in combos.items()},
