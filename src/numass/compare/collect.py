@@ -14,7 +14,7 @@ from numass.compare.plan import Job, Settings
 from numass.compare.prior_edges import chain_prior_bounded
 from numass.compare.provenance import citations, priors, software_versions
 from numass.compare.published import published_block
-from numass.compare.tasks import box_edge_weights, check_task, read_json, theory_backend
+from numass.compare.tasks import check_task, read_json
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.inference.results import run_sampler
 from numass.stats import FLOORS, format_bayes
@@ -130,14 +130,6 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
              "convergence": convergence(summary, settings)}
     if job.same_as:
         entry["same_as"] = job.same_as
-    if theory_backend(src, settings) == "emulator-box" or (
-            entry["sampler"] == "nautilus" and "emulator" in (entry["backend"] or "")):
-        try:
-            edges = box_edge_weights(out / src.name)
-        except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
-            edges = {"unknown": f"{type(exc).__name__}: {exc}"}
-        if edges:
-            entry["emulator_box_edge_weight"] = edges
     try:
         entry["prior_bounded"] = chain_prior_bounded(out / src.name)
     except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
@@ -219,12 +211,6 @@ def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, bas
     warnings = []
     for j in jobs:
         e = results[j.name][0]
-        if e.get("emulator_box_edge_weight") and not j.same_as:
-            warnings.append(
-                f"{j.name}: posterior weight at the emulator box's edge (the box is part of the "
-                f"prior for nautilus and with --quick; --sampler mcmc without --quick sends "
-                f"points outside it to CAMB): " + ", ".join(f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in e["emulator_box_edge_weight"].items()))
         conv = e.get("convergence") or {}
         if not conv.get("met", True) and not j.same_as:
             warnings.append(f"{j.name}: convergence criterion missed ({conv['criterion']}): "

@@ -28,7 +28,6 @@ from cobaya.model import get_model
 from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_camb_check
 from numass import __version__
 from numass.compare.plan import CHECK_SETTINGS, Job, Settings, data_sources, needs_spectra
-from numass.emulator import design
 from numass.errors import InputError, NumassError
 from numass.fileio import (ManifestError, atomic_write_json, atomic_write_text, verify_manifest,
                            write_manifest)
@@ -406,27 +405,6 @@ def chain_samples(folder: Path, names: list[str]):
         raise NumassError(f"no chains in {root.parent}: the posterior task must finish first")
     s = load_chains(folder)
     return s.samples[:, [s.index[n] for n in names]], s.weights
-
-
-def box_edge_weights(folder: Path, near: float = 0.02) -> dict[str, float]:
-    """Posterior weight within ``near`` x (box width) of an edge of the emulator's box, per
-    sampled parameter (and 'w+wa' for the w0 + wa < W_SUM_MAX cut), where it exceeds 1%: with
-    'emulator-box' these edges act as prior edges, so weight there means a truncated posterior."""
-    s = load_chains(folder)
-    w = s.weights / s.weights.sum()
-    col = {n: s.samples[:, s.index[n]] for n in design.PARAMS if n in s.index}
-    out = {}
-    for n, x in col.items():
-        lo, hi = design.BOX[n]
-        tol = near * (hi - lo)
-        # an edge the prior also has (e.g. the flat tau rung's 0.12) truncates nothing new
-        p_lo, p_hi = s.ranges.getLower(n), s.ranges.getUpper(n)
-        at_lo = (x < lo + tol) if p_lo is None or p_lo < lo - tol else np.zeros(len(x), bool)
-        at_hi = (x > hi - tol) if p_hi is None or p_hi > hi + tol else np.zeros(len(x), bool)
-        out[n] = float(w[at_lo | at_hi].sum())
-    if "w" in col and "wa" in col:
-        out["w+wa"] = float(w[col["w"] + col["wa"] > design.W_SUM_MAX - near].sum())
-    return {n: v for n, v in out.items() if v > 0.01}
 
 
 def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
