@@ -11,9 +11,8 @@ from numass.errors import InputError
 from numass.forecast import noise
 from numass.forecast.engine import (Hypothesis, Problem, fisher, gauss_newton, hessian_chi2,
                                     marginal_sigmas, residuals)
-from numass.forecast.mocks import build_mock
 from numass.forecast.run import make_hypothesis, profile_sigma, truth_mocks
-from numass.forecast.specs import EXPERIMENTS, parse_combination
+from numass.forecast.specs import parse_combination
 from numass.forecast.truths import TRUTH_FLOOR, embedded_truths, truths_from_summary
 from numass.forecast import validate
 

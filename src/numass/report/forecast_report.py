@@ -95,7 +95,8 @@ def _text_table(head, rows) -> str:
 
 
 def format_tables(summary: dict) -> str:
-    parts = ["σ(Σmν) at ΛCDM with Σmν = 0.0588 eV:", _text_table(MASS_HEAD, mass_rows(summary))]
+    parts = [f"σ(Σmν) at ΛCDM with Σmν = {NO_FLOOR} eV:",
+             _text_table(MASS_HEAD, mass_rows(summary))]
     for c in summary["combinations"]:
         head, rows = matrix_rows(summary, c)
         parts += [f"\ndiscrimination [σ = sqrt(Δχ²_min)], {c}:", _text_table(head, rows)]
