@@ -167,3 +167,11 @@ def test_today_fisher_matches_the_measured_width(data_dir):
     the posterior width that `numass compare --data full` measured (0.052 eV)."""
     sigma = validate.today_sigma_mnu(data_dir)["sigmas"]["mnu_eff"]
     assert sigma == pytest.approx(validate.MEASURED_SIGMA_MNU_FULL, rel=0.2)
+
+
+def test_missing_pyfisher_says_how_to_install_it(monkeypatch):
+    from numass.errors import DataError
+
+    monkeypatch.setattr(noise, "pyfisher_data_dir", lambda: None)
+    with pytest.raises(DataError, match=r"\.\[forecast\]"):
+        noise.lensing_noise_kappa("s4_noise.dat", np.array([100.0]))

@@ -80,11 +80,15 @@ def lensing_noise_kappa(filename: str, ell: np.ndarray) -> np.ndarray:
     """N_L^kappakappa of pyfisher's file at the multipoles ``ell`` (linear interpolation)."""
     folder = pyfisher_data_dir()
     if folder is None:
-        raise DataError("pyfisher", filename, "pyfisher is not installed (pip install pyfisher): "
-                        "the SO / CMB-S4 lensing noise curves come from it")
+        raise DataError("pyfisher", filename, "pyfisher is not installed: the SO / CMB-S4 "
+                        "lensing noise curves come from it",
+                        fix="pip install -e '.[forecast]' (or pip install pyfisher), or leave "
+                            "so_lensing and s4_lensing out of --experiments")
     path = folder / filename
     try:
         table = np.loadtxt(path, comments="#")
     except (OSError, ValueError) as exc:
-        raise DataError("pyfisher", filename, f"unreadable ({exc.__class__.__name__})") from None
+        raise DataError("pyfisher", filename, f"unreadable ({exc.__class__.__name__})",
+                        fix="reinstall pyfisher (pip install --force-reinstall pyfisher)") \
+            from None
     return np.interp(ell, table[:, 0], table[:, MV_COLUMN])
