@@ -22,6 +22,7 @@ def test_forecast_command_small(tmp_path, capsys):
     assert cell["sigma"] > 1.0 and s["discrimination"]["w0wa"]["w0wa"][COMBO]["sigma"] < 1e-3
     assert s["mirage"]["w0wa"][COMBO]["mnu_eff_inferred"] < 0
     assert "euclid" in s["not_built"]
+    assert s["truths_origin"] == {"lcdm_floor": "embedded", "w0wa": "embedded"}
     html = (out / "report.html").read_text()
     assert "discrimination.png" in html and "arXiv:1808.07445" in html
     assert (out / "figures" / "discrimination.png").stat().st_size > 1000

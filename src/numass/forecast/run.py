@@ -247,6 +247,8 @@ def run_forecast(out: str | Path, combinations=None, truth_keys=None, hypothesis
         "truths": {k: {"model": all_truths[k][0], "params": all_truths[k][1]}
                    for k in truth_keys},
         "truths_source": str(truths_from) if truths_from else EMBEDDED_LABEL,
+        "truths_origin": {k: "embedded" if all_truths[k] == embedded_truths()[k]
+                          else str(truths_from) for k in truth_keys},
         "sigma_mnu": {c: v["fisher"] for c, v in mass.items()},
         "sigma_mnu_detail": mass,
         "discrimination": {t: {h: {c: {"delta_chi2": r["delta_chi2"], "sigma": r["sigma"]}

@@ -8,6 +8,7 @@ DIR/figures/ and are linked relatively.
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from numass.forecast.specs import help_text
@@ -176,7 +177,8 @@ def write_forecast_report(summary: dict, out: str | Path) -> Path:
             for e in summary["experiments"]]
     parts = [
         "<h1>numass forecast</h1>",
-        f"<p>Truths: {html.escape(summary['truths_source'])}. "
+        f"<p>Truths: {html.escape(summary['truths_source'])} (per truth: "
+        f"{html.escape(json.dumps(summary.get('truths_origin', {})))}). "
         f"{html.escape(summary['conventions']['sigma'])}. Wall time "
         f"{summary['wall_seconds']:.0f} s.</p>",
         "<h2>Discrimination matrix</h2>",
