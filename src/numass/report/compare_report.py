@@ -3,10 +3,14 @@ DIR/figures/ (linked relatively, so the folder is self-contained and can be move
 
 Everything shown is read from the comparison summary (DIR/summary.json) and the chains in
 DIR/<job>/chains; nothing is computed here that the summary does not also hold, except the
-plots themselves.
+plots themselves. What the report shows (its tables, figures and notes) is gathered once by
+``report_context``; two Jinja2 templates shipped with the package (templates/compare_report.html.j2
+and compare_report.md.j2, their building blocks in macros.{html,md}.j2) draw it as HTML and as
+Markdown.
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -336,7 +340,7 @@ def nested_rows(summary: dict) -> list[list[str]]:
                                f"points, n_eff {s['tail_n_eff']}); beyond 5σ printed '> 5'"]]
 
 
-# ---------------------------------------------------------------- HTML
+# ---------------------------------------------------------------- the report's content
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
@@ -355,223 +359,139 @@ code{background:#f4f4f4;padding:0 .2em}
 #edge-errors{border:2px solid #c00;background:#fdecea;padding:.4em .8em;margin:.8em 0}
 """
 
-
-def _table(head, rows, table_id=None, row_classes=None, cell_class=None) -> str:
-    out = [f'<table{f" id={chr(34)}{table_id}{chr(34)}" if table_id else ""}>', "<thead><tr>"]
-    out += [f"<th>{html.escape(h)}</th>" for h in head]
-    out.append("</tr></thead><tbody>")
-    for i, row in enumerate(rows):
-        cls = row_classes[i] if row_classes else ""
-        out.append(f'<tr class="{cls}">' if cls else "<tr>")
-        for j, cell in enumerate(row):
-            cc = cell_class(i, j, cell) if cell_class else ""
-            out.append(f'<td class="{cc}">' if cc else "<td>")
-            out.append(html.escape(str(cell)) + "</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _figure(src: str | None, caption: str, alt: str) -> str:
-    if not src:
-        return f'<p class="small">({html.escape(alt)}: not available)</p>'
-    return (f'<figure><a href="{html.escape(src)}"><img src="{html.escape(src)}" '
-            f'alt="{html.escape(alt)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>')
-
-
-def _camb_html(summary: dict) -> list[str]:
-    """The "CAMB − emulator χ²" section (nothing when no job had a CAMB check)."""
-    rows = camb_rows(summary)
-    if not rows:
-        return []
-    out = [f"<h2 id='camb-check'>CAMB − emulator χ²</h2><p class='small'>"
-           f"{html.escape(CAMB_NOTE)}</p>" + _table(CAMB_HEAD, rows, "camb-table")]
-    if verify_rows(summary):
-        out.append(f"<h3>The posterior reweighted with CAMB</h3><p class='small'>"
-                   f"{html.escape(VERIFY_NOTE)}</p>"
-                   + _table(VERIFY_HEAD, verify_rows(summary), "verify-table"))
-    return out
-
-
 DATA_HEAD = ["data set", "citation", "jobs that used it"]
-
-
-def _provenance_html(summary: dict) -> list[str]:
-    """Data with citations, every job's priors, settings, versions, jobs and how to reproduce."""
-    data = summary["data"]
-    parts = []
-    parts.append("<h2 id='data'>Data</h2>" + _table(DATA_HEAD, data_rows(summary), "data-table"))
-    parts.append("<h2>Priors</h2>")
-    prow = []
-    for job, pri in summary["priors"].items():
-        for p, v in pri.items():
-            prow.append([job, p, json.dumps(v)])
-    parts.append(_table(["job", "parameter", "prior (Cobaya)"], prow, "priors-table"))
-    parts.append("<h2>Settings and software</h2>")
-    parts.append(_table(["setting", "value"], settings_rows(summary), "settings-table"))
-    parts.append(_table(["package", "version"], [[k, v] for k, v in summary["software"].items()],
-                        "software-table"))
-    jobs = [[n, j["model"], ", ".join(j["datasets"]), j.get("backend") or "model default",
-             j.get("skip") and "skipped" or (f"same as {j['same_as']}" if j.get("same_as") else "run")]
-            for n, j in summary["jobs"].items()]
-    parts.append("<h3>Jobs</h3>" + _table(["job", "model", "data", "backend", "run"], jobs,
-                                          "jobs-table"))
-    parts.append("<p class='small'>Reproduce: <code>numass compare --data "
-                 f"{html.escape(data['label'] if data['label'] != 'custom' else ','.join(data['datasets']))}"
-                 f"{' --quick' if summary['settings'].get('quick') else ''}</code> with the versions "
-                 "above. Each job's chains, best fit and profiles are in its own folder.</p>")
-    return parts
-
-
+PRIORS_HEAD = ["job", "parameter", "prior (Cobaya)"]
+JOBS_HEAD = ["job", "model", "data", "backend", "run"]
 EDGE_ERROR_HEAD = ("Error: a headline hypothesis's posterior is cut by a limit of numass's "
                    "theory, not by the model's prior")
 EDGE_CHOICE_HEAD = "Posteriors at the model's own prior edges (the hypotheses' choice)"
 
 
-def _edges_html(summary: dict) -> list[str]:
-    """The edge check's findings: errors first (prominent), then warnings and prior edges."""
-    found = edge_findings(summary)
-    out = []
-    if found["errors"]:
-        out.append(f"<div id='edge-errors'><b>{html.escape(EDGE_ERROR_HEAD)}</b><ul>" + "".join(
-            f"<li>{html.escape(e)}</li>" for e in found["errors"]) + "</ul></div>")
-    if found["warnings"]:
-        out.append("<div id='edge-warnings'><b>Edge warnings</b><ul>" + "".join(
-            f"<li>{html.escape(w)}</li>" for w in found["warnings"]) + "</ul></div>")
-    if found["choices"]:
-        out.append(f"<div id='prior-edges' class='small'><b>{html.escape(EDGE_CHOICE_HEAD)}"
-                   "</b><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in found["choices"])
-                   + "</ul></div>")
-    return out
+def _tbl(head, rows, table_id=None, row_classes=None, cell_class=None) -> dict:
+    """A table as the templates draw it: cells as text, optional row and cell classes (HTML)."""
+    rows = [[str(c) for c in row] for row in rows]
+    cells = ([[cell_class(i, j, c) for j, c in enumerate(row)] for i, row in enumerate(rows)]
+             if cell_class else None)
+    return {"id": table_id, "head": [str(h) for h in head], "rows": rows,
+            "row_classes": row_classes, "cell_classes": cells}
+
+
+def _ok_classes(entries) -> list[str]:
+    return ["" if e["status"] == "ok" else "not-ok" for e in entries]
+
+
+def _edges(summary: dict) -> dict:
+    return {**edge_findings(summary), "error_head": EDGE_ERROR_HEAD,
+            "choice_head": EDGE_CHOICE_HEAD}
+
+
+def _figures(summary: dict, figs: dict) -> dict:
+    """The figures with their captions: each {src, caption, alt, md_caption}; 'triangles' those
+    the HTML shows under "Parameters that move", 'markdown' those report.md embeds."""
+    def fig(key, caption, alt, md_caption):
+        return {"key": key, "src": figs.get(key), "caption": caption, "alt": alt,
+                "md_caption": md_caption}
+
+    posteriors = fig("posteriors", "1-d marginal posteriors of Σmν,eff (GetDist) for every "
+                     "hypothesis that ran; floors dashed (NO) and dotted (IO).",
+                     "posterior overlay", "Σmν,eff posteriors")
+    bars = fig("tension_bars", "Tension with the normal-ordering floor per hypothesis, τ rung "
+               "and variant: solid = Bayesian, hatched = profile likelihood; ticks = Bayesian "
+               "with the inverted-ordering floor.", "tension bars", "tension bars")
+    triangles = [fig("triangle_lcdm", "ΛCDM + Σmν,eff (the reference).", "triangle lcdm",
+                     "ΛCDM triangle")] if figs.get("triangle_lcdm") else []
+    triangles += [fig(f"triangle_{name}", f"{SHORT[name]} (coloured) over ΛCDM (blue): Σmν,eff, "
+                      f"the hypothesis's own parameters and the shared parameters whose mean "
+                      f"moved by > 0.5σ.", f"triangle {name}", f"{SHORT[name]} over ΛCDM")
+                  for name in summary["hypotheses"] if name != "lcdm" and f"triangle_{name}" in figs]
+    markdown = [f for f in [posteriors, bars, *triangles] if f["src"]]
+    return {"posteriors": posteriors, "tension_bars": bars, "triangles": triangles,
+            "markdown": markdown}
+
+
+def _provenance(summary: dict) -> dict:
+    """Data with citations, every job's priors, settings, versions, jobs and how to reproduce."""
+    data = summary["data"]
+    priors = [[job, p, json.dumps(v)] for job, pri in summary["priors"].items()
+              for p, v in pri.items()]
+    jobs = [[n, j["model"], ", ".join(j["datasets"]), j.get("backend") or "model default",
+             j.get("skip") and "skipped" or (f"same as {j['same_as']}" if j.get("same_as") else "run")]
+            for n, j in summary["jobs"].items()]
+    return {"data": _tbl(DATA_HEAD, data_rows(summary), "data-table"),
+            "priors": _tbl(PRIORS_HEAD, priors, "priors-table"),
+            "settings": _tbl(["setting", "value"], settings_rows(summary), "settings-table"),
+            "software": _tbl(["package", "version"], [[k, v] for k, v in
+                                                      summary["software"].items()], "software-table"),
+            "jobs": _tbl(JOBS_HEAD, jobs, "jobs-table"),
+            "reproduce_data": (data["label"] if data["label"] != "custom"
+                               else ",".join(data["datasets"]))}
+
+
+def report_context(summary: dict, figs: dict) -> dict:
+    """Everything the report shows, computed once: both templates (HTML and Markdown) draw it."""
+    data = summary["data"]
+    ladder = summary["hypotheses"]["tau"].get("ladder", {})
+    camb, verify = camb_rows(summary), verify_rows(summary)
+    return {
+        "data_label": data["label"], "datasets": ", ".join(data["datasets"]), "floors": FLOORS,
+        "quick": bool(summary["settings"].get("quick")), "edges": _edges(summary),
+        "verdict": _tbl(VERDICT_HEAD, verdict_rows(summary), "verdict-table",
+                        _ok_classes(e for _, e in verdict_entries(summary))),
+        "warnings": summary.get("warnings") or [],
+        "definitions": list(summary["definitions"].items()),
+        "camb": {"note": CAMB_NOTE, "table": _tbl(CAMB_HEAD, camb, "camb-table")} if camb else None,
+        "verify": ({"note": VERIFY_NOTE, "table": _tbl(VERIFY_HEAD, verify, "verify-table")}
+                   if verify else None),
+        "figures": _figures(summary, figs),
+        "variants": _tbl(ENTRY_HEAD, _entry_rows(summary["variants"]), "variants-table",
+                         _ok_classes(summary["variants"].values())),
+        "tau_ladder": _tbl(ENTRY_HEAD, _entry_rows(ladder), "tau-ladder-table",
+                           _ok_classes(ladder.values())),
+        "claims": _tbl(CLAIMS_HEAD, claims_rows(summary), "claims-table",
+                       cell_class=lambda i, j, c: c.split()[0] if j == 2 and c else ""),
+        **_provenance(summary)}
+
+
+# ---------------------------------------------------------------- the two templates
+
+@functools.cache
+def _template(name: str):
+    """templates/<name>.j2 (package data: compare_report.{html,md}, their macros.{html,md}),
+    with the filters both formats use."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("numass.report", "templates"),
+                             autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["esc"] = lambda x: html.escape(str(x))  # HTML: every text escaped explicitly
+    env.filters["mdcell"] = lambda x: str(x).replace("|", "\\|").replace("\n", " ")
+    return env.get_template(f"{name}.j2")
+
+
+def _table(head, rows, table_id=None, row_classes=None, cell_class=None) -> str:
+    """An HTML table (the template's macro; published_section draws its tables with it)."""
+    return _template("macros.html").module.table(_tbl(head, rows, table_id, row_classes, cell_class))
+
+
+def _md_table(head, rows) -> str:
+    """A Markdown table (the template's macro; published_section draws its tables with it)."""
+    return _template("macros.md").module.table(_tbl(head, rows))
 
 
 def _edges_md(summary: dict) -> list[str]:
-    found = edge_findings(summary)
-    out = []
-    if found["errors"]:
-        out += [f"> **{EDGE_ERROR_HEAD}**", ">"] + [f"> - {e}" for e in found["errors"]] + [""]
-    if found["warnings"]:
-        out += ["**Edge warnings**", ""] + [f"- {w}" for w in found["warnings"]] + [""]
-    if found["choices"]:
-        out += [f"**{EDGE_CHOICE_HEAD}**", ""] + [f"- {c}" for c in found["choices"]] + [""]
-    return out
+    """The edge check's findings as Markdown lines: errors first, then warnings, prior edges."""
+    return _template("macros.md").module.edges(_edges(summary)).split("\n")[:-1]
 
 
 def render_html(summary: dict, figs: dict) -> str:
-    H = summary["hypotheses"]
-    data = summary["data"]
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             "<title>numass compare: the six explanations of the negative neutrino mass</title>",
-             f"<style>{CSS}</style></head><body>",
-             "<h1>numass compare: six explanations of the negative Σmν,eff preference</h1>",
-             f"<p>Data: <b>{html.escape(data['label'])}</b> ({html.escape(', '.join(data['datasets']))}). "
-             f"Floors: normal ordering Σmν ≥ {FLOORS['normal_ordering']} eV (NO), inverted "
-             f"≥ {FLOORS['inverted_ordering']} eV (IO). Tension: Bayesian (posterior mass above "
-             f"the floor) and profile likelihood (√Δχ² to the floor). Machine-readable: "
-             f"<a href='summary.json'>summary.json</a>.</p>"]
-    if summary["settings"].get("quick"):
-        parts.append("<p><b>Quick settings:</b> loose convergence and few live points; numbers "
-                     "are indicative only.</p>")
-    parts += _edges_html(summary)
-    parts.append("<h2 id='verdict'>Verdict</h2>")
-    rows = verdict_rows(summary)
-    parts.append(_table(VERDICT_HEAD, rows, "verdict-table",
-                        ["" if e["status"] == "ok" else "not-ok"
-                         for _, e in verdict_entries(summary)]))
-    if summary.get("warnings"):
-        parts.append("<div id='warnings'><b>Warnings</b><ul>" + "".join(
-            f"<li>{html.escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")
-    parts.append("<p class='small'>" + " ".join(
-        f"<b>{html.escape(k)}</b>: {html.escape(v)}." for k, v in summary["definitions"].items())
-                 + "</p>")
-    parts += _camb_html(summary)
-    parts.append("<h2>Σmν,eff posteriors</h2>")
-    parts.append(_figure(figs.get("posteriors"), "1-d marginal posteriors of Σmν,eff (GetDist) for "
-                         "every hypothesis that ran; floors dashed (NO) and dotted (IO).",
-                         "posterior overlay"))
-    parts.append(_figure(figs.get("tension_bars"), "Tension with the normal-ordering floor per "
-                         "hypothesis, τ rung and variant: solid = Bayesian, hatched = profile "
-                         "likelihood; ticks = Bayesian with the inverted-ordering floor.",
-                         "tension bars"))
-    parts.append("<h2>Parameters that move</h2>")
-    if figs.get("triangle_lcdm"):
-        parts.append(_figure(figs["triangle_lcdm"], "ΛCDM + Σmν,eff (the reference).",
-                             "triangle lcdm"))
-    for name in H:
-        if name != "lcdm" and f"triangle_{name}" in figs:
-            parts.append(_figure(figs[f"triangle_{name}"],
-                                 f"{SHORT[name]} (coloured) over ΛCDM (blue): Σmν,eff, the "
-                                 f"hypothesis's own parameters and the shared parameters whose "
-                                 f"mean moved by > 0.5σ.", f"triangle {name}"))
-    parts.append("<h2 id='variants'>Robustness variants</h2>")
-    parts.append(_table(ENTRY_HEAD, _entry_rows(summary["variants"]), "variants-table",
-                        ["" if e["status"] == "ok" else "not-ok"
-                         for e in summary["variants"].values()]))
-    parts.append("<h2 id='tau-ladder'>τ-prior ladder</h2>")
-    ladder = H["tau"].get("ladder", {})
-    parts.append(_table(ENTRY_HEAD, _entry_rows(ladder), "tau-ladder-table",
-                        ["" if e["status"] == "ok" else "not-ok" for e in ladder.values()]))
-    parts.append("<h2 id='claims'>The review's claims beside numass's measurements</h2>")
-    parts.append(_table(CLAIMS_HEAD, claims_rows(summary), "claims-table",
-                        cell_class=lambda i, j, c: c.split()[0] if j == 2 and c else ""))
-    parts.append(published_section.render_html(summary, _table))
-    parts += _provenance_html(summary)
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-# ---------------------------------------------------------------- Markdown
-
-def _md_table(head, rows) -> str:
-    def cell(c):
-        return str(c).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in head) + " |",
-             "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return _template("compare_report.html").render(report=report_context(summary, figs), css=CSS,
+                                    published=published_section.render_html(summary, _table))
 
 
 def render_md(summary: dict, figs: dict) -> str:
-    data = summary["data"]
-    out = ["# numass compare: six explanations of the negative Σmν,eff preference", "",
-           f"Data: **{data['label']}** ({', '.join(data['datasets'])}). Floors: normal ordering "
-           f"{FLOORS['normal_ordering']} eV (NO), inverted {FLOORS['inverted_ordering']} eV (IO). "
-           f"Machine-readable: [summary.json](summary.json).", ""]
-    if summary["settings"].get("quick"):
-        out += ["**Quick settings**: numbers are indicative only.", ""]
-    out += _edges_md(summary)
-    out += ["## Verdict", "", _md_table(VERDICT_HEAD, verdict_rows(summary)), ""]
-    if summary.get("warnings"):
-        out += ["**Warnings**", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
-    out += [f"- **{k}**: {v}" for k, v in summary["definitions"].items()] + [""]
-    if camb_rows(summary):
-        out += ["## CAMB − emulator χ²", "", CAMB_NOTE, "",
-                _md_table(CAMB_HEAD, camb_rows(summary)), ""]
-    if verify_rows(summary):
-        out += ["### The posterior reweighted with CAMB", "", VERIFY_NOTE, "",
-                _md_table(VERIFY_HEAD, verify_rows(summary)), ""]
-    out += ["## Figures", ""]
-    for key, caption in (("posteriors", "Σmν,eff posteriors"), ("tension_bars", "tension bars"),
-                         ("triangle_lcdm", "ΛCDM triangle")):
-        if figs.get(key):
-            out += [f"![{caption}]({figs[key]})", ""]
-    for name in summary["hypotheses"]:
-        if name != "lcdm" and figs.get(f"triangle_{name}"):
-            out += [f"![{SHORT[name]} over ΛCDM]({figs[f'triangle_{name}']})", ""]
-    out += ["## Robustness variants", "", _md_table(ENTRY_HEAD, _entry_rows(summary["variants"])),
-            "", "## τ-prior ladder", "",
-            _md_table(ENTRY_HEAD, _entry_rows(summary["hypotheses"]["tau"].get("ladder", {}))), "",
-            "## The review's claims beside numass's measurements", "",
-            _md_table(CLAIMS_HEAD, claims_rows(summary)), ""]
-    out += published_section.render_md(summary, _md_table) + ["## Data", ""]
-    out += [_md_table(DATA_HEAD, data_rows(summary))]
-    out += ["", "## Priors", "", _md_table(["job", "parameter", "prior (Cobaya)"], [
-        [job, p, json.dumps(v)] for job, pri in summary["priors"].items() for p, v in pri.items()]),
-            "", "## Settings and software", "", _md_table(["setting", "value"], settings_rows(summary)),
-            "", _md_table(["package", "version"], [[k, v] for k, v in summary["software"].items()]),
-            ""]
-    return "\n".join(out)
+    lines = published_section.render_md(summary, _md_table)
+    return _template("compare_report.md").render(report=report_context(summary, figs),
+                                  published="".join(x + "\n" for x in lines))
 
 
 def write_report(summary: dict, out: str | Path) -> dict:
