@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from numass.compare.tasks import write_task_manifest
 from numass.compare.camb_check import apply_camb, camb_fingerprint, wants_camb_check
 from numass.compare.collect import collect
 from numass.compare.plan import Job, Settings
@@ -128,6 +129,8 @@ def _write(folder, job: Job, settings: Settings) -> None:
     (folder / "camb.json").write_text(json.dumps({
         "fingerprint": camb_fingerprint(job, settings), "status": "ok", "exact_backend": "camb",
         "camb_steps": 1, "n_camb_calls": 30, "seconds_per_camb_call": 3.0, "points": points}))
+    for part in ("posterior", "camb"):  # finished tasks carry their manifests
+        write_task_manifest(job, part, folder.parent, settings)
 
 
 @pytest.fixture()
