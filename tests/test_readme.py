@@ -195,7 +195,7 @@ COMMANDS: dict[str, Case] = {
     ". .venv/bin/activate": Case("text", check=_in_ci, why="shell; .ci/run does the same"),
     "pip install -e .": Case("text", check=_installs_the_numass_command,
                              why="installs from the registry; pyproject declares `numass`"),
-    "numass run": Case("run", ("--quick",), _files("numass-out"), QUICK, folder="numass-out"),
+    "numass run": Case("run", ("--quick",), _files("numass-out"), QUICK),
     'pip install -e ".[test]"': Case("text", check=_ci_installs_the_same,
                                      why="installs from the registry; .ci/run does the same"),
     "python -m pytest -q": Case("text", check=_ci_runs_the_test_command,
@@ -410,6 +410,9 @@ def test_readme_command(command, request, tmp_path, monkeypatch, capsys):
     assert rc == 0, f"`{command} {' '.join(case.extra)}` exited {rc}:\n{err[-3000:]}"
     for rel in case.outputs:
         assert (in_shared.path / rel).exists(), f"`{command}` did not write {rel}"
+    for rel in case.outputs:  # the shrinking option reached the run (README: recorded there)
+        if command.startswith(("numass run", "numass fit")) and rel.endswith("/summary.json"):
+            assert json.loads((in_shared.path / rel).read_text()).get("quick") is True, rel
     if case.check:
         case.check(out, str(in_shared.path / case.folder))
 
