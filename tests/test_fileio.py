@@ -43,6 +43,19 @@ def test_manifest_catches_a_damaged_file_and_other_settings(tmp_path):
         verify_manifest(tmp_path)
 
 
+def test_manifest_takes_paths_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """A relative output folder (numass compare's default, numass-compare/) names its files as
+    numass-compare/<job>/...: they must not be joined to the folder a second time."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "out" / "job"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "b.txt").write_text("b")
+    from pathlib import Path
+    write_manifest(Path("out/job"), [Path("out/job/a.txt"), "b.txt"])
+    assert sorted(verify_manifest(Path("out/job"))["files"]) == ["a.txt", "b.txt"]
+
+
 def _hold(folder, ready, release):
     with FolderLock(folder):
         ready.set()

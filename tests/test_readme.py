@@ -180,10 +180,6 @@ COMPARE_FILES = ("summary.json", "report.html", "report.md")
 QUICK = "--quick: nautilus 200 live points, n_eff 1000 (MCMC: R-1 < 0.1)"
 QUICK_COMPARE = ("--quick --only lcdm --camb-check none: one hypothesis with compare's quick "
                  "settings, no CAMB check")
-RELATIVE_OUT = ("a relative --out fails every compare task: compare.tasks.task_files gives "
-                "paths under --out, fileio.write_manifest joins them to the folder again "
-                "('numass-compare/lcdm/numass-compare/lcdm/job.json' not found)")
-
 
 def _files(folder: str, names=RUN_FILES) -> tuple[str, ...]:
     return tuple(f"{folder}/{n}" for n in names)
@@ -234,16 +230,14 @@ COMMANDS: dict[str, Case] = {
     "numass fit --model lscdm": Case("run", ("--quick",), _files("numass-fit-lscdm"), QUICK,
                                      slow=True),
     "numass compare": Case("run", ("--quick", "--only", "lcdm", "--camb-check", "none"),
-                           _files("numass-compare", COMPARE_FILES), QUICK_COMPARE,
-                           xfail=RELATIVE_OUT),
+                           _files("numass-compare", COMPARE_FILES), QUICK_COMPARE),
     "numass compare --quick --out quick-look": Case(
         "run", ("--only", "lcdm", "--camb-check", "none"), _files("quick-look", COMPARE_FILES),
-        "--only lcdm --camb-check none: one hypothesis", xfail=RELATIVE_OUT),
+        "--only lcdm --camb-check none: one hypothesis"),
     "numass compare --data full --out numass-compare-full": Case(
         "run", ("--quick", "--only", "lcdm", "--camb-check", "none"),
         _files("numass-compare-full", COMPARE_FILES),
-        QUICK_COMPARE + " (the full run takes 28 min)", data=True, slow=True,
-        xfail=RELATIVE_OUT),
+        QUICK_COMPARE + " (the full run takes 28 min)", data=True, slow=True),
     "numass profile --model lcdm --param mnu_eff --range=-0.35,0.2,12": Case(
         "run", ("--range=-0.35,0.2,3",), ("numass-profile/profile_mnu_eff.json",
                                           "numass-profile/profile_mnu_eff.png"),
@@ -260,7 +254,7 @@ COMMANDS: dict[str, Case] = {
     "numass report numass-compare": Case(
         "run", outputs=("numass-compare/report.html", "numass-compare/report.md"),
         needs=("numass compare",), why="re-renders the folder of `numass compare` above (its "
-                                       "report deleted first)", xfail=RELATIVE_OUT),
+                                       "report deleted first)"),
     "numass run --help": Case("run", check=_help_lists_the_options, why="as shown"),
     # -- speed --
     "python benchmarks/bench_theory.py": Case(

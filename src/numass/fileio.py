@@ -69,13 +69,17 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 def write_manifest(folder: str | Path, files: Iterable[str | Path], meta: dict | None = None,
                    name: str = MANIFEST) -> Path:
     """folder/<name>: {'files': {path relative to folder: sha256}, **meta}, written last and
-    atomically, so that its presence means every listed file was complete when it was written."""
+    atomically, so that its presence means every listed file was complete when it was written.
+    ``files``: absolute paths, paths relative to the working directory that lie in ``folder``
+    (e.g. out/job/summary.json), or paths relative to ``folder``."""
     folder = Path(folder)
+    home = folder.resolve()
     listed = {}
     for f in files:
-        p = Path(f)
-        p = p if p.is_absolute() else folder / p
-        listed[p.relative_to(folder).as_posix()] = sha256_file(p)
+        p = Path(f).absolute()  # a path that names the folder (relative to the working dir)...
+        if not p.resolve().is_relative_to(home):
+            p = home / f  # ...or one relative to the folder
+        listed[p.resolve().relative_to(home).as_posix()] = sha256_file(p)
     return atomic_write_json(folder / name, {"files": listed, **(meta or {})})
 
 
