@@ -177,7 +177,7 @@ class Case:
 
 RUN_FILES = ("summary.json", "triangle.png", "chains", "log.txt")
 COMPARE_FILES = ("summary.json", "report.html", "report.md")
-QUICK = "--quick: nautilus 200 live points, n_eff 1000 (MCMC: R-1 < 0.1)"
+QUICK = "--quick: nautilus 200 live points, n_eff 1000 (MCMC: R-1 < 0.1, bounds < 0.5)"
 QUICK_COMPARE = ("--quick --only lcdm --camb-check none: one hypothesis with compare's quick "
                  "settings, no CAMB check")
 

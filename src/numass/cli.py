@@ -132,13 +132,9 @@ def _datasets(data: str | None) -> list[str]:
     return resolve_data(data)[1]
 
 
-# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication)
-QUICK_NESTED = {"n_live": 200, "n_eff": 1000}
-QUICK_RMINUS1 = 0.1
-
-
 def cmd_run(args) -> int:
-    from numass.inference.pipeline import format_summary, output_lock, run_analysis
+    from numass.inference.pipeline import (QUICK_RMINUS1, format_summary, output_lock,
+                                            quick_options, run_analysis)
     from numass.report.plots import triangle_plot
 
     overrides = parse_overrides(args.fix, args.prior)
@@ -149,8 +145,7 @@ def cmd_run(args) -> int:
                                resume=not args.restart, rminus1=rminus1, seed=args.seed,
                                plot=triangle_plot, progress=say, convergence=convergence,
                                param_overrides=overrides or None, sampler=args.sampler,
-                               nested_options=QUICK_NESTED if args.quick else None,
-                               record={"quick": bool(args.quick)})
+                               **quick_options(args.quick))
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(format_summary(summary))
@@ -335,8 +330,8 @@ def _add_run_options(p) -> None:
     p.add_argument("--rminus1", type=_positive(float), default=None,
                    help="MCMC Gelman-Rubin stop, > 0 (default 0.01; --quick 0.1)")
     p.add_argument("--quick", action="store_true",
-                   help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: "
-                        "R-1 < 0.1), recorded in summary.json: a fast look, not for publication")
+                   help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: R-1 "
+                        "< 0.1, of the 95%% bounds < 0.5), recorded in summary.json: a fast look")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
                                                            "instead of resuming them")
@@ -526,8 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="numass", description="Weigh the explanations of the negative neutrino mass "
                                    "preference on public cosmological data.",
         epilog="exit status: 0 done; 1 a file could not be written (full disk, read-only "
-               "folder, --out naming a file) or `emulator validate` missed a target; 2 bad "
-               "input; 130 interrupted (Ctrl-C: the same command again resumes)")
+               "folder, --out naming a file), a compare task failed, or `emulator validate` "
+               "missed a target; 2 bad input, missing or corrupt data, a folder in use or "
+               "holding other settings; 130 interrupted (Ctrl-C: the same command resumes)")
     parser.add_argument("--version", action="version", version=f"numass {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

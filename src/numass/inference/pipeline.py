@@ -36,6 +36,17 @@ log = logging.getLogger("numass")
 EMBEDDED_DATASETS = list(EMBEDDED)
 
 
+# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication)
+QUICK_NESTED = {"n_live": 200, "n_eff": 1000}
+QUICK_RMINUS1, QUICK_RMINUS1_CL = 0.1, 0.5  # R-1 of the means and of the 95% bounds
+
+
+def quick_options(quick: bool) -> dict:
+    """run_analysis's sampler settings for --quick (and the record of it in summary.json)."""
+    return {"nested_options": QUICK_NESTED if quick else None, "record": {"quick": quick},
+            "mcmc_options": {"Rminus1_cl_stop": QUICK_RMINUS1_CL} if quick else None}
+
+
 def _say(progress, msg: str) -> None:
     if progress:
         progress(msg)
