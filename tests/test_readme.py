@@ -238,6 +238,11 @@ COMMANDS: dict[str, Case] = {
         "run", ("--quick", "--only", "lcdm", "--camb-check", "none"),
         _files("numass-compare-full", COMPARE_FILES),
         QUICK_COMPARE + " (the full run takes 28 min)", data=True, slow=True),
+    "numass forecast --out numass-forecast": Case(
+        "run", ("--experiments", "s4+s4_lensing+litebird_tau+desi_final", "--truths",
+                "lcdm_floor,w0wa", "--hypotheses", "lcdm,w0wa"),
+        ("numass-forecast/summary.json", "numass-forecast/report.html"),
+        "one combination, two truths, two hypotheses (the default: 4 x 7 x 6, ~2.5 min)"),
     "numass profile --model lcdm --param mnu_eff --range=-0.35,0.2,12": Case(
         "run", ("--range=-0.35,0.2,3",), ("numass-profile/profile_mnu_eff.json",
                                           "numass-profile/profile_mnu_eff.png"),
