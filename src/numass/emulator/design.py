@@ -52,10 +52,18 @@ W_SUM_MAX = -0.7
 # The transfer's lensing change is linear about A_L = 1 (theory/latetime.lensing_change): it
 # serves A_L within 0.2 of 1 (EE at l >= 30 reaches 0.08 sigma_CV at A_L ~ 1.4); no model samples
 # w0 together with A_L (w0wa has A_L = 1).
+# Below the box in wa, down to WA_MIN, the same transfer serves w0wa points with the reference's
+# wa clipped to the box's edge -3 (and w0 clipped as above): the posterior on the full data
+# piles against wa = -3 (DESI's prior and the box's edge), so a wider user prior needs the
+# theory there. w0 + wa < -3.6 there: dark energy is yet more negligible at z* than in the box.
+# WA_MIN = -5 lies below DESI's degeneracy line wa + 2.7 w0 ~ -2.9 for every served w0 <= 0.35
+# (-3.8 at w0 = 0.35), i.e. > 2 sigma(wa) below the line; the low-ell TT (late ISW) is
+# extrapolated along the move (transfer.low_ell_tt). Accuracy in docs/emulator.md.
 W0_MAX = 0.35
+WA_MIN = -5.0
 TILT, TILT_MAX = 2.7, -1.2
 A_L_RANGE = (0.8, 1.2)
-SERVED_BOX = {**BOX, "w": (BOX["w"][0], W0_MAX)}
+SERVED_BOX = {**BOX, "w": (BOX["w"][0], W0_MAX), "wa": (WA_MIN, BOX["wa"][1])}
 _IW, _IWA = PARAMS.index("w"), PARAMS.index("wa")
 
 
@@ -88,30 +96,33 @@ def as_params(row: np.ndarray) -> dict[str, float]:
 
 def by_transfer(x: np.ndarray) -> np.ndarray:
     """Boolean mask: rows of x (n, 10) outside the box that the late-time transfer serves
-    (w0 in (HIGH, W0_MAX], wa + TILT w0 <= TILT_MAX, A_L in A_L_RANGE, everything else inside
-    the box)."""
+    (w0 in (HIGH, W0_MAX] and/or wa in [WA_MIN, LOW), wa + TILT w0 <= TILT_MAX, A_L in
+    A_L_RANGE, everything else inside the box)."""
     x = np.atleast_2d(x)
     ref = reference_rows(x)
     a_l = x[:, PARAMS.index("A_L")]
-    return (x[:, _IW] > HIGH[_IW]) & (x[:, _IW] <= W0_MAX) & in_box(ref) \
-        & (x[:, _IWA] + TILT * x[:, _IW] <= TILT_MAX) & (a_l >= A_L_RANGE[0]) \
-        & (a_l <= A_L_RANGE[1])
+    w, wa = x[:, _IW], x[:, _IWA]
+    return ((w > HIGH[_IW]) | (wa < LOW[_IWA])) & (w <= W0_MAX) & (wa >= WA_MIN) & in_box(ref) \
+        & (wa + TILT * w <= TILT_MAX) & (a_l >= A_L_RANGE[0]) & (a_l <= A_L_RANGE[1])
 
 
 def reference_rows(x: np.ndarray) -> np.ndarray:
-    """The transfer's reference rows: w0 moved to the box's upper edge (a copy)."""
+    """The transfer's reference rows: w0 moved to the box's upper edge, wa to its lower edge
+    (where beyond them; a copy)."""
     ref = np.array(np.atleast_2d(x), dtype=float)
     ref[:, _IW] = np.minimum(ref[:, _IW], HIGH[_IW])
+    ref[:, _IWA] = np.maximum(ref[:, _IWA], LOW[_IWA])
     return ref
 
 
 def served_w0wa(w, wa) -> np.ndarray:
     """Boolean mask: (w0, wa) pairs the 'emulator' backend serves when every other parameter is
     inside the box (and A_L in A_L_RANGE, as in every w0wa model): the box with w0 + wa <
-    W_SUM_MAX, and the transfer's band beyond w0 = -0.2 (for a prior volume)."""
+    W_SUM_MAX, and the transfer's band beyond w0 = -0.2 and below wa = -3 (for a prior
+    volume)."""
     w, wa = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(wa, dtype=float))
     (wlo, whi), (alo, ahi) = BOX["w"], BOX["wa"]
-    in_wa = (wa >= alo) & (wa <= ahi)
-    box = (w >= wlo) & (w <= whi) & in_wa & (w + wa < W_SUM_MAX)
-    band = (w > whi) & (w <= W0_MAX) & in_wa & (wa + TILT * w <= TILT_MAX) & (w + wa < W_SUM_MAX)
+    box = (w >= wlo) & (w <= whi) & (wa >= alo) & (wa <= ahi) & (w + wa < W_SUM_MAX)
+    band = ((w > whi) | (wa < alo)) & (w >= wlo) & (w <= W0_MAX) & (wa >= WA_MIN) \
+        & (wa <= ahi) & (wa + TILT * w <= TILT_MAX) & (w + wa < W_SUM_MAX)
     return box | band

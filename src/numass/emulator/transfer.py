@@ -1,8 +1,9 @@
-"""The emulator beyond its box in w0: the late-time transfer.
+"""The emulator beyond its box in w0 and wa: the late-time transfer.
 
-A w0wa point with w0 in (-0.2, design.W0_MAX] and every other coordinate inside the box is
-computed from a REFERENCE inside the box: the same early universe (ω_b, ω_c, Σmν, n_s, A_s, τ,
-A_L), the same θ_MC, and w0 moved to the box's edge -0.2 (wa unchanged), computed by the emulator.
+A w0wa point with w0 in (-0.2, design.W0_MAX] and/or wa in [design.WA_MIN, -3) and every other
+coordinate inside the box is computed from a REFERENCE inside the box: the same early universe
+(ω_b, ω_c, Σmν, n_s, A_s, τ, A_L), the same θ_MC, and w0 moved to the box's edge -0.2, wa to its
+edge -3 (each only where beyond it), computed by the emulator.
 The reference is carried to the target with the late-time engine's pieces (theory/latetime.py,
 carry_lensing; batched in theory/latetime_batch.py, carry_rows):
 
@@ -19,7 +20,8 @@ The transfer leaves out the late ISW and the dark-energy perturbations (PPF) on 
 which change TT at ℓ ≲ 30, where the low-ℓ TT likelihood looks (up to 0.12 σ_CV and 1.5 in its
 χ² at w0 = 0.3). There TT comes instead from the emulator itself, extrapolated in w0 by the
 quadratic through its values at the reference's w0 and 0.1 and 0.2 below it (all in the box; the
-emulator is a smooth polynomial there, and this part of TT a smooth function of w0): ℓ < 30
+emulator is a smooth polynomial there, and this part of TT a smooth function of w0); a move in wa
+is extrapolated the same way along the move, back into the box (low_ell_tt): ℓ < 30
 extrapolated, ℓ >= 40 transferred, a linear blend between (errors in docs/emulator.md). TE and EE
 below ℓ = 30 (the reionization bump; no numass likelihood uses them) stay the reference's. The background (H0, distances, r_d, θ*) is numass's own for the target, exact
 as inside the box.
@@ -40,6 +42,9 @@ from numass.theory.products import TheoryProducts
 _DENS = ("ombh2", "omch2", "mnu", "nnu", "w", "wa")
 ISW_LMAX, ISW_BLEND = 30, 40  # TT: extrapolated below ISW_LMAX, blended up to ISW_BLEND
 W0_STEP = 0.1
+# one extrapolation step in wa (low_ell_tt): the late ISW responds to wa about a third as much
+# as to w0 (w = w0 + wa z/(1+z), and the ISW comes from z < 1)
+WA_STEP = 0.3
 # The nonlinear power's response to the growth ratio (theory/nl_response.py) at half its A_s
 # response: all of it over-corrects C_L^φφ at L ~ 800-1250 (CAMB at six points: -0.39% -> +0.14%
 # at (w0, wa) = (0.1, -1.5), +0.29% -> -0.35% at (0.3, -2.95); HMcode's halos follow the growth
@@ -52,16 +57,25 @@ def nl_factor(growth_sq):
     return growth_factor_with_response(growth_sq, NL_WEIGHT)
 
 
-def low_ell_tt(emulator, ref_rows: np.ndarray, w0: np.ndarray) -> np.ndarray:
-    """TT D_ℓ on ℓ = LMIN..ISW_BLEND-1 at w0 (n,), from the emulator at the reference rows
-    (n, 10) and W0_STEP, 2 W0_STEP below them in w0: the quadratic through the three."""
+def low_ell_tt(emulator, ref_rows: np.ndarray, w0: np.ndarray, wa=None) -> np.ndarray:
+    """TT D_ℓ on ℓ = LMIN..ISW_BLEND-1 at (w0, wa) (n,; wa None: the references'), from the
+    emulator at the reference rows (n, 10) and one and two steps back from the target through
+    them into the box: the quadratic through the three. A move in w0 alone steps W0_STEP in w0;
+    a move with wa steps along the move, W0_STEP and WA_STEP being one step's length in each."""
     from numass.emulator.batch import predict_low_tt
 
-    iw = design.PARAMS.index("w")
-    stack = np.vstack([ref_rows - np.eye(len(design.PARAMS))[iw] * j * W0_STEP
-                       for j in range(3)])
+    iw, iwa = design.PARAMS.index("w"), design.PARAMS.index("wa")
+    dw = np.asarray(w0, dtype=float) - ref_rows[:, iw]
+    dwa = np.zeros(len(dw)) if wa is None else np.asarray(wa, dtype=float) - ref_rows[:, iwa]
+    length = np.hypot(dw / W0_STEP, dwa / WA_STEP)
+    w_only = dwa == 0.0  # the w0 transfer as it was, to the bit
+    s = np.where(w_only, dw / W0_STEP, length)[:, None]
+    step = np.zeros_like(ref_rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step[:, iw] = np.where(w_only, W0_STEP, dw / length)
+        step[:, iwa] = np.where(w_only, 0.0, dwa / length)
+    stack = np.vstack([ref_rows - j * step for j in range(3)])
     f0, f1, f2 = np.split(predict_low_tt(emulator, stack, ISW_BLEND), 3)
-    s = ((np.asarray(w0, dtype=float) - ref_rows[:, iw]) / W0_STEP)[:, None]
     return f0 + s * (f0 - f1) + s * (s + 1) / 2 * (f0 - 2 * f1 + f2)
 
 
@@ -81,6 +95,7 @@ def reference_params(p: dict, row: np.ndarray) -> dict:
     ref_row = design.reference_rows(row)[0]
     ref["cosmomc_theta"] = float(ref_row[design.PARAMS.index("theta_MC_100")]) / 100.0
     ref["w"] = float(ref_row[design.PARAMS.index("w")])
+    ref["wa"] = float(ref_row[design.PARAMS.index("wa")])
     return ref
 
 
@@ -105,7 +120,7 @@ def transfer_compute(backend, params: dict, p: dict, row: np.ndarray,
                                            p["ombh2"] + p["omch2"], p["A_L"],
                                            nl_factor)
         blend_low_tt(spectra.tt, low_ell_tt(backend.emulator, design.reference_rows(row),
-                                            np.array([p["w"]]))[0])
+                                            np.array([p["w"]]), np.array([p["wa"]]))[0])
         derived["sigma8"] = sigma8
         derived["S8"] = sigma8 * float(np.sqrt(derived["omegam"] / 0.3))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
@@ -127,6 +142,7 @@ class TransferRows:
     ok: np.ndarray
     ref_rows: np.ndarray  # the references' design rows
     w0: np.ndarray  # the targets' w0
+    wa: np.ndarray  # the targets' wa
 
 
 def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens, idx: np.ndarray,
@@ -142,6 +158,7 @@ def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens
     dens_t = take_rows(dens, idx)
     sub = {k: p[k][idx] for k in _DENS}
     sub["w"] = ref_rows[idx, design.PARAMS.index("w")]
+    sub["wa"] = ref_rows[idx, design.PARAMS.index("wa")]
     dens_r = batch_densities(sub)
     h_r = emulated_h0(emulator, ref_rows[idx], dens_r, accuracy,
                       None if h_emu is None else h_emu[idx]) / 100.0
@@ -152,7 +169,7 @@ def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens
     else:
         h_t, ok = p["H0"][idx] / 100.0, np.ones(len(idx), dtype=bool)
     return TransferRows(idx, dens_t, dens_r, h_t, h_r, ok & np.isfinite(h_r) & np.isfinite(h_t),
-                        ref_rows[idx], p["w"][idx])
+                        ref_rows[idx], p["w"][idx], p["wa"][idx])
 
 
 def carry_batch(emulator, spectra, sigma8: np.ndarray, rows: TransferRows,
@@ -172,7 +189,7 @@ def carry_batch(emulator, spectra, sigma8: np.ndarray, rows: TransferRows,
         _, sigma8[idx] = carry_rows(spectra, idx, bg_t, bg_r, local, ocb, rows.h_t[local],
                                     rows.h_r[local], p["A_L"][idx], np.ones(len(idx)),
                                     sigma8[idx], nl_weight=NL_WEIGHT)
-        low = low_ell_tt(emulator, rows.ref_rows[local], rows.w0[local])
+        low = low_ell_tt(emulator, rows.ref_rows[local], rows.w0[local], rows.wa[local])
         tt = spectra.tt[idx]
         blend_low_tt(tt, low)
         spectra.tt[idx] = tt
