@@ -52,8 +52,9 @@ def batch_size(n_live: int) -> int:
 def emulator_box(post) -> dict[str, tuple[float, float]]:
     """The emulator's served box on the sampled parameters it names (emulated backends only;
     Sigma m_nu,eff's |value| <= 0.6 eV covers every prior of it): the training box, with w0 up
-    to design.W0_MAX, where the late-time transfer serves the 'emulator' backend's w0wa points
-    (emulator/transfer.py; outside its band in wa the points get -inf, as w0 + wa >= -0.7 does)."""
+    to design.W0_MAX and wa down to design.WA_MIN, where the late-time transfer serves the
+    'emulator' backend's w0wa points (emulator/transfer.py; outside its band in wa the points get
+    -inf, as w0 + wa >= -0.7 does; a prior wider than DESI's wa >= -3 is sampled down to -5)."""
     if "emulator" not in post.backend_name:
         return {}
     from numass.emulator import design
