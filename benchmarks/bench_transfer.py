@@ -1,12 +1,13 @@
-"""The emulator's late-time transfer (w0 beyond the box) against fresh CAMB runs.
+"""The emulator's late-time transfer (w0 or wa beyond the box) against fresh CAMB runs.
 
     python benchmarks/bench_transfer.py [--n 24] [--n-chi2 12] [--seed 4242] [--workers 2]
-                                        [--json out.json]
+                                        [--json out.json] [--wa-below]
 
 Draws ``--n`` points in the region the transfer serves (emulator/design.py: w0 in (-0.2, 0.35],
-wa in [-3, -1.2 - 2.7 w0], A_L in [0.8, 1.2], the other seven parameters in the core of the
-emulator's box as ``numass emulator validate`` draws them) and ``--n-chi2`` points with Planck-like early-universe
-parameters (validate.posterior_points) and (w0, wa) in the same region. CAMB (numass's
+wa in [-3, -1.2 - 2.7 w0]; with --wa-below w0 in [-0.6, 0.35], wa in [WA_MIN, -3)), A_L in
+[0.8, 1.2], the other seven parameters in the core of the emulator's box as ``numass emulator
+validate`` draws them) and ``--n-chi2`` points with Planck-like early-universe parameters
+(validate.posterior_points) and (w0, wa) in the same region. CAMB (numass's
 CambBackend, the emulator's training settings) runs at the H0 numass gives the target's θ_MC (so
 CAMB's own H0(θ_MC) search, which fails for some w0 > 0.3, is not needed; numass's θ_MC is CAMB's
 to ~1e-5 in H0). Prints the spectra errors (as validate.cv_errors), σ8, the emulator's own error
@@ -29,16 +30,21 @@ NEED = frozenset({"spectra", "background"})
 SL = slice(targets.LMIN, targets.LMAX + 1)
 
 
-def served_points(x: np.ndarray, seed: int, band=(-np.inf, np.inf), a_l: bool = True
-                  ) -> np.ndarray:
-    """x with (w0, wa) drawn uniformly in the transfer's region (rejection), wa + 2.7 w0 within
-    ``band`` as well; A_L uniform in the transfer's range (``a_l``) or kept."""
+# (w0, wa) drawn in: the region beyond the box in w0, or (--wa-below) the one below it in wa
+W0_REGION = ((-0.2, 0.35), (-3.0, -0.5))
+WA_REGION = ((-0.6, 0.35), (design.WA_MIN, -3.0))
+
+
+def served_points(x: np.ndarray, seed: int, band=(-np.inf, np.inf), a_l: bool = True,
+                  region=W0_REGION) -> np.ndarray:
+    """x with (w0, wa) drawn uniformly in ``region`` of the transfer's (rejection), wa + 2.7 w0
+    within ``band`` as well; A_L uniform in the transfer's range (``a_l``) or kept."""
     rng = np.random.default_rng(seed)
     x = x.copy()
     iw, iwa = design.PARAMS.index("w"), design.PARAMS.index("wa")
     for i in range(len(x)):
         while True:
-            w, wa = rng.uniform(design.HIGH[iw], design.W0_MAX), rng.uniform(-3.0, -0.5)
+            w, wa = rng.uniform(*region[0]), rng.uniform(*region[1])
             t = wa + design.TILT * w
             if t <= design.TILT_MAX and band[0] <= t <= band[1]:
                 x[i, iw], x[i, iwa] = w, wa
@@ -129,15 +135,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--wa-below", action="store_true", help="draw (w0, wa) below the box in "
+                    "wa: w0 in [-0.6, 0.35], wa in [WA_MIN, -3)")
     ap.add_argument("--chi2-band", default=None, help="LO,HI: the chi2 points' wa + 2.7 w0 "
                     "within it (e.g. -3.4,-2.2: where the w0wa posterior lies)")
     a = ap.parse_args()
     from numass.emulator.backend import EmulatorBackend
 
     emu = EmulatorBackend()
-    x = served_points(design.latin_hypercube(a.n, a.seed, shrink=0.5), a.seed + 1)
+    region = WA_REGION if a.wa_below else W0_REGION
+    x = served_points(design.latin_hypercube(a.n, a.seed, shrink=0.5), a.seed + 1, region=region)
     band = tuple(map(float, a.chi2_band.split(","))) if a.chi2_band else (-np.inf, np.inf)
-    xc = served_points(posterior_points(a.n_chi2, a.seed + 2), a.seed + 3, band, a_l=False)
+    xc = served_points(posterior_points(a.n_chi2, a.seed + 2), a.seed + 3, band, a_l=False,
+                       region=region)
     pred = [emu.compute(design.as_params(r), NEED) for r in x]
     predc = [emu.compute(design.as_params(r), NEED) for r in xc]
     refs, refc = design.reference_rows(x), design.reference_rows(xc)

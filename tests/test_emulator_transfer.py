@@ -39,6 +39,31 @@ def test_served_region():
     assert design.SERVED_BOX["w"] == (-1.6, design.W0_MAX) and design.W0_MAX >= 0.2
 
 
+def test_served_below_the_box_in_wa():
+    """wa in [WA_MIN, -3): the reference's wa is the box's edge -3 (w0 clipped as before)."""
+    pts = [(-0.5, -4.0), (0.2, -4.5), (-1.6, -5.0), (0.35, -5.0), (-0.5, -5.01), (0.4, -4.0),
+           (-0.5, -2.9)]
+    rows = np.array([_row(w=w, wa=wa) for w, wa in pts])
+    assert design.by_transfer(rows).tolist() == [True] * 4 + [False] * 3
+    ref = design.reference_rows(rows)
+    iw, iwa = design.PARAMS.index("w"), design.PARAMS.index("wa")
+    assert ref[:, iwa].tolist() == [-3.0] * 6 + [-2.9]
+    assert ref[:, iw].tolist() == [-0.5, -0.2, -1.6, -0.2, -0.5, -0.2, -0.5]
+    assert design.served_w0wa([w for w, _ in pts], [wa for _, wa in pts]).tolist() == \
+        [True] * 4 + [False, False, True]
+    assert design.SERVED_BOX["wa"] == (design.WA_MIN, 1.0) and design.WA_MIN <= -4.0
+
+
+def test_continuous_at_the_wa_edge(emu):
+    for w in (-0.6, 0.1):
+        edge = emu.compute({**BASE, "w": w, "wa": -3.0}, NEED)
+        just = emu.compute({**BASE, "w": w, "wa": -3.0 - 1e-7}, NEED)
+        for k in ("tt", "te", "ee", "pp"):
+            a, b = getattr(edge.spectra, k)[2:], getattr(just.spectra, k)[2:]
+            assert np.max(np.abs(a - b)) < 1e-5 * np.max(np.abs(a)), (w, k)
+        assert abs(just.derived["sigma8"] / edge.derived["sigma8"] - 1) < 1e-5
+
+
 def test_continuous_at_the_box_edge_and_same_D_M_star(emu):
     edge = emu.compute({**BASE, "w": -0.2, "wa": -2.0}, NEED)
     just = emu.compute({**BASE, "w": -0.2 + 1e-7, "wa": -2.0}, NEED)
@@ -63,20 +88,22 @@ def test_outside_the_band_is_refused(emu):
 
 
 def test_batch_equals_per_point_and_leaves_the_box_untouched(emu):
-    pts = [(-0.5, -1.0), (0.05, -2.4), (-0.9, 0.1), (0.3, -2.9), (0.2, -1.2), (-0.2, -2.0)]
+    pts = [(-0.5, -1.0), (0.05, -2.4), (-0.9, 0.1), (0.3, -2.9), (0.2, -1.2), (-0.2, -2.0),
+           (-0.5, -4.0), (0.2, -4.5), (-0.5, -5.5)]
     params = {k: np.full(len(pts), v) for k, v in BASE.items()}
     params["w"], params["wa"] = np.array(pts).T
     out = emu.compute_batch(params, NEED, accuracy="exact")
-    assert out.ok.tolist() == [True, True, True, True, False, True]
+    assert out.ok.tolist() == [True, True, True, True, False, True, True, True, False]
     inbox = np.array([0, 2, 5])
-    boxed = {**params, "w": np.where(params["w"] > -0.2, -1.0, params["w"]),
-             "wa": np.where(params["w"] > -0.2, 0.0, params["wa"])}
+    moved = (params["w"] > -0.2) | (params["wa"] < -3.0)
+    boxed = {**params, "w": np.where(moved, -1.0, params["w"]),
+             "wa": np.where(moved, 0.0, params["wa"])}
     alone = emu.compute_batch(boxed, NEED, accuracy="exact")  # the same rows, all in the box
     for k in ("tt", "te", "ee", "pp"):  # bit-identical in the box, whatever the batch holds
         assert np.array_equal(getattr(out.spectra, k)[inbox], getattr(alone.spectra, k)[inbox])
     for k in out.derived:
         assert np.array_equal(out.derived[k][inbox], alone.derived[k][inbox]), k
-    for i in (1, 3):
+    for i in (1, 3, 6, 7):
         one = emu.compute({**BASE, "w": pts[i][0], "wa": pts[i][1]}, NEED)
         for k in ("tt", "te", "ee", "pp"):
             a, b = getattr(out.spectra, k)[i][2:], getattr(one.spectra, k)[2:]
@@ -92,7 +119,7 @@ def test_batch_equals_per_point_and_leaves_the_box_untouched(emu):
     np.testing.assert_allclose(fast.derived["H0"][out.ok], out.derived["H0"][out.ok], rtol=1e-7)
 
 
-CAMB_POINTS = [(0.1, -1.5), (0.3, -2.95)]
+CAMB_POINTS = [(0.1, -1.5), (0.3, -2.95), (0.2, -4.2)]
 
 
 @pytest.mark.slow
