@@ -145,3 +145,12 @@ def test_against_fresh_camb_in_the_new_region(emu, w, wa):
         lik = get_likelihood(lik_id)
         d = lik.chi2(ours) - lik.chi2(camb)
         assert abs(d) < tol, (lik_id, d)
+
+
+def test_a_wider_wa_prior_is_sampled_to_wa_min_and_its_edge_is_the_priors():
+    from numass.compare.prior_edges import edge_source
+
+    assert design.SERVED_BOX["wa"][0] == design.WA_MIN == -5.0
+    kind, why = edge_source("wa", "lo", -5.0, (-5.0, 2.0), True, 6.0)
+    assert kind == "prior" and "emulator box" in why
+    assert edge_source("wa", "lo", -3.0, (-3.0, 2.0), True, 4.0)[0] == "prior"
