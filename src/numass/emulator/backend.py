@@ -7,8 +7,9 @@ which is then computed by the background code), A_lens (an exact factor on C_L^p
 N_eff = 3.044, one massive eigenstate and T_CMB = 2.7255 fixed as in training. A point outside the
 box raises TheoryError (a sampler gets -inf there) saying which parameter is out, unless
 ``fallback="camb"``, which sends it to the CAMB backend; w0 beyond the box up to design.W0_MAX
-(all else inside) is served by the late-time transfer from the box's edge (emulator/transfer.py). BB is not emulated (zeros): no numass
-likelihood uses it.
+and wa below it down to design.WA_MIN (all else inside) are served by the late-time transfer
+from the box's edges (emulator/transfer.py). BB is not emulated (zeros): no numass likelihood
+uses it.
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class EmulatorBackend(Backend):
         row = self._design_row(p)
         why = self.outside(row)
         if why is not None:
-            if design.by_transfer(row)[0]:  # w0 beyond the box: the late-time transfer
+            if design.by_transfer(row)[0]:  # w0/wa beyond the box: the late-time transfer
                 from numass.emulator.transfer import transfer_compute
 
                 return transfer_compute(self, params, p, row, need)

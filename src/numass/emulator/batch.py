@@ -147,7 +147,7 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
     accuracy = accuracy or batch_accuracy(backend)
     rows = design_rows(p, dens, accuracy)
     finite = np.all(np.isfinite(rows), axis=1)
-    ext = np.flatnonzero(ok & finite & design.by_transfer(rows))  # w0 beyond the box
+    ext = np.flatnonzero(ok & finite & design.by_transfer(rows))  # w0/wa beyond the box
     ok &= design.in_box(rows) & finite
     ok[ext] = True
     rows[ext] = design.reference_rows(rows[ext])  # emulated at the references
