@@ -123,8 +123,11 @@ def _camb_rows(x: np.ndarray, workers: int) -> list[dict]:
 
     from numass.emulator.generate import camb_point
 
+    if workers <= 1:  # in this process: a forked child of a process that has already run
+        return [camb_point(row) for row in x]  # CAMB (OpenMP) can deadlock, e.g. in a test run
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // workers)))
-    with get_context("fork").Pool(workers) as pool:
+    # spawned, not forked: the same deadlock when this process ran CAMB before
+    with get_context("spawn").Pool(workers) as pool:
         return pool.map(camb_point, list(x), chunksize=1)
 
 
