@@ -219,3 +219,27 @@ def test_emulator_validate_exits_1_when_a_target_is_missed(capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("verdict: ")
     assert code == (0 if last.startswith("verdict: PASS") else 1)
+
+
+def test_a_run_folder_refuses_other_data(tmp_path, data_dir):
+    """Results on the embedded DESI DR2 table and on the data files are never mixed in one
+    folder: the rerun on other data (or on changed files) is refused, --restart starts afresh."""
+    import shutil
+
+    from numass.errors import InputError
+    from numass.inference.pipeline import prepared_folder
+
+    files = tmp_path / "data"
+    shutil.copytree(data_dir / "desi_bao_dr2", files / "desi_bao_dr2")
+    empty, out = tmp_path / "empty", tmp_path / "out"
+    empty.mkdir()
+    ids = ["desi-dr2-bao", "cmb-compressed"]
+    prepared_folder(out, ids, str(empty), resume=True)  # the embedded table
+    prepared_folder(out, ids, str(empty), resume=True)  # the same data: fine
+    with pytest.raises(InputError, match="the embedded table -> the files in desi_bao_dr2"):
+        prepared_folder(out, ids, str(files), resume=True)
+    prepared_folder(out, ids, str(files), resume=False)  # --restart
+    victim = sorted(p for p in (files / "desi_bao_dr2").rglob("*") if p.is_file())[0]
+    victim.write_bytes(victim.read_bytes() + b"\n")
+    with pytest.raises(InputError, match="changed"):
+        prepared_folder(out, ids, str(files), resume=True)

@@ -67,8 +67,9 @@ def test_chains_readable_by_getdist(embedded_run):
     assert abs(mean - s["mnu_eff"]["mean"]) < 0.2 * s["mnu_eff"]["std"]
 
 
-def test_rerun_resumes_instead_of_restarting(embedded_run):
+def test_rerun_resumes_instead_of_restarting(embedded_run, monkeypatch):
     out, s = embedded_run
+    monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)  # the run's own (embedded) data
     t0 = time.time()
     assert main(["run", "--out", str(out), "--seed", "11", "--sampler", "mcmc"]) == 0
     s2 = json.loads((out / "summary.json").read_text())
@@ -86,10 +87,13 @@ RESULT_KEYS = ("mnu_eff", "params", "bestfit", "tension_sigma", "tension_sigma_p
                "ln_evidence", "n_eff", "n_samples", "n_calls")
 
 
-def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path):
+def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path, monkeypatch):
     """Ctrl-C during nested sampling (the default sampler) ends with status 130 and a
     checkpoint from which the rerun reaches exactly the numbers of an uninterrupted run."""
     env = {k: v for k, v in os.environ.items() if k != "NUMASS_DATA_DIR"}
+    # the reruns below run in this process: on the same (embedded) data as the interrupted run
+    monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no user data directory
     cut, whole = tmp_path / "cut", tmp_path / "whole"
     run = [sys.executable, "-m", "numass.cli", "run", "--quick", "--seed", "7", "--out"]
     proc = subprocess.Popen(run + [str(cut)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -111,7 +115,8 @@ def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path):
     assert {k: resumed[k] for k in RESULT_KEYS} == {k: reference[k] for k in RESULT_KEYS}
 
 
-def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path):
+def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path, monkeypatch):
+    monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)  # the rerun: the same (embedded) data
     out = tmp_path / "interrupted"
     chain = out / "chains" / "numass.1.txt"
     env = {k: v for k, v in os.environ.items() if k != "NUMASS_DATA_DIR"}

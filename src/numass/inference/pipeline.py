@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import math
 import time
@@ -50,6 +51,49 @@ def quick_options(quick: bool) -> dict:
 def _say(progress, msg: str) -> None:
     if progress:
         progress(msg)
+
+
+DATA_RECORD = "data_sources.json"  # what the folder's results were computed on
+
+
+def _source_change(old: dict, new: dict) -> str:
+    """'the embedded table -> the files in desi_bao_dr2', or which files changed."""
+    def text(src: dict) -> str:
+        if src.get("source") == "files":
+            return f"the files in {src.get('folder')}"
+        return {"embedded": "the embedded table"}.get(src.get("source"), str(src.get("source")))
+
+    if old.get("source") == new.get("source") == "files":
+        changed = sorted(f for f in set(old.get("files", {})) | set(new.get("files", {}))
+                         if old.get("files", {}).get(f) != new.get("files", {}).get(f))
+        return f"{text(new)}: {', '.join(changed) or 'the folder'} changed (sha256)"
+    return f"{text(old)} -> {text(new)}"
+
+
+def prepared_folder(out, datasets: list[str], data_dir, resume: bool) -> Path:
+    """The output folder, made, and checked against the data its earlier results were computed
+    on (out/data_sources.json: the data set ids and each one's source, the embedded table or the
+    files with their sha256): resuming on other data is refused, never mixed."""
+    from numass.fileio import atomic_write_json
+    from numass.likelihoods.sources import data_sources
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not mpi.is_main_process():
+        return out
+    record = {"datasets": sorted(datasets), "sources": data_sources(datasets, data_dir)}
+    try:
+        old = json.loads((out / DATA_RECORD).read_text())
+    except (OSError, ValueError):
+        old = None
+    if resume and old is not None and old != record:
+        what = [f"{i}: {_source_change(old['sources'].get(i, {}), src)}"
+                for i, src in record["sources"].items() if old.get("sources", {}).get(i) != src]
+        what = what or [f"data sets {', '.join(old.get('datasets', []))} -> {', '.join(datasets)}"]
+        raise InputError(f"{out} holds results computed on other data ({'; '.join(what)}); use "
+                         f"--restart to discard them, or another --out folder")
+    atomic_write_json(out / DATA_RECORD, record)
+    return out
 
 
 def profile_at(info: dict, param: str, value: float, start: dict, widths: dict) -> dict:
@@ -224,8 +268,7 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
     means converge). ``record``: extra fields for summary.json (the CLI's {'quick': True})."""
     t0 = time.time()
     datasets = datasets or EMBEDDED_DATASETS
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepared_folder(out, datasets, data_dir, resume)
     info = build_info(model, datasets, backend=backend, data_dir=data_dir, fixed=fixed,
                       likelihood_options=likelihood_options, param_overrides=param_overrides)
     widths, refs = proposal_widths(info), proposal_refs(info)
