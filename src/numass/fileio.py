@@ -58,6 +58,14 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Pat
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default))
 
 
+def read_json(path: str | Path) -> Any:
+    """A JSON file's content; None when it is missing or unreadable (unfinished work)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -144,5 +152,5 @@ class FolderLock:
 
 
 __all__ = ["FolderLock", "MANIFEST", "ManifestError", "atomic_write_bytes", "atomic_write_json",
-           "atomic_write_text", "read_manifest", "sha256_file", "verify_manifest",
+           "atomic_write_text", "read_json", "read_manifest", "sha256_file", "verify_manifest",
            "write_manifest"]

@@ -14,7 +14,8 @@ from numass.compare.plan import Job, Settings
 from numass.compare.prior_edges import chain_prior_bounded
 from numass.compare.provenance import citations, priors, software_versions
 from numass.compare.published import published_block
-from numass.compare.tasks import check_task, read_json
+from numass.compare.tasks import check_task
+from numass.fileio import read_json
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.inference.results import run_sampler
 from numass.stats import FLOORS, format_bayes

@@ -26,7 +26,6 @@ numass uses (MCMC chains lose their first 30%, nested-sampling chains nothing).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 
 from numass.emulator import design
 from numass.errors import InputError
+from numass.fileio import read_json
 from numass.inference.results import load_chains
 
 N_BINS = 30  # bins of the weighted histogram over the sampled range
@@ -164,10 +164,7 @@ def chain_prior_bounded(folder: str | Path, threshold: float = EDGE_DENSITY) -> 
     or the nested sampler's .ranges file); w0 + wa is checked against the emulator's cut."""
     folder = Path(folder)
     s = load_chains(folder)
-    try:
-        summary = json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError):
-        summary = {}
+    summary = read_json(folder / "summary.json") or {}
     columns, priors = {}, {}
     for p in s.paramNames.names:
         if p.isDerived:

@@ -19,21 +19,14 @@ from numass.compare.collect import collect
 from numass.compare.executor import run_tasks
 from numass.compare.plan import (CHECK_SETTINGS, Job, Settings, apply_overrides, data_sources,
                                  plan, select)
-from numass.compare.tasks import MANIFEST_FILE, STATE_FILE, job_sampler, read_json
+from numass.compare.tasks import MANIFEST_FILE, STATE_FILE, job_sampler
 from numass.errors import InputError
-from numass.fileio import atomic_write_json
+from numass.fileio import atomic_write_json, read_json
 from numass.likelihoods import resolve_data
 
 RUN_RECORD = "run.json"
 # what a comparison writes at the top of its folder (discarded by restart)
 TOP_LEVEL = ("summary.json", "report.html", "report.md", "figures", RUN_RECORD)
-
-
-def json_default(o):
-    try:
-        return float(o)
-    except (TypeError, ValueError):
-        return str(o)
 
 
 @dataclass
@@ -208,4 +201,4 @@ def run_comparison(data: str | None = "embedded", out: str | Path = "numass-comp
     return result
 
 
-__all__ = ["ComparisonResult", "json_default", "run_comparison"]
+__all__ = ["ComparisonResult", "run_comparison"]

@@ -29,8 +29,8 @@ from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_ca
 from numass import __version__
 from numass.compare.plan import CHECK_SETTINGS, Job, Settings, data_sources, needs_spectra
 from numass.errors import InputError, NumassError
-from numass.fileio import (ManifestError, atomic_write_json, atomic_write_text, verify_manifest,
-                           write_manifest)
+from numass.fileio import (ManifestError, atomic_write_json, atomic_write_text, read_json,
+                        verify_manifest, write_manifest)
 from numass.inference.batch_posterior import batched_backend
 from numass.inference.evidence import importance_evidence, log_evidence
 from numass.inference.optimize import best_fit, proposal_covmat
@@ -54,13 +54,6 @@ def _progress_printer(name: str, log_name: str = "log.txt", echo: bool = True):
             stream.flush()
 
     return say
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 STATE_FILE = {"posterior": "job.json", "evidence": "evidence.json", "camb": "camb.json"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import math
 import time
@@ -74,7 +73,7 @@ def prepared_folder(out, datasets: list[str], data_dir, resume: bool) -> Path:
     """The output folder, made, and checked against the data its earlier results were computed
     on (out/data_sources.json: the data set ids and each one's source, the embedded table or the
     files with their sha256): resuming on other data is refused, never mixed."""
-    from numass.fileio import atomic_write_json
+    from numass.fileio import atomic_write_json, read_json
     from numass.likelihoods.sources import data_sources
 
     out = Path(out)
@@ -82,10 +81,7 @@ def prepared_folder(out, datasets: list[str], data_dir, resume: bool) -> Path:
     if not mpi.is_main_process():
         return out
     record = {"datasets": sorted(datasets), "sources": data_sources(datasets, data_dir)}
-    try:
-        old = json.loads((out / DATA_RECORD).read_text())
-    except (OSError, ValueError):
-        old = None
+    old = read_json(out / DATA_RECORD)
     if resume and old is not None and old != record:
         what = [f"{i}: {_source_change(old['sources'].get(i, {}), src)}"
                 for i, src in record["sources"].items() if old.get("sources", {}).get(i) != src]
