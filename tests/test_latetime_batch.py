@@ -1,5 +1,6 @@
 """compute_batch of 'lscdm-emulator' and 'nu_interacting-emulator' (theory/latetime_batch.py)
-against their per-point compute (the generic Backend.compute_batch loop).
+against the generic Backend.compute_batch loop over their per-point compute (each a batch of
+one): every row is computed as it would be alone.
 
 The fiducial CAMB products the engines read (P(k, z), σ_R, the linear P(k), the lensing
 response, the free-streaming suppression on the Σmν grid) are replaced by smooth synthetic ones
@@ -26,9 +27,9 @@ import pytest
 from scipy.interpolate import RectBivariateSpline
 
 from numass.errors import InputError
-from numass.theory import latetime as lt
 from numass.backends import make_backend
-from numass.theory import nu_interacting as ni
+from numass.theory import free_streaming as fs
+from numass.theory import reference as rf
 from numass.theory.backend import Backend
 from numass.theory.background import compute_background
 
@@ -62,14 +63,14 @@ def _suppression(m):
 @pytest.fixture(scope="module")
 def synthetic():
     mp = pytest.MonkeyPatch()
-    zs = lt.Z_PK
+    zs = rf.Z_PK
     lnk = np.linspace(np.log(1e-5), np.log(1e3), 500)
     pk = _Pk(zs, lnk, _ln_p(zs[:, None], lnk[None, :]))
     pk.kmin = float(np.exp(lnk[0]))
     k_lin = np.geomspace(1e-4, 10, 400)
-    fid = lt.Reference(params=dict(lt.FIDUCIAL_EARLY, H0=lt.FIDUCIAL_H0),
-                       background=compute_background({**{k: lt.FIDUCIAL_EARLY[k] for k in (
-                           "ombh2", "omch2", "mnu")}, "H0": lt.FIDUCIAL_H0}),
+    fid = rf.Reference(params=dict(rf.FIDUCIAL_EARLY, H0=rf.FIDUCIAL_H0),
+                       background=compute_background({**{k: rf.FIDUCIAL_EARLY[k] for k in (
+                           "ombh2", "omch2", "mnu")}, "H0": rf.FIDUCIAL_H0}),
                        unlensed=None, pp=np.ones(4251), pk=pk,
                        sigma_R=lambda R: 0.81 * (float(R) / 11.9) ** -0.7 / (1 + 0.01 * float(R)),
                        derived={}, pk_lin0=(k_lin, np.exp(_ln_p(0.0, np.log(k_lin)))))
@@ -79,9 +80,9 @@ def synthetic():
                        np.zeros(3001), 50 * np.cos(ell / 60)], axis=1)
     lensed[:2] = 0
     resp = np.random.default_rng(1).normal(0, 1, (len(edges) - 1, 1, 4)) * lensed[None] * 1e-2
-    mp.setattr(lt, "fiducial_reference", lambda: fid)
-    mp.setitem(lt._RESPONSE, 3000, {"edges": edges, "resp": resp, "lensed": lensed})
-    mp.setattr(ni, "_S_GRID", [(m, _suppression(m) if m else None) for m in ni.MNU_GRID])
+    mp.setattr(rf, "fiducial_reference", lambda: fid)
+    mp.setitem(rf._RESPONSE, 3000, {"edges": edges, "resp": resp, "lensed": lensed})
+    mp.setattr(fs, "_S_GRID", [(m, _suppression(m) if m else None) for m in fs.MNU_GRID])
     yield fid
     mp.undo()
 
@@ -177,7 +178,8 @@ def test_limber_table_against_fitpack(synthetic, monkeypatch):
     monkeypatch.setattr(lb, "_W_RANGE", (-0.1, 0.1))  # H0 = 60 and 75 leave it at low z
     table = lb.LimberTable(synthetic.pk, synthetic.background)
     nodes = lb.Nodes(_Rows(bg, np.arange(3)), bg.zstar, np.full(3, 0.14))
-    exact = np.array([nodes.weight[r] @ table.exact(nodes, r) for r in range(3)])
+    exact = np.array([nodes.weight[r] @ lb.exact_power(synthetic.pk, nodes, r, lb.L_GRID)
+                      for r in range(3)])
     inside = table.locate(nodes)[0]
     assert list(inside) == [False, True, False]
     got = table.integrals(nodes)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from numass.errors import InputError
-from numass.theory.nu_interacting import compute_nu_interacting, free_streaming_suppression
+from numass.theory.free_streaming import free_streaming_suppression
+from numass.theory.nu_interacting import compute_nu_interacting
 
 from conftest import FIDUCIAL, SPECTRA_LIKELIHOODS, need_dataset, spectra_errors
 
@@ -82,7 +83,7 @@ def test_no_free_streaming_raises_lensing_by_the_suppression(runs):
 
 
 def test_suppression_limits(runs):
-    from numass.theory.latetime import _REF_CACHE
+    from numass.theory.reference import _REF_CACHE
 
     ref = next(r for r in reversed(_REF_CACHE.values())
                if r.params["mnu"] == POINT["mnu"] and r.params["H0"] == POINT["H0"])

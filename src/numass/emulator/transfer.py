@@ -4,8 +4,8 @@ A w0wa point with w0 in (-0.2, design.W0_MAX] and/or wa in [design.WA_MIN, -3) a
 coordinate inside the box is computed from a REFERENCE inside the box: the same early universe
 (ω_b, ω_c, Σmν, n_s, A_s, τ, A_L), the same θ_MC, and w0 moved to the box's edge -0.2, wa to its
 edge -3 (each only where beyond it), computed by the emulator.
-The reference is carried to the target with the late-time engine's pieces (theory/latetime.py,
-carry_lensing; batched in theory/latetime_batch.py, carry_rows):
+The reference is carried to the target with the emulated late-time engine's pieces
+(theory/latetime_batch.py, carry_rows; a single point as a batch of one):
 
 * primary spectra: the same θ_MC means the same D_M(z*) to ~1e-7 (the early universe is shared
   and dark energy with w0 + wa < -0.7 does not reach z* measurably), so the unlensed primary
@@ -35,9 +35,10 @@ import numpy as np
 from numass.emulator import design, targets
 from numass.theory.background import compute_background
 from numass.theory.backend import NEEDS
-from numass.theory.latetime import carry_lensing
-from numass.theory.nl_response import growth_factor_with_response
-from numass.theory.products import TheoryProducts
+from numass.theory.background_batch import BatchBackground, batch_densities
+from numass.theory.batch import BatchSpectra
+from numass.theory.latetime_batch import carry_rows
+from numass.theory.products import SPECTRA_KEYS, TheoryProducts
 
 _DENS = ("ombh2", "omch2", "mnu", "nnu", "w", "wa")
 ISW_LMAX, ISW_BLEND = 30, 40  # TT: extrapolated below ISW_LMAX, blended up to ISW_BLEND
@@ -51,10 +52,6 @@ WA_STEP = 0.3
 # history, which a late dark-energy change and an A_s change move differently); one half leaves
 # <= 0.2% there. Checked on held-out points in docs/emulator.md.
 NL_WEIGHT = 0.5
-
-
-def nl_factor(growth_sq):
-    return growth_factor_with_response(growth_sq, NL_WEIGHT)
 
 
 def low_ell_tt(emulator, ref_rows: np.ndarray, w0: np.ndarray, wa=None) -> np.ndarray:
@@ -114,17 +111,35 @@ def transfer_compute(backend, params: dict, p: dict, row: np.ndarray,
                "As": p["As"], "w": p["w"], "wa": p["wa"]}
     spectra = None
     if "spectra" in need:
-        ref = backend.compute(reference_params(p, row), need)
-        spectra, sigma8, _ = carry_lensing(ref.spectra, float(ref.derived["sigma8"]),
-                                           ref.background, ref.derived["H0"] / 100.0, target,
-                                           p["ombh2"] + p["omch2"], p["A_L"],
-                                           nl_factor)
+        ref_p = reference_params(p, row)
+        ref = backend.compute(ref_p, need)
+        spectra, sigma8 = _carry_one(ref, target, dens, {k: ref_p[k] for k in _DENS}, p)
         blend_low_tt(spectra.tt, low_ell_tt(backend.emulator, design.reference_rows(row),
                                             np.array([p["w"]]), np.array([p["wa"]]))[0])
         derived["sigma8"] = sigma8
         derived["S8"] = sigma8 * float(np.sqrt(derived["omegam"] / 0.3))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
                           derived=derived)
+
+
+def _carry_one(ref: TheoryProducts, target, dens: dict, dens_ref: dict, p: dict) -> tuple:
+    """carry_rows on a batch of one: the reference's spectra and σ8 carried to ``target``."""
+    one = np.ones(1, dtype=bool)
+
+    def background(d: dict, h: float):
+        return BatchBackground(batch_densities({k: np.array([float(v)]) for k, v in d.items()}),
+                               np.array([h]), one)
+
+    s = ref.spectra
+    spectra = BatchSpectra(ell=s.ell, **{k: getattr(s, k)[None].copy() for k in SPECTRA_KEYS})
+    first = np.zeros(1, dtype=int)
+    _, sigma8 = carry_rows(spectra, first, background(dens, float(target.h)),
+                           background(dens_ref, ref.derived["H0"] / 100.0), first,
+                           np.array([p["ombh2"] + p["omch2"]]), np.array([float(target.h)]),
+                           np.array([ref.derived["H0"] / 100.0]), np.array([float(p["A_L"])]),
+                           np.ones(1), np.array([float(ref.derived["sigma8"])]),
+                           nl_weight=NL_WEIGHT)
+    return spectra.row(0), float(sigma8[0])
 
 
 # --- many points at once (EmulatorBackend.compute_batch, emulator/batch.py) ------------------
@@ -152,7 +167,7 @@ def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens
     all rows when known): the reference's as inside the box (emulated, one Newton step), the
     target's by Newton on its θ_MC (or its given H0)."""
     from numass.emulator.batch import emulated_h0
-    from numass.theory.background_batch import batch_densities, solve_h, take_rows
+    from numass.theory.background_batch import solve_h, take_rows
     from numass.theory.background_fast import solve_h_fast
 
     dens_t = take_rows(dens, idx)
@@ -176,9 +191,6 @@ def carry_batch(emulator, spectra, sigma8: np.ndarray, rows: TransferRows,
                 p: dict[str, np.ndarray]) -> np.ndarray:
     """The references' spectra of rows.idx carried to the targets (in place) and their σ8
     (``sigma8`` of all rows, changed in place); returns the rows.idx mask of rows done."""
-    from numass.theory.background_batch import BatchBackground
-    from numass.theory.latetime_batch import carry_rows
-
     bg_t = BatchBackground(rows.dens_t, rows.h_t, rows.ok)
     bg_r = BatchBackground(rows.dens_r, rows.h_r, rows.ok)
     done = bg_t.ok & bg_r.ok

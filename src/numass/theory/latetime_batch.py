@@ -1,39 +1,54 @@
-"""Vectorised ``compute_batch`` of the emulated late-time engines, 'lscdm-emulator' and
-'nu_interacting-emulator' (latetime.late_time_products_emulated, nu_interacting.
-compute_nu_interacting_emulated), for n points at once; ``carry_rows`` (latetime.carry_lensing
-for rows) also serves the emulator's w0 transfer (emulator/transfer.py).
+"""The emulated late-time engines, 'lscdm-emulator' and 'nu_interacting-emulator', for n points
+at once (a per-point ``compute`` is a batch of one: ``one_point``); ``carry_rows`` also serves the
+emulator's w0wa transfer (emulator/transfer.py), and ``matched_h``, ``ratio_rows`` and
+``sigma2_ratio`` the CAMB engine (theory/latetime.py).
 
-Every step of the per-point engines, with the points on a leading axis: the ΛsCDM background
-(theta_MC -> H0 by the batched Newton), the ΛCDM reference H0 with the target's D_M(z*) (Newton
-on the same discretised D_M, where the per-point code runs brentq over full backgrounds), one
-batched emulator call (emulator/batch.py) for the references, the growth factors of all targets
-and references in one fixed-step RK4 (limber_batch.growth_rows), the Limber integrals from a
-table of the fiducial P(k, z) on the nodes (limber_batch.LimberTable), the Limber ratio R(L)
-splined for all rows at once, the lensing response to R as one matrix product, and σ8 from
-tables of the fiducial σ_R. The emulator object comes from the backend instance.
+The reference ΛCDM at the matched H0 has the target's D_M(z*), so the primary spectra need no
+mapping and what the target changes is the lensing alone: C_L^φφ by the Limber ratio R(L), and
+the smoothing of the primary spectra by lensing with R(L) C_L^φφ,ref. With the emulator as the
+reference, (1) C_L^φφ = emulator's × R(L); (2) the lensed spectra are the emulator's plus the
+change that lensing with R(L) instead of 1 makes, from the linear response of lensed_cls to
+C_L^φφ in L bins around a fiducial model (reference.lensing_response), rescaled to the point's
+spectra (a constant scale, the emulator's own A_L, missed R's scale dependence: 2.6 in
+plik_lite's χ² for the interaction model); (3) R(L) and the σ8 radius correction use one
+fiducial CAMB run's matter power instead of the point's own (a ratio of integrals over the same
+kernel shape). Errors: docs/latetime.md.
 
-What a failed row gives: ok = False and NaN, where the per-point call raises TheoryError or
-InputError (non-finite or refused parameters, outside the emulator's box, no reference H0 in
-[40, 110], Σmν outside the free-streaming grid, a negative alpha_fs). Names and shapes are checked
-for the whole batch (InputError).
+The steps, with the points on a leading axis: the ΛsCDM background (theta_MC -> H0 by the batched
+Newton), the ΛCDM reference H0 with the target's D_M(z*) (Newton on the background's own
+discretised D_M), one batched emulator call (emulator/batch.py) for the references, the growth
+factors of all targets and references in one fixed-step RK4 (limber_batch.growth_rows), the
+Limber integrals from a table of the fiducial P(k, z) on the nodes (limber_batch.LimberTable),
+the Limber ratio R(L) splined for all rows at once, the lensing response to R as one matrix
+product, and σ8 from tables of the fiducial σ_R. The emulator object comes from the backend
+instance. In the interaction model the target is ΛCDM + Σmν itself with P(k, z) × S^(α−1)
+(theory/free_streaming.py; S from the fiducial Σmν grid).
+
+What a failed row gives: ok = False and NaN (a batch of one raises TheoryError): non-finite or
+refused parameters, outside the emulator's box, no reference H0 in [40, 110], Σmν outside the
+free-streaming grid, a negative alpha_fs. Names and shapes are checked for the whole batch
+(InputError).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from numass.errors import InputError
-from numass.theory import latetime as lt
+from numass.errors import InputError, TheoryError
+from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need
 from numass.theory.background import LNA, C_KM_S
 from numass.theory.backends_batch import lscdm_background_batch, normalise_arrays
 from numass.theory.background_batch import (SAFE_VALUES, hermite_rows, take_rows, batch_densities,
                                             compute_background_batch, cumulative_simpson_rows)
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
+from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import (L_GRID, LimberTable, Nodes, SuppressionTables,
                                         growth_rows, spline_rows)
+from numass.theory.nl_response import limber_rows
+from numass.theory.products import TheoryProducts
 
-_H_BRACKET = (0.40, 1.10)  # latetime.matched_H0's brentq bracket in H0 / 100
+_H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
 _NEWTON_TOL = 1e-12
 _SIGMA_R = np.geomspace(4.0, 30.0, 90)  # radii [Mpc] of the fiducial σ_R table
 _BLOCK = 16
@@ -41,7 +56,7 @@ _BLOCK = 16
 
 def _fiducial_tables() -> tuple:
     """(fiducial reference, its LimberTable, ln σ_R spline in ln R), built once per reference."""
-    fid = lt.fiducial_reference()
+    fid = rf.fiducial_reference()
     if "limber_table" not in fid.cache:
         sig = np.array([fid.sigma_R(r) for r in _SIGMA_R])
         fid.cache["limber_table"] = (LimberTable(fid.pk, fid.background),
@@ -89,7 +104,7 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """h of ΛCDM (densities ``dens``, w = -1) with D_M(z*) = goal, per row, by Newton on the
     background's own discretisation (Simpson on the shared ln a grid from an even index below
-    z*, cubic Hermite at z*), as latetime.matched_H0's brentq; (h, solved)."""
+    z*, cubic Hermite at z*); (h, solved)."""
     step = LNA[1] - LNA[0]
     i_star = np.clip(np.floor((lna_star - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
     i0 = int(i_star.min()) // 2 * 2
@@ -129,18 +144,21 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
     return h, solved & np.isfinite(h)
 
 
-def ratio_rows(lim_t: np.ndarray, lim_r: np.ndarray, size: int) -> np.ndarray:
-    """R(L) on L = 0..size-1 (1 below L = 2, constant beyond the last L of the grid) from the
-    Limber integrals on L_GRID, splined in ln L as the per-point engines do."""
-    lr = CubicSpline(np.log(L_GRID), np.log(lim_t / lim_r), axis=1)
+def ratio_rows(Lg: np.ndarray, lim_t: np.ndarray, lim_r: np.ndarray, size: int) -> np.ndarray:
+    """R(L) = C_L^κκ(target) / C_L^κκ(reference) on L = 0..size-1 (1 below L = 2, constant
+    beyond the last L of the grid) from the Limber integrals on ``Lg``, splined in ln L."""
+    lr = CubicSpline(np.log(Lg), np.log(lim_t / lim_r), axis=1)
     ratio = np.ones((len(lim_t), size))
-    ratio[:, 2:] = np.exp(lr(np.log(np.clip(np.arange(2, size), None, L_GRID[-1]))))
+    ratio[:, 2:] = np.exp(lr(np.log(np.clip(np.arange(2, size), None, Lg[-1]))))
     return ratio
 
 
 def lensing_change_rows(ratio: np.ndarray, tt, ee, scale: np.ndarray) -> tuple:
-    """latetime.lensing_change for rows: (ΔTT, ΔEE, ΔTE), each (n, lmax+1)."""
-    r = lt.lensing_response(tt.shape[1] - 1)
+    """Change of the lensed TT, EE, TE of rows when their lensing potential is multiplied by
+    ``ratio`` (R(L), to at least the response's range) times ``scale`` (A_L) instead of
+    ``scale``: the fiducial linear response to the bin means of scale × (R − 1), rescaled by the
+    ratio of each row's lensed spectra to the fiducial ones. (ΔTT, ΔEE, ΔTE), each (n, lmax+1)."""
+    r = rf.lensing_response(tt.shape[1] - 1)
     edges = r["edges"]
     dev = np.stack([ratio[:, lo:hi].mean(axis=1) - 1.0 for lo, hi in zip(edges[:-1], edges[1:])],
                    axis=1) * scale[:, None]
@@ -154,7 +172,8 @@ def lensing_change_rows(ratio: np.ndarray, tt, ee, scale: np.ndarray) -> tuple:
 
 
 def effective_scale_rows(pp: np.ndarray, ratio: np.ndarray) -> np.ndarray:
-    """latetime.effective_lensing_scale for rows."""
+    """Mean of R(L) weighted by the deflection power per L, (2L+1) L(L+1) C_L^φφ, over L >= 2
+    (how much more the target lenses: derived 'A_L_eff'); ``pp`` = [L(L+1)]² C_L^φφ / 2π."""
     L = np.arange(pp.shape[1], dtype=float)[2:]
     w = (2 * L + 1) * pp[:, 2:] / (L * (L + 1))
     return np.sum(w * ratio[:, 2:], axis=1) / np.sum(w, axis=1)
@@ -175,7 +194,7 @@ def _apply_ratio(spectra: BatchSpectra, idx: np.ndarray, ratio: np.ndarray, a_l:
 
 
 def _response_size(lmax: int) -> int:
-    return max(lmax + 1, int(lt.lensing_response(lmax)["edges"][-1]))
+    return max(lmax + 1, int(rf.lensing_response(lmax)["edges"][-1]))
 
 
 def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
@@ -202,26 +221,27 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
                ocb: np.ndarray, h_t: np.ndarray, h_r: np.ndarray, a_l: np.ndarray,
                a_lens: np.ndarray, sigma8_ref: np.ndarray, nl_weight: float = 0.0
                ) -> tuple[np.ndarray, np.ndarray]:
-    """latetime.carry_lensing for rows ``idx`` of ``spectra`` (changed in place): their target
-    and reference backgrounds are rows ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched
+    """Carry emulated references (rows ``idx`` of ``spectra``, changed in place) to targets with
+    the same early universe and the same D_M(z*): C_L^φφ by the Limber ratio with the growth
+    ratio, the lensed spectra by the lensing response to it, σ8 by the fiducial σ_R's radius
+    dependence and the growth ratio today. Their target and reference backgrounds are rows ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched
     backgrounds); ocb = ω_b + ω_c, h_t, h_r, a_l, a_lens (× C_L^φφ), sigma8_ref per row of idx;
     ``nl_weight`` > 0: the target's power with theory/nl_response.py's factor of that weight.
     Returns (A_L_eff, σ8) of those rows."""
     fid, table, s_spline = _fiducial_tables()
     target, rbg = _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx)
-    zg = np.concatenate([[0.0], lt.Z_PK[1:]])
+    zg = rf.Z_PK
     g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]), zg)
     g_t, g_r = g[:len(idx)], g[len(idx):]
     zstar, omega_m = ref_bg.zstar[bg_idx], ocb + ref_bg.omnuh2[bg_idx]
     nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
     gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
     if nl_weight:
-        from numass.theory.nl_response import limber_rows
-
         lim_t = limber_rows(table, nodes_t, gsq, nl_weight)
     else:
         lim_t = table.integrals(nodes_t, gsq)
-    ratio = ratio_rows(lim_t, table.integrals(nodes_r), _response_size(spectra.tt.shape[1] - 1))
+    ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes_r),
+                       _response_size(spectra.tt.shape[1] - 1))
     a_eff = _apply_ratio(spectra, idx, ratio, a_l, a_lens)
     sigma8 = (sigma8_ref * _sigma_r(fid, s_spline, 8.0 / h_t) / _sigma_r(fid, s_spline, 8.0 / h_r)
               * g_t[:, 0] / g_r[:, 0])
@@ -234,14 +254,10 @@ _LSCDM_BG_KEYS = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_sta
 
 
 def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """compute_lscdm's renaming (theta_MC_100, logA) with the batch-level name checks."""
-    p = dict(given)
-    if "As" in p and "logA" in p:
+    """The CAMB names (reference.camb_names) with the batch-level name checks."""
+    if "As" in given and "logA" in given:
         raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
-    if "logA" in p:
-        p["As"] = np.exp(p.pop("logA")) * 1e-10
+    p = rf.camb_names(given)
     if ("H0" in p) + ("cosmomc_theta" in p) != 1:
         raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
     for key in ("ombh2", "omch2", "z_dagger"):
@@ -251,7 +267,7 @@ def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
-    """LsCDMEmulatorBackend.compute_batch (latetime.compute_lscdm with the emulator)."""
+    """LsCDMEmulatorBackend.compute_batch: ΛsCDM (theory/lscdm.py) through the emulated engine."""
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
         return lscdm_background_batch(backend, params, need)
@@ -312,28 +328,31 @@ def _limber_suppressed(table, stab, nodes, alpha, mnu) -> np.ndarray:
     return out
 
 
+def sigma2_ratio(pk_lin0: tuple, R: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """∫ P(k) f(k) W²(kR) k³ dln k / ∫ P(k) W²(kR) k³ dln k per row (top hat of radius R [Mpc],
+    (n,); ``factor`` f(k) (n, nk) on the k of ``pk_lin0`` = (k, linear P(k, z = 0)))."""
+    k, pk = pk_lin0
+    x = k[None, :] * R[:, None]
+    w = 3.0 * (np.sin(x) - x * np.cos(x)) / x**3
+    base = pk * w**2 * k**3
+    lnk = np.log(k)
+    return np.trapezoid(base * factor, lnk, axis=1) / np.trapezoid(base, lnk, axis=1)
+
+
 def _sigma8_factor(fid, stab, h, alpha, mnu) -> np.ndarray:
-    """√ of latetime.sigma2_ratio with S^(α−1) at z = 0, per row."""
+    """σ8 / σ8,ref: √ sigma2_ratio with S^(α−1) at z = 0, per row."""
     if "ln_s0" not in stab.__dict__:
         k0 = fid.pk_lin0[0]
         stab.ln_s0 = np.array([np.log(f(k0, np.zeros_like(k0))) if f is not None
                                else np.zeros_like(k0) for _, f in stab.grid])
-    k, pk = fid.pk_lin0
-    x = k[None, :] * (8.0 / h)[:, None]
-    w = 3.0 * (np.sin(x) - x * np.cos(x)) / x**3
-    base = pk * w**2 * k**3
     g, tm = stab.weights(mnu)
     ln_s = (1 - tm)[:, None] * stab.ln_s0[g] + tm[:, None] * stab.ln_s0[g + 1]
-    lnk = np.log(k)
-    factor = np.exp((alpha - 1.0)[:, None] * ln_s)
-    return np.sqrt(np.trapezoid(base * factor, lnk, axis=1) / np.trapezoid(base, lnk, axis=1))
+    return np.sqrt(sigma2_ratio(fid.pk_lin0, 8.0 / h, np.exp((alpha - 1.0)[:, None] * ln_s)))
 
 
 def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
-    """NuInteractingEmulatorBackend.compute_batch (nu_interacting.
-    compute_nu_interacting_emulated)."""
-    from numass.theory.nu_interacting import suppression_on_grid
-
+    """NuInteractingEmulatorBackend.compute_batch: the interaction model (theory/
+    nu_interacting.py) through the emulated engine."""
     need, given = _checked(backend, params, need)
     n = len(next(iter(given.values())))
     alpha = given.get("alpha_fs", np.ones(n))
@@ -355,7 +374,7 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
             nodes = Nodes(_Rows(bg, idx), bg.zstar[idx],
                           p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
             lim_t = _limber_suppressed(table, stab, nodes, alpha[idx], p["mnu"][idx])
-            ratio = ratio_rows(lim_t, table.integrals(nodes),
+            ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes),
                                _response_size(ref.spectra.tt.shape[1] - 1))
             a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
             s8 = ref.derived["sigma8"]
@@ -365,3 +384,16 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
     ref.params = given
     return _nan_rows(ref, ok)
+
+
+def one_point(compute_batch, params: dict, need) -> TheoryProducts:
+    """A per-point ``compute`` as a batch of one of ``compute_batch``; a failed row raises
+    TheoryError."""
+    out = compute_batch(params, need)  # scalars: a batch of one
+    if not out.ok[0]:
+        point = ", ".join(f"{k} = {v}" for k, v in params.items())
+        raise TheoryError(f"the late-time engine failed at {point} (outside the emulator's box, "
+                          f"no reference H0 in [40, 110], or non-finite)")
+    point = out.point(0)
+    point.params = dict(params)
+    return point

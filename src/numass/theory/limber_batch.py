@@ -1,22 +1,29 @@
-"""Growth factors and Limber integrals of the emulated late-time engines for n points at once.
+"""Growth factors and Limber integrals of the late-time engines, for n points at once.
 
-``growth_rows`` is latetime.growth_factor with the points as a second axis of the fixed-step RK4
-(the same grid, spline and steps, so the same numbers to rounding).
+``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons, D'' + (2 + dlnH/dlna)
+D' = 3/2 Ω_cb(a) D (' = d/dlna), started as D = a at a = 0.01 (matter domination, where target
+and reference agree), by classical RK4 with a fixed step in ln a (GROWTH_STEPS steps, the
+coefficients tabulated at the steps and half-steps), the points on a second axis. 10x faster than
+the adaptive DOP853 solver (rtol = 1e-8) it replaced, and within 1e-7 of it.
 
-``LimberTable`` serves the Limber integrals of latetime.limber_kappa (its 299 redshift nodes per
-point, linear in ln(1+z) up to z*, and its L grid). The per-point code evaluates CAMB's P(k, z)
-spline (fitpack) at every (L, z) node: 12 000 evaluations per integral. Here the fiducial
-P(k, z) is tabulated once per process on the nodes of the fiducial background (z̄_j, fixed) and
-on a grid of w = ln χ(z) − ln χ̄(z̄_j), the offset of a point's comoving distance from the
-fiducial one, for all L at once: k = (L + ½)/χ is then exp(ln(L + ½) − ln χ̄_j − w). A point's
-node j differs from z̄_j by δ_j = x_j − x̄_j (x = ln(1 + z); its z* is not the fiducial one),
-which enters to first order through a second table of ∂P/∂x at fixed k. With P quadratic in
-w (step _DW, three table points), the integral is a sparse matrix (6 weights per node) times the
-table: one product for all points. Interpolation error of P: ≈ _DW³/15 |P⁻¹ ∂³P/∂(ln k)³| ≲ 1e-7
-where P bends most (BAO, the k⁻³ tail), and the δ² term ≤ 5e-5 only near z*, where the lensing
-kernel vanishes; the integrals agree with fitpack at every node to ~2e-7, C_L^φφ (a ratio of
-two of them) to ~2e-8 (tests/test_latetime_batch.py). Points whose w leaves the table's range go
-through the exact fitpack evaluation.
+``Nodes`` are the Limber integrals' redshift nodes of n points, linear in ln(1+z) up to z*,
+trapezoid weights with the lensing kernel: C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]²
+P((L+½)/χ, z) / χ². ``exact_power`` evaluates a CAMB P(k, z) spline (fitpack) at every (node, L):
+the CAMB engine's integrals over its own reference's power.
+
+``LimberTable`` serves the emulated engines' integrals (NZ - 1 nodes per point, L_GRID), all of
+them over the fiducial P(k, z). Evaluating fitpack at every (L, z) node costs 12 000 evaluations
+per integral. Here the fiducial P(k, z) is tabulated once per process on the nodes of the
+fiducial background (z̄_j, fixed) and on a grid of w = ln χ(z) − ln χ̄(z̄_j), the offset of a
+point's comoving distance from the fiducial one, for all L at once: k = (L + ½)/χ is then
+exp(ln(L + ½) − ln χ̄_j − w). A point's node j differs from z̄_j by δ_j = x_j − x̄_j
+(x = ln(1 + z); its z* is not the fiducial one), which enters to first order through a second
+table of ∂P/∂x at fixed k. With P quadratic in w (step _DW, three table points), the integral is
+a sparse matrix (6 weights per node) times the table: one product for all points. Interpolation
+error of P: ≈ _DW³/15 |P⁻¹ ∂³P/∂(ln k)³| ≲ 1e-7 where P bends most (BAO, the k⁻³ tail), and the
+δ² term ≤ 5e-5 only near z*, where the lensing kernel vanishes; the integrals agree with fitpack
+at every node to ~2e-7, C_L^φφ (a ratio of two of them) to ~2e-8
+(tests/test_latetime_batch.py). Points whose w leaves the table's range go through fitpack.
 """
 from __future__ import annotations
 
@@ -25,22 +32,53 @@ from scipy import sparse
 from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
-from numass.theory.latetime import GROWTH_STEPS, EMULATED_L_GRID, rk4_growth
+from numass.theory.reference import K_EXTRAP
 
-_A_GROWTH_INIT = 1e-2  # as latetime.growth_factor
-_K_EXTRAP = 1e3  # latetime._K_EXTRAP: the clip of k in the Limber integrals
+A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
+# RK4 steps in ln a from a = 0.01: 400 keep D(z) within 1.5e-7 of 1200 steps on ΛsCDM
+# histories with the sharpest switch (eta = 10 at z† = 1.5, 2.5, 6), far inside the engines'
+# 1e-3 error against CAMB, at a third of the cost (the growth was ~30% of an emulated ΛsCDM point)
+GROWTH_STEPS = 400
 NZ = 300  # redshift nodes of the emulated engines' Limber integrals (one dropped at z*)
-L_GRID = EMULATED_L_GRID
+# the L of the emulated engines' Limber ratio (a coarser grid than the CAMB engine's 90 L: the
+# ratio is smooth in L)
+L_GRID = np.unique(np.geomspace(2, 3000, 40).astype(int))
 _W_RANGE = (-0.3, 0.3)  # ln χ offsets the table covers (H0 from ~50 to ~90 at low z)
 _DW = 0.004
 _DW_S = 0.03  # ln S is smooth in k: a coarser grid for the free-streaming tables
 _BLOCK = 16  # rows per block of the per-element products
 
 
+def rk4_growth(fr, src, h: float, n_steps: int, start):
+    """y'' = -fr y' + src y from y = y' = ``start`` by classical RK4 with step ``h``, the
+    coefficients tabulated at every step's start, midpoint and end (indices 2i, 2i+1, 2i+2 on
+    their first axis). ``start`` an array (one growth history per entry); returns y at the
+    n_steps + 1 step ends (leading axis)."""
+    y = np.array(start, dtype=float)
+    dp = y.copy()
+    d = np.empty((n_steps + 1,) + y.shape)
+    d[0] = y
+    for i in range(n_steps):
+        f0, s0 = fr[2 * i], src[2 * i]
+        f1, s1 = fr[2 * i + 1], src[2 * i + 1]
+        f2, s2 = fr[2 * i + 2], src[2 * i + 2]
+        k1y, k1p = dp, -f0 * dp + s0 * y
+        y2, p2 = y + 0.5 * h * k1y, dp + 0.5 * h * k1p
+        k2y, k2p = p2, -f1 * p2 + s1 * y2
+        y3, p3 = y + 0.5 * h * k2y, dp + 0.5 * h * k2p
+        k3y, k3p = p3, -f1 * p3 + s1 * y3
+        y4, p4 = y + h * k3y, dp + h * k3p
+        k4y, k4p = p4, -f2 * p4 + s2 * y4
+        y = y + h / 6 * (k1y + 2 * k2y + 2 * k3y + k4y)
+        dp = dp + h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p)
+        d[i + 1] = y
+    return d
+
+
 def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """latetime.growth_factor for n backgrounds: ``hubble(z)`` returns H (n, len(z)) for a 1-d
-    z; omega_cb (n,); returns D (n, len(z))."""
-    x0 = np.log(_A_GROWTH_INIT)
+    """The growth D(z) of n backgrounds (module docstring): ``hubble(z)`` returns H [km/s/Mpc]
+    (n, len(z)) for a 1-d z; omega_cb = ω_b + ω_c (n,); returns D (n, len(z))."""
+    x0 = np.log(A_GROWTH_INIT)
     n = GROWTH_STEPS
     x = np.linspace(x0, 0.0, 2 * n + 1)
     h = x[2] - x[0]
@@ -51,9 +89,9 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
         fr[:, rows] = (2.0 + lnH.derivative()(x)).T
         src[:, rows] = (1.5 * omega_cb[rows, None] * np.exp(-3 * x)
                         / (np.exp(lnH(x)) / 100.0) ** 2).T
-    d = rk4_growth(fr, src, h, n, np.full(fr.shape[1], _A_GROWTH_INIT))  # as growth_factor
+    d = rk4_growth(fr, src, h, n, np.full(fr.shape[1], A_GROWTH_INIT))
     z = np.asarray(z, dtype=float)
-    xs = np.clip(-np.log1p(z), x0, 0.0)
+    xs = np.clip(-np.log1p(z), x0, 0.0)  # before a = 0.01 target and reference coincide
     out = np.empty((d.shape[1], len(xs)))
     for rows in _blocks(d.shape[1]):
         out[rows] = CubicSpline(x[::2], d[:, rows], axis=0)(xs).T
@@ -77,11 +115,12 @@ def spline_rows(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
 
 
 class Nodes:
-    """The Limber nodes of n points (latetime.limber_kappa with nz = NZ): z (n, NZ-1), χ, the
-    integration weights (kernel × dχ/dx × trapezoid × dx, without P) and ln χ."""
+    """The Limber nodes of n points, ``nz`` - 1 each (the last, χ = χ*, where the kernel
+    vanishes, dropped): z (n, nz-1), x = ln(1 + z), the integration weights (kernel × dχ/dx ×
+    trapezoid × dx, without P) and ln χ. ``bg``: DM_at(ln a) and h2_at(ln a) per row."""
 
-    def __init__(self, bg, zstar: np.ndarray, omega_m: np.ndarray):
-        x = np.linspace(np.log1p(1e-3), np.log1p(zstar), NZ, axis=1)
+    def __init__(self, bg, zstar: np.ndarray, omega_m: np.ndarray, nz: int = NZ):
+        x = np.linspace(np.log1p(1e-3), np.log1p(zstar), nz, axis=1)
         self.x = x[:, :-1]
         self.z = np.expm1(x)[:, :-1]
         lna = -np.log1p(self.z)
@@ -90,14 +129,29 @@ class Nodes:
         dchi_dx = C_KM_S / (100.0 * np.sqrt(bg.h2_at(lna))) * (1.0 + self.z)
         pref = 1.5 * omega_m[:, None] * (100.0 / C_KM_S) ** 2
         kern = (pref * (1.0 + self.z) * (chistar - chi) / chistar) ** 2
-        trap = np.ones(NZ - 1)
+        trap = np.ones(nz - 1)
         trap[[0, -1]] = 0.5
         self.weight = kern * dchi_dx * trap * (x[:, 1] - x[:, 0])[:, None]
         self.ln_chi = np.log(chi)
 
 
+def node_k(nodes: Nodes, r: int, L: np.ndarray, kmin: float) -> np.ndarray:
+    """k = (L + ½)/χ at row r's nodes (nz-1, len(L)), clipped to the spline's range."""
+    return np.clip((L[None, :] + 0.5) / np.exp(nodes.ln_chi[r])[:, None], kmin * 1.0001,
+                   K_EXTRAP * 0.999)
+
+
+def exact_power(pk, nodes: Nodes, r: int, L: np.ndarray, pk_factor=None) -> np.ndarray:
+    """P (× pk_factor(k, z)) at row r's nodes and every L by the fitpack spline ``pk`` itself,
+    (nz-1, len(L))."""
+    k = node_k(nodes, r, L, pk.kmin)
+    zz = np.broadcast_to(nodes.z[r][:, None], k.shape)
+    p = pk.P(zz.ravel(), k.ravel(), grid=False).reshape(k.shape)
+    return p if pk_factor is None else p * pk_factor(k, zz)
+
+
 class LimberTable:
-    """The fiducial P(k, z) (a CAMB interpolator, as latetime.fiducial_reference().pk) on the
+    """The fiducial P(k, z) (a CAMB interpolator, reference.fiducial_reference().pk) on the
     fiducial nodes z̄_j and the w grid, and ∂P/∂x at fixed k (see the module docstring)."""
 
     def __init__(self, pk, fid_bg):
@@ -108,7 +162,7 @@ class LimberTable:
         self.ln_chi = np.log(np.asarray(fid_bg.DM(self.z), dtype=float))
         self.w = np.arange(_W_RANGE[0], _W_RANGE[1] + _DW / 2, _DW)
         self.ln_l = np.log(L_GRID + 0.5)
-        self.u_clip = (np.log(pk.kmin * 1.0001), np.log(_K_EXTRAP * 0.999))
+        self.u_clip = (np.log(pk.kmin * 1.0001), np.log(K_EXTRAP * 0.999))
         self.pk = pk
         p = np.empty((len(self.x), len(self.w), len(L_GRID)))
         dp = np.empty_like(p)
@@ -148,7 +202,7 @@ class LimberTable:
             out[inside] = self._matrix(c[inside], i[inside], lagrange[inside],
                                        delta[inside]) @ self.flat
         for r in np.flatnonzero(~inside):
-            out[r] = np.einsum("j,jl->l", c[r], self.exact(nodes, r))
+            out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, r, L_GRID))
         return out
 
     def _matrix(self, c, i, lagrange, delta):
@@ -174,22 +228,15 @@ class LimberTable:
             k = k0 + step
             p = p + lagrange[..., step + 1, None] * (f[k] + delta * f[k + off])
         for r in np.flatnonzero(~inside):
-            p[r] = self.exact(nodes, rows.start + r)
+            p[r] = exact_power(self.pk, nodes, rows.start + r, L_GRID)
         return p
-
-    def exact(self, nodes: Nodes, r: int) -> np.ndarray:
-        """P at row r's nodes by the fitpack spline itself, as the per-point code."""
-        z = nodes.z[r][:, None]
-        k = np.clip((L_GRID[None, :] + 0.5) / np.exp(nodes.ln_chi[r])[:, None],
-                    self.pk.kmin * 1.0001, _K_EXTRAP * 0.999)
-        zz = np.broadcast_to(z, k.shape)
-        return self.pk.P(zz.ravel(), k.ravel(), grid=False).reshape(k.shape)
 
 
 class SuppressionTables:
     """ln S(k, z) of each Σmν of nu_interacting's grid (interpolators f(k, z) -> S, None for
     no suppression) and its x-derivative at fixed k, on the table's nodes and a coarser w grid
-    (ln S is smooth in k), quadratic in w as the P table."""
+    (ln S is smooth in k), quadratic in w as the P table (free_streaming.py's grid, or
+    nl_response's n − 1 as a grid of one)."""
 
     def __init__(self, table: LimberTable, grid: list):
         self.masses = np.array([m for m, _ in grid])
@@ -213,7 +260,7 @@ class SuppressionTables:
         self.table, self.grid = table, grid
 
     def weights(self, mnu: np.ndarray):
-        """(lower grid index, weight of the upper) as nu_interacting.suppression_at."""
+        """(lower grid index, weight of the upper): ln S linear in Σmν between grid points."""
         j = np.clip(np.searchsorted(self.masses, mnu) - 1, 0, len(self.masses) - 2)
         return j, (mnu - self.masses[j]) / (self.masses[j + 1] - self.masses[j])
 
@@ -240,8 +287,7 @@ class SuppressionTables:
         return out
 
     def exact(self, nodes: Nodes, r: int, g: int, tm: float) -> np.ndarray:
-        k = np.clip((L_GRID[None, :] + 0.5) / np.exp(nodes.ln_chi[r])[:, None],
-                    self.table.pk.kmin * 1.0001, _K_EXTRAP * 0.999)
+        k = node_k(nodes, r, L_GRID, self.table.pk.kmin)
         z = np.broadcast_to(nodes.z[r][:, None], k.shape)
         (_, f0), (_, f1) = self.grid[g], self.grid[g + 1]
         a = np.log(f0(k, z)) if f0 is not None else 0.0

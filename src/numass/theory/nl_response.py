@@ -13,8 +13,8 @@ the collapse threshold), and that is not small: on w0wa transfers with w0 moved 
 +0.2% to -0.35% with all of it (the sign depends on the growth ratio); ``weight`` scales the
 exponent (n − 1) ln g² (emulator/transfer.py uses one half, measured there).
 
-``response()`` gives n − 1 as f(k [1/Mpc], z) for latetime.limber_kappa; ``limber_rows`` the
-batched Limber integrals with it (theory/limber_batch.py's tables).
+``response()`` gives n − 1 as f(k [1/Mpc], z); ``limber_rows`` the Limber integrals with it
+(theory/limber_batch.py's tables).
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.interpolate import RectBivariateSpline
 
-from numass.theory import latetime as lt
+from numass.theory import reference as rf
+from numass.theory.limber_batch import SuppressionTables
 
 _STEP = 0.1  # relative change of A_s
 _K = np.geomspace(1e-4, 1e3, 400)
@@ -33,10 +34,10 @@ _BLOCK = 16
 @lru_cache(maxsize=1)
 def response():
     """n(k, z) − 1 of the fiducial model: a callable f(k, z) (arrays of one shape)."""
-    fid = lt.fiducial_reference()
-    up = lt.run_reference({**lt.FIDUCIAL_EARLY, "As": lt.FIDUCIAL_EARLY["As"] * (1 + _STEP)},
-                          lt.FIDUCIAL_H0)
-    z = np.sort(lt.Z_PK)
+    fid = rf.fiducial_reference()
+    up = rf.run_reference({**rf.FIDUCIAL_EARLY, "As": rf.FIDUCIAL_EARLY["As"] * (1 + _STEP)},
+                          rf.FIDUCIAL_H0)
+    z = np.sort(rf.Z_PK)
     k = np.clip(_K, fid.pk.kmin * 1.0001, _K[-1])
     n = np.log(up.pk.P(z, k) / fid.pk.P(z, k)) / np.log1p(_STEP)
     spline = RectBivariateSpline(z, np.log(k), n - 1.0, kx=1, ky=3)
@@ -48,20 +49,11 @@ def response():
     return n_minus_1
 
 
-def growth_factor_with_response(growth_sq, weight: float = 1.0):
-    """pk_factor(k, z) for latetime.limber_kappa: exp[weight (n − 1) ln g²(z)] (``growth_sq``
-    g²(z))."""
-    resp = response()
-    return lambda k, z: np.exp(weight * resp(k, z) * np.log(growth_sq(z)))
-
-
 _TABLES: dict = {}
 
 
 def _tables(table):
-    """n − 1 on the Limber table's nodes (limber_batch.SuppressionTables with one entry)."""
-    from numass.theory.limber_batch import SuppressionTables
-
+    """n − 1 on the Limber table's nodes (SuppressionTables with one entry)."""
     if id(table) not in _TABLES:
         _TABLES.clear()
         f = response()
