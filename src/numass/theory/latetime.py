@@ -36,14 +36,13 @@ from numass.theory.backend import NEEDS, Backend, check_need
 from numass.theory.background import compute_background
 from numass.theory.background_batch import batch_densities
 from numass.theory.backends_batch import lscdm_background_batch
-from numass.theory.latetime_batch import (lscdm_emulator_batch, matched_h, one_point, ratio_rows,
-                                          sigma2_ratio)
+from numass.theory.latetime_batch import (LSCDM_BG_KEYS, lscdm_emulator_batch, matched_h,
+                                          one_point, ratio_rows, sigma2_ratio)
 from numass.theory.limber_batch import Nodes, exact_power, growth_rows, spline_rows
 from numass.theory.lscdm import compute_lscdm_background
 from numass.theory.products import Spectra, TheoryProducts
-from numass.theory.reference import EARLY, Z_PK, camb_names, run_reference
+from numass.theory.reference import DENSITIES, EARLY, Z_PK, camb_names, run_reference
 
-_BG_EARLY = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
 _NZ = 600  # redshift nodes of the CAMB engine's Limber integrals
 _NL = 90  # L of its Limber ratio (log-spaced, splined in ln L)
 
@@ -63,7 +62,7 @@ def _engine_early(params: dict) -> dict:
 def matched_H0(early: dict, target) -> float:
     """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both;
     latetime_batch.matched_h on one row)."""
-    base = {k: v for k, v in early.items() if k in _BG_EARLY}
+    base = {k: v for k, v in early.items() if k in DENSITIES}
     zstar = float(compute_background({**base, "H0": 67.0}).zstar)
     goal = float(target.DM(zstar))
     h, solved = matched_h(batch_densities({k: np.array([v]) for k, v in base.items()}),
@@ -112,10 +111,7 @@ def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
     column; ℓ' beyond the reference's range takes its last value (ℓ ≈ max_l, negligible there)."""
     n = unlensed.shape[0]
     ell = np.arange(n, dtype=float)
-    lp = np.clip(ell * ratio, 2.0, n - 1.0)
-    out = np.empty_like(unlensed)
-    for j in range(unlensed.shape[1]):
-        out[:, j] = CubicSpline(ell[2:], unlensed[2:, j])(lp)
+    out = CubicSpline(ell[2:], unlensed[2:], axis=0)(np.clip(ell * ratio, 2.0, n - 1.0))
     out[:2] = 0.0
     return out
 
@@ -187,8 +183,6 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 LSCDM_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu",
                 "nu_states", "tau", "As", "logA", "ns", "TCMB", "A_L", "A_lens", "z_dagger",
                 "eta_lscdm")
-_LSCDM_BG = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB",
-             "z_dagger", "eta_lscdm")
 
 
 def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
@@ -201,7 +195,7 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
                          f"{', '.join(LSCDM_PARAMS)}")
     p = camb_names(params)
     try:
-        bg = compute_lscdm_background({k: v for k, v in p.items() if k in _LSCDM_BG})
+        bg = compute_lscdm_background({k: v for k, v in p.items() if k in LSCDM_BG_KEYS})
     except (InputError, TheoryError):
         raise
     except Exception as exc:  # numerical failure at a point: the sampler gets -inf

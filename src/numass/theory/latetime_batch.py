@@ -1,31 +1,24 @@
 """The emulated late-time engines, 'lscdm-emulator' and 'nu_interacting-emulator', for n points
-at once (a per-point ``compute`` is a batch of one: ``one_point``); ``carry_rows`` also serves the
-emulator's w0wa transfer (emulator/transfer.py), and ``matched_h``, ``ratio_rows`` and
+at once (a per-point ``compute`` is a batch of one, ``one_point``); ``carry_rows`` also serves the
+emulator's w0wa transfer (emulator/transfer.py), ``matched_h``, ``ratio_rows`` and
 ``sigma2_ratio`` the CAMB engine (theory/latetime.py).
 
-The reference ΛCDM at the matched H0 has the target's D_M(z*), so the primary spectra need no
-mapping and what the target changes is the lensing alone: C_L^φφ by the Limber ratio R(L), and
-the smoothing of the primary spectra by lensing with R(L) C_L^φφ,ref. With the emulator as the
-reference, (1) C_L^φφ = emulator's × R(L); (2) the lensed spectra are the emulator's plus the
-change that lensing with R(L) instead of 1 makes, from the linear response of lensed_cls to
-C_L^φφ in L bins around a fiducial model (reference.lensing_response), rescaled to the point's
-spectra (a constant scale, the emulator's own A_L, missed R's scale dependence: 2.6 in
-plik_lite's χ² for the interaction model); (3) R(L) and the σ8 radius correction use one
-fiducial CAMB run's matter power instead of the point's own (a ratio of integrals over the same
-kernel shape). Errors: docs/latetime.md.
+The reference ΛCDM at the matched H0 (Newton on the background's own discretised D_M(z*)) has
+the target's D_M(z*), so the primary spectra need no mapping: the target changes the lensing
+alone. With the emulator as the reference, (1) C_L^φφ = emulator's × R(L), the Limber ratio
+target/reference with the growth ratio (limber_batch.growth_rows), over one fiducial CAMB
+P(k, z) tabulated on the nodes (limber_batch.LimberTable) instead of the point's own (a ratio of
+integrals over the same kernel shape); (2) the lensed spectra are the emulator's plus the change
+that lensing with R(L) instead of 1 makes, from the linear response of lensed_cls to C_L^φφ in L
+bins around the fiducial model (reference.lensing_response, one matrix product for all rows),
+rescaled to the point's spectra (a constant scale, the emulator's own A_L, missed R's scale
+dependence: 2.6 in plik_lite's χ² for the interaction model); (3) σ8 from the emulator's, the
+fiducial σ_R's radius dependence and the growth ratio today. In the interaction model the
+target is ΛCDM + Σmν itself with P(k, z) × S^(α−1) (S from free_streaming.py's Σmν grid).
+Errors: docs/latetime.md.
 
-The steps, with the points on a leading axis: the ΛsCDM background (theta_MC -> H0 by the batched
-Newton), the ΛCDM reference H0 with the target's D_M(z*) (Newton on the background's own
-discretised D_M), one batched emulator call (emulator/batch.py) for the references, the growth
-factors of all targets and references in one fixed-step RK4 (limber_batch.growth_rows), the
-Limber integrals from a table of the fiducial P(k, z) on the nodes (limber_batch.LimberTable),
-the Limber ratio R(L) splined for all rows at once, the lensing response to R as one matrix
-product, and σ8 from tables of the fiducial σ_R. The emulator object comes from the backend
-instance. In the interaction model the target is ΛCDM + Σmν itself with P(k, z) × S^(α−1)
-(theory/free_streaming.py; S from the fiducial Σmν grid).
-
-What a failed row gives: ok = False and NaN (a batch of one raises TheoryError): non-finite or
-refused parameters, outside the emulator's box, no reference H0 in [40, 110], Σmν outside the
+A failed row gets ok = False and NaN (a batch of one raises TheoryError): non-finite or refused
+parameters, outside the emulator's box, no reference H0 in [40, 110], Σmν outside the
 free-streaming grid, a negative alpha_fs. Names and shapes are checked for the whole batch
 (InputError).
 """
@@ -43,15 +36,13 @@ from numass.theory.background_batch import (SAFE_VALUES, hermite_rows, take_rows
                                             compute_background_batch, cumulative_simpson_rows)
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.free_streaming import suppression_on_grid
-from numass.theory.limber_batch import (L_GRID, LimberTable, Nodes, SuppressionTables,
-                                        growth_rows, spline_rows)
+from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
 from numass.theory.nl_response import limber_rows
-from numass.theory.products import TheoryProducts
+from numass.theory.products import SPECTRA_KEYS, TheoryProducts
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
 _NEWTON_TOL = 1e-12
 _SIGMA_R = np.geomspace(4.0, 30.0, 90)  # radii [Mpc] of the fiducial σ_R table
-_BLOCK = 16
 
 
 def _fiducial_tables() -> tuple:
@@ -74,9 +65,8 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
 
 
 def _reference_batch(backend, params: dict, need) -> BatchProducts:
-    """The reference ΛCDM batch from the engine's emulator (given to the backend, which theory
-    never imports), on the exact background grids: the engines read their D_M and H histories
-    (the fast Gauss-Legendre background keeps none)."""
+    """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), on
+    the exact background grids, whose D_M and H histories the engines read."""
     return backend.emulator.compute_batch(params, need, accuracy="exact")
 
 
@@ -201,7 +191,7 @@ def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
     products.ok = ok
     products.derived = {k: np.where(ok, v, np.nan) for k, v in products.derived.items()}
     if products.spectra is not None:
-        for k in ("tt", "te", "ee", "bb", "pp"):
+        for k in SPECTRA_KEYS:
             getattr(products.spectra, k)[~ok] = np.nan
     if products.background is not None:
         products.background.ok = products.background.ok & ok
@@ -224,8 +214,8 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     """Carry emulated references (rows ``idx`` of ``spectra``, changed in place) to targets with
     the same early universe and the same D_M(z*): C_L^φφ by the Limber ratio with the growth
     ratio, the lensed spectra by the lensing response to it, σ8 by the fiducial σ_R's radius
-    dependence and the growth ratio today. Their target and reference backgrounds are rows ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched
-    backgrounds); ocb = ω_b + ω_c, h_t, h_r, a_l, a_lens (× C_L^φφ), sigma8_ref per row of idx;
+    dependence and the growth ratio today. Their target and reference backgrounds are rows
+    ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched backgrounds); ocb = ω_b + ω_c, h_t, h_r, a_l, a_lens (× C_L^φφ), sigma8_ref per row of idx;
     ``nl_weight`` > 0: the target's power with theory/nl_response.py's factor of that weight.
     Returns (A_L_eff, σ8) of those rows."""
     fid, table, s_spline = _fiducial_tables()
@@ -249,8 +239,7 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
 
 
 _EMU_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns", "TCMB", "A_L")
-_LSCDM_BG_KEYS = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB",
-                  "z_dagger", "eta_lscdm")
+LSCDM_BG_KEYS = ("H0", "cosmomc_theta", *rf.DENSITIES, "z_dagger", "eta_lscdm")
 
 
 def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -273,11 +262,10 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
         return lscdm_background_batch(backend, params, need)
     p = _lscdm_arrays(given)
     n = len(p["ombh2"])
-    bg = compute_background_batch({k: p[k] for k in _LSCDM_BG_KEYS if k in p}, de="lscdm",
+    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, de="lscdm",
                                   h_range=(0.3, 1.5), accuracy="exact")
     ok = bg.ok.copy()
-    safe = {k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k]) for k in
-            ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")}
+    safe = {k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k]) for k in rf.DENSITIES}
     dens = batch_densities(safe)
     lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
     goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
@@ -304,28 +292,6 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
                "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
     return _nan_rows(BatchProducts(params=given, ok=ok, spectra=ref.spectra, background=bg,
                                    derived=derived), ok)
-
-
-_S_TABLES: dict = {}
-
-
-def _suppression_tables(table: LimberTable, grid: list) -> SuppressionTables:
-    key = (id(table), id(grid))
-    if key not in _S_TABLES:
-        _S_TABLES.clear()
-        _S_TABLES[key] = SuppressionTables(table, grid)
-    return _S_TABLES[key]
-
-
-def _limber_suppressed(table, stab, nodes, alpha, mnu) -> np.ndarray:
-    """∫ weight P S^(α−1) over the nodes, element by element in blocks of rows."""
-    out = np.empty((len(alpha), len(L_GRID)))
-    for start in range(0, len(alpha), _BLOCK):
-        rows = slice(start, min(start + _BLOCK, len(alpha)))
-        f = table.elements(nodes, rows)
-        f *= np.exp((alpha[rows] - 1.0)[:, None, None] * stab.elements(nodes, rows, mnu[rows]))
-        out[rows] = np.einsum("rj,rjl->rl", nodes.weight[rows], f)
-    return out
 
 
 def sigma2_ratio(pk_lin0: tuple, R: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -369,11 +335,12 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         a_eff = np.full(n, np.nan)
         if len(idx):
             fid, table, _ = _fiducial_tables()
-            stab = _suppression_tables(table, grid)
+            stab = table.suppression("free_streaming", suppression_on_grid)
             bg = ref.background
             nodes = Nodes(_Rows(bg, idx), bg.zstar[idx],
                           p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
-            lim_t = _limber_suppressed(table, stab, nodes, alpha[idx], p["mnu"][idx])
+            lim_t = table.suppressed(nodes, stab, nodes.weight, (alpha[idx] - 1.0)[:, None],
+                                     p["mnu"][idx])
             ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes),
                                _response_size(ref.spectra.tt.shape[1] - 1))
             a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))

@@ -150,6 +150,17 @@ def exact_power(pk, nodes: Nodes, r: int, L: np.ndarray, pk_factor=None) -> np.n
     return p if pk_factor is None else p * pk_factor(k, zz)
 
 
+def quadratic_weights(w: np.ndarray, grid: np.ndarray, step: float) -> tuple:
+    """(inside, middle index i, Lagrange weights (…, 3) of grid[i-1], grid[i], grid[i+1]) of the
+    offsets ``w`` (rows, nodes) on the even ``grid``: a row with an offset off the grid is not
+    inside."""
+    s = (w - grid[0]) / step
+    inside = np.all((s >= 0) & (s <= len(grid) - 1), axis=1)
+    i = np.clip(np.rint(s).astype(int), 1, len(grid) - 2)
+    t = s - i
+    return inside, i, np.stack([0.5 * t * (t - 1), (1 - t) * (1 + t), 0.5 * t * (t + 1)], axis=-1)
+
+
 class LimberTable:
     """The fiducial P(k, z) (a CAMB interpolator, reference.fiducial_reference().pk) on the
     fiducial nodes z̄_j and the w grid, and ∂P/∂x at fixed k (see the module docstring)."""
@@ -176,6 +187,13 @@ class LimberTable:
         nw = len(self.w)
         self.flat = np.concatenate([p.reshape(-1, len(L_GRID)), dp.reshape(-1, len(L_GRID))])
         self._offset = len(self.x) * nw
+        self._suppressions: dict = {}
+
+    def suppression(self, name: str, grid) -> "SuppressionTables":
+        """SuppressionTables of the grid ``grid()`` on this table, built once per ``name``."""
+        if name not in self._suppressions:
+            self._suppressions[name] = SuppressionTables(self, grid())
+        return self._suppressions[name]
 
     def u_at(self, j, w):
         """ln k (clipped as the per-point code clips k) at node j, offset w, every L."""
@@ -184,12 +202,8 @@ class LimberTable:
     def locate(self, nodes: Nodes, rows: slice = slice(None)):
         """(in table, middle index i, quadratic weights of w_(i-1), w_i, w_(i+1), δ) of every
         node of ``rows``: rows whose offsets leave the grid are out of the table."""
-        w = nodes.ln_chi[rows] - self.ln_chi[None, :]
-        s = (w - self.w[0]) / _DW
-        inside = np.all((s >= 0) & (s <= len(self.w) - 1), axis=1)
-        i = np.clip(np.rint(s).astype(int), 1, len(self.w) - 2)
-        t = s - i
-        lagrange = np.stack([0.5 * t * (t - 1), (1 - t) * (1 + t), 0.5 * t * (t + 1)], axis=-1)
+        inside, i, lagrange = quadratic_weights(nodes.ln_chi[rows] - self.ln_chi[None, :],
+                                                self.w, _DW)
         return inside, i, lagrange, nodes.x[rows] - self.x[None, :]
 
     def integrals(self, nodes: Nodes, factor: np.ndarray | None = None) -> np.ndarray:
@@ -203,6 +217,18 @@ class LimberTable:
                                        delta[inside]) @ self.flat
         for r in np.flatnonzero(~inside):
             out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, r, L_GRID))
+        return out
+
+    def suppressed(self, nodes: Nodes, stab: "SuppressionTables", c: np.ndarray,
+                   exponent: np.ndarray, mnu: np.ndarray) -> np.ndarray:
+        """∫ c × P × S^exponent over the nodes of every row, (n, len(L_GRID)), element by
+        element in blocks of rows: ``c`` (n, NZ-1) the nodes' weights (× a factor), ``exponent``
+        (n, 1 or NZ-1), ``mnu`` (n,) each row's place on the SuppressionTables' grid."""
+        out = np.empty((len(c), len(L_GRID)))
+        for rows in _blocks(len(c), _BLOCK):
+            f = self.elements(nodes, rows)
+            f *= np.exp(exponent[rows][:, :, None] * stab.elements(nodes, rows, mnu[rows]))
+            out[rows] = np.einsum("rj,rjl->rl", c[rows], f)
         return out
 
     def _matrix(self, c, i, lagrange, delta):
@@ -266,21 +292,17 @@ class SuppressionTables:
 
     def elements(self, nodes: Nodes, rows: slice, mnu: np.ndarray) -> np.ndarray:
         """ln S at every (node, L) of ``rows`` (Σmν of those rows in ``mnu``)."""
-        w = nodes.ln_chi[rows] - self.table.ln_chi[None, :]
-        s = (w - self.w[0]) / _DW_S
-        inside = np.all((s >= 0) & (s <= len(self.w) - 1), axis=1)
-        i = np.clip(np.rint(s).astype(int), 1, len(self.w) - 2)
-        t = (s - i)[..., None]
-        lagrange = (0.5 * t * (t - 1), (1 - t) * (1 + t), 0.5 * t * (t + 1))
+        inside, i, lagrange = quadratic_weights(nodes.ln_chi[rows] - self.table.ln_chi[None, :],
+                                                self.w, _DW_S)
         delta = (nodes.x[rows] - self.table.x[None, :])[..., None]
         g, tm = self.weights(mnu)
-        k0 = np.arange(s.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
+        k0 = np.arange(i.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
         off = self.size // 2  # the x-derivative table follows each mass's ln S table
         f, tm = self.all, tm[:, None, None]
         out = 0.0
         for mass_weight, k_mass in ((1 - tm, k0), (tm, k0 + self.size)):
-            for step, lw in zip((-1, 0, 1), lagrange):
-                k = k_mass + step
+            for step in (-1, 0, 1):
+                k, lw = k_mass + step, lagrange[..., step + 1, None]
                 out = out + mass_weight * lw * (f[k] + delta * f[k + off])
         for r in np.flatnonzero(~inside):
             out[r] = self.exact(nodes, rows.start + r, g[r], float(tm[r, 0, 0]))

@@ -24,11 +24,9 @@ import numpy as np
 from scipy.interpolate import RectBivariateSpline
 
 from numass.theory import reference as rf
-from numass.theory.limber_batch import SuppressionTables
 
 _STEP = 0.1  # relative change of A_s
 _K = np.geomspace(1e-4, 1e3, 400)
-_BLOCK = 16
 
 
 @lru_cache(maxsize=1)
@@ -49,29 +47,16 @@ def response():
     return n_minus_1
 
 
-_TABLES: dict = {}
-
-
-def _tables(table):
-    """n − 1 on the Limber table's nodes (SuppressionTables with one entry)."""
-    if id(table) not in _TABLES:
-        _TABLES.clear()
-        f = response()
-        entry = (lambda k, z: np.exp(f(k, z)))
-        _TABLES[id(table)] = SuppressionTables(table, [(0.0, entry), (1.0, entry)])
-    return _TABLES[id(table)]
+def _response_grid() -> list:
+    """n − 1 as a grid of one for SuppressionTables: exp(n − 1) at both ends."""
+    f = response()
+    entry = (lambda k, z: np.exp(f(k, z)))
+    return [(0.0, entry), (1.0, entry)]
 
 
 def limber_rows(table, nodes, gsq: np.ndarray, weight: float = 1.0) -> np.ndarray:
     """∫ g² P exp[weight (n − 1) ln g²] (× the nodes' weights) over the nodes of every row,
     (n, len(L_GRID)); ``gsq`` (n, NZ − 1) the squared growth ratio at the nodes."""
-    stab = _tables(table)
-    n = len(gsq)
-    out = np.empty((n, table.flat.shape[1]))
-    for start in range(0, n, _BLOCK):
-        rows = slice(start, min(start + _BLOCK, n))
-        f = table.elements(nodes, rows)
-        f *= np.exp(weight * np.log(gsq[rows])[:, :, None]
-                    * stab.elements(nodes, rows, np.zeros(rows.stop - rows.start)))
-        out[rows] = np.einsum("rj,rjl->rl", nodes.weight[rows] * gsq[rows], f)
-    return out
+    stab = table.suppression("nl_response", _response_grid)
+    return table.suppressed(nodes, stab, nodes.weight * gsq, weight * np.log(gsq),
+                            np.zeros(len(gsq)))

@@ -3,25 +3,17 @@
 Model (docs/latetime.md, "Dark-sector interaction"): the expansion history is that of ΛCDM with
 the physical neutrino mass Σmν >= 0 (numass's own background, CAMB's neutrino conventions), while
 the free-streaming suppression of clustering is scaled by ``alpha_fs``:
+P_target(k, z) = P_ref(k, z; Σmν) × S(k, z)^(alpha_fs − 1), with P_ref CAMB's nonlinear matter
+power of ΛCDM + Σmν and S = P_lin / P_lin,nofs (theory/free_streaming.py). alpha_fs = 1 is
+standard neutrinos (P_target = P_ref exactly); alpha_fs = 0 removes the suppression.
 
-    P_target(k, z) = P_ref(k, z; Σmν) × S(k, z)^(alpha_fs − 1),
-    S(k, z) = P_lin(k, z; Σmν) / P_lin,nofs(k, z; Σmν),
-
-with P_ref CAMB's nonlinear matter power of ΛCDM + Σmν (the late-time engine's reference run at
-the target's own H0) and P_lin,nofs the linear power of the same cosmology in which the massive
-neutrinos cluster like CDM + baryons once non-relativistic (no free streaming; S from the
-reference run itself, theory/free_streaming.py). alpha_fs = 1 is standard neutrinos
-(P_target = P_ref exactly); alpha_fs = 0 removes the suppression.
-
-Then, through the late-time engine (theory/latetime.py): C_L^φφ = C_L^φφ,CAMB(ref) ×
-Limber[P_target] / Limber[P_ref]; the unlensed primary is the reference's (same background, same
-early universe: the relativistic neutrinos' free streaming before recombination, which sets the
-CMB phase shift, is untouched); lensed with camb.correlations.lensed_cls and the new C_L^φφ;
-σ8 from the linear P(k, 0) × S(k, 0)^(alpha_fs − 1). On the emulator
-('nu_interacting-emulator', theory/latetime_batch.py) the reference is the emulator at the point,
-the Limber ratio of P_fid S^(α−1) to P_fid is over one fiducial CAMB P(k, z), the lensed spectra
-move by the linear response to it, and S comes from a grid of fiducial runs in Σmν; its
-per-point ``compute`` is a batch of one.
+Through the late-time engine (theory/latetime.py), the reference run at the target's own H0:
+C_L^φφ = C_L^φφ,CAMB(ref) × Limber[P_target] / Limber[P_ref]; the unlensed primary is the
+reference's (same background, same early universe: the relativistic neutrinos' free streaming
+before recombination, which sets the CMB phase shift, is untouched), lensed with the new C_L^φφ;
+σ8 from the linear P(k, 0) × S(k, 0)^(alpha_fs − 1). On the emulator ('nu_interacting-emulator',
+theory/latetime_batch.py; a point alone is a batch of one) the reference is the emulator at the
+point, the Limber ratio is over one fiducial CAMB P(k, z), and S comes from a grid in Σmν.
 """
 from __future__ import annotations
 
@@ -34,10 +26,11 @@ from numass.theory.free_streaming import free_streaming_suppression
 from numass.theory.latetime import late_time_products
 from numass.theory.latetime_batch import nu_interacting_emulator_batch, one_point
 from numass.theory.products import TheoryProducts
+from numass.theory.reference import DENSITIES
 
 PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu", "nu_states",
           "tau", "As", "logA", "ns", "TCMB", "A_L", "A_lens", "alpha_fs")
-_BG_KEYS = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
+_BG_KEYS = ("H0", "cosmomc_theta", *DENSITIES)
 
 
 def _alpha(params: dict) -> float:

@@ -20,6 +20,8 @@ from numass.errors import TheoryError
 from numass.theory.background import compute_background
 from numass.theory.camb_backend import CambBackend
 
+# the parameters of numass's background that target and reference share (CAMB names)
+DENSITIES = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
 # early-universe parameters shared by target and reference (CAMB names)
 EARLY = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "logA", "ns", "TCMB")
 # transfer redshifts of the reference run: dense at low z where the lensing kernel lives;
@@ -112,8 +114,7 @@ def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
         raise TheoryError(f"CAMB failed on the reference model at {p}: {exc}") from exc
     if not (np.all(np.isfinite(run["unlensed"])) and np.all(np.isfinite(run["pp"]))):
         raise TheoryError("CAMB returned non-finite reference spectra")
-    bg = compute_background({k: p[k] for k in ("H0", "ombh2", "omch2", "mnu", "nnu", "nu_states",
-                                                "TCMB")})
+    bg = compute_background({k: p[k] for k in ("H0", *DENSITIES)})
     ref = Reference(params=p, background=bg, **run)
     _REF_CACHE[key] = ref
     while len(_REF_CACHE) > _N_CACHE:
