@@ -196,7 +196,7 @@ class LimberTable:
         return self._suppressions[name]
 
     def u_at(self, j, w):
-        """ln k (clipped as the per-point code clips k) at node j, offset w, every L."""
+        """ln k (clipped as exact_power clips k) at node j, offset w, every L."""
         return np.clip(self.ln_l - self.ln_chi[j] - w, *self.u_clip)
 
     def locate(self, nodes: Nodes, rows: slice = slice(None)):
