@@ -116,13 +116,6 @@ def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
     return out
 
 
-def _omega_m_today(target, early: dict, ref) -> float:
-    if hasattr(target, "omegam"):
-        return float(target.omegam)
-    h = float(target.H(0.0)) / 100.0
-    return (ref.params["ombh2"] + ref.params["omch2"] + ref.background.omnuh2) / h**2
-
-
 def late_time_products(params: dict, target, *, ref_H0: float | None = None,
                        lmax: int = 3000, pk_factor_for=None) -> TheoryProducts:
     """TheoryProducts (lensed D_ℓ to lmax, C_L^φφ, background = target, derived) of a model whose
@@ -161,13 +154,15 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
                       pp=pp[:lmax + 1] * float(params.get("A_lens", 1.0)))
     # sigma_8 of the target: spheres of 8/h_target Mpc in the reference's linear P(k, z=0),
     # times the growth ratio today [and the scale-dependent factor, as a ratio of integrals]
-    R8 = 8.0 / (float(target.H(0.0)) / 100.0)
+    h_t = float(target.H(0.0)) / 100.0
+    R8 = 8.0 / h_t
     sigma8 = ref.sigma_R(R8) * float(g_t[0] / g_r[0])
     if pk_factor is not None:
         k = ref.pk_lin0[0]
         sigma8 *= float(np.sqrt(sigma2_ratio(ref.pk_lin0, np.array([R8]),
                                              pk_factor(k, np.zeros_like(k))[None])[0]))
-    om = _omega_m_today(target, early, ref)
+    om = (float(target.omegam) if hasattr(target, "omegam")
+          else (omega_cb + rbg.omnuh2) / h_t**2)
     derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.params["As"])}
