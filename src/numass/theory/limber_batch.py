@@ -39,6 +39,7 @@ A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and ref
 # histories with the sharpest switch (eta = 10 at z† = 1.5, 2.5, 6), far inside the engines'
 # 1e-3 error against CAMB, at a third of the cost (the growth was ~30% of an emulated ΛsCDM point)
 GROWTH_STEPS = 400
+Z_MIN = 1e-3  # the Limber integrals' first node (below it the lensing kernel is negligible)
 NZ = 300  # redshift nodes of the emulated engines' Limber integrals (one dropped at z*)
 # the L of the emulated engines' Limber ratio (a coarser grid than the CAMB engine's 90 L: the
 # ratio is smooth in L)
@@ -120,7 +121,7 @@ class Nodes:
     trapezoid × dx, without P) and ln χ. ``bg``: DM_at(ln a) and h2_at(ln a) per row."""
 
     def __init__(self, bg, zstar: np.ndarray, omega_m: np.ndarray, nz: int = NZ):
-        x = np.linspace(np.log1p(1e-3), np.log1p(zstar), nz, axis=1)
+        x = np.linspace(np.log1p(Z_MIN), np.log1p(zstar), nz, axis=1)
         self.x = x[:, :-1]
         self.z = np.expm1(x)[:, :-1]
         lna = -np.log1p(self.z)
@@ -135,10 +136,14 @@ class Nodes:
         self.ln_chi = np.log(chi)
 
 
+def k_range(kmin: float) -> tuple[float, float]:
+    """The k [1/Mpc] a CAMB P(k, z) interpolator with smallest k ``kmin`` is evaluated on."""
+    return kmin * 1.0001, K_EXTRAP * 0.999
+
+
 def node_k(nodes: Nodes, r: int, L: np.ndarray, kmin: float) -> np.ndarray:
     """k = (L + ½)/χ at row r's nodes (nz-1, len(L)), clipped to the spline's range."""
-    return np.clip((L[None, :] + 0.5) / np.exp(nodes.ln_chi[r])[:, None], kmin * 1.0001,
-                   K_EXTRAP * 0.999)
+    return np.clip((L[None, :] + 0.5) / np.exp(nodes.ln_chi[r])[:, None], *k_range(kmin))
 
 
 def exact_power(pk, nodes: Nodes, r: int, L: np.ndarray, pk_factor=None) -> np.ndarray:
@@ -167,13 +172,13 @@ class LimberTable:
 
     def __init__(self, pk, fid_bg):
         zstar = float(fid_bg.zstar)
-        x = np.linspace(np.log1p(1e-3), np.log1p(zstar), NZ)
+        x = np.linspace(np.log1p(Z_MIN), np.log1p(zstar), NZ)
         self.x = x[:-1]
         self.z = np.expm1(self.x)
         self.ln_chi = np.log(np.asarray(fid_bg.DM(self.z), dtype=float))
         self.w = np.arange(_W_RANGE[0], _W_RANGE[1] + _DW / 2, _DW)
         self.ln_l = np.log(L_GRID + 0.5)
-        self.u_clip = (np.log(pk.kmin * 1.0001), np.log(K_EXTRAP * 0.999))
+        self.u_clip = tuple(np.log(k) for k in k_range(pk.kmin))
         self.pk = pk
         p = np.empty((len(self.x), len(self.w), len(L_GRID)))
         dp = np.empty_like(p)

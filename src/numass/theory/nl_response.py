@@ -24,6 +24,7 @@ import numpy as np
 from scipy.interpolate import RectBivariateSpline
 
 from numass.theory import reference as rf
+from numass.theory.limber_batch import k_range
 
 _STEP = 0.1  # relative change of A_s
 _K = np.geomspace(1e-4, 1e3, 400)
@@ -36,7 +37,7 @@ def response():
     up = rf.run_reference({**rf.FIDUCIAL_EARLY, "As": rf.FIDUCIAL_EARLY["As"] * (1 + _STEP)},
                           rf.FIDUCIAL_H0)
     z = np.sort(rf.Z_PK)
-    k = np.clip(_K, fid.pk.kmin * 1.0001, _K[-1])
+    k = np.clip(_K, k_range(fid.pk.kmin)[0], _K[-1])
     n = np.log(up.pk.P(z, k) / fid.pk.P(z, k)) / np.log1p(_STEP)
     spline = RectBivariateSpline(z, np.log(k), n - 1.0, kx=1, ky=3)
 
