@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from numass.emulator import design, targets
-from numass.theory.background import compute_background
 from numass.theory.backend import NEEDS
+from numass.theory.background import compute_background
 from numass.theory.background_batch import BatchBackground, batch_densities
 from numass.theory.batch import BatchSpectra
 from numass.theory.latetime_batch import carry_rows

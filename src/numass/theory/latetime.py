@@ -33,9 +33,10 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need
+from numass.theory.backends_batch import lscdm_background_batch
 from numass.theory.background import compute_background
 from numass.theory.background_batch import batch_densities
-from numass.theory.backends_batch import lscdm_background_batch
+from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (LSCDM_BG_KEYS, lscdm_emulator_batch, matched_h,
                                           one_point, ratio_rows, sigma2_ratio)
 from numass.theory.limber_batch import Nodes, exact_power, growth_rows, spline_rows
@@ -57,6 +58,22 @@ def _engine_early(params: dict) -> dict:
         raise InputError("the late-time engine's reference (CAMB or the emulator) needs "
                          "mnu >= 0; wrap it with numass.theory.effective_mass for Σmν,eff < 0")
     return early
+
+
+def point_background(compute, p: dict, params: dict):
+    """``compute(p)``, a per-point background; a numerical failure as TheoryError (-inf)."""
+    try:
+        return compute(p)
+    except (InputError, TheoryError):
+        raise
+    except Exception as exc:  # numerical failure at a point: the sampler gets -inf
+        raise TheoryError(f"background failed at {params}: {exc}") from exc
+
+
+def background_derived(bg) -> dict:
+    """H0, Ω_m and the recombination scalars of a per-point background."""
+    return {"H0": float(bg.h * 100), "omegam": float(bg.omegam),
+            **{k: float(getattr(bg, k)) for k in BACKGROUND_SCALARS}}
 
 
 def matched_H0(early: dict, target) -> float:
@@ -166,7 +183,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.params["As"])}
-    for name in ("rdrag", "theta_star", "zstar", "zdrag"):
+    for name in BACKGROUND_SCALARS:
         if hasattr(target, name):
             derived[name] = float(getattr(target, name))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
@@ -189,20 +206,14 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         raise InputError(f"ΛsCDM does not know the parameter(s) {unknown}; it takes: "
                          f"{', '.join(LSCDM_PARAMS)}")
     p = camb_names(params)
-    try:
-        bg = compute_lscdm_background({k: v for k, v in p.items() if k in LSCDM_BG_KEYS})
-    except (InputError, TheoryError):
-        raise
-    except Exception as exc:  # numerical failure at a point: the sampler gets -inf
-        raise TheoryError(f"ΛsCDM background failed at {params}: {exc}") from exc
+    bg = point_background(compute_lscdm_background,
+                          {k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, params)
     if "spectra" in need:
         out = late_time_products(p, bg)
         out.params = dict(params)
         out.derived.update({"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta})
         return out
-    derived = {"H0": float(bg.h * 100), "omegam": float(bg.omegam), "rdrag": float(bg.rdrag),
-               "theta_star": float(bg.theta_star), "zdrag": float(bg.zdrag),
-               "zstar": float(bg.zstar), "z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
+    derived = {**background_derived(bg), "z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
     return TheoryProducts(params=dict(params), background=bg, derived=derived)
 
 

@@ -24,16 +24,18 @@ free-streaming grid, a negative alpha_fs. Names and shapes are checked for the w
 """
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need
-from numass.theory.background import LNA, C_KM_S
 from numass.theory.backends_batch import lscdm_background_batch, normalise_arrays
-from numass.theory.background_batch import (SAFE_VALUES, hermite_rows, take_rows, batch_densities,
-                                            compute_background_batch, cumulative_simpson_rows)
+from numass.theory.background import C_KM_S, LNA
+from numass.theory.background_batch import (SAFE_VALUES, batch_densities, compute_background_batch,
+                                            cumulative_simpson_rows, hermite_rows, take_rows)
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
@@ -150,7 +152,7 @@ def lensing_change_rows(ratio: np.ndarray, tt, ee, scale: np.ndarray) -> tuple:
     ratio of each row's lensed spectra to the fiducial ones. (ΔTT, ΔEE, ΔTE), each (n, lmax+1)."""
     r = rf.lensing_response(tt.shape[1] - 1)
     edges = r["edges"]
-    dev = np.stack([ratio[:, lo:hi].mean(axis=1) - 1.0 for lo, hi in zip(edges[:-1], edges[1:])],
+    dev = np.stack([ratio[:, lo:hi].mean(axis=1) - 1.0 for lo, hi in pairwise(edges)],
                    axis=1) * scale[:, None]
     resp = r["resp"]
     d = (dev @ resp.reshape(len(resp), -1)).reshape(len(dev), *resp.shape[1:])

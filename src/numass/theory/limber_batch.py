@@ -194,7 +194,7 @@ class LimberTable:
         self._offset = len(self.x) * nw
         self._suppressions: dict = {}
 
-    def suppression(self, name: str, grid) -> "SuppressionTables":
+    def suppression(self, name: str, grid) -> SuppressionTables:
         """SuppressionTables of the grid ``grid()`` on this table, built once per ``name``."""
         if name not in self._suppressions:
             self._suppressions[name] = SuppressionTables(self, grid())
@@ -224,7 +224,7 @@ class LimberTable:
             out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, r, L_GRID))
         return out
 
-    def suppressed(self, nodes: Nodes, stab: "SuppressionTables", c: np.ndarray,
+    def suppressed(self, nodes: Nodes, stab: SuppressionTables, c: np.ndarray,
                    exponent: np.ndarray, mnu: np.ndarray) -> np.ndarray:
         """∫ c × P × S^exponent over the nodes of every row, (n, len(L_GRID)), element by
         element in blocks of rows: ``c`` (n, NZ-1) the nodes' weights (× a factor), ``exponent``

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from numass.errors import InputError, TheoryError
+from numass.errors import InputError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
 from numass.theory.background import compute_background
 from numass.theory.free_streaming import free_streaming_suppression
-from numass.theory.latetime import late_time_products
+from numass.theory.latetime import background_derived, late_time_products, point_background
 from numass.theory.latetime_batch import nu_interacting_emulator_batch, one_point
 from numass.theory.products import TheoryProducts
 from numass.theory.reference import DENSITIES
@@ -59,17 +59,11 @@ def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> Theory
     """The interacting-neutrino model at ``params`` (mnu >= 0 is the physical mass; alpha_fs
     defaults to 1)."""
     need, alpha, p = _inputs(params, need)
-    try:
-        bg = compute_background({k: p[k] for k in _BG_KEYS if k in p})
-    except (InputError, TheoryError):
-        raise
-    except Exception as exc:  # numerical failure at a point: the sampler gets -inf
-        raise TheoryError(f"background failed at {params}: {exc}") from exc
+    bg = point_background(compute_background, {k: p[k] for k in _BG_KEYS if k in p}, params)
     if "spectra" not in need:
-        derived = {"H0": float(bg.h * 100), "omegam": float(bg.omegam), "rdrag": float(bg.rdrag),
-                   "theta_star": float(bg.theta_star), "zdrag": float(bg.zdrag),
-                   "zstar": float(bg.zstar), "omnuh2": float(bg.omnuh2), "alpha_fs": alpha}
+        derived = {**background_derived(bg), "omnuh2": float(bg.omnuh2), "alpha_fs": alpha}
         return TheoryProducts(params=dict(params), background=bg, derived=derived)
+
     def factor_for(ref):
         if alpha == 1.0 or p["mnu"] == 0.0:
             return None  # standard neutrinos: the reference itself

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def lensing_response(lmax: int = 3000) -> dict:
         edges = np.unique(np.geomspace(2, n, _RESPONSE_BINS + 1).astype(int))
         base = lensed_cls(fid.unlensed, fid.pp, lmax_lensed=lmax)
         resp = []
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in pairwise(edges):
             pp = fid.pp.copy()
             pp[lo:hi] *= 1.0 + _RESPONSE_STEP
             resp.append((lensed_cls(fid.unlensed, pp, lmax_lensed=lmax) - base) / _RESPONSE_STEP)
