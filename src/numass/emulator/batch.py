@@ -16,7 +16,7 @@ import numpy as np
 
 from numass.emulator import design, targets
 from numass.errors import InputError
-from numass.theory.backend import DEFAULTS, check_need
+from numass.theory.backend import check_need
 from numass.theory.background_batch import (BatchBackground, BatchDensities, batch_densities,
                                             theta_mc_batch, valid_rows)
 from numass.theory.background_fast import FastBackground, theta_mc_fast

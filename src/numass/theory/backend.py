@@ -6,18 +6,10 @@ import math
 
 from numass.errors import InputError, TheoryError
 from numass.theory.batch import BatchProducts, broadcast_params, finite_rows
+from numass.theory.parameters import DEFAULTS, to_camb_names
 from numass.theory.products import TheoryProducts
 
 NEEDS = frozenset({"spectra", "background"})
-
-# Values used where a parameter point does not give one. omega_b, omega_c and H0 (or theta_MC)
-# have no default: a point without them is an error, not a silent Planck cosmology.
-DEFAULTS = {"mnu": 0.06, "nnu": 3.044, "nu_states": 1, "tau": 0.0544, "As": 2.1e-9,
-            "ns": 0.9649, "w": -1.0, "wa": 0.0, "A_L": 1.0, "A_lens": 1.0, "TCMB": 2.7255}
-
-# The cosmological parameters of the standard backends (CAMB names; see normalise_params).
-COSMO_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu",
-                "nu_states", "tau", "As", "logA", "ns", "w", "wa", "A_L", "A_lens", "TCMB")
 
 
 def check_need(need) -> frozenset[str]:
@@ -41,17 +33,7 @@ def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float
     - ``A_L`` >= 0 scales the lensing that smooths the primary spectra, ``A_lens`` >= 0 the
       reconstruction spectrum C_L^phiphi only.
     """
-    p = {k: float(v) for k, v in params.items()}
-    if "As" in p and "logA" in p:
-        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
-    if "logA" in p:
-        p["As"] = math.exp(p.pop("logA")) * 1e-10
-    thetas = [k for k in ("cosmomc_theta", "theta_MC_100") if k in p]
-    if len(thetas) + ("H0" in p) > 1:
-        raise InputError(f"give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'; got "
-                         f"{', '.join(k for k in ('H0', *thetas) if k in p)}")
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+    p = to_camb_names({k: float(v) for k, v in params.items()})
     missing = [k for k in ("ombh2", "omch2") if k not in p]
     if "H0" not in p and "cosmomc_theta" not in p:
         missing.append("H0 (or cosmomc_theta / theta_MC_100)")

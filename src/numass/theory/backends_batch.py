@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
-from numass.theory.backend import DEFAULTS, check_need
+from numass.theory.backend import check_need
 from numass.theory.background_batch import BatchBackground, compute_background_batch
 from numass.theory.batch import BatchProducts, broadcast_params
+from numass.theory.parameters import DEFAULTS, to_camb_names
 
 SPECTRA_ONLY = ("tau", "As", "logA", "ns", "A_L", "A_lens")
 BACKGROUND_DERIVED = ("omegam", "rdrag", "theta_star", "zdrag", "zstar")
@@ -27,11 +28,7 @@ def checked_arrays(backend, params: dict, need, spectra_hint: str) -> dict[str, 
     if unknown:
         raise InputError(f"backend '{backend.name}' does not know the parameter(s) {unknown}; "
                          f"it takes: {', '.join(sorted(backend.param_names()))}")
-    if "H0" in params and ("cosmomc_theta" in params or "theta_MC_100" in params):
-        raise InputError("give H0 or cosmomc_theta, not both")
-    p = broadcast_params(params)
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+    p = to_camb_names(broadcast_params(params))
     for k in SPECTRA_ONLY:
         p.pop(k, None)
     return p
@@ -96,16 +93,9 @@ def lscdm_background_batch(backend, params: dict, need) -> BatchProducts:
 def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
     """backend.normalise_params for arrays: the name checks raise InputError for the batch; the
     value checks are left to ``refused_rows``."""
-    p = broadcast_params(params)
-    if "As" in p and "logA" in p:
-        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
-    if "logA" in p:
-        p["As"] = np.exp(p.pop("logA")) * 1e-10
-    thetas = [k for k in ("cosmomc_theta", "theta_MC_100") if k in p]
-    if len(thetas) + ("H0" in p) != 1:
+    p = to_camb_names(broadcast_params(params))
+    if "H0" not in p and "cosmomc_theta" not in p:
         raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
     missing = [k for k in ("ombh2", "omch2") if k not in p]
     if missing:
         raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")

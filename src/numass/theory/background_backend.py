@@ -10,10 +10,10 @@ import numpy as np
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import Backend
+from numass.theory.parameters import BACKEND_PARAMS, to_camb_names
 from numass.theory.products import TheoryProducts
 
-ALLOWED = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu", "nu_states",
-           "w", "wa", "TCMB", "YHe", "omk", "tau", "As", "logA", "ns", "A_L", "A_lens")
+ALLOWED = (*BACKEND_PARAMS, "YHe", "omk")
 
 
 class BackgroundBackend(Backend):
@@ -30,9 +30,7 @@ class BackgroundBackend(Backend):
             raise InputError("the 'background' backend computes no CMB spectra; use --backend camb "
                              "for data sets that need them")
         self.check_params(params)
-        p = dict(params)
-        if "theta_MC_100" in p:
-            p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
+        p = to_camb_names(params)
         for spectra_only in ("tau", "As", "logA", "ns", "A_L", "A_lens"):
             p.pop(spectra_only, None)
         try:
