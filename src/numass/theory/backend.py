@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from numass.errors import InputError, TheoryError
 from numass.theory.batch import BatchProducts, broadcast_params, finite_rows
 from numass.theory.parameters import DEFAULTS, to_camb_names
@@ -53,6 +55,24 @@ def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float
     return p
 
 
+def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
+    """normalise_params for arrays (n,): the name checks raise InputError for the batch; the
+    value checks are the caller's, row by row."""
+    p = to_camb_names(broadcast_params(params))
+    if "H0" not in p and "cosmomc_theta" not in p:
+        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
+    missing = [k for k in ("ombh2", "omch2") if k not in p]
+    if missing:
+        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
+    n = len(p["ombh2"])
+    return {**{k: np.full(n, float(v)) for k, v in DEFAULTS.items()}, **p}
+
+
+def batch_accuracy(backend) -> str:
+    """'fast' (the default) or 'exact': the quadrature of a backend's batched background."""
+    return getattr(backend, "batch_accuracy", "fast")
+
+
 class Backend:
     """Maps a parameter point to the products likelihoods ask for.
 
@@ -92,13 +112,17 @@ class Backend:
             points.append(point)
         return BatchProducts.from_points(arrays, points)
 
-    def check_params(self, params: dict) -> None:
-        """Unknown names and non-numbers are InputError, naming the parameter."""
+    def check_names(self, params: dict) -> None:
+        """Unknown names are InputError, naming them."""
         allowed = set(self.param_names())
         unknown = sorted(set(params) - allowed)
         if unknown:
             raise InputError(f"backend '{self.name}' does not know the parameter(s) {unknown}; "
                              f"it takes: {', '.join(sorted(allowed))}")
+
+    def check_params(self, params: dict) -> None:
+        """Unknown names and non-numbers are InputError, naming the parameter."""
+        self.check_names(params)
         for k, v in params.items():
             try:
                 ok = math.isfinite(float(v))

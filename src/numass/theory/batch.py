@@ -19,6 +19,7 @@ and likelihood has a correct batched call, and the vectorised ones are checked a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -86,6 +87,22 @@ class BatchSpectra:
         return Spectra(ell=self.ell, **{k: getattr(self, k)[i] for k in SPECTRA_KEYS})
 
 
+class BatchBackground(Protocol):
+    """What a batched background provides (theory/background.py's BackgroundRows, a stack of
+    per-point ones, a mirror of two): (n,) scalars and functions of a 1-d z -> (n, len(z))."""
+
+    rdrag: np.ndarray
+    theta_star: np.ndarray
+
+    def H(self, z) -> np.ndarray: ...
+
+    def DM(self, z) -> np.ndarray: ...
+
+    def DH(self, z) -> np.ndarray: ...
+
+    def DV(self, z) -> np.ndarray: ...
+
+
 class StackedBackground:
     """Backgrounds of single points stacked into the batched interface (rows where a point
     failed hold NaN)."""
@@ -121,7 +138,7 @@ class StackedBackground:
 class RowBackground:
     """Row i of a batched background, as the per-point Background interface."""
 
-    def __init__(self, batch_bg, i: int):
+    def __init__(self, batch_bg: BatchBackground, i: int):
         self._bg, self._i = batch_bg, i
         self.rdrag = float(batch_bg.rdrag[i])
         self.theta_star = float(batch_bg.theta_star[i])
@@ -144,7 +161,7 @@ class RowBackground:
         return self._row("DV", z)
 
 
-def _row_background(batch_bg, i: int):
+def _row_background(batch_bg: BatchBackground | None, i: int):
     """Row i of a batched background: the stored per-point one when there is one (a row of a
     StackedBackground), else a view that evaluates the batch and takes row i."""
     if batch_bg is None:
@@ -161,7 +178,7 @@ class BatchProducts:
     params: dict[str, np.ndarray]
     ok: np.ndarray
     spectra: BatchSpectra | None = None
-    background: object | None = None  # the batched Background interface
+    background: BatchBackground | None = None
     derived: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
