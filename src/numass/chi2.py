@@ -56,7 +56,8 @@ def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str
         spectra = Spectra.from_npz(spectra_path)
     background = None
     if any("background" in lik.requires for lik in liks):
-        from numass.theory.background import ALLOWED, compute_background
+        from numass.theory.background import compute_background
+        from numass.theory.densities import ALLOWED
 
         background = compute_background({k: v for k, v in cosmo.items() if k in ALLOWED})
     theory = TheoryProducts(params=cosmo, spectra=spectra, background=background)

@@ -18,8 +18,8 @@ from numass.emulator import design, targets
 from numass.errors import InputError
 from numass.theory.backend import batch_accuracy, check_need, normalise_arrays
 from numass.theory.background import BackgroundRows, theta_mc
-from numass.theory.densities import Densities, batch_densities, valid_rows
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
+from numass.theory.densities import Densities, batch_densities, valid_rows
 
 _BLOCK = 32  # rows per block: 4 x 32 x 2999 float64 is ~3 MB
 

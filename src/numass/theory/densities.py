@@ -171,18 +171,19 @@ def row_checks(p: dict[str, np.ndarray], de: str = "cpl") -> list[tuple[np.ndarr
     if "omk" in p:
         out.append((p["omk"] == 0.0, "numass's background is flat only (omk = 0)"))
     if "YHe" in p:
-        out.append((np.zeros(n, dtype=bool), "numass's own background uses CAMB's BBN-consistent "
-                    "helium fraction (its z*, z_drag fit); leave YHe unset or use the camb backend"))
+        out.append((np.zeros(n, dtype=bool), ("numass's own background uses CAMB's BBN-consistent "
+                    "helium fraction (its z*, z_drag fit); leave YHe unset or use the camb "
+                    "backend")))
     if de == "lscdm":
         out += [(np.abs(nnu - 3.044) <= 1e-9, "numass's ΛsCDM background assumes nnu = 3.044"),
                 (p["z_dagger"] > 0, "'z_dagger' must be a positive number"),
                 (p.get("eta_lscdm", 10.0) > 0, "'eta_lscdm' must be a positive number")]
         return out
     out.append(((NNU_RANGE[0] <= nnu) & (nnu <= NNU_RANGE[1]),
-                f"nnu is outside [{NNU_RANGE[0]}, {NNU_RANGE[1]}], where numass's z*, z_drag fit "
-                f"is calibrated; use the camb backend"))
-    out.append((np.abs(p.get("TCMB", 2.7255) - 2.7255) <= 1e-4, "numass's own background is "
-                "calibrated at TCMB = 2.7255 K; use the camb backend for another CMB temperature"))
+                (f"nnu is outside [{NNU_RANGE[0]}, {NNU_RANGE[1]}], where numass's z*, z_drag "
+                 f"fit is calibrated; use the camb backend")))
+    out.append((np.abs(p.get("TCMB", 2.7255) - 2.7255) <= 1e-4, ("numass's own background is "
+                "calibrated at TCMB = 2.7255 K; use the camb backend for another CMB temperature")))
     return out
 
 
