@@ -35,13 +35,7 @@ def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float
     - ``A_L`` >= 0 scales the lensing that smooths the primary spectra, ``A_lens`` >= 0 the
       reconstruction spectrum C_L^phiphi only.
     """
-    p = to_camb_names({k: float(v) for k, v in params.items()})
-    missing = [k for k in ("ombh2", "omch2") if k not in p]
-    if "H0" not in p and "cosmomc_theta" not in p:
-        missing.append("H0 (or cosmomc_theta / theta_MC_100)")
-    if missing:
-        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
-    p = {**{k: float(v) for k, v in defaults.items()}, **p}
+    p = _with_defaults(to_camb_names({k: float(v) for k, v in params.items()}), defaults)
     if p["mnu"] < 0:
         raise InputError(f"mnu = {p['mnu']} < 0: a sum of masses cannot be negative; sample "
                          f"'mnu_eff' (the effective mass, either sign) instead")
@@ -58,14 +52,20 @@ def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float
 def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
     """normalise_params for arrays (n,): the name checks raise InputError for the batch; the
     value checks are the caller's, row by row."""
-    p = to_camb_names(broadcast_params(params))
-    if "H0" not in p and "cosmomc_theta" not in p:
-        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
+    return _with_defaults(to_camb_names(broadcast_params(params)), DEFAULTS)
+
+
+def _with_defaults(p: dict, defaults: dict) -> dict:
+    """``p`` (CAMB names, floats or arrays (n,)) with the defaults filled in; InputError for a
+    missing omega_b, omega_c, or H0 and theta_MC."""
     missing = [k for k in ("ombh2", "omch2") if k not in p]
+    if "H0" not in p and "cosmomc_theta" not in p:
+        missing.append("H0 (or cosmomc_theta / theta_MC_100)")
     if missing:
         raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
-    n = len(p["ombh2"])
-    return {**{k: np.full(n, float(v)) for k, v in DEFAULTS.items()}, **p}
+    shape = np.shape(p["ombh2"])
+    return {**{k: np.full(shape, float(v)) if shape else float(v) for k, v in defaults.items()},
+            **p}
 
 
 def batch_accuracy(backend) -> str:

@@ -267,7 +267,7 @@ def theta_mc_at(params: dict, h: float) -> float:
     return float(theta_mc(batch_densities(p), np.array([h]))[0])
 
 
-def mirror_background(params: dict):
+def mirror_background(params: dict) -> BackgroundPoint | MirroredBackground:
     """The observable-level mirror (docs/physics.md): X(-m) = 2 X(0) - X(m) for every X."""
     m = float(params.get("mnu", 0.0))
     if m >= 0:

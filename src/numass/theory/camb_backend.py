@@ -7,10 +7,9 @@ import numpy as np
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
+from numass.theory.densities import C_KM_S
 from numass.theory.parameters import BACKEND_PARAMS
 from numass.theory.products import Spectra, TheoryProducts
-
-C_KM_S = 299792.458
 
 # accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their
 # error bars; "high" is the lensing-potential accuracy ACT DR6 recommends for its final analyses.

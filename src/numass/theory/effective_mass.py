@@ -44,8 +44,9 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.theory.backend import NEEDS, Backend, check_need
-from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params, finite_rows
-from numass.theory.products import SPECTRA_KEYS, Spectra, TheoryProducts
+from numass.theory.batch import (BatchBackground, BatchProducts, BatchSpectra, broadcast_params,
+                                 finite_rows)
+from numass.theory.products import SPECTRA_KEYS, Background, Spectra, TheoryProducts
 
 BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")
 
@@ -65,7 +66,8 @@ class MirroredBackground:
     have (zero at m = 0, plus at |m|): of one point (rows None), or of the rows ``rows`` of a
     batched ``plus``."""
 
-    def __init__(self, zero, plus, rows: np.ndarray | None = None,
+    def __init__(self, zero: Background | BatchBackground, plus: Background | BatchBackground,
+                 rows: np.ndarray | None = None,
                  scalars: tuple[str, ...] = BACKGROUND_SCALARS):
         self._plus, self._zero, self._rows = plus, zero, rows
         for name in scalars:
