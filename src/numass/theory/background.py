@@ -179,12 +179,11 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
 # ---------------------------------------------------------------------------------------------
 # one point: a batch of one
 # ---------------------------------------------------------------------------------------------
-def point_arrays(params: dict, de: str = "cpl", names_checked: bool = False) -> dict:
+def _point_arrays(params: dict, de: str = "cpl") -> dict:
     """A point's parameters (None values dropped) as arrays (1,); InputError naming the first
     check the point fails."""
     params = {k: v for k, v in params.items() if v is not None}
-    if not names_checked:
-        check_names(params, de)
+    check_names(params, de)
     p = {}
     for k, v in params.items():
         try:
@@ -247,7 +246,7 @@ def lambda_shape(z, z_dagger: float, eta: float = 10.0):
 def compute_background(params: dict, de: str = "cpl") -> BackgroundPoint:
     """The background at ``params`` (CAMB names; mnu < 0 is Sigma m_nu,eff < 0; de='lscdm' for
     LsCDM's sign-switching Λ, with z_dagger and eta_lscdm): the exact quadrature."""
-    rows = compute_background_batch(point_arrays(params, de), de, accuracy=GRID.name)
+    rows = compute_background_batch(_point_arrays(params, de), de, accuracy=GRID.name)
     if not rows.ok[0]:
         raise TheoryError(f"no background at {params}: no H0 in [{100 * H_RANGE[de][0]:g}, "
                           f"{100 * H_RANGE[de][1]:g}] reaches cosmomc_theta, H0 outside "
@@ -262,7 +261,7 @@ def compute_lscdm_background(params: dict) -> BackgroundPoint:
 
 def theta_mc_at(params: dict, h: float) -> float:
     """CAMB's cosmomc_theta of ``params`` (densities; H0/theta ignored) at H0 = 100 h."""
-    p = point_arrays({**{k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")},
+    p = _point_arrays({**{k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")},
                       "H0": 100.0 * h})
     return float(theta_mc(batch_densities(p), np.array([h]))[0])
 
