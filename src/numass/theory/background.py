@@ -138,6 +138,8 @@ class BackgroundRows:
         z = z_array(z)
         key = z.tobytes()
         if key not in self._dm:
+            if len(self._dm) >= 16:  # a long-lived background asked at ever new redshifts
+                self._dm.clear()
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = self.DM_at(-np.log1p(z))
             self._dm[key] = np.where(self.ok[:, None], out, np.nan)

@@ -103,7 +103,26 @@ class BatchBackground(Protocol):
     def DV(self, z) -> np.ndarray: ...
 
 
-class StackedBackground:
+class Delegated:
+    """H, DM, DH, DV, each through the subclass's ``_call(name, z)``."""
+
+    def _call(self, name: str, z):
+        raise NotImplementedError
+
+    def H(self, z):
+        return self._call("H", z)
+
+    def DM(self, z):
+        return self._call("DM", z)
+
+    def DH(self, z):
+        return self._call("DH", z)
+
+    def DV(self, z):
+        return self._call("DV", z)
+
+
+class StackedBackground(Delegated):
     """Backgrounds of single points stacked into the batched interface (rows where a point
     failed hold NaN)."""
 
@@ -117,25 +136,13 @@ class StackedBackground:
         """Point i's own background (None where it failed): no need to stack every point."""
         return self._bgs[i]
 
-    def _stack(self, name: str, z) -> np.ndarray:
+    def _call(self, name: str, z) -> np.ndarray:
         z = np.atleast_1d(np.asarray(z, dtype=float))
         return np.array([getattr(b, name)(z) if b is not None else np.full(len(z), np.nan)
                          for b in self._bgs])
 
-    def H(self, z):
-        return self._stack("H", z)
 
-    def DM(self, z):
-        return self._stack("DM", z)
-
-    def DH(self, z):
-        return self._stack("DH", z)
-
-    def DV(self, z):
-        return self._stack("DV", z)
-
-
-class RowBackground:
+class RowBackground(Delegated):
     """Row i of a batched background, as the per-point Background interface."""
 
     def __init__(self, batch_bg: BatchBackground, i: int):
@@ -143,22 +150,10 @@ class RowBackground:
         self.rdrag = float(batch_bg.rdrag[i])
         self.theta_star = float(batch_bg.theta_star[i])
 
-    def _row(self, name: str, z):
+    def _call(self, name: str, z):
         scalar = np.ndim(z) == 0
         out = getattr(self._bg, name)(np.atleast_1d(np.asarray(z, dtype=float)))[self._i]
         return float(out[0]) if scalar else out
-
-    def H(self, z):
-        return self._row("H", z)
-
-    def DM(self, z):
-        return self._row("DM", z)
-
-    def DH(self, z):
-        return self._row("DH", z)
-
-    def DV(self, z):
-        return self._row("DV", z)
 
 
 def _row_background(batch_bg: BatchBackground | None, i: int):

@@ -44,8 +44,8 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.theory.backend import NEEDS, Backend, check_need
-from numass.theory.batch import (BatchBackground, BatchProducts, BatchSpectra, broadcast_params,
-                                 finite_rows)
+from numass.theory.batch import (BatchBackground, BatchProducts, BatchSpectra, Delegated,
+                                 broadcast_params, finite_rows)
 from numass.theory.products import SPECTRA_KEYS, Background, Spectra, TheoryProducts
 
 BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")
@@ -61,7 +61,7 @@ def _mirror(plus, zero, rows):
     return out
 
 
-class MirroredBackground:
+class MirroredBackground(Delegated):
     """2 zero - plus for the functions H, DM, DH, DV and for the ``scalars`` both backgrounds
     have (zero at m = 0, plus at |m|): of one point (rows None), or of the rows ``rows`` of a
     batched ``plus``."""
@@ -77,17 +77,6 @@ class MirroredBackground:
     def _call(self, name: str, z):
         return _mirror(getattr(self._plus, name)(z), getattr(self._zero, name)(z), self._rows)
 
-    def H(self, z):
-        return self._call("H", z)
-
-    def DM(self, z):
-        return self._call("DM", z)
-
-    def DH(self, z):
-        return self._call("DH", z)
-
-    def DV(self, z):
-        return self._call("DV", z)
 
 
 def _is_scalar(v) -> bool:
