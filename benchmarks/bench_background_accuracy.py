@@ -1,6 +1,6 @@
-"""The fast batched background (Gauss-Legendre, theory/background_fast.py) against the per-point
-code: the largest relative difference of every product, and of the DESI DR2 BAO and compressed
-CMB chi^2, over points spread across the emulator's box.
+"""The fast quadrature of the background (Gauss-Legendre panels, theory/quadrature.py) against
+the per-point call (the exact quadrature): the largest relative difference of every product,
+and of the DESI DR2 BAO and compressed CMB chi^2, over points spread across the emulator's box.
 
     python benchmarks/bench_background_accuracy.py [--n 60]
 

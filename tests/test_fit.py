@@ -98,7 +98,7 @@ def test_theory_lscdm_background_npz(capsys, tmp_path):
         H, z = f["H"], f["z"]
     # the sign switch: H drops across z† relative to a smooth LCDM-like trend
     from numass.theory.background import compute_background
-    from numass.theory.defaults import FIDUCIAL
+    from numass.theory.parameters import FIDUCIAL
 
     lcdm = compute_background({k: FIDUCIAL[k] for k in ("H0", "ombh2", "omch2", "nnu")}
                               | {"mnu": -0.05})

@@ -169,7 +169,7 @@ def test_limber_table_against_fitpack(synthetic, monkeypatch):
     """The table's integrals against the spline evaluated at every node (the per-point way),
     inside the table and for a row pushed outside its ln χ range (which takes the exact path)."""
     from numass.theory import limber_batch as lb
-    from numass.theory.background_batch import compute_background_batch
+    from numass.theory.background import compute_background_batch
     from numass.theory.latetime_batch import _Rows
 
     bg = compute_background_batch({"H0": np.array([60.0, 67.0, 75.0]),

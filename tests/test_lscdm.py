@@ -1,4 +1,4 @@
-"""ΛsCDM background (theory/lscdm.py) against an independent integration of the Friedmann
+"""ΛsCDM background (theory/background.py, de="lscdm") against an independent integration of the Friedmann
 equation, its limits, and its use by the BAO likelihood and the late-time engine."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy.integrate import solve_ivp
 
 from numass.errors import InputError, TheoryError
 from numass.theory.background import compute_background
-from numass.theory.lscdm import compute_lscdm_background, lambda_shape
+from numass.theory.background import compute_lscdm_background, lambda_shape
 from numass.theory.products import TheoryProducts
 
 from conftest import SPECTRA_LIKELIHOODS, need_dataset, spectra_errors

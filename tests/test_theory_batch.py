@@ -8,9 +8,8 @@ per-point grids), whose tolerances, relative, are:
 
 - 1e-12 where the arithmetic is the same up to the order of floating-point operations (H0 given;
   the emulator's one Newton step; the spectra, relative to each row's largest value);
-- 1e-9 where theta_MC -> H0 is solved: the per-point brentq stops within xtol = 1e-10 of the root
-  in h = H0/100 (1.5e-10 relative), the batched Newton iterations at the root to ~1e-14, and the
-  distances move with h at most one to one.
+- 1e-9 where theta_MC -> H0 is solved (the per-point background is a batch of one on the exact
+  quadrature; the emulator's per-point call solves on its own).
 """
 from __future__ import annotations
 
@@ -183,8 +182,8 @@ def test_cell_mean_neutrino_table_keeps_the_interpolation_average():
     its linear interpolation (to ~1e-12 relative), while differing from it pointwise by ~1e-5:
     a test that fails if the g''/12 correction had the wrong sign or size."""
     from numass.theory import neutrinos as nu
-    from numass.theory.background_batch import rho_ratio_log
-    from numass.theory.background_fast import rho_ratio_smooth
+    from numass.theory.neutrinos import rho_ratio_log
+    from numass.theory.quadrature import rho_ratio_smooth
 
     u = np.linspace(np.log(0.01), np.log(100.0), 400_001)  # ~28 000 points a table cell
     linear, smooth = rho_ratio_log(u), rho_ratio_smooth(u)

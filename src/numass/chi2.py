@@ -5,11 +5,12 @@ from pathlib import Path
 
 from numass.errors import InputError
 from numass.likelihoods import get_likelihood
-from numass.theory.defaults import FIDUCIAL
+from numass.theory.parameters import FIDUCIAL
 from numass.theory.products import Spectra, TheoryProducts
 
-# cosmological parameters `numass chi2` understands (named as in CAMB)
-COSMO_PARAMS = ("H0", "ombh2", "omch2", "mnu", "nnu", "nu_states", "w", "wa", "tau")
+# the cosmological parameters `numass chi2` takes (CAMB names): the fiducial point's, less those
+# the user's spectra fix
+CHI2_PARAMS = tuple(k for k in FIDUCIAL if k not in ("As", "ns", "A_L", "A_lens"))
 
 
 # chi2's CAMB-named parameters checked against the models' priors (the range where numass's
@@ -41,12 +42,12 @@ def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str
     """{id: chi2} with normalisation constants dropped; nuisances default to their prior centres."""
     liks = [get_likelihood(i, data_dir) for i in ids]
     nuisance_names = {n.name for lik in liks for n in lik.nuisance}
-    unknown = set(params) - set(COSMO_PARAMS) - nuisance_names
+    unknown = set(params) - set(CHI2_PARAMS) - nuisance_names
     if unknown:
         raise InputError(f"unknown parameter(s) {sorted(unknown)}; cosmological parameters: "
-                         f"{', '.join(COSMO_PARAMS)}; nuisance parameters of these data sets: "
+                         f"{', '.join(CHI2_PARAMS)}; nuisance parameters of these data sets: "
                          f"{', '.join(sorted(nuisance_names)) or 'none'}")
-    cosmo = {k: v for k, v in {**FIDUCIAL, **params}.items() if k in COSMO_PARAMS}
+    cosmo = {k: v for k, v in {**FIDUCIAL, **params}.items() if k in CHI2_PARAMS}
     spectra = None
     if any("spectra" in lik.requires for lik in liks):
         if spectra_path is None:
@@ -55,7 +56,8 @@ def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str
         spectra = Spectra.from_npz(spectra_path)
     background = None
     if any("background" in lik.requires for lik in liks):
-        from numass.theory.background import ALLOWED, compute_background
+        from numass.theory.background import compute_background
+        from numass.theory.densities import ALLOWED
 
         background = compute_background({k: v for k, v in cosmo.items() if k in ALLOWED})
     theory = TheoryProducts(params=cosmo, spectra=spectra, background=background)

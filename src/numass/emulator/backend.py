@@ -19,7 +19,8 @@ import numpy as np
 
 from numass.emulator import design, targets
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import COSMO_PARAMS, NEEDS, Backend, check_need, normalise_params
+from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
+from numass.theory.parameters import BACKEND_PARAMS
 from numass.theory.products import Spectra, TheoryProducts
 
 
@@ -43,7 +44,7 @@ class EmulatorBackend(Backend):
         self.n_fallback = 0
 
     def param_names(self):
-        return COSMO_PARAMS
+        return BACKEND_PARAMS
 
     def _design_row(self, p: dict) -> np.ndarray:
         for k, v in design.FIXED.items():

@@ -16,12 +16,10 @@ import numpy as np
 
 from numass.emulator import design, targets
 from numass.errors import InputError
-from numass.theory.backend import DEFAULTS, check_need
-from numass.theory.background_batch import (BatchBackground, BatchDensities, batch_densities,
-                                            theta_mc_batch, valid_rows)
-from numass.theory.background_fast import FastBackground, theta_mc_fast
-from numass.theory.backends_batch import batch_accuracy, normalise_arrays
+from numass.theory.backend import batch_accuracy, check_need, normalise_arrays
+from numass.theory.background import BackgroundRows, theta_mc
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
+from numass.theory.densities import Densities, batch_densities, valid_rows
 
 _BLOCK = 32  # rows per block: 4 x 32 x 2999 float64 is ~3 MB
 
@@ -97,27 +95,23 @@ def refused_rows(p: dict[str, np.ndarray]) -> np.ndarray:
     return bad
 
 
-def _theta_mc(dens: BatchDensities, h: np.ndarray, accuracy: str) -> np.ndarray:
-    return (theta_mc_fast if accuracy == "fast" else theta_mc_batch)(dens, h)
-
-
-def design_rows(p: dict[str, np.ndarray], dens: BatchDensities,
+def design_rows(p: dict[str, np.ndarray], dens: Densities,
                 accuracy: str = "fast") -> np.ndarray:
     """(n, 10) rows in design.PARAMS order; theta_MC from H0 if not given."""
     if "cosmomc_theta" in p:
         theta100 = 100.0 * p["cosmomc_theta"]
     else:
-        theta100 = 100.0 * _theta_mc(dens, p["H0"] / 100.0, accuracy)
+        theta100 = 100.0 * theta_mc(dens, p["H0"] / 100.0, accuracy=accuracy)
     values = {**p, "theta_MC_100": theta100, "logA": np.log(1e10 * p["As"])}
     return np.stack([values[k] for k in design.PARAMS], axis=1)
 
 
-def emulated_h0(emulator, rows: np.ndarray, dens: BatchDensities, accuracy: str = "fast",
+def emulated_h0(emulator, rows: np.ndarray, dens: Densities, accuracy: str = "fast",
                 h: np.ndarray | None = None) -> np.ndarray:
     """H0 at the rows' theta_MC: the emulated h (``h`` if already known) and one Newton step on
     numass's theta_MC (as EmulatorBackend.compute)."""
     h, slope = h_and_slope_rows(emulator, rows, h=h)
-    theta = _theta_mc(dens, h, accuracy)
+    theta = theta_mc(dens, h, accuracy=accuracy)
     h = h + (rows[:, design.PARAMS.index("theta_MC_100")] - 100 * theta) * slope
     return 100.0 * h
 
@@ -166,8 +160,7 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
         h0 = np.array(h0, dtype=float)
         h0[ext] = 100.0 * carried.h_t
         ok[ext] = carried.ok
-    background = FastBackground if accuracy == "fast" else BatchBackground
-    bg = background(dens, h0 / 100.0, ok & np.isfinite(h0))
+    bg = BackgroundRows(dens, h0 / 100.0, ok & np.isfinite(h0), accuracy)
     ok = bg.ok
     derived = {"H0": h0, "omegam": bg.omegam, "omnuh2": bg.omnuh2, "rdrag": bg.rdrag,
                "zdrag": bg.zdrag, "theta_star": bg.theta_star, "zstar": bg.zstar,

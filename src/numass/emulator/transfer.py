@@ -35,7 +35,8 @@ import numpy as np
 from numass.emulator import design, targets
 from numass.theory.backend import NEEDS
 from numass.theory.background import compute_background
-from numass.theory.background_batch import BatchBackground, batch_densities
+from numass.theory.background import BackgroundRows
+from numass.theory.densities import batch_densities
 from numass.theory.batch import BatchSpectra
 from numass.theory.latetime_batch import carry_rows
 from numass.theory.products import SPECTRA_KEYS, TheoryProducts
@@ -127,7 +128,7 @@ def _carry_one(ref: TheoryProducts, target, dens: dict, dens_ref: dict, p: dict)
     one = np.ones(1, dtype=bool)
 
     def background(d: dict, h: float):
-        return BatchBackground(batch_densities({k: np.array([float(v)]) for k, v in d.items()}),
+        return BackgroundRows(batch_densities({k: np.array([float(v)]) for k, v in d.items()}),
                                np.array([h]), one)
 
     s = ref.spectra
@@ -167,8 +168,8 @@ def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens
     all rows when known): the reference's as inside the box (emulated, one Newton step), the
     target's by Newton on its θ_MC (or its given H0)."""
     from numass.emulator.batch import emulated_h0
-    from numass.theory.background_batch import solve_h, take_rows
-    from numass.theory.background_fast import solve_h_fast
+    from numass.theory.background import solve_h
+    from numass.theory.densities import take_rows
 
     dens_t = take_rows(dens, idx)
     sub = {k: p[k][idx] for k in _DENS}
@@ -179,8 +180,7 @@ def transfer_rows(emulator, ref_rows: np.ndarray, p: dict[str, np.ndarray], dens
                       None if h_emu is None else h_emu[idx]) / 100.0
     if "cosmomc_theta" in p:
         theta = ref_rows[idx, design.PARAMS.index("theta_MC_100")] / 100.0
-        solve = solve_h_fast if accuracy == "fast" else solve_h
-        h_t, ok = solve(dens_t, theta, h_r, (0.2, 1.5), "simpson")
+        h_t, ok = solve_h(dens_t, theta, h_r, (0.2, 1.5), "simpson", accuracy)
     else:
         h_t, ok = p["H0"][idx] / 100.0, np.ones(len(idx), dtype=bool)
     return TransferRows(idx, dens_t, dens_r, h_t, h_r, ok & np.isfinite(h_r) & np.isfinite(h_t),
@@ -191,8 +191,8 @@ def carry_batch(emulator, spectra, sigma8: np.ndarray, rows: TransferRows,
                 p: dict[str, np.ndarray]) -> np.ndarray:
     """The references' spectra of rows.idx carried to the targets (in place) and their σ8
     (``sigma8`` of all rows, changed in place); returns the rows.idx mask of rows done."""
-    bg_t = BatchBackground(rows.dens_t, rows.h_t, rows.ok)
-    bg_r = BatchBackground(rows.dens_r, rows.h_r, rows.ok)
+    bg_t = BackgroundRows(rows.dens_t, rows.h_t, rows.ok)
+    bg_r = BackgroundRows(rows.dens_r, rows.h_r, rows.ok)
     done = bg_t.ok & bg_r.ok
     local = np.flatnonzero(done)
     if len(local):

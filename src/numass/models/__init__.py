@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from numass.errors import InputError
+from numass.theory.parameters import PARAMS
 
 
 @dataclass(frozen=True)
@@ -33,47 +34,48 @@ class Param:
             raise InputError(f"parameter '{self.name}' = {value} is outside its prior [{a}, {b}]")
 
 
+def declared(name: str, proposal: float, spectra_only: bool = False, ref: float | None = None,
+             sampled_as: str | None = None) -> Param:
+    """The parameter ``name`` of theory/parameters.py's table (its LaTeX, its range as a flat
+    prior, its fiducial value as the starting ball's centre unless ``ref``), sampled under
+    ``sampled_as`` when given."""
+    entry = PARAMS[name]
+    assert entry.range is not None, name
+    return Param(sampled_as or name, ("uniform", *entry.range),
+                 entry.fiducial if ref is None else ref, proposal, entry.latex, spectra_only)
+
+
 # Sigma m_nu,eff prior: flat and symmetric about 0, wide enough for every posterior numass produces
 # (the published analyses use [-0.3, 0.3] to [-0.5, 0.5] eV).
-MNU_EFF = Param("mnu_eff", ("uniform", -0.5, 0.5), 0.0, 0.03, r"\Sigma m_{\nu,\rm eff}\,[\rm eV]")
+MNU_EFF = declared("mnu_eff", 0.03)
 
-COMMON = (
-    Param("ombh2", ("uniform", 0.005, 0.1), 0.02237, 0.0001, r"\Omega_{\rm b} h^2"),
-    Param("omch2", ("uniform", 0.001, 0.99), 0.1200, 0.001, r"\Omega_{\rm c} h^2"),
-    MNU_EFF,
-)
+COMMON = (declared("ombh2", 0.0001), declared("omch2", 0.001), MNU_EFF)
 # background-only fits sample H0; fits with CMB spectra sample theta_MC (far better conditioned)
-H0 = Param("H0", ("uniform", 40.0, 100.0), 67.5, 0.5, "H_0")
-THETA = Param("theta_MC_100", ("uniform", 0.5, 10.0), 1.04092, 0.0003, r"100\theta_{\rm MC}",
-              spectra_only=True)
-PRIMORDIAL = (
-    Param("logA", ("uniform", 1.61, 3.91), 3.044, 0.01, r"\ln(10^{10} A_{\rm s})", spectra_only=True),
-    Param("ns", ("uniform", 0.8, 1.2), 0.965, 0.004, r"n_{\rm s}", spectra_only=True),
-    Param("tau", ("uniform", 0.01, 0.8), 0.055, 0.006, r"\tau_{\rm reio}", spectra_only=True),
-)
-W0WA = (
-    Param("w", ("uniform", -3.0, 1.0), -0.8, 0.05, "w_0"),
-    Param("wa", ("uniform", -3.0, 2.0), -0.5, 0.2, "w_a"),
-)
+H0 = declared("H0", 0.5, ref=67.5)
+THETA = declared("theta_MC_100", 0.0003, spectra_only=True)
+PRIMORDIAL = (declared("logA", 0.01, spectra_only=True),
+              declared("ns", 0.004, spectra_only=True, ref=0.965),
+              declared("tau", 0.006, spectra_only=True, ref=0.055))
+# the starting ball away from LCDM's w0 = -1, wa = 0, inside the DESI region
+W0WA = (declared("w", 0.05, ref=-0.8), declared("wa", 0.2, ref=-0.5))
 # Hypothesis 2: A_L scales the lensing that smooths the primary spectra, A_lens the reconstructed
 # C_L^phiphi alone. The A_L range is the emulator's box (Planck TT-only fits give A_L ~ 1.2 +- 0.1;
 # TE/EE-only fits are wider).
-A_L = Param("A_L", ("uniform", 0.5, 1.8), 1.0, 0.05, r"A_{\rm L}", spectra_only=True)
-A_LENS = Param("A_lens", ("uniform", 0.2, 2.0), 1.0, 0.05, r"A_{\rm lens}", spectra_only=True)
+A_L = declared("A_L", 0.05, spectra_only=True)
+A_LENS = declared("A_lens", 0.05, spectra_only=True)
 # Hypothesis 5, LsCDM: the redshift of the sign switch of Lambda. Uniform on [1, 3], the range
 # Akarsu et al. sample (arXiv:2211.05742, 2307.10899) (z_dagger roughly 1-3). z_dagger -> inf
 # is LCDM, so an upper edge at 3 truncates the LCDM-like tail: a posterior piling up at 3 is
 # prior-bounded, not a detection (Kibris et al. 2026 quote z_dagger > 2.4 at 95%).
-Z_DAGGER = Param("z_dagger", ("uniform", 1.0, 3.0), 2.0, 0.1, r"z_\dagger")
-ETA_LSCDM = 10.0  # width of the tanh switch (Akarsu et al. 2023's eta = 10), fixed
+Z_DAGGER = declared("z_dagger", 0.1)
+ETA_LSCDM = PARAMS["eta_lscdm"].fiducial  # width of the tanh switch (Akarsu et al. 2023), fixed
 # Hypothesis 6, dark-sector interaction (docs/latetime.md): the expansion sees the physical mass
 # Sigma m_nu >= 0 (sampled under the name the pipeline reads, mnu_eff, with its prior edge at 0),
 # while alpha_fs scales the free-streaming suppression of clustering: 1 = standard neutrinos,
 # 0 = no free streaming (the neutrinos cluster like CDM). Interactions can only remove free
 # streaming, hence [0, 1].
-MNU_PHYS = Param("mnu_eff", ("uniform", 0.0, 0.5), 0.06, 0.03, r"\Sigma m_\nu\,[\rm eV]")
-ALPHA_FS = Param("alpha_fs", ("uniform", 0.0, 1.0), 0.8, 0.1, r"\alpha_{\rm fs}",
-                 spectra_only=True)
+MNU_PHYS = declared("mnu", 0.03, sampled_as="mnu_eff")
+ALPHA_FS = declared("alpha_fs", 0.1, spectra_only=True, ref=0.8)
 STANDARD_BACKENDS = ("background", "camb", "emulator")
 
 

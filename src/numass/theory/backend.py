@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from numass.errors import InputError, TheoryError
 from numass.theory.batch import BatchProducts, broadcast_params, finite_rows
+from numass.theory.parameters import DEFAULTS, to_camb_names
 from numass.theory.products import TheoryProducts
 
 NEEDS = frozenset({"spectra", "background"})
-
-# Values used where a parameter point does not give one. omega_b, omega_c and H0 (or theta_MC)
-# have no default: a point without them is an error, not a silent Planck cosmology.
-DEFAULTS = {"mnu": 0.06, "nnu": 3.044, "nu_states": 1, "tau": 0.0544, "As": 2.1e-9,
-            "ns": 0.9649, "w": -1.0, "wa": 0.0, "A_L": 1.0, "A_lens": 1.0, "TCMB": 2.7255}
-
-# The cosmological parameters of the standard backends (CAMB names; see normalise_params).
-COSMO_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu",
-                "nu_states", "tau", "As", "logA", "ns", "w", "wa", "A_L", "A_lens", "TCMB")
 
 
 def check_need(need) -> frozenset[str]:
@@ -41,23 +35,7 @@ def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float
     - ``A_L`` >= 0 scales the lensing that smooths the primary spectra, ``A_lens`` >= 0 the
       reconstruction spectrum C_L^phiphi only.
     """
-    p = {k: float(v) for k, v in params.items()}
-    if "As" in p and "logA" in p:
-        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
-    if "logA" in p:
-        p["As"] = math.exp(p.pop("logA")) * 1e-10
-    thetas = [k for k in ("cosmomc_theta", "theta_MC_100") if k in p]
-    if len(thetas) + ("H0" in p) > 1:
-        raise InputError(f"give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'; got "
-                         f"{', '.join(k for k in ('H0', *thetas) if k in p)}")
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
-    missing = [k for k in ("ombh2", "omch2") if k not in p]
-    if "H0" not in p and "cosmomc_theta" not in p:
-        missing.append("H0 (or cosmomc_theta / theta_MC_100)")
-    if missing:
-        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
-    p = {**{k: float(v) for k, v in defaults.items()}, **p}
+    p = _with_defaults(to_camb_names({k: float(v) for k, v in params.items()}), defaults)
     if p["mnu"] < 0:
         raise InputError(f"mnu = {p['mnu']} < 0: a sum of masses cannot be negative; sample "
                          f"'mnu_eff' (the effective mass, either sign) instead")
@@ -69,6 +47,30 @@ def normalise_params(params: dict, defaults: dict = DEFAULTS) -> dict[str, float
         if p[k] < 0:
             raise InputError(f"{k} = {p[k]} < 0: a lensing amplitude cannot be negative")
     return p
+
+
+def normalise_arrays(params: dict) -> dict[str, np.ndarray]:
+    """normalise_params for arrays (n,): the name checks raise InputError for the batch; the
+    value checks are the caller's, row by row."""
+    return _with_defaults(to_camb_names(broadcast_params(params)), DEFAULTS)
+
+
+def _with_defaults(p: dict, defaults: dict) -> dict:
+    """``p`` (CAMB names, floats or arrays (n,)) with the defaults filled in; InputError for a
+    missing omega_b, omega_c, or H0 and theta_MC."""
+    missing = [k for k in ("ombh2", "omch2") if k not in p]
+    if "H0" not in p and "cosmomc_theta" not in p:
+        missing.append("H0 (or cosmomc_theta / theta_MC_100)")
+    if missing:
+        raise InputError(f"missing cosmological parameter(s): {', '.join(missing)}")
+    shape = np.shape(p["ombh2"])
+    return {**{k: np.full(shape, float(v)) if shape else float(v) for k, v in defaults.items()},
+            **p}
+
+
+def batch_accuracy(backend) -> str:
+    """'fast' (the default) or 'exact': the quadrature of a backend's batched background."""
+    return getattr(backend, "batch_accuracy", "fast")
 
 
 class Backend:
@@ -110,13 +112,17 @@ class Backend:
             points.append(point)
         return BatchProducts.from_points(arrays, points)
 
-    def check_params(self, params: dict) -> None:
-        """Unknown names and non-numbers are InputError, naming the parameter."""
+    def check_names(self, params: dict) -> None:
+        """Unknown names are InputError, naming them."""
         allowed = set(self.param_names())
         unknown = sorted(set(params) - allowed)
         if unknown:
             raise InputError(f"backend '{self.name}' does not know the parameter(s) {unknown}; "
                              f"it takes: {', '.join(sorted(allowed))}")
+
+    def check_params(self, params: dict) -> None:
+        """Unknown names and non-numbers are InputError, naming the parameter."""
+        self.check_names(params)
         for k, v in params.items():
             try:
                 ok = math.isfinite(float(v))

@@ -1,333 +1,279 @@
-"""numass's own background cosmology: H(z), distances, sound horizons, theta_*.
+"""numass's own background cosmology: H(z), distances, sound horizons, theta_*, for n points.
 
-Flat FLRW with photons, massless and massive neutrinos (Fermi-Dirac, CAMB's conventions, see
-neutrinos.py), baryons, CDM and CPL dark energy w(a) = w0 + wa (1 - a), Omega_DE fixed by
-flatness today. Parameters are named as in CAMB (H0 or cosmomc_theta, ombh2, omch2, mnu, nnu,
-nu_states, w, wa, TCMB). Against CAMB 2.0.5 (tests/test_background.py): H, D_M, D_H, D_V to
+The physics (densities, dark energy, Sigma m_nu,eff < 0) is densities.py's; the integrals are
+quadrature.py's, 'exact' (fixed grids) or 'fast' (Gauss-Legendre panels). Parameters are named
+as in CAMB (H0 or cosmomc_theta, ombh2, omch2, mnu, nnu, nu_states, w, wa, TCMB; z_dagger,
+eta_lscdm for LsCDM). Against CAMB 2.0.5 (tests/test_background.py): H, D_M, D_H, D_V to
 ~1e-10; r_d and theta_* to ~2e-6 with one massive state (CAMB's own sound-horizon integral sits
 2e-6 from the exact one) and < 7e-5 with three degenerate states (the z* fit is calibrated on
 one); H0 from cosmomc_theta to ~1e-5.
 
-Sigma m_nu,eff < 0 (``mnu`` < 0), the definition of Elbers et al. 2024 (arXiv:2407.10965), used
-by DESI DR2 (arXiv:2503.14744): the part of the massive neutrinos' energy density that depends on
-the mass changes sign, at every scale factor:
-
-    rho_nu(a; -m) = 2 rho_nu(a; 0) - rho_nu(a; m),
-
-where rho_nu(a; 0) is the same states' density were they massless (so N_eff and the early,
-relativistic universe are untouched, and at late times the neutrinos add -|m|-like matter,
-omnuh2 < 0). Held fixed while mnu varies, on either side of 0: omega_b = ombh2, omega_c = omch2
-(CDM alone; the neutrinos are never part of omch2, so Omega_m = (omch2 + ombh2 + omnuh2)/h^2
-moves with mnu) and either H0 or cosmomc_theta (whichever is given; Omega_DE then follows from
-flatness). z* and z_drag are mirrored, z(-m) = 2 z(0) - z(m) (recombination_fit.py), which is
-the same sign flip to first order in m. ``mirror_background`` is the other extension, the
-observable-level mirror X(-m) = 2 X(0) - X(m) (docs/physics.md); the two agree to first order
-in m and differ by up to 1.2e-5 (H), 1.8e-5 (D_M), 2.4e-5 (D_V), 1.1e-5 (theta_*), 1e-7 (r_d)
-at -0.1 eV, and ~10x that at -0.3 eV (tests/test_background.py measures it).
-
 The redshifts of last scattering (z*) and of the baryon drag (z_drag) need a recombination
 calculation; numass takes them from a smooth fit calibrated on CAMB's own (recombination_fit.py,
 helium from BBN consistency as CAMB's default, T_CMB = 2.7255 K), and integrates the sound
-horizon itself.
+horizon itself. theta_MC -> H0 is solved for all points together by Newton iterations on the
+quadrature's own theta_MC(h) and its exact derivative, to |dh| ~ 1e-13.
+
+One implementation: ``compute_background_batch`` (arrays (n,) in, ``BackgroundRows`` out, ok =
+False where a point cannot be computed); ``compute_background`` is a batch of one that raises
+instead (InputError for what the background cannot honour, TheoryError for a point without a
+solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m)
+(docs/physics.md); it and the Elbers et al. sign flip agree to first order in m and differ by up
+to 1.2e-5 (H), 1.8e-5 (D_M), 2.4e-5 (D_V), 1.1e-5 (theta_*), 1e-7 (r_d) at -0.1 eV, and ~10x
+that at -0.3 eV (tests/test_background.py measures it).
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import numpy as np
-from scipy import constants as sc
-from scipy.integrate import cumulative_simpson, simpson
-from scipy.optimize import brentq
 
 from numass.errors import InputError, TheoryError
 from numass.theory import neutrinos as nu
-from numass.theory.effective_mass import (BACKGROUND_SCALARS,
-                                          MirroredBackground as _MirroredBackground)
-from numass.theory.recombination_fit import z_drag_fit, z_star_fit
+from numass.theory.batch import RowBackground
+from numass.theory.densities import (C_KM_S, NU_PER_GAMMA, SAFE_VALUES, Densities,
+                                     batch_densities, check_names, row_checks, take_rows,
+                                     valid_rows)
+from numass.theory.effective_mass import BACKGROUND_SCALARS, MirroredBackground
+from numass.theory.quadrature import GRID, blocks, quadrature_of
 
-C_KM_S = sc.c / 1e3
-MPC_M = 3.0856775814913673e22
-_RHO_CRIT_100 = 3 * (1e5 / MPC_M) ** 2 / (8 * np.pi * sc.G)  # kg/m^3 per h^2
-_A_RAD = 4 * sc.Stefan_Boltzmann / sc.c  # J/m^3/K^4
-NU_PER_GAMMA = 7.0 / 8.0 * (4.0 / 11.0) ** (4.0 / 3.0)  # one neutrino species / photons
-
-
-def omega_gamma(TCMB: float) -> float:
-    """Omega_gamma h^2."""
-    return _A_RAD * TCMB**4 / sc.c**2 / _RHO_CRIT_100
+_NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14
+_NEWTON_MAX = 30
+H_RANGE = {"cpl": (0.2, 1.5), "lscdm": (0.3, 1.5)}  # where theta_MC -> h is looked for
 
 
-ALLOWED = ("H0", "cosmomc_theta", "ombh2", "omch2", "mnu", "nnu", "nu_states", "w", "wa", "TCMB",
-           "omk", "YHe")
-# grid in ln a for the integrals (Simpson, cubic Hermite in between): 1e-9 to 1, ~1e-9 relative
-LNA = np.linspace(np.log(1e-9), 0.0, 6001)
+def theta_mc(d: Densities, h: np.ndarray, rule: str = "simpson",
+             accuracy: str = "exact") -> np.ndarray:
+    """CAMB's cosmomc_theta of every row at h (n,)."""
+    quad = quadrature_of(accuracy)
+    out = np.empty(len(h))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for rows in blocks(len(h), quad.block):
+            out[rows] = quad.theta_mc(take_rows(d, rows), rule)(h[rows], slope=False)[0]
+    return out
 
 
-@dataclass
-class Densities:
-    """omega_i h^2 (physical densities) of each component, as functions of a."""
-
-    ombh2: float
-    omch2: float
-    ogh2: float
-    n_massless: float
-    n_massive: int
-    g: float
-    m_state: float
-    sign: float  # +1, or -1 for Sigma m_nu,eff < 0 (Elbers et al.)
-    y0: float  # m_state / (k_B T_eff,0)
-    w0: float
-    wa: float
-    odeh2: float = 0.0
-    nnu: float = nu.N_STD
-
-    def massive_nu(self, a):
-        """omega_nu h^2 (a) a^4 of the massive states, with the Sigma m_nu,eff sign extension."""
-        if self.n_massive == 0:
-            return np.zeros_like(np.asarray(a, dtype=float))
-        rel = self.n_massive * self.g * NU_PER_GAMMA * self.ogh2
-        ratio = nu.rho_ratio(self.y0 * np.asarray(a, dtype=float))
-        return rel * (1.0 + self.sign * (ratio - 1.0))
-
-    def de(self, a):
-        a = np.asarray(a, dtype=float)
-        return self.odeh2 * a ** (-3 * (1 + self.w0 + self.wa)) * np.exp(-3 * self.wa * (1 - a))
-
-    def h2(self, a):
-        """H^2 / (100 km/s/Mpc)^2."""
-        a = np.asarray(a, dtype=float)
-        rad = self.ogh2 * (1.0 + NU_PER_GAMMA * self.n_massless) + self.massive_nu(a)
-        return (self.ombh2 + self.omch2) / a**3 + rad / a**4 + self.de(a)
+def solve_h(d: Densities, target: np.ndarray, h_start: np.ndarray,
+            h_range: tuple[float, float], rule: str = "simpson",
+            accuracy: str = "exact") -> tuple[np.ndarray, np.ndarray]:
+    """h with theta_MC(h) = target for every row (Newton, block by block); returns (h, solved),
+    solved False where theta_MC - target has no sign change on h_range (or is NaN at an end)
+    or Newton did not converge."""
+    quad = quadrature_of(accuracy)
+    h = np.clip(np.asarray(h_start, dtype=float).copy(), *h_range)
+    solved = np.zeros(len(h), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for rows in blocks(len(h), quad.block):
+            theta = quad.theta_mc(take_rows(d, rows), rule)
+            h[rows], solved[rows] = _newton_rows(theta, target[rows], h[rows], h_range)
+    return h, solved
 
 
-def densities_of(p: dict) -> Densities:
-    TCMB = float(p.get("TCMB", 2.7255))
-    mnu = float(p.get("mnu", 0.06))
-    nnu = float(p.get("nnu", nu.N_STD))
-    nu_states = p.get("nu_states", 1)
-    if nu_states not in (1, 3):
-        raise InputError(f"nu_states must be 1 (CAMB default: one massive eigenstate) or 3 "
-                         f"(degenerate), got {nu_states!r}")
-    nu_states = int(nu_states)
-    try:
-        n_massive, g, m_state, n_massless = nu.massive_states(abs(mnu), nnu, nu_states)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    t_eff0 = g**0.25 * (4.0 / 11.0) ** (1.0 / 3.0) * TCMB if n_massive else 1.0
-    return Densities(ombh2=float(p["ombh2"]), omch2=float(p["omch2"]), ogh2=omega_gamma(TCMB),
-                      n_massless=n_massless, n_massive=n_massive, g=g, m_state=m_state,
-                      sign=-1.0 if mnu < 0 else 1.0, y0=m_state / (nu.KB_EV * t_eff0),
-                      w0=float(p.get("w", -1.0)), wa=float(p.get("wa", 0.0)), nnu=nnu)
+def _newton_rows(theta, target: np.ndarray, h: np.ndarray, h_range: tuple[float, float]):
+    lo, hi = h_range
+    active = np.isfinite(h) & np.isfinite(target) & _bracketed(theta, target, h_range)
+    done = np.zeros(len(h), dtype=bool)
+    for _ in range(_NEWTON_MAX):
+        idx = np.flatnonzero(active & ~done)
+        if len(idx) == 0:
+            break
+        th, dth = theta(h[idx], idx)
+        new = np.clip(h[idx] - (th - target[idx]) / dth, lo, hi)
+        bad = ~np.isfinite(new)
+        # quadratic convergence: a step below 1e-7 leaves an error ~1e-14
+        done[idx[np.abs(new - h[idx]) < _NEWTON_TOL]] = True
+        h[idx] = np.where(bad, np.nan, new)
+        active[idx[bad]] = False
+    return h, done & active & (h > lo) & (h < hi)
 
 
-def _hermite(x, y: np.ndarray, dy: np.ndarray):
-    """Cubic Hermite interpolation on the LNA grid from values and exact derivatives (the
-    integrands), accurate to ~h^4 where linear interpolation would leave ~1e-5 at low z."""
-    x = np.asarray(x, dtype=float)
-    step = LNA[1] - LNA[0]
-    i = np.clip(((x - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
-    t = (x - LNA[i]) / step
-    h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
-    h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
-    return h00 * y[i] + h10 * step * dy[i] + h01 * y[i + 1] + h11 * step * dy[i + 1]
+def _bracketed(theta, target: np.ndarray, h_range: tuple[float, float]) -> np.ndarray:
+    """Rows with theta_MC finite at both ends of h_range and on opposite sides of the target."""
+    n = len(target)
+    f_lo = theta(np.full(n, h_range[0]), slope=False)[0] - target
+    f_hi = theta(np.full(n, h_range[1]), slope=False)[0] - target
+    return np.isfinite(f_lo) & np.isfinite(f_hi) & (f_lo * f_hi <= 0)
 
 
-class BackgroundResult:
-    """H(z), DM, DH, DV and the early-universe scales at one parameter point."""
+def z_array(z) -> np.ndarray:
+    return np.atleast_1d(np.asarray(z, dtype=float)).ravel()
 
-    def __init__(self, dens: Densities, h: float):
-        self.h = h
-        self.dens = dens
-        dens.odeh2 = h**2 - float(dens.h2(1.0))  # flatness today (odeh2 was 0 above)
-        if dens.odeh2 <= 0:
-            raise TheoryError(f"no room for dark energy: matter+radiation exceed the critical "
-                             f"density for H0 = {100 * h:.2f}")
-        a = np.exp(LNA)
-        hubble = 100.0 * np.sqrt(dens.h2(a))  # km/s/Mpc
-        if not np.all(np.isfinite(hubble)) or np.any(hubble <= 0):
-            raise TheoryError("H(z) is not positive over the history for these parameters")
-        # comoving distance chi(a) = int_a^1 c da' / (a'^2 H); trapezoid in ln a, accumulated
-        f = C_KM_S / (a * hubble)
-        step = LNA[1] - LNA[0]
-        cum = cumulative_simpson(f, dx=step, initial=0.0)
-        self._chi_lna = cum[-1] - cum  # chi from a to today
-        self._dchi_lna = -f
-        # sound horizon r_s(a) = int_0^a c_s da' / (a'^2 H)
-        R = 0.75 * dens.ombh2 / dens.ogh2 * a
-        fs = f / np.sqrt(3.0 * (1.0 + R))
-        self._rs_lna = cumulative_simpson(fs, dx=step, initial=0.0)
-        self._rs_lna += fs[0]  # the radiation era below a_min: r_s ~ a, int = value at a_min
-        self._drs_lna = fs
-        self.omnuh2 = self._omnuh2_today()
-        self.omegam = (dens.ombh2 + dens.omch2 + self.omnuh2) / h**2
-        zs, zd = self._recombination()
-        self.zstar, self.zdrag = zs, zd
-        self.rstar = self.rs(zs)
-        self.rdrag = self.rs(zd)
-        self.DM_star = float(self.DM(zs))
+
+class BackgroundRows:
+    """The background of n points: H, DM, DH, DV (1-d z -> (n, nz)); rdrag, theta_star, zstar,
+    zdrag, rstar, DM_star, omnuh2, omegam, h (all (n,)); ``ok`` False (and NaN) where a point
+    has no background (no room for dark energy, H^2 <= 0 somewhere, a failed integral).
+    ``accuracy`` names the quadrature; DM_at(ln a) and h2_at(ln a) give (n, m) per row."""
+
+    def __init__(self, d: Densities, h: np.ndarray, ok: np.ndarray, accuracy: str = "exact"):
+        self.quadrature = quadrature_of(accuracy)
+        self.dens, self.h = d, np.where(ok, h, np.nan)
+        h_safe = np.where(ok, h, 0.7)
+        self.odeh2 = h_safe**2 - d.not_de(np.zeros(1))[:, 0]  # flatness today
+        ok = ok & (self.odeh2 > 0)
+        self.omnuh2 = d.omnuh2()
+        self.zstar, self.zdrag = d.recombination()
+        self._dm: dict[bytes, np.ndarray] = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.rstar, self.rdrag, self.DM_star, good = self.quadrature.early(self)
+        self.ok = ok = ok & good
+        self.omegam = (d.ombh2 + d.omch2 + self.omnuh2) / h_safe**2
         self.theta_star = 100.0 * self.rstar / self.DM_star
+        for name in ("omnuh2", "omegam", "zstar", "zdrag", "rstar", "rdrag", "DM_star",
+                     "theta_star"):
+            setattr(self, name, np.where(ok, getattr(self, name), np.nan))
 
-    def _omnuh2_today(self) -> float:
-        """Non-relativistic-equivalent omega_nu h^2 (as CAMB's omnuh2: the matter-like part)."""
-        d = self.dens
-        if d.n_massive == 0:
-            return 0.0
-        # as CAMB's omnuh2 = Sigma m_nu / 94.07 * g^{3/4}: the non-relativistic limit
-        rel = d.n_massive * d.g * NU_PER_GAMMA * d.ogh2
-        return d.sign * rel * nu.nr_density_per_relativistic(d.y0)
+    def h2_at(self, lna: np.ndarray, rows=slice(None), ratio_of_log=None) -> np.ndarray:
+        """H^2 / (100 km/s/Mpc)^2 of ``rows`` at ln a."""
+        d = self.dens if rows == slice(None) else take_rows(self.dens, rows)
+        return d.not_de(lna, ratio_of_log) + self.odeh2[rows, None] * d.de_shape(lna)
 
-    def _recombination(self):
-        d = self.dens
-        m_eff = d.sign * d.m_state * d.n_massive
-        args = (d.ombh2, d.omch2, m_eff, d.nnu)
-        return z_star_fit(*args), z_drag_fit(*args)
+    def DM_at(self, lna: np.ndarray) -> np.ndarray:
+        return self.quadrature.DM_at(self, lna)
 
-    def _lna(self, z):
-        return -np.log1p(np.asarray(z, dtype=float))
+    def H(self, z) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            out = 100.0 * np.sqrt(self.h2_at(-np.log1p(z_array(z))))
+        return np.where(self.ok[:, None], out, np.nan)
 
-    def H(self, z):
-        a = 1.0 / (1.0 + np.asarray(z, dtype=float))
-        return 100.0 * np.sqrt(self.dens.h2(a))
+    def DM(self, z) -> np.ndarray:
+        z = z_array(z)
+        key = z.tobytes()
+        if key not in self._dm:
+            if len(self._dm) >= 16:  # a long-lived background asked at ever new redshifts
+                self._dm.clear()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = self.DM_at(-np.log1p(z))
+            self._dm[key] = np.where(self.ok[:, None], out, np.nan)
+        return self._dm[key].copy()
 
-    def DM(self, z):
-        return _hermite(self._lna(z), self._chi_lna, self._dchi_lna)
-
-    def DH(self, z):
+    def DH(self, z) -> np.ndarray:
         return C_KM_S / self.H(z)
 
-    def DV(self, z):
-        z = np.asarray(z, dtype=float)
+    def DV(self, z) -> np.ndarray:
+        z = z_array(z)
         return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
-    def rs(self, z) -> float:
-        return float(_hermite(self._lna(z), self._rs_lna, self._drs_lna))
 
-
-def theta_mc_of(dens: Densities, h: float, rule: str = "simpson") -> float:
-    """CAMB's cosmomc_theta: Hu & Sugiyama's z* fit, the approximate sound speed
-    R = 3e4 a omega_b, and the full H(a), as CAMB computes it (100 theta_MC / 100), on 4001
-    points in ln a each side of a*. ``rule``: 'simpson', or 'trapezoid' (what ΛsCDM's sharp
-    sign switch of Λ is integrated with, lscdm.py)."""
-    ombh2 = dens.ombh2
-    astar = astar_mc(dens)
-    d = dataclasses.replace(dens, odeh2=0.0)
-    d.odeh2 = h**2 - float(d.h2(1.0))
-    lna = np.linspace(np.log(1e-8), np.log(astar), 4001)  # from a = 1e-8, as CAMB integrates
-    a = np.exp(lna)
-    fs = C_KM_S / (a * 100.0 * np.sqrt(d.h2(a))) / np.sqrt(3 * (1 + 3e4 * a * ombh2))
-    lna_late = np.linspace(np.log(astar), 0.0, 4001)
-    a2 = np.exp(lna_late)
-    f2 = C_KM_S / (a2 * 100.0 * np.sqrt(d.h2(a2)))
-    return _integral(fs, lna[1] - lna[0], rule) / _integral(f2, lna_late[1] - lna_late[0], rule)
-
-
-def _integral(f: np.ndarray, step: float, rule: str) -> float:
-    if rule == "simpson":
-        return simpson(f, dx=step)
-    return np.sum(0.5 * (f[1:] + f[:-1])) * step
-
-
-def astar_mc(dens: Densities) -> float:
-    """1 / (1 + z*) of cosmomc_theta: Hu & Sugiyama's z* fit, as CAMB."""
-    ombh2, omdmh2 = dens.ombh2, dens.omch2 + _omnuh2_of(dens)
-    zstar = 1048 * (1 + 0.00124 * ombh2**-0.738) * (
-        1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
-        * (omdmh2 + ombh2) ** (0.560 / (1 + 21.1 * ombh2**1.81)))
-    return 1 / (1 + zstar)
-
-
-def _omnuh2_of(d: Densities) -> float:
-    if d.n_massive == 0:
-        return 0.0
-    return d.sign * d.n_massive * d.g * NU_PER_GAMMA * d.ogh2 * nu.nr_density_per_relativistic(d.y0)
-
-
-NNU_RANGE = (2.5, 3.8)  # where the z*, z_drag fit is calibrated
-
-
-def _check_params(params: dict) -> None:
-    """InputError for anything numass's background cannot honour (names, values, ranges)."""
-    unknown = set(params) - set(ALLOWED)
-    if unknown:
-        raise InputError(f"unknown background parameter(s) {sorted(unknown)}; allowed: "
-                         f"{', '.join(ALLOWED)}")
-    for key, value in params.items():
-        if key == "nu_states" or value is None:
-            continue
-        try:
-            ok = np.isfinite(float(value))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise InputError(f"background parameter '{key}' must be a finite number, got {value!r}")
-    if float(params.get("omk", 0.0)) != 0.0:
-        raise InputError("numass's background is flat only (omk = 0)")
-    for key in ("ombh2", "omch2"):
-        if key not in params:
-            raise InputError(f"the background needs '{key}'")
-        if float(params[key]) <= 0:
-            raise InputError(f"'{key}' must be positive, got {params[key]}")
-    nnu = float(params.get("nnu", nu.N_STD))
-    if not NNU_RANGE[0] <= nnu <= NNU_RANGE[1]:
-        raise InputError(f"nnu = {nnu} is outside [{NNU_RANGE[0]}, {NNU_RANGE[1]}], where numass's "
-                         f"z*, z_drag fit is calibrated; use the camb backend")
-    if params.get("YHe") is not None:
-        raise InputError("numass's own background uses CAMB's BBN-consistent helium fraction (its "
-                         "z*, z_drag fit); leave YHe unset or use the camb backend")
-    if abs(float(params.get("TCMB", 2.7255)) - 2.7255) > 1e-4:
-        raise InputError("numass's own background is calibrated at TCMB = 2.7255 K; use the camb "
-                         "backend for another CMB temperature")
-    if params.get("H0") is not None and params.get("cosmomc_theta") is not None:
-        raise InputError("give H0 or cosmomc_theta, not both")
-
-
-def compute_background(params: dict) -> BackgroundResult:
-    """The background at ``params`` (named as in CAMB; mnu < 0 is Sigma m_nu,eff < 0)."""
-    _check_params(params)
-    params = {k: v for k, v in params.items() if v is not None}
-    dens = densities_of(params)
-    return BackgroundResult(dens, h_from_params(params, theta_mc_of, dens))
-
-
-def h_from_params(params: dict, theta_mc, dens, h_range=(0.2, 1.5), where: str = "") -> float:
-    """h = H0/100: from 'cosmomc_theta' (the root of theta_mc(dens, h) = it in ``h_range``;
-    ``where`` ends the no-root message), else from 'H0'; TheoryError outside H0 in (10, 200)."""
-    if "cosmomc_theta" in params:
-        target = float(params["cosmomc_theta"])
-        lo, hi = h_range
-        try:
-            h = brentq(lambda hh: theta_mc(dens, hh) - target, lo, hi, xtol=1e-10)
-        except ValueError:
-            raise TheoryError(f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives cosmomc_theta = "
-                              f"{target}{where}") from None
-    elif "H0" in params:
-        h = float(params["H0"]) / 100.0
+def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
+                             h_range: tuple[float, float] | None = None,
+                             h_start: np.ndarray | None = None,
+                             accuracy: str = "fast") -> BackgroundRows:
+    """The background at n points: ``p`` maps CAMB names to arrays (n,) (densities.ALLOWED;
+    LSCDM_ALLOWED with de='lscdm'); InputError for names the background cannot take, ok =
+    False for the rows it cannot compute. ``accuracy``: the quadrature, 'fast' (within ~1e-8
+    of 'exact', docs/batch.md) or 'exact'."""
+    quadrature_of(accuracy)
+    check_names(p, de)
+    ok = valid_rows(p, de)
+    p = {k: np.where(ok, v, SAFE_VALUES[k]) if k in SAFE_VALUES else v for k, v in p.items()}
+    d = batch_densities(p, de)
+    if "cosmomc_theta" in p:
+        start = np.full(len(ok), 0.68) if h_start is None else h_start
+        target = np.where(ok, p["cosmomc_theta"], np.nan)
+        h, converged = solve_h(d, target, start, h_range or H_RANGE[de],
+                               "simpson" if de == "cpl" else "trapezoid", accuracy)
+        ok &= converged
     else:
-        raise InputError("the background needs 'H0' or 'cosmomc_theta'")
-    if not 0.1 < h < 2.0:
-        raise TheoryError(f"H0 = {100 * h} km/s/Mpc is outside [10, 200]")
-    return h
+        h = p["H0"] / 100.0
+    ok &= (h > 0.1) & (h < 2.0)
+    return BackgroundRows(d, np.where(ok, h, 0.7), ok, accuracy)
 
 
-def mirror_background(params: dict) -> "MirroredBackground":
+# ---------------------------------------------------------------------------------------------
+# one point: a batch of one
+# ---------------------------------------------------------------------------------------------
+def _point_arrays(params: dict, de: str = "cpl") -> dict:
+    """A point's parameters (None values dropped) as arrays (1,); InputError naming the first
+    check the point fails."""
+    params = {k: v for k, v in params.items() if v is not None}
+    check_names(params, de)
+    p = {}
+    for k, v in params.items():
+        try:
+            p[k] = np.array([float(v)])
+        except (TypeError, ValueError):
+            raise InputError(f"background parameter '{k}' must be a finite number, got "
+                             f"{v!r}") from None
+    with np.errstate(invalid="ignore"):
+        for passed, why in row_checks(p, de):
+            if not np.all(passed):
+                raise InputError(f"{why} (at {params})")
+    return p
+
+
+class BackgroundPoint(RowBackground):
+    """compute_background's result: the background of one point (row 0 of a batch of one),
+    with its scalars as floats and H^2(a), omega_nu(a) for the late-time engines."""
+
+    def __init__(self, rows: BackgroundRows):
+        super().__init__(rows, 0)
+        for name in ("h", "omegam", "omnuh2", "zstar", "zdrag", "rstar", "DM_star"):
+            setattr(self, name, float(getattr(rows, name)[0]))
+        self.n_massive = int(rows.dens.n_massive[0])
+        if rows.dens.de_kind == "lscdm":
+            self.z_dagger, self.eta = float(rows.dens.z_dagger[0]), float(rows.dens.eta[0])
+            self.omega_lambda_s0 = float(rows.odeh2[0]) / self.h**2
+
+    def h2(self, a) -> np.ndarray:
+        """H^2 / (100 km/s/Mpc)^2 at scale factors a (1-d), term by term in powers of a (h2_at's
+        sum in ln a differs in the last digit, which the interaction model's adaptive ODE solver
+        turns into 1e-5 changes of its free-streaming suppression)."""
+        d, a = self._bg.dens, np.asarray(a, dtype=float)
+        rad = d.ogh2[0] * (1.0 + NU_PER_GAMMA * d.n_massless[0]) + self.massive_nu(a)
+        if d.de_kind == "lscdm":
+            de = lambda_shape(1.0 / a - 1.0, self.z_dagger, self.eta)
+        else:
+            w0, wa = d.w0[0], d.wa[0]
+            de = a ** (-3 * (1 + w0 + wa)) * np.exp(-3 * wa * (1 - a))
+        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self._bg.odeh2[0] * de
+
+    def massive_nu(self, a) -> np.ndarray:
+        """omega_nu h^2 (a) a^4 of the massive neutrinos at scale factors a (1-d); the table at
+        ln(y0 a) itself (not ln y0 + ln a), so that finite differences in a (the interaction
+        model's w_nu = P/rho, a near-cancellation) round as they always have."""
+        d = self._bg.dens
+        ratio = nu.rho_ratio_log(np.log(np.maximum(d.y0[0] * np.asarray(a, dtype=float), 1e-300)))
+        return d.rel[0] * (1.0 + d.sign[0] * (ratio - 1.0))
+
+    def Lambda_ratio(self, z):
+        """LsCDM's Λ(z) / Λ_s0."""
+        return lambda_shape(z, self.z_dagger, self.eta)
+
+
+def lambda_shape(z, z_dagger: float, eta: float = 10.0):
+    """LsCDM's Λ(z) / Λ_s0 = tanh[η(z† − z)] / tanh(η z†)."""
+    z = np.asarray(z, dtype=float)
+    return np.tanh(eta * (z_dagger - z)) / np.tanh(eta * z_dagger)
+
+
+def compute_background(params: dict, de: str = "cpl") -> BackgroundPoint:
+    """The background at ``params`` (CAMB names; mnu < 0 is Sigma m_nu,eff < 0; de='lscdm' for
+    LsCDM's sign-switching Λ, with z_dagger and eta_lscdm): the exact quadrature."""
+    rows = compute_background_batch(_point_arrays(params, de), de, accuracy=GRID.name)
+    if not rows.ok[0]:
+        raise TheoryError(f"no background at {params}: no H0 in [{100 * H_RANGE[de][0]:g}, "
+                          f"{100 * H_RANGE[de][1]:g}] reaches cosmomc_theta, H0 outside "
+                          f"[10, 200], no room for dark energy or H^2 <= 0 in the history")
+    return BackgroundPoint(rows)
+
+
+def compute_lscdm_background(params: dict) -> BackgroundPoint:
+    """The ΛsCDM background at ``params`` (CAMB names, z_dagger, eta_lscdm)."""
+    return compute_background(params, de="lscdm")
+
+
+def theta_mc_at(params: dict, h: float) -> float:
+    """CAMB's cosmomc_theta of ``params`` (densities; H0/theta ignored) at H0 = 100 h."""
+    p = _point_arrays({**{k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")},
+                      "H0": 100.0 * h})
+    return float(theta_mc(batch_densities(p), np.array([h]))[0])
+
+
+def mirror_background(params: dict) -> BackgroundPoint | MirroredBackground:
     """The observable-level mirror (docs/physics.md): X(-m) = 2 X(0) - X(m) for every X."""
     m = float(params.get("mnu", 0.0))
     if m >= 0:
         return compute_background(params)
     return MirroredBackground(compute_background({**params, "mnu": 0.0}),
-                              compute_background({**params, "mnu": -m}))
-
-
-class MirroredBackground(_MirroredBackground):
-    """2 b0 - b1 for every function and scalar of two backgrounds (any Background objects):
-    effective_mass.MirroredBackground, mirroring the own background's other scalars too."""
-
-    scalars = (*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam", "omnuh2", "h")
-
-
-def theta_mc_at(params: dict, h: float) -> float:
-    """CAMB's cosmomc_theta of ``params`` (densities; H0/theta ignored) at H0 = 100 h."""
-    _check_params({k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")})
-    dens = densities_of({k: v for k, v in params.items() if v is not None and k != "cosmomc_theta"})
-    return theta_mc_of(dens, h)
+                              compute_background({**params, "mnu": -m}),
+                              scalars=(*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam",
+                                       "omnuh2", "h"))

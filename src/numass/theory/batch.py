@@ -19,6 +19,7 @@ and likelihood has a correct batched call, and the vectorised ones are checked a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -86,7 +87,42 @@ class BatchSpectra:
         return Spectra(ell=self.ell, **{k: getattr(self, k)[i] for k in SPECTRA_KEYS})
 
 
-class StackedBackground:
+class BatchBackground(Protocol):
+    """What a batched background provides (theory/background.py's BackgroundRows, a stack of
+    per-point ones, a mirror of two): (n,) scalars and functions of a 1-d z -> (n, len(z))."""
+
+    rdrag: np.ndarray
+    theta_star: np.ndarray
+
+    def H(self, z) -> np.ndarray: ...
+
+    def DM(self, z) -> np.ndarray: ...
+
+    def DH(self, z) -> np.ndarray: ...
+
+    def DV(self, z) -> np.ndarray: ...
+
+
+class Delegated:
+    """H, DM, DH, DV, each through the subclass's ``_call(name, z)``."""
+
+    def _call(self, name: str, z):
+        raise NotImplementedError
+
+    def H(self, z):
+        return self._call("H", z)
+
+    def DM(self, z):
+        return self._call("DM", z)
+
+    def DH(self, z):
+        return self._call("DH", z)
+
+    def DV(self, z):
+        return self._call("DV", z)
+
+
+class StackedBackground(Delegated):
     """Backgrounds of single points stacked into the batched interface (rows where a point
     failed hold NaN)."""
 
@@ -100,51 +136,27 @@ class StackedBackground:
         """Point i's own background (None where it failed): no need to stack every point."""
         return self._bgs[i]
 
-    def _stack(self, name: str, z) -> np.ndarray:
+    def _call(self, name: str, z) -> np.ndarray:
         z = np.atleast_1d(np.asarray(z, dtype=float))
         return np.array([getattr(b, name)(z) if b is not None else np.full(len(z), np.nan)
                          for b in self._bgs])
 
-    def H(self, z):
-        return self._stack("H", z)
 
-    def DM(self, z):
-        return self._stack("DM", z)
-
-    def DH(self, z):
-        return self._stack("DH", z)
-
-    def DV(self, z):
-        return self._stack("DV", z)
-
-
-class RowBackground:
+class RowBackground(Delegated):
     """Row i of a batched background, as the per-point Background interface."""
 
-    def __init__(self, batch_bg, i: int):
+    def __init__(self, batch_bg: BatchBackground, i: int):
         self._bg, self._i = batch_bg, i
         self.rdrag = float(batch_bg.rdrag[i])
         self.theta_star = float(batch_bg.theta_star[i])
 
-    def _row(self, name: str, z):
+    def _call(self, name: str, z):
         scalar = np.ndim(z) == 0
         out = getattr(self._bg, name)(np.atleast_1d(np.asarray(z, dtype=float)))[self._i]
         return float(out[0]) if scalar else out
 
-    def H(self, z):
-        return self._row("H", z)
 
-    def DM(self, z):
-        return self._row("DM", z)
-
-    def DH(self, z):
-        return self._row("DH", z)
-
-    def DV(self, z):
-        return self._row("DV", z)
-
-
-def _row_background(batch_bg, i: int):
+def _row_background(batch_bg: BatchBackground | None, i: int):
     """Row i of a batched background: the stored per-point one when there is one (a row of a
     StackedBackground), else a view that evaluates the batch and takes row i."""
     if batch_bg is None:
@@ -161,7 +173,7 @@ class BatchProducts:
     params: dict[str, np.ndarray]
     ok: np.ndarray
     spectra: BatchSpectra | None = None
-    background: object | None = None  # the batched Background interface
+    background: BatchBackground | None = None
     derived: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property

@@ -6,10 +6,10 @@ from collections import OrderedDict
 import numpy as np
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import COSMO_PARAMS, NEEDS, Backend, check_need, normalise_params
+from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
+from numass.theory.densities import C_KM_S
+from numass.theory.parameters import BACKEND_PARAMS
 from numass.theory.products import Spectra, TheoryProducts
-
-C_KM_S = 299792.458
 
 # accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their
 # error bars; "high" is the lensing-potential accuracy ACT DR6 recommends for its final analyses.
@@ -105,7 +105,7 @@ class CambBackend(Backend):
         return max(self.lmax, self.lens_lmax)
 
     def param_names(self):
-        return COSMO_PARAMS
+        return BACKEND_PARAMS
 
     def normalised(self, params: dict) -> dict:
         return normalise_params(params)

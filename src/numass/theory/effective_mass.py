@@ -44,34 +44,39 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.theory.backend import NEEDS, Backend, check_need
-from numass.theory.products import SPECTRA_KEYS, Spectra, TheoryProducts
+from numass.theory.batch import (BatchBackground, BatchProducts, BatchSpectra, Delegated,
+                                 broadcast_params, finite_rows)
+from numass.theory.products import SPECTRA_KEYS, Background, Spectra, TheoryProducts
 
 BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")
 
 
-class MirroredBackground:
-    """2 b0 - b1 for the functions H, DM, DH, DV and for the scalars both backgrounds have
-    (those named in ``scalars``; background.MirroredBackground names more)."""
+def _mirror(plus, zero, rows):
+    """2 zero - plus: for the whole value (rows None: one point), or in the rows ``rows`` of a
+    batched array (``zero`` holds one row per entry of rows; ``plus`` is left unchanged)."""
+    if rows is None:
+        return 2 * zero - plus
+    out = np.array(plus, dtype=float, copy=True)
+    out[rows] = 2 * zero - out[rows]
+    return out
 
-    scalars = BACKGROUND_SCALARS
 
-    def __init__(self, b0, b1):
-        self._b0, self._b1 = b0, b1
-        for name in self.scalars:
-            if hasattr(b0, name) and hasattr(b1, name):
-                setattr(self, name, 2 * getattr(b0, name) - getattr(b1, name))
+class MirroredBackground(Delegated):
+    """2 zero - plus for the functions H, DM, DH, DV and for the ``scalars`` both backgrounds
+    have (zero at m = 0, plus at |m|): of one point (rows None), or of the rows ``rows`` of a
+    batched ``plus``."""
 
-    def H(self, z):
-        return 2 * self._b0.H(z) - self._b1.H(z)
+    def __init__(self, zero: Background | BatchBackground, plus: Background | BatchBackground,
+                 rows: np.ndarray | None = None,
+                 scalars: tuple[str, ...] = BACKGROUND_SCALARS):
+        self._plus, self._zero, self._rows = plus, zero, rows
+        for name in scalars:
+            if hasattr(plus, name) and hasattr(zero, name):
+                setattr(self, name, _mirror(getattr(plus, name), getattr(zero, name), rows))
 
-    def DM(self, z):
-        return 2 * self._b0.DM(z) - self._b1.DM(z)
+    def _call(self, name: str, z):
+        return _mirror(getattr(self._plus, name)(z), getattr(self._zero, name)(z), self._rows)
 
-    def DH(self, z):
-        return 2 * self._b0.DH(z) - self._b1.DH(z)
-
-    def DV(self, z):
-        return 2 * self._b0.DV(z) - self._b1.DV(z)
 
 
 def _is_scalar(v) -> bool:
@@ -84,16 +89,41 @@ def mirror_products(p0: TheoryProducts, p1: TheoryProducts, params: dict) -> The
     if p0.spectra is not None and p1.spectra is not None:
         if not np.array_equal(p0.spectra.ell, p1.spectra.ell):
             raise InputError("cannot mirror spectra computed on different multipole ranges")
-        spectra = Spectra(ell=p0.spectra.ell,
-                          **{k: 2 * getattr(p0.spectra, k) - getattr(p1.spectra, k)
-                             for k in SPECTRA_KEYS})
+        spectra = Spectra(ell=p0.spectra.ell, **{
+            k: _mirror(getattr(p1.spectra, k), getattr(p0.spectra, k), None)
+            for k in SPECTRA_KEYS})
     background = None
     if p0.background is not None and p1.background is not None:
         background = MirroredBackground(p0.background, p1.background)
-    derived = {k: 2 * v - p1.derived[k] for k, v in p0.derived.items()
+    derived = {k: _mirror(p1.derived[k], v, None) for k, v in p0.derived.items()
                if k in p1.derived and _is_scalar(v) and _is_scalar(p1.derived[k])}
     return TheoryProducts(params=dict(params), spectra=spectra, background=background,
                           derived=derived)
+
+
+def _mirror_rows(plus: BatchProducts, zero: BatchProducts, neg: np.ndarray,
+                 params: dict) -> BatchProducts:
+    """mirror_products for the rows ``neg`` of a batch (``zero`` holds those rows only)."""
+    ok = plus.ok.copy()
+    ok[neg] &= zero.ok
+    spectra = None
+    if plus.spectra is not None and zero.spectra is not None:
+        spectra = BatchSpectra(ell=plus.spectra.ell, **{
+            k: _mirror(getattr(plus.spectra, k), getattr(zero.spectra, k), neg)
+            for k in SPECTRA_KEYS})
+    background = None
+    if plus.background is not None and zero.background is not None:
+        background = MirroredBackground(zero.background, plus.background, neg)
+    derived = {k: _mirror(v, zero.derived[k], neg) for k, v in plus.derived.items()
+               if k in zero.derived}
+    return BatchProducts(params=params, ok=ok, spectra=spectra, background=background,
+                         derived=derived)
+
+
+def _check_not_both(params: dict) -> None:
+    if "mnu" in params:
+        raise InputError("give either 'mnu' (the sum of masses, >= 0) or 'mnu_eff' (the "
+                         "effective mass, either sign), not both")
 
 
 class EffectiveMass(Backend):
@@ -118,9 +148,7 @@ class EffectiveMass(Backend):
         need = check_need(need)
         if "mnu_eff" not in params:
             return self.inner.compute(params, need)
-        if "mnu" in params:
-            raise InputError("give either 'mnu' (the sum of masses, >= 0) or 'mnu_eff' (the "
-                             "effective mass, either sign), not both")
+        _check_not_both(params)
         m = _as_float(params["mnu_eff"])
         base = {k: v for k, v in params.items() if k != "mnu_eff"}
         if m >= 0 or self.inner.supports_negative_mnu:
@@ -133,12 +161,30 @@ class EffectiveMass(Backend):
         out.derived["mnu_eff"] = m
         return out
 
-    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
-        """Batched: the inner backend's compute_batch, mirrored row by row where needed
-        (theory/effective_mass_batch.py)."""
-        from numass.theory.effective_mass_batch import effective_mass_batch
-
-        return effective_mass_batch(self, params, check_need(need))
+    def compute_batch(self, params: dict, need: frozenset[str] = NEEDS) -> BatchProducts:
+        """The inner backend's compute_batch: one call at mnu = mnu_eff where no row needs the
+        mirror, else one at mnu = |mnu_eff| for all rows and one at mnu = 0 for the negative
+        rows, combined row by row as ``compute`` does at each point."""
+        need = check_need(need)
+        if "mnu_eff" not in params:
+            return self.inner.compute_batch(params, need)
+        _check_not_both(params)
+        arrays = broadcast_params(params)
+        m = arrays["mnu_eff"]
+        finite = finite_rows({"mnu_eff": m})
+        base = {k: v for k, v in arrays.items() if k != "mnu_eff"}
+        neg = np.flatnonzero(finite & (m < 0))
+        if self.inner.supports_negative_mnu or len(neg) == 0:
+            out = self.inner.compute_batch({**base, "mnu": m}, need)
+        else:
+            plus = self.inner.compute_batch({**base, "mnu": np.abs(m)}, need)
+            zero = self.inner.compute_batch({**{k: v[neg] for k, v in base.items()},
+                                             "mnu": np.zeros(len(neg))}, need)
+            out = _mirror_rows(plus, zero, neg, arrays)
+        out.params = arrays
+        out.ok = out.ok & finite
+        out.derived["mnu_eff"] = np.where(out.ok, m, np.nan)
+        return out
 
     def _at_zero(self, base: dict, need: frozenset[str]) -> TheoryProducts:
         """The m = 0 evaluation, cached on the other parameters and the request."""

@@ -52,7 +52,7 @@ def free_streaming_suppression(ref) -> dict:
         return ref.cache["fs_suppression"]
     tr = ref.transfer
     bg = ref.background
-    dens = bg.dens
+    dens = bg
     k, z = tr["k"], tr["z"]
     order = np.argsort(-np.log1p(z))  # ascending ln a
     lna = -np.log1p(z[order])

@@ -33,16 +33,16 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need
-from numass.theory.backends_batch import lscdm_background_batch
-from numass.theory.background import compute_background
-from numass.theory.background_batch import batch_densities
+from numass.theory.background import compute_background, compute_lscdm_background
+from numass.theory.background_backend import lscdm_background_batch
+from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (LSCDM_BG_KEYS, lscdm_emulator_batch, matched_h,
                                           one_point, ratio_rows, sigma2_ratio)
 from numass.theory.limber_batch import Nodes, exact_power, growth_rows, spline_rows
-from numass.theory.lscdm import compute_lscdm_background
 from numass.theory.products import Spectra, TheoryProducts
-from numass.theory.reference import DENSITIES, EARLY, Z_PK, camb_names, run_reference
+from numass.theory.parameters import to_camb_names
+from numass.theory.reference import DENSITIES, EARLY, Z_PK, run_reference
 
 _NZ = 600  # redshift nodes of the CAMB engine's Limber integrals
 _NL = 90  # L of its Limber ratio (log-spaced, splined in ln L)
@@ -198,14 +198,14 @@ LSCDM_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", 
 
 
 def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-    """ΛsCDM at ``params``: background from theory/lscdm.py; spectra (if needed) from the
+    """ΛsCDM at ``params``: background from theory/background.py (de="lscdm"); spectra (if needed) from the
     late-time engine with its CAMB reference. mnu must be >= 0 (wrap with EffectiveMass for
     Σmν,eff < 0)."""
     unknown = sorted(set(params) - set(LSCDM_PARAMS))
     if unknown:
         raise InputError(f"ΛsCDM does not know the parameter(s) {unknown}; it takes: "
                          f"{', '.join(LSCDM_PARAMS)}")
-    p = camb_names(params)
+    p = to_camb_names(params)
     bg = point_background(compute_lscdm_background,
                           {k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, params)
     if "spectra" in need:
@@ -283,5 +283,5 @@ class LsCDMBackgroundBackend(Backend):
         return out
 
     def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
-        """Vectorised over points (theory/backends_batch.py)."""
+        """Vectorised over points (background_backend.lscdm_background_batch)."""
         return lscdm_background_batch(self, params, need)

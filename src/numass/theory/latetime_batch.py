@@ -31,15 +31,16 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory import reference as rf
-from numass.theory.backend import NEEDS, check_need
-from numass.theory.backends_batch import lscdm_background_batch, normalise_arrays
-from numass.theory.background import C_KM_S, LNA
-from numass.theory.background_batch import (SAFE_VALUES, batch_densities, compute_background_batch,
-                                            cumulative_simpson_rows, hermite_rows, take_rows)
+from numass.theory.backend import NEEDS, check_need, normalise_arrays
+from numass.theory.background import compute_background_batch
+from numass.theory.background_backend import lscdm_background_batch
+from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
+from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
 from numass.theory.nl_response import limber_rows
+from numass.theory.parameters import to_camb_names
 from numass.theory.products import SPECTRA_KEYS, TheoryProducts
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
@@ -245,10 +246,8 @@ LSCDM_BG_KEYS = ("H0", "cosmomc_theta", *rf.DENSITIES, "z_dagger", "eta_lscdm")
 
 
 def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The CAMB names (reference.camb_names) with the batch-level name checks."""
-    if "As" in given and "logA" in given:
-        raise InputError("give either 'As' or 'logA' (= ln(1e10 As)), not both")
-    p = rf.camb_names(given)
+    """The CAMB names (parameters.to_camb_names) with the batch-level name checks."""
+    p = to_camb_names(given)
     if ("H0" in p) + ("cosmomc_theta" in p) != 1:
         raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
     for key in ("ombh2", "omch2", "z_dagger"):
@@ -258,7 +257,7 @@ def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
-    """LsCDMEmulatorBackend.compute_batch: ΛsCDM (theory/lscdm.py) through the emulated engine."""
+    """LsCDMEmulatorBackend.compute_batch: ΛsCDM (the background with de="lscdm") through the emulated engine."""
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
         return lscdm_background_batch(backend, params, need)

@@ -34,28 +34,17 @@ LOG_RATIO = np.log(np.concatenate([_rho_ratio_exact(np.exp(chunk))
 NR_COEF = 1.5 * 1.2020569031595942 / _F0
 
 
-def rho_ratio(y) -> np.ndarray:
-    """rho(m, T) / rho(0, T) for one Fermi-Dirac species, y = m / (k_B T)."""
-    y = np.abs(np.asarray(y, dtype=float))
-    logy = np.log(np.maximum(y, 1e-300))
+def rho_ratio_log(logy: np.ndarray) -> np.ndarray:
+    """rho(m, T) / rho(0, T) for one Fermi-Dirac species at y = m / (k_B T) = exp(logy): the
+    table, interpolated linearly in ln y; taking ln y so that a shared ln a grid needs no
+    logarithm per element."""
     out = np.exp(np.interp(logy, LOGY, LOG_RATIO))
-    out = np.where(y < np.exp(LOGY[0]), 1.0, out)
-    return np.where(y > np.exp(LOGY[-1]), NR_COEF * y, out)
-
-
-def massive_states(mnu: float, nnu: float, nu_states: int):
-    """(number of massive eigenstates, degeneracy of each, mass of each in eV, massless N_eff).
-
-    As CAMB's set_cosmology: each massive state carries N_std/3 of N_eff, unless nnu is too small
-    for that, in which case the massive states share all of nnu (and none is left massless)."""
-    if nu_states not in (1, 3):
-        raise ValueError("nu_states must be 1 (CAMB default: one massive eigenstate) or 3 (degenerate)")
-    if not nnu > 0:
-        raise ValueError(f"nnu must be positive, got {nnu}")
-    if mnu == 0:
-        return 0, 0.0, 0.0, nnu
-    g = min(N_STD / 3.0, nnu / nu_states)
-    return nu_states, g, mnu / nu_states, max(nnu - nu_states * g, 0.0)
+    low, high = logy < LOGY[0], logy > LOGY[-1]
+    if low.any():
+        out[low] = 1.0
+    if high.any():
+        out[high] = NR_COEF * np.exp(logy[high])
+    return out
 
 
 def nr_density_per_relativistic(y0: float) -> float:

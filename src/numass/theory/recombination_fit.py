@@ -49,19 +49,21 @@ def calibration_box() -> dict:
     return {k: tuple(v) for k, v in json.loads(_FILE.read_text())["box"].items()}
 
 
-def _evaluate(name: str, ombh2: float, omch2: float, mnu: float, nnu: float) -> float:
+def redshift_fit(name: str, ombh2, omch2, mnu, nnu=3.044):
+    """The fit ``name`` ('zstar' or 'zdrag') at scalars or arrays; mirrored for mnu < 0,
+    z(-m) = 2 z(0) - z(m), the sign flip of the neutrinos' mass-dependent density to first
+    order in m."""
     coef = fit_coefficients()[name]
-    if mnu >= 0:
-        return float(design_matrix(ombh2, omch2, mnu, nnu) @ coef)
-    z0 = design_matrix(ombh2, omch2, 0.0, nnu) @ coef
-    return float(2 * z0 - design_matrix(ombh2, omch2, -mnu, nnu) @ coef)
+    at_abs = design_matrix(ombh2, omch2, np.abs(mnu), nnu) @ coef
+    at_zero = design_matrix(ombh2, omch2, np.zeros_like(mnu), nnu) @ coef
+    return np.where(np.asarray(mnu) >= 0, at_abs, 2 * at_zero - at_abs)
 
 
 def z_star_fit(ombh2: float, omch2: float, mnu: float, nnu: float = 3.044) -> float:
     """Redshift of last scattering (CAMB's zstar: optical depth = 1)."""
-    return _evaluate("zstar", ombh2, omch2, mnu, nnu)
+    return float(redshift_fit("zstar", ombh2, omch2, mnu, nnu))
 
 
 def z_drag_fit(ombh2: float, omch2: float, mnu: float, nnu: float = 3.044) -> float:
     """Redshift of the baryon drag epoch (CAMB's zdrag: drag optical depth = 1)."""
-    return _evaluate("zdrag", ombh2, omch2, mnu, nnu)
+    return float(redshift_fit("zdrag", ombh2, omch2, mnu, nnu))

@@ -20,6 +20,7 @@ import numpy as np
 from numass.errors import TheoryError
 from numass.theory.background import compute_background
 from numass.theory.camb_backend import CambBackend
+from numass.theory.parameters import PARAMS
 
 # the parameters of numass's background that target and reference share (CAMB names)
 DENSITIES = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
@@ -33,20 +34,8 @@ K_EXTRAP = 1e3  # P(k, z) is extrapolated to here, and the Limber integrals clip
 _N_CACHE = 4
 # the fiducial early universe and H0 of the emulated engines' shapes (P(k, z), σ_R, the lensing
 # response, the free-streaming grid)
-FIDUCIAL_EARLY = {"ombh2": 0.02237, "omch2": 0.1200, "mnu": 0.06, "nnu": 3.044, "nu_states": 1,
-                  "tau": 0.0544, "As": 2.1e-9, "ns": 0.9649, "TCMB": 2.7255}
-FIDUCIAL_H0 = 67.36
-
-
-def camb_names(params: dict) -> dict:
-    """The sampled names as CAMB's, on a copy: theta_MC_100 -> cosmomc_theta, logA -> As
-    (numbers or arrays)."""
-    p = dict(params)
-    if "theta_MC_100" in p:
-        p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
-    if "logA" in p:
-        p["As"] = np.exp(p.pop("logA")) * 1e-10
-    return p
+FIDUCIAL_EARLY = {k: PARAMS[k].fiducial for k in (*DENSITIES, "tau", "As", "ns")}
+FIDUCIAL_H0 = PARAMS["H0"].fiducial
 
 
 @dataclass
