@@ -65,7 +65,8 @@ def log_weights(post, x: np.ndarray, logq: np.ndarray, lo: np.ndarray | None = N
         idx = rows[start:start + step]
         r = post.evaluate(x[idx])
         logpost[idx] = r.logpost
-        loglike[idx] = np.where(np.isfinite(r.logpost), r.logpost - r.logprior, -np.inf)
+        with np.errstate(invalid="ignore"):  # -inf - -inf outside the prior: masked here
+            loglike[idx] = np.where(np.isfinite(r.logpost), r.logpost - r.logprior, -np.inf)
         if progress is not None:
             progress(start + len(idx))
     return np.where(np.isfinite(logpost), logpost - logq, -np.inf), loglike
