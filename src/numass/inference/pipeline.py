@@ -3,8 +3,8 @@ the oscillation floors, summary.json.
 
 This is what `numass run`, `numass fit` and each comparison job execute. The sampler is chosen
 by the backend: nautilus (nested_analysis.py) wherever the theory has a batched path and MPI is
-off, else Cobaya's MCMC (mcmc_analysis.py). Both return the summary in the one layout of
-summary_schema.SCHEMA, written here through results.write_summary (checked, then atomic).
+off, else Cobaya's MCMC (mcmc_analysis.py). Both return the summary's fields, written here as
+one RunResult (results.py: checked against summary_schema.SCHEMA, then written atomically).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from numass.inference.mcmc_analysis import run_mcmc_analysis
 from numass.inference.nested_analysis import NestedSettings, run_nested_analysis
 from numass.inference.overrides import fixed_value
 from numass.inference.posterior import batched_backend
-from numass.inference.results import proposal_widths, write_summary
+from numass.inference.results import RunResult, proposal_widths
 from numass.inference.setup import build_info
 from numass.inference.tail import TailSettings
 from numass.likelihoods import EMBEDDED
@@ -121,8 +121,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
             return {}
     summary.update({"param_overrides": param_overrides} if param_overrides else {},
                    **(record or {}))
-    write_summary(out / "summary.json", summary)  # last: its presence means finished
-    return summary
+    result = RunResult.from_dict(summary)
+    result.to_json(out / "summary.json")  # checked, atomic; last: its presence means finished
+    return result.to_dict()
 
 
 def format_nested_line(s: dict) -> str:

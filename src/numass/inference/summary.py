@@ -4,7 +4,7 @@
 floors into the summary's posterior part (the mass's posterior and tensions, each parameter's
 posterior, the best fit, the profiles), whichever sampler drew the samples; each sampler adds
 its own convergence record (MCMC: R-1; nautilus: n_eff and ln Z), and pipeline.run_analysis
-writes the whole through results.write_summary (checked against summary_schema.SCHEMA).
+writes the whole as one RunResult (results.py, checked against summary_schema.SCHEMA).
 """
 from __future__ import annotations
 
