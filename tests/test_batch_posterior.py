@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from numass.errors import InputError
-from numass.inference.batch_posterior import BatchPosterior, parse_prior
+from numass.inference.posterior import BatchPosterior, parse_prior
 from numass.inference.results import proposal_refs as _refs, proposal_widths as _widths
 from numass.inference.setup import build_info
 
@@ -69,22 +69,20 @@ def test_bad_input_is_clear():
 
 
 def test_batched_best_fit_and_profile_match_nelder_mead():
-    from cobaya.model import get_model
-
-    from numass.inference.batch_optimize import batch_best_fit, batch_profile
-    from numass.inference.optimize import best_fit
+    from numass.inference.bestfit import nelder_mead_fit, newton_fit, newton_profile
+    from numass.inference.posterior import CobayaPosterior
 
     info = build_info("lcdm", ["desi-dr2-bao", "cmb-compressed"])
     post = BatchPosterior(info)
     widths = _widths(info)
-    bf = batch_best_fit(post, _refs(info), widths)
-    ref = best_fit(get_model(info), [_refs(info)], widths)
+    bf = newton_fit(post, _refs(info), widths)
+    ref = nelder_mead_fit(CobayaPosterior.from_info(info), [_refs(info)], widths)
     assert bf["chi2"] == pytest.approx(ref["chi2"], abs=2e-3)
     assert bf["mnu_eff"] == pytest.approx(ref["mnu_eff"], abs=0.01)
     sd = np.sqrt(np.diag(bf["covariance"]))[post.names.index("mnu_eff")]
     assert 0.05 < sd < 0.15  # the Hessian's sigma; the MCMC's is 0.087
     # profile at the best fit's value: chi2 equal to the best fit's; one sigma away: ~1
-    prof = batch_profile(post, "mnu_eff", [bf["mnu_eff"], bf["mnu_eff"] + sd], bf, widths)
+    prof = newton_profile(post, "mnu_eff", [bf["mnu_eff"], bf["mnu_eff"] + sd], bf, widths)
     assert prof[0]["chi2"] == pytest.approx(bf["chi2"], abs=2e-3)
     assert prof[1]["chi2"] - bf["chi2"] == pytest.approx(1.0, abs=0.15)
     assert prof[1]["mnu_eff"] == pytest.approx(bf["mnu_eff"] + sd)
@@ -93,7 +91,7 @@ def test_batched_best_fit_and_profile_match_nelder_mead():
 def test_profile_start_avoids_a_shift_out_of_the_box():
     """The Gaussian conditional shift of a profile start can leave the sampling box along a
     degeneracy (w0wa's IO floor went to w = -0.11 > -0.2): a smaller shift is used instead."""
-    from numass.inference.batch_optimize import _profile_starts
+    from numass.inference.bestfit import _profile_starts
 
     cov = np.array([[1.0, 0.9], [0.9, 1.0]])  # strongly correlated: shift 0.9 y0[:, 0]
     inv = np.linalg.inv(cov)

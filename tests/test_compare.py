@@ -187,9 +187,11 @@ def test_log_evidence_matches_the_analytic_value_with_and_without_a_box():
 def test_importance_evidence_matches_the_analytic_value_and_flags_a_poor_proposal():
     import numpy as np
 
-    from numass.inference.evidence import importance_evidence
+    from numass.inference.importance import importance_evidence
+    from numass.inference.posterior import CobayaPosterior
 
     model, exact = _toy_model()
+    model = CobayaPosterior(model)
     post = np.random.default_rng(5).normal(0.0, [0.1, 0.2], size=(2000, 2))
     ev = importance_evidence(model, post, n=2000, seed=4)
     assert ev["method"] == "importance" and ev["n_calls"] == 2000

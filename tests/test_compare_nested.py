@@ -12,9 +12,9 @@ from scipy.stats import norm
 
 from numass.compare.plan import Settings, plan
 from numass.errors import InputError
-from numass.inference.batch_posterior import BatchResult, Prior1D
+from numass.inference.posterior import BatchResult, Prior1D
 from numass.inference.nested import run_nautilus, sampling_box
-from numass.inference.nested_tail import resolve_tails, tail_evidence
+from numass.inference.tail import TailSettings, resolve_tails, tail_evidence
 from numass.stats import (evidence_ratio_tension, format_bayes, sigma_of_tail, summarize_1d,
                           tension_fields)
 
@@ -80,8 +80,8 @@ def test_resolve_tails_replaces_only_unresolved_floors(gaussian_tail, tmp_path):
     floors = {"near": float(post.mean[0]), "far": float(post.mean[0] + 4.5)}
     summary = {**_fields(x0, w, floors), "ln_evidence": main["ln_evidence"],
                "ln_evidence_err": main["ln_evidence_err"]}
-    runs = resolve_tails(post, summary, box, floors, tmp_path, "x0", min_ess=100, seed=5,
-                         n_live=300, n_eff=400)
+    runs = resolve_tails(post, summary, box, floors, tmp_path, "x0",
+                         TailSettings(min_ess=100, n_live=300, n_eff=400), seed=5)
     assert list(runs) == ["far"]  # half the mass lies above 'near': counted
     assert summary["tension_bayes"]["near"]["method"] == "counted"
     far = summary["tension_bayes"]["far"]
@@ -163,12 +163,13 @@ def _nowhere():
 
 
 def test_quick_and_default_nested_settings():
-    from numass.compare.tasks import nested_options
+    from numass.compare.tasks import nested_settings
 
-    default, quick = nested_options(Settings()), nested_options(Settings.make(quick=True))
-    assert default["n_eff"] >= 10_000 and quick["n_eff"] == 1000
-    assert 1 / math.sqrt(default["n_eff"]) <= Settings().lnz_err_max
-    assert default["tail"]["min_ess"] == 1000 and quick["n_live"] < default["n_live"]
+    (default, tail), (quick, _) = (nested_settings(Settings()),
+                                   nested_settings(Settings.make(quick=True)))
+    assert default.n_eff >= 10_000 and quick.n_eff == 1000
+    assert 1 / math.sqrt(default.n_eff) <= Settings().lnz_err_max
+    assert tail.min_ess == 1000 and quick.n_live < default.n_live
 
 
 # ---------------------------------------------------------------- reading nested chains

@@ -293,7 +293,7 @@ def test_other_data_is_refused_and_restart_starts_afresh(reference, tmp_path, ca
     assert main(["compare", "--quick", "--only", "lcdm", "--out", str(out),
                  "--data-dir", str(data)]) == 2
     err = capsys.readouterr().err
-    assert "desi-dr2-bao: the embedded table → the data files" in err and "--restart" in err
+    assert "desi-dr2-bao: the embedded table → the files in desi_bao_dr2" in err and "--restart" in err
     (out / "lcdm" / "keep.txt").write_text("")  # a task folder: removed by --restart
     r = _run(out, "--data-dir", str(data), "--restart")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

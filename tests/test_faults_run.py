@@ -227,7 +227,7 @@ def test_a_run_folder_refuses_other_data(tmp_path, data_dir):
     import shutil
 
     from numass.errors import InputError
-    from numass.inference.pipeline import prepared_folder
+    from numass.inference.data_record import prepared_folder
 
     files = tmp_path / "data"
     shutil.copytree(data_dir / "desi_bao_dr2", files / "desi_bao_dr2")
@@ -236,7 +236,7 @@ def test_a_run_folder_refuses_other_data(tmp_path, data_dir):
     ids = ["desi-dr2-bao", "cmb-compressed"]
     prepared_folder(out, ids, str(empty), resume=True)  # the embedded table
     prepared_folder(out, ids, str(empty), resume=True)  # the same data: fine
-    with pytest.raises(InputError, match="the embedded table -> the files in desi_bao_dr2"):
+    with pytest.raises(InputError, match="the embedded table → the files in desi_bao_dr2"):
         prepared_folder(out, ids, str(files), resume=True)
     prepared_folder(out, ids, str(files), resume=False)  # --restart
     victim = sorted(p for p in (files / "desi_bao_dr2").rglob("*") if p.is_file())[0]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from numass.inference.batch_posterior import BatchResult, Prior1D
+from numass.inference.posterior import BatchResult, Prior1D
 from numass.inference.nested import run_nautilus, sampling_box, write_getdist_chain
 
 SMALL = dict(n_live=200, n_eff=800, n_networks=1)
@@ -126,10 +126,11 @@ def test_other_settings_refuse_to_resume(tmp_path):
 @pytest.mark.slow
 def test_embedded_lcdm_matches_the_mcmc_numbers(tmp_path):
     """docs/compare.md (MCMC, R-1 < 0.01): Sigma m_nu,eff = -0.140 +- 0.087 eV."""
+    from numass.inference.nested_analysis import NestedSettings
     from numass.inference.pipeline import run_analysis
 
     s = run_analysis(out=tmp_path, sampler="nautilus", seed=4, progress=None, plot=None,
-                     nested_options=dict(n_live=500, n_eff=2000, n_networks=2))
+                     nested=NestedSettings(n_live=500, n_eff=2000, n_networks=2))
     m = s["mnu_eff"]
     assert abs(m["mean"] + 0.140) < 0.2 * 0.087 and abs(m["std"] / 0.087 - 1) < 0.1
     assert max(s["box_edge_weight"].values()) < 1e-3

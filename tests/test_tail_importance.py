@@ -1,5 +1,5 @@
 """The tail mass Z(mass >= floor) / Z by importance sampling of the cut region
-(inference/tail_importance.py): against posteriors whose tail mass is analytic, a Gaussian and a
+(inference/importance.py): against posteriors whose tail mass is analytic, a Gaussian and a
 curved ('banana') one whose conditional mean bends with the mass, where only the profile anchor
 makes the proposal fit; and the fallback to the nested run where it does not."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from numass.inference.batch_posterior import BatchResult, Prior1D
-from numass.inference.nested_tail import importance_tail, resolve_tails
-from numass.inference.tail_importance import TAIL_IS_MIN_ESS, CutGaussian, tail_importance
+from numass.inference.posterior import BatchResult, Prior1D
+from numass.inference.tail import TailSettings, importance_tail, resolve_tails
+from numass.inference.importance import TAIL_IS_MIN_ESS, CutGaussian, tail_importance
 from numass.stats import bayes_tension, sigma_of_tail
 
 
@@ -108,7 +108,7 @@ def test_importance_tail_is_kept_and_read_back(tmp_path, monkeypatch):
     def fail(*a, **k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr("numass.inference.nested_tail.tail_importance", fail)
+    monkeypatch.setattr("numass.inference.tail.tail_importance", fail)
     assert importance_tail(*args) == first
 
 
@@ -127,8 +127,8 @@ def test_resolve_tails_takes_the_importance_route_where_it_fits(tmp_path):
     floors = {"near": 0.0, "far": 4.2}
     summary = _summary(post, x, floors)
     summary["tension_sigma_lower_bound"] = ["far"]  # what the counted figure had been
-    runs = resolve_tails(post, summary, post.box(), floors, tmp_path, "x0", min_ess=100,
-                         seed=2, posterior=(x, np.ones(len(x))))
+    runs = resolve_tails(post, summary, post.box(), floors, tmp_path, "x0",
+                         TailSettings(min_ess=100), seed=2, posterior=(x, np.ones(len(x))))
     assert list(runs) == ["far"] and runs["far"]["method"] == "importance"
     assert summary["tension_sigma_lower_bound"] == []  # the evidence ratio is no bound
     far = summary["tension_bayes"]["far"]
@@ -144,9 +144,9 @@ def test_resolve_tails_falls_back_to_the_nested_run(tmp_path):
     floors = {"far": 4.0}
     summary = _summary(post, x, floors)
     summary["profiles"]["far"]["chi2"] = math.nan
-    runs = resolve_tails(post, summary, post.box(), floors, tmp_path, "x0", min_ess=100,
-                         seed=2, posterior=(x, np.ones(len(x))), n_live=300, n_eff=400,
-                         n_networks=1)
+    runs = resolve_tails(post, summary, post.box(), floors, tmp_path, "x0",
+                         TailSettings(min_ess=100, n_live=300, n_eff=400, n_networks=1), seed=2,
+                         posterior=(x, np.ones(len(x))))
     assert runs["far"]["method"] == "nested"
     far = summary["tension_bayes"]["far"]
     assert far["tail_method"] == "nested"

@@ -21,6 +21,7 @@ import numpy as np
 
 from numass.compare.plan import CHECK_SETTINGS, Job, Settings
 from numass.errors import InputError, NumassError
+from numass.inference.results import read_summary
 from numass.stats import FLOORS, profile_sigma
 
 # the emulated backends and the exact ones they stand for
@@ -65,7 +66,7 @@ def _infos(job: Job, approx_backend: str, data_dir) -> tuple[dict, dict]:
 def _targets(summary: dict, info: dict, approx, names: list[str]) -> dict:
     """{'bestfit' | floor label: (emulator optimum as an array, held indices, emulator chi2)};
     a profile point the summary does not hold is found again on the emulator."""
-    from numass.inference.pipeline import profile_at
+    from numass.inference.bestfit import profile_at
     from numass.inference.results import proposal_widths
 
     mass = summary.get("mass_param", "mnu_eff")
@@ -103,25 +104,24 @@ def _point_entry(r, names: list[str], x0: np.ndarray, chi2_emulator: float, scal
 def run_camb_check(job: Job, settings: Settings, data_dir, folder: Path, approx_backend: str,
                    workers: int = 1, say=None) -> dict:
     """camb.json's content for the finished posterior in ``folder`` (see the module text)."""
-    from cobaya.model import get_model
-
     from numass.inference.camb_refine import ExactPool, refine
+    from numass.inference.posterior import CobayaPosterior
     from numass.inference.results import proposal_widths
 
     say = say or (lambda msg: None)
-    summary = json.loads((Path(folder) / "summary.json").read_text())
+    summary = read_summary(Path(folder) / "summary.json")
     info_a, info_x = _infos(job, approx_backend, data_dir)
-    approx = get_model(info_a)
-    names = list(approx.parameterization.sampled_params())
-    if names != list(get_model(info_x).parameterization.sampled_params()):
+    approx = CobayaPosterior.from_info(info_a)
+    names = approx.names
+    if names != CobayaPosterior.from_info(info_x).names:
         raise NumassError(f"{job.name}: the {exact_backend(job)} model samples other parameters "
                           f"than the {approx_backend} model; no CAMB check")
     widths = proposal_widths(info_a)
     scale = np.array([widths[n] for n in names])
-    lo, hi = np.array(approx.prior.bounds(confidence_for_unbounded=1.0)).T
+    lo, hi = approx.bounds.T
 
     def f_approx(x):
-        lp = approx.logpost(dict(zip(names, map(float, x))))
+        lp = float(approx(np.asarray(x, dtype=float)[None, :])[0])
         return -lp if math.isfinite(lp) else math.inf
 
     t0 = time.time()

@@ -17,7 +17,8 @@ from numass.compare.published import published_block
 from numass.compare.tasks import check_task
 from numass.fileio import read_json
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
-from numass.inference.results import run_sampler
+from numass.errors import InputError
+from numass.inference.results import read_summary, run_sampler
 from numass.stats import FLOORS, format_bayes
 
 def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
@@ -117,10 +118,11 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
     if check_task(src, "posterior", out, settings)[0] is None:
         return _empty(_unverified(src, "posterior", out, settings), job.label,
                       folder=src.name), None
-    summary = read_json(out / src.name / "summary.json")
-    if summary is None:
-        return _empty(f"error: {out / src.name / 'summary.json'} cannot be read; rerun the "
-                      f"command to recompute it", job.label, folder=src.name), None
+    try:
+        summary = read_summary(out / src.name / "summary.json")
+    except InputError as exc:
+        return _empty(f"error: {exc}; rerun the command to recompute it", job.label,
+                      folder=src.name), None
     summary["sampled_params"] = summary.get("sampled_params") or _sampled(out / src.name)
     entry = {"label": job.label, "status": "ok", "model": job.model, "datasets": job.datasets,
              "folder": src.name, "mnu_eff": summary["mnu_eff"], "tension_sigma": _tension(summary),

@@ -33,8 +33,7 @@ import numpy as np
 
 from numass.emulator import design
 from numass.errors import InputError
-from numass.fileio import read_json
-from numass.inference.results import load_chains
+from numass.inference.results import load_chains, read_summary
 
 N_BINS = 30  # bins of the weighted histogram over the sampled range
 EDGE_DENSITY = 0.10  # outermost bin / highest bin above this: the edge cuts the posterior
@@ -164,7 +163,7 @@ def chain_prior_bounded(folder: str | Path, threshold: float = EDGE_DENSITY) -> 
     or the nested sampler's .ranges file); w0 + wa is checked against the emulator's cut."""
     folder = Path(folder)
     s = load_chains(folder)
-    summary = read_json(folder / "summary.json") or {}
+    summary = read_summary(folder / "summary.json") if (folder / "summary.json").exists() else {}
     columns, priors = {}, {}
     for p in s.paramNames.names:
         if p.isDerived:

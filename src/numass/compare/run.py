@@ -22,6 +22,7 @@ from numass.compare.plan import (CHECK_SETTINGS, Job, Settings, apply_overrides,
 from numass.compare.tasks import MANIFEST_FILE, STATE_FILE, job_sampler
 from numass.errors import InputError
 from numass.fileio import atomic_write_json, read_json
+from numass.inference.data_record import source_change
 from numass.likelihoods import resolve_data
 
 RUN_RECORD = "run.json"
@@ -124,9 +125,7 @@ def _differences(old: dict, new: dict) -> list[str]:
         now = new["data"].get(i)
         if now is None or "absent" in (src["source"], now["source"]) or src == now:
             continue  # nothing was computed from an absent data set
-        said = {"embedded": "the embedded table", "files": "the data files"}
-        diffs.append(f"{i}: {said[src['source']]} → {said[now['source']]}" if src["source"]
-                     != now["source"] else f"{i}: its data files changed (sha256)")
+        diffs.append(f"{i}: {source_change(src, now)}")
     for key in sorted(set(old.get("settings", {})) | set(new["settings"])):
         a, b = old.get("settings", {}).get(key), new["settings"].get(key)
         if a != b:

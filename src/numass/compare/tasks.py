@@ -31,12 +31,15 @@ from numass.compare.plan import CHECK_SETTINGS, Job, Settings, data_sources, nee
 from numass.errors import InputError, NumassError
 from numass.fileio import (ManifestError, atomic_write_json, atomic_write_text, read_json,
                         verify_manifest, write_manifest)
-from numass.inference.batch_posterior import batched_backend
-from numass.inference.evidence import importance_evidence, log_evidence
-from numass.inference.optimize import best_fit, proposal_covmat
+from numass.inference.bestfit import nelder_mead_fit, proposal_covmat
+from numass.inference.evidence import log_evidence
+from numass.inference.importance import importance_evidence
+from numass.inference.nested_analysis import NestedSettings
 from numass.inference.pipeline import run_analysis
+from numass.inference.posterior import CobayaPosterior, batched_backend
 from numass.inference.results import chain_root, load_chains, proposal_refs, proposal_widths
 from numass.inference.setup import build_info
+from numass.inference.tail import TailSettings
 from numass.models import get_model as get_numass_model
 from numass.progress import logs_to
 
@@ -231,13 +234,13 @@ def needs_evidence_task(job: Job, settings: Settings) -> bool:
     return job.evidence and job_sampler(job, settings) == "mcmc"
 
 
-def nested_options(settings: Settings) -> dict:
-    """run_analysis's nested_options for a comparison job: run to n_eff (which also makes
-    sigma(ln Z) = 1/sqrt(n_eff) <= lnz_err_max), and the tails by the evidence ratio."""
+def nested_settings(settings: Settings) -> tuple[NestedSettings, TailSettings]:
+    """run_analysis's nautilus and tail settings for a comparison job: run to n_eff (which also
+    makes sigma(ln Z) = 1/sqrt(n_eff) <= lnz_err_max), and the tails by the evidence ratio."""
     n_eff = max(settings.n_eff, math.ceil(settings.lnz_err_max ** -2))
-    return {"n_live": settings.n_live, "n_eff": n_eff, "n_networks": settings.n_networks,
-            "tail": {"min_ess": settings.tail_min_ess, "n_live": settings.tail_n_live,
-                     "n_eff": settings.tail_n_eff, "n_networks": settings.n_networks}}
+    return (NestedSettings(n_live=settings.n_live, n_eff=n_eff, n_networks=settings.n_networks),
+            TailSettings(min_ess=settings.tail_min_ess, n_live=settings.tail_n_live,
+                         n_eff=settings.tail_n_eff, n_networks=settings.n_networks))
 
 
 def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None,
@@ -316,9 +319,9 @@ def _sigint_deferred():
 def run_posterior(job: Job, settings: Settings, data_dir, folder: Path, resume: bool,
                   say, plot=None) -> dict:
     sampler = job_sampler(job, settings)
+    nested, tail = nested_settings(settings) if sampler == "nautilus" else (None, None)
     return run_analysis(
-        sampler=sampler, nested_options=nested_options(settings) if sampler == "nautilus" else None,
-        model=job.model, datasets=job.datasets, out=folder, backend=theory_backend(job, settings),
+        sampler=sampler, nested=nested, tail=tail, model=job.model, datasets=job.datasets, out=folder, backend=theory_backend(job, settings),
         data_dir=data_dir, resume=resume, rminus1=settings.rminus1,
         max_samples=settings.max_samples, seed=settings.seed, progress=say,
         plot=plot if job.name == "lcdm" else None,  # the report draws the others over LCDM
@@ -335,21 +338,22 @@ def hessian_box(model, info: dict, width: float = 20.0) -> dict:
     parameter's own curvature (one-sided at an edge) with twice the width, since it ignores the
     correlations; a parameter with no curvature gets no bound."""
     widths = proposal_widths(info)
-    names = list(model.parameterization.sampled_params())
-    bf = best_fit(model, [proposal_refs(info)], widths)
-    cov = proposal_covmat(model, bf, widths)
+    post = CobayaPosterior(model)
+    bf = nelder_mead_fit(post, [proposal_refs(info)], widths)
+    cov = proposal_covmat(post, bf, widths)
     if cov is not None:
         sd = np.sqrt(np.diag(cov))
-        return {n: (bf[n] - width * s, bf[n] + width * s) for n, s in zip(names, sd)}
-    return _curvature_box(model, bf, widths, names, width)
+        return {n: (bf[n] - width * s, bf[n] + width * s) for n, s in zip(post.names, sd)}
+    return _curvature_box(post, bf, widths, width)
 
 
-def _curvature_box(model, bf: dict, widths: dict, names: list[str], width: float) -> dict:
+def _curvature_box(post, bf: dict, widths: dict, width: float) -> dict:
     """Each parameter's own curvature at ``bf`` (one-sided at a prior edge) -> ± 2 ``width``
     sigma; a parameter with no curvature gets no bound."""
+    names = post.names
 
     def f(x):
-        lp = model.logpost(dict(zip(names, x)))
+        lp = float(post(x[None, :])[0])
         return -lp if np.isfinite(lp) else np.nan
 
     x0 = np.array([bf[n] for n in names])
@@ -417,9 +421,9 @@ def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
         if say:
             say(f"evidence by importance sampling ({settings.is_draws} draws from a Student-t "
                 f"fitted to the chain)")
-        names = list(model.parameterization.sampled_params())
-        samples, weights = chain_samples(folder, names)
-        ev = importance_evidence(model, samples, weights, n=settings.is_draws,
+        post = CobayaPosterior(model)
+        samples, weights = chain_samples(folder, post.names)
+        ev = importance_evidence(post, samples, weights, n=settings.is_draws,
                                  seed=settings.seed, progress=progress)
         if "warning" in ev:
             log.warning("%s: %s", job.name, ev["warning"])

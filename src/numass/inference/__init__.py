@@ -6,3 +6,9 @@ SAMPLERS = {
             "Gelman-Rubin R-1 < --rminus1",
     "nautilus": "nautilus's neural-network nested sampling: the posterior and ln Z in one run",
 }
+
+
+def say(progress, msg: str) -> None:
+    """A progress message to ``progress`` (a callable; None: silent)."""
+    if progress:
+        progress(msg)

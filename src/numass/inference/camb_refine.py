@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numass.inference.batch_optimize import quadratic_model, stencil_offsets
+from numass.inference.bestfit import describe, quadratic_model, stencil_offsets
+from numass.inference.posterior import CobayaPosterior
 
 MAX_STEP = 2.0  # longest step per parameter, in proposal widths
 HESSIAN_STEP = 0.3  # emulator Hessian stencil, in proposal widths
@@ -58,7 +59,7 @@ def objective(record: dict | None) -> float:
 def scaled_hessian(f_approx, x0: np.ndarray, scale: np.ndarray, lo: np.ndarray,
                    hi: np.ndarray, free: np.ndarray, h: float = HESSIAN_STEP) -> np.ndarray:
     """Hessian of ``f_approx`` over the ``free`` axes in width units (stencil of
-    batch_optimize), its centre moved inside the prior by up to ``h`` widths; positive
+    bestfit.newton_fit), its centre moved inside the prior by up to ``h`` widths; positive
     definite (eigenvalues floored at MIN_CURVATURE; a non-finite entry -> the identity's)."""
     centre = np.clip(x0, lo + h * scale, hi - h * scale)
     centre = np.where(lo + h * scale > hi - h * scale, x0, centre)  # a box narrower than 2h
@@ -195,7 +196,7 @@ def _start_status(record: dict | None, ok_text: str) -> str:
 
 # ---------------------------------------------------------------- exact calls in parallel
 
-_MODEL: list = []  # the worker process's exact Cobaya model
+_MODEL: list = []  # the worker process's exact posterior (a CobayaPosterior)
 
 
 def _init_worker(info: dict, threads: int) -> None:
@@ -206,15 +207,13 @@ def _init_worker(info: dict, threads: int) -> None:
 
     die_with_parent()  # no orphan computing on after a kill -9 of the task that owns the pool
     threadpool_limits(threads)  # the workers share the cores (CAMB's OpenMP included)
-    _MODEL[:] = [get_model(info)]
+    _MODEL[:] = [CobayaPosterior(get_model(info))]
 
 
 def exact_record(point: dict) -> dict:
     """logpost, chi2 and chi2 per likelihood of the worker's model at ``point``, or the error."""
-    from numass.inference.optimize import describe_point
-
     try:
-        rec = describe_point(_MODEL[0], point)
+        rec = describe(_MODEL[0], point)
     except Exception as exc:  # noqa: BLE001 - a failed point is reported, not fatal
         return {"logpost": -math.inf, "error": f"{type(exc).__name__}: {exc}"}
     if not math.isfinite(rec["logpost"]):
@@ -256,10 +255,8 @@ class ExactPool:
         self.close()
 
 
-def _build(info: dict):
-    from cobaya.model import get_model
-
-    return get_model(info)
+def _build(info: dict) -> CobayaPosterior:
+    return CobayaPosterior.from_info(info)
 
 
 __all__ = ["ExactPool", "Refined", "exact_record", "newton_step", "objective", "refine",

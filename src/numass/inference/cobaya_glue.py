@@ -10,7 +10,7 @@ Both can be used from a Cobaya YAML file:
     likelihood:
       act-dr6-lensing: {external: import_module('numass.inference.cobaya_glue').likelihood_component('act-dr6-lensing')}
 
-or, more simply, through ``numass.inference.cobaya_glue.build_info`` (what ``numass fit`` uses).
+or, more simply, through ``numass.inference.setup.build_info`` (what ``numass fit`` uses).
 """
 from __future__ import annotations
 

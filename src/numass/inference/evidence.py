@@ -1,16 +1,12 @@
-"""Bayesian evidence by nested sampling (dynesty), on the same Cobaya model the chains use.
+"""Bayesian evidence of an MCMC job by nested sampling (dynesty), on the Cobaya model its chains use.
 
-Why dynesty (PyPI ``dynesty``), of the three candidates the issue names:
-- it is pure Python on numpy/scipy: it installs anywhere numass does, with no compiler and no
-  neural-network stack (``nautilus-sampler`` brings a neural-network emulator of the likelihood
-  through scikit-learn; ``ultranest`` needs compiled extensions and an HDF5 stack for resuming);
-- it returns ln Z together with a numerical error estimate (the statistical spread of the
-  nested-sampling volume estimates, sqrt(H / n_live)), which the report quotes beside ln Z;
-- for the 3-10 parameters and millisecond likelihoods of the background-only fits, a static run
-  with multi-ellipsoid bounds and uniform sampling inside them converges in 10-60 s with a few
-  hundred live points (once restricted to the likelihood's support, below);
-- it is widely used and cited in cosmology (Speagle 2020, MNRAS 493, 3132), so the numbers can
-  be reproduced with an independent installation.
+The default sampler, nautilus (nested.py), gives ln Z together with the posterior. A job sampled
+by Cobaya's MCMC (a backend with no batched path: CAMB) gets its evidence from a separate run:
+this one for the background-only fits, whose millisecond likelihoods let a static dynesty run
+with multi-ellipsoid bounds and uniform sampling inside them converge in 10-60 s with a few
+hundred live points, or importance sampling from the finished chain (importance.py) where the
+full likelihoods make 10^5 calls too slow. dynesty returns ln Z with a numerical error (the
+spread of the nested-sampling volume estimates, sqrt(H / n_live)), quoted beside ln Z.
 
 The prior is Cobaya's: each sampled parameter's 1-d prior (uniform or Gaussian) enters through
 its inverse CDF, so ln Z is normalised to exactly the prior the chains sample.
@@ -19,13 +15,13 @@ Speed: the priors are wide (omega_b in [0.005, 0.1] where the data pin it to 1e-
 nested-sampling run would be spent shrinking from the prior onto the likelihood (the run's length
 grows with the information H = ln(prior volume / posterior volume); unrestricted, w0wa takes
 ~170 000 calls). ``bounds`` restricts the sampling to a box that holds all of the likelihood (e.g.
-a converged chain's range widened by a few sigma): the prior truncated to the box is sampled,
-and ln Z = ln Z_box + sum_i ln P_i(box_i), exact as long as the likelihood outside the box is
+the best fit +- 20 Hessian sigma): the prior truncated to the box is sampled, and
+ln Z = ln Z_box + sum_i ln P_i(box_i), exact as long as the likelihood outside the box is
 negligible. The result reports the posterior weight found next to box edges that are not prior
 edges ('edge_weight'); a value above ~1e-3 means the box was too small. Gaussian "priors"
 written as likelihoods (the tau prior) are not normalised by Cobaya; callers that compare such
-runs add the normalisation (see compare.plan, Job.ln_evidence_offset). Points where the theory fails get
-ln L = -1e300 (zero likelihood), as they get -inf in the chains.
+runs add the normalisation (compare.plan, Job.ln_evidence_offset). Points where the theory fails
+get ln L = -1e300 (zero likelihood), as they get -inf in the chains.
 """
 from __future__ import annotations
 
@@ -35,7 +31,6 @@ import math
 import numpy as np
 
 from numass.errors import NumassError
-from numass.stats import kish_ess
 
 # Volume enlargement of dynesty's bounding ellipsoids (fixed, instead of dynesty's bootstrap
 # estimate): on the curved w0wa posterior the bootstrap asks for huge enlargements and uniform
@@ -153,79 +148,4 @@ def log_evidence(model, nlive: int = 300, dlogz: float = 0.1, seed: int = 0,
         out["warning"] = f"stopped at maxcall = {maxcall} before dlogz = {dlogz} was reached"
     if keep_samples:
         out["samples"], out["weights"] = samples, weights
-    return out
-
-
-# Importance-sampling evidence (the second method): for the full likelihoods nested sampling
-# needs ~10^5 calls (tens of minutes at ~5 ms a call with the emulator), while the converged chain
-# already says where the posterior is. Drawing from a heavy-tailed fit to it, q, gives
-# Z = E_q[L pi / q] in a few thousand calls, with an error from the weights' spread; it is exact
-# as n grows as long as q's tails are heavier than the posterior's (hence Student-t, widened).
-IS_DF = 4.0  # Student-t degrees of freedom of the proposal
-IS_SCALE = 1.3  # proposal covariance = IS_SCALE^2 x the chain's covariance
-
-
-def importance_evidence(model, samples: np.ndarray, weights: np.ndarray | None = None,
-                        n: int = 4000, seed: int = 0, df: float = IS_DF, scale: float = IS_SCALE,
-                        progress=None, progress_every: int = 500) -> dict:
-    """ln Z of a Cobaya model by importance sampling from a Student-t fitted to its chain.
-
-    ``samples`` (m, d): posterior draws of the model's sampled parameters, in the model's order;
-    ``weights`` their weights. ln Z is normalised to the full prior (Cobaya's normalised
-    log-prior enters each weight), the same convention as ``log_evidence``. The error is the
-    delta-method spread of the mean weight, sqrt(var(w) / n) / mean(w); 'ess' is the effective
-    number of draws, (sum w)^2 / sum w^2, and a warning is added when it is below n / 20 (the
-    proposal then misses part of the posterior and the error estimate is unreliable).
-    """
-    from scipy.special import logsumexp
-    from scipy.stats import multivariate_t
-
-    names = list(model.parameterization.sampled_params())
-    samples = np.atleast_2d(np.asarray(samples, dtype=float))
-    if samples.shape[1] != len(names):
-        raise NumassError(f"importance evidence: samples have {samples.shape[1]} columns, the "
-                          f"model samples {len(names)} parameters ({', '.join(names)})")
-    w = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
-    if len(samples) < 10 * len(names):
-        raise NumassError(f"importance evidence: {len(samples)} chain samples are too few to "
-                          f"fit a proposal in {len(names)} dimensions")
-    mean = np.average(samples, axis=0, weights=w)
-    cov = np.atleast_2d(np.cov(samples.T, aweights=w)) * scale ** 2
-    # multivariate_t's shape matrix is cov (df - 2) / df for a covariance cov
-    q = multivariate_t(loc=mean, shape=cov * (df - 2) / df, df=df, seed=seed)
-    x = np.atleast_2d(q.rvs(size=n))
-    logq = q.logpdf(x)
-    logpost = np.empty(n)
-    loglike = np.full(n, -np.inf)
-    log = logging.getLogger("numass")
-    level = log.level
-    log.setLevel(logging.ERROR)  # failures in q's far tails are expected (as in log_evidence)
-    try:
-        for i, xi in enumerate(x):
-            r = model.logposterior(dict(zip(names, xi)), return_derived=False)
-            logpost[i] = r.logpost
-            if math.isfinite(r.logpost):
-                loglike[i] = r.logpost - r.logprior
-            if progress is not None and (i + 1) % progress_every == 0:
-                progress(i + 1)
-    finally:
-        log.setLevel(level)
-    logw = np.where(np.isfinite(logpost), logpost - logq, -np.inf)
-    if not np.any(np.isfinite(logw)):
-        raise NumassError("importance evidence: every proposal draw has zero posterior")
-    ln_z = float(logsumexp(logw) - math.log(n))
-    wn = np.exp(logw - logw.max())
-    rel_var = float(np.mean(wn ** 2) / np.mean(wn) ** 2 - 1.0)
-    ess = kish_ess(wn)
-    best = int(np.argmax(loglike))
-    out = {"method": "importance", "ln_evidence": ln_z,
-           "ln_evidence_err": math.sqrt(max(rel_var, 0.0) / n), "n_calls": n, "ess": ess,
-           "proposal": {"dist": "student-t", "df": df, "scale": scale,
-                        "chain_samples": int(len(samples))},
-           "seed": seed, "params": names, "max_loglike": float(loglike[best]),
-           "max_loglike_point": dict(zip(names, map(float, x[best]))),
-           "zero_posterior_fraction": float(np.mean(~np.isfinite(logpost)))}
-    if ess < n / 20:
-        out["warning"] = (f"importance sampling: effective sample size {ess:.0f} of {n} draws; the "
-                          f"proposal misses part of the posterior, the error is unreliable")
     return out

@@ -1,7 +1,8 @@
 """Profile likelihoods: `numass profile --model M --param P`.
 
-At each value of P the other sampled parameters are minimised (restarted Nelder-Mead,
-inference/optimize.py). The values are visited outwards from the global best fit, and each
+At each value of P the other sampled parameters are minimised: on a batched backend every value
+together (bestfit.newton_profile); else value by value by restarted Nelder-Mead on the Cobaya
+model (bestfit.nelder_mead_fit). The values are visited outwards from the global best fit, and each
 minimisation starts from its neighbour's best fit (and from the global best fit; the better
 result is kept), so a profile follows its valley instead of restarting from scratch.
 Output: chi2(P), Delta chi2 = chi2(P) - chi2_min, the 68%/95% intervals where Delta chi2 crosses
@@ -15,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cobaya.model import get_model
-
 from numass.errors import InputError
 from numass.fileio import atomic_write_json
-from numass.inference.nested_pipeline import batched_profile_points, choose_sampler
-from numass.inference.optimize import best_fit, proposal_covmat
+from numass.inference.bestfit import nelder_mead_fit, newton_fit, newton_profile, proposal_covmat
+from numass.inference.pipeline import choose_sampler
+from numass.inference.posterior import BatchPosterior, CobayaPosterior
 from numass.inference.results import proposal_refs, proposal_widths
 from numass.inference.setup import build_info
 from numass.stats import FLOORS
@@ -63,10 +63,10 @@ def _crossings(x: np.ndarray, d: np.ndarray, level: float) -> list[float | None]
     return [lo, hi]
 
 
-def _default_values(cmodel, bf: dict, widths: dict, param: str, n: int) -> list[float]:
+def _default_values(post, bf: dict, widths: dict, param: str, n: int) -> list[float]:
     """``n`` values over best fit ± 3 sigma (Hessian; 5 proposal widths without one)."""
-    cov = proposal_covmat(cmodel, bf, widths)
-    names = list(cmodel.parameterization.sampled_params())
+    cov = proposal_covmat(post, bf, widths)
+    names = post.names
     sd = math.sqrt(cov[names.index(param), names.index(param)]) if cov is not None \
         else 5 * widths[param]
     return list(np.linspace(bf[param] - 3 * sd, bf[param] + 3 * sd, n))
@@ -86,14 +86,13 @@ def _profile_points(info, param, values, bf, widths, progress) -> dict[int, dict
     results: dict[int, dict] = {}
     for n_done, i in enumerate(_visit_order(values, bf[param]), 1):
         v = values[i]
-        fixed_info = {**info, "params": {**info["params"], param: float(v)}}
-        m = get_model(fixed_info)
-        sampled = list(m.parameterization.sampled_params())
+        m = CobayaPosterior.from_info({**info, "params": {**info["params"], param: float(v)}})
+        sampled = m.names
         starts = [{k: bf[k] for k in sampled}]
         for j in (i - 1, i + 1):
             if j in results:
                 starts.insert(0, {k: results[j]["point"][k] for k in sampled})
-        res = best_fit(m, starts, others_w)
+        res = nelder_mead_fit(m, starts, others_w)
         results[i] = {"value": float(v), "chi2": res["chi2"],
                       "point": {k: res[k] for k in sampled}}
         progress(f"[numass] {n_done}/{len(values)}: {param} = {v:.5g}: chi2 = {res['chi2']:.3f}")
@@ -136,7 +135,7 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
     with ``plot(summary, path) -> path`` (numass.report.plots.profile_plot), the figure.
 
     ``sampler`` 'nautilus' (or 'auto' on a batched backend): every value minimised together on
-    batches (batch_optimize.batch_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
+    batches (bestfit.newton_profile); 'mcmc': Cobaya's model, Nelder-Mead value by value.
     ``param_overrides`` (--fix, --prior) go to build_info and into the summary.
     """
     t0 = time.time()
@@ -156,11 +155,11 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
                                                      n_default, data_dir, progress)
         return _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
                        param_overrides)
-    cmodel = get_model(info)
+    post = CobayaPosterior.from_info(info)
     progress(f"[numass] profile of {param} in {model} on {', '.join(datasets)}: global best fit")
-    bf = best_fit(cmodel, [proposal_refs(info)], widths)
+    bf = nelder_mead_fit(post, [proposal_refs(info)], widths)
     if values is None:
-        values = _default_values(cmodel, bf, widths, param, n_default)
+        values = _default_values(post, bf, widths, param, n_default)
     outside = [v for v in values if not lo_p <= v <= hi_p]
     if outside:
         raise InputError(f"{param} values {outside} are outside its prior [{lo_p}, {hi_p}]")
@@ -168,6 +167,34 @@ def profile_likelihood(model: str, param: str, datasets: list[str],
     results = _profile_points(info, param, values, bf, widths, progress)
     return _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
                    param_overrides)
+
+
+def batched_profile_points(info: dict, param: str, values, prior_range, n_default: int,
+                           data_dir, progress):
+    """(best fit, sorted values, {index: {'value', 'chi2', 'point'}}) of a profile, every value
+    minimised together (bestfit.newton_profile). Without ``values``: best fit +- 3 sigma (its
+    Hessian), ``n_default`` values."""
+    post = BatchPosterior(info, data_dir=data_dir, backend_options={})
+    widths = proposal_widths(info)
+    progress(f"[numass] profile of {param}: global best fit (batched)")
+    bf = newton_fit(post, proposal_refs(info), widths)
+    if values is None:
+        cov = bf.get("covariance")
+        sd = math.sqrt(cov[post.names.index(param)][post.names.index(param)]) if cov \
+            else 5 * widths[param]
+        values = list(np.linspace(bf[param] - 3 * sd, bf[param] + 3 * sd, n_default))
+    lo, hi = prior_range
+    outside = [v for v in values if not lo <= v <= hi]
+    if outside:
+        raise InputError(f"{param} values {outside} are outside its prior [{lo}, {hi}]")
+    values = sorted(float(v) for v in values)
+    progress(f"[numass] profile of {param}: {len(values)} values minimised together")
+    fits = newton_profile(post, param, values, bf, widths)
+    others = [n for n in post.names if n != param]
+    results = {i: {"value": v, "chi2": r["chi2"], "point": {k: r[k] for k in others}}
+               for i, (v, r) in enumerate(zip(values, fits))}
+    bf = {k: v for k, v in bf.items() if k not in ("covariance", "n_calls")}
+    return bf, values, results
 
 
 def _finish(model, param, datasets, info, bf, values, results, out, plot, t0,

@@ -183,7 +183,7 @@ class RunResult:
     box_edge_weight: dict[str, float] | None = None
     n_calls: int | None = None  # likelihood calls of the nested sampler
     nautilus: dict | None = None  # its settings (n_live, n_eff_target, n_networks)
-    tail_runs: dict | None = None  # the tails' evidence runs (nested_tail)
+    tail_runs: dict | None = None  # the tails' evidence runs (tail.py)
     stage_seconds: dict[str, float] | None = None
     quick: bool | None = None  # the CLI's --quick
     warning: str | None = None

@@ -10,14 +10,13 @@ ESS = (sum w)^2 / sum w^2 of the reweighted set.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
 import numpy as np
 
-from numass.inference.results import load_chains
+from numass.inference.results import load_chains, read_summary
 from numass.inference.setup import build_info
 from numass.stats import kish_ess
 
@@ -29,7 +28,7 @@ def reweight(run_dir: str | Path, n: int = 300, seed: int = 0, progress=print,
     from cobaya.model import get_model
     run_dir = Path(run_dir)
     if model is None or datasets is None:  # from the finished run's summary
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = read_summary(run_dir / "summary.json")
         model, datasets = model or summary["model"], datasets or summary["datasets"]
     exact_model = get_model(build_info(model, datasets, backend="camb"))
 

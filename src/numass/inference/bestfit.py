@@ -1,25 +1,33 @@
-"""Best fits and profiles on a BatchPosterior: damped Newton steps on many starts in lockstep.
+"""Best fits and profiles on a LogPosterior (posterior.py), by one of two strategies.
 
-Each iteration evaluates, as one batch for all starts together, the finite-difference stencil
-of gradient and Hessian (1 + d + d^2 points a start: the centre, +-h along each axis and the
-diagonal pairs, whose sums give the mixed second derivatives) and then a line search along the
-Newton direction (a handful of step lengths, again one batch). On the near-Gaussian posteriors
-of these fits Newton converges in a few iterations, so a best fit costs a few hundred to a few
-thousand posterior evaluations in ~10 batched calls, and a 12-point profile, started from the
-best fit's conditional optimum (Gaussian approximation), is the same machinery run on 12 starts
-at once with the profiled parameter held fixed in each.
+- ``newton_fit`` / ``newton_profile``: damped Newton steps on many starts in lockstep, for
+  posteriors evaluated in batches (BatchPosterior: nautilus's path). Each iteration evaluates,
+  as one batch for all starts together, the finite-difference stencil of gradient and Hessian
+  (1 + d + d^2 points a start: the centre, +-h along each axis and the diagonal pairs, whose
+  sums give the mixed second derivatives) and then a line search along the Newton direction (a
+  handful of step lengths, again one batch). On the near-Gaussian posteriors of these fits
+  Newton converges in a few iterations, so a best fit costs a few hundred to a few thousand
+  evaluations in ~10 batched calls, and a 12-point profile, started from the best fit's
+  conditional optimum (Gaussian approximation), is the same machinery run on 12 starts at once
+  with the profiled parameter held fixed in each. Near a prior edge the stencil's centre is
+  moved inside (the quadratic model is built there and used at the point), so no stencil point
+  leaves the prior; where the posterior still fails inside, the start's step size shrinks.
+  Negative curvature (far from the optimum) is handled by taking |eigenvalues| (a saddle-free
+  step).
+- ``nelder_mead_fit``: restarted Nelder-Mead, one point at a time, for posteriors whose theory
+  is a Boltzmann code (CobayaPosterior with CAMB: the MCMC path). It needs no gradients, so it
+  copes with the code's small numerical noise; restarting from several points guards against
+  stopping on a ridge.
 
-Coordinates are scaled by the proposal widths. Near a prior edge the stencil's centre is moved
-inside (the quadratic model is built there and used at the point), so no stencil point leaves
-the prior; where the posterior still fails inside, the start's step size shrinks. Negative
-curvature (far from the optimum) is handled by taking |eigenvalues| (a saddle-free step).
+Both work in coordinates scaled by the proposal widths and return ``describe``'s dict.
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
 
 from numass.errors import InputError
-from numass.inference.optimize import covariance_from_hessian
+from numass.inference.posterior import CobayaPosterior
 
 STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.03])  # line-search fractions of the Newton step
 MAX_STEP = 20.0  # longest step, in proposal widths (a trust region far from the optimum)
@@ -154,8 +162,11 @@ def newton_lockstep(obj: Objective, y0: np.ndarray, free: np.ndarray, h: float =
     return y, f, hess_out, done
 
 
-def describe(post, x: np.ndarray) -> dict:
-    """The point as numass's best-fit dict: parameters, derived, chi2 by likelihood, logpost."""
+def describe(post, x) -> dict:
+    """The point (an array in ``post.names``' order, or a dict) as numass's best-fit dict:
+    parameters, derived, chi2 by likelihood, logpost."""
+    if isinstance(x, dict):
+        x = np.array([x[n] for n in post.names], dtype=float)
     r = post.evaluate(x[None, :])
     out = {n: float(v) for n, v in zip(post.names, x)}
     out.update({k: float(v[0]) for k, v in r.derived.items()})
@@ -165,7 +176,7 @@ def describe(post, x: np.ndarray) -> dict:
     return out
 
 
-def batch_best_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidates: int = 64,
+def newton_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidates: int = 64,
                    seed: int = 0, extra_starts: list[dict] | None = None) -> dict:
     """Best fit from many starts: ``n_candidates`` draws around ``refs`` (+-3 widths) evaluated
     together, the best ``n_starts`` (and ``extra_starts``) refined by lockstep Newton.
@@ -193,7 +204,7 @@ def batch_best_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidat
     free = np.ones(len(centre), dtype=bool)
     y, f, _, _ = newton_lockstep(obj, cand[order], free)
     best = y[int(np.argmin(f))]
-    # the Hessian at the best fit with the proposal-sized step (as optimize.hessian_covmat)
+    # the Hessian at the best fit with the proposal-sized step (as hessian_covmat)
     _, _, hess, _ = newton_lockstep(obj, best[None, :], free, h=0.5, max_iter=1, tol=np.inf,
                                     h_min=0.5)
     cov = covariance_from_hessian(hess[0])
@@ -203,7 +214,7 @@ def batch_best_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidat
     return out
 
 
-def batch_profile(post, param: str, values, bestfit: dict, widths: dict) -> list[dict]:
+def newton_profile(post, param: str, values, bestfit: dict, widths: dict) -> list[dict]:
     """Best fits with ``param`` fixed at each of ``values``, all minimised together.
 
     Each start is the best fit moved along the Gaussian conditional optimum (from the best fit's
@@ -244,3 +255,101 @@ def _profile_starts(obj, y0: np.ndarray, p: int, cov, scale: np.ndarray,
     tries[:, :, p] = y0[:, p]
     vals = obj(tries.reshape(-1, y0.shape[1])).reshape(tries.shape[:2])
     return tries[np.argmin(vals, axis=0), np.arange(y0.shape[0])]
+
+
+def _neg_logpost(post, scale, centre):
+    def f(x):
+        lp = float(post((centre + x * scale)[None, :])[0])
+        return 1e30 if not np.isfinite(lp) else -lp
+
+    return f
+
+
+def nelder_mead_fit(post, starts: list[dict], widths: dict, max_evals: int = 4000) -> dict:
+    """Minimise -log posterior from each start by restarted Nelder-Mead; return the best as
+    describe()'s dict: the sampled parameters, derived, ``chi2`` (= -2 sum of log-likelihoods
+    at the point, priors excluded, as Cobaya's minimiser reports it), ``chi2_by_likelihood`` and
+    ``logpost``."""
+    names = list(post.names)
+    scale = np.array([widths[n] for n in names])
+    best = None
+    for start in starts:
+        centre = np.array([start[n] for n in names], dtype=float)
+        f = _neg_logpost(post, scale, centre)
+        x = np.zeros(len(names))
+        for _ in range(3):  # restart where it stopped: Nelder-Mead's simplex can collapse early
+            res = minimize(f, x, method="Nelder-Mead",
+                           options={"maxfev": max_evals, "xatol": 1e-4, "fatol": 1e-5,
+                                    "adaptive": len(names) > 4})
+            converged = np.allclose(res.x, x, atol=1e-3)
+            x = res.x
+            if converged:
+                break
+        if best is None or res.fun < best[0]:
+            best = (res.fun, centre + x * scale)
+    return describe(post, best[1])
+
+
+# finite-difference steps for the Hessian, as fractions of the proposal widths, tried in turn:
+# strongly degenerate posteriors (w0wa on background data) need the smaller steps to stay
+# positive definite
+HESSIAN_REL_STEPS = (0.5, 0.1, 0.03)
+
+
+def proposal_covmat(post, point: dict, widths: dict) -> np.ndarray | None:
+    """The inverse Hessian at ``point`` from the first step of HESSIAN_REL_STEPS that gives a
+    positive-definite one; None when none does."""
+    for rel_step in HESSIAN_REL_STEPS:
+        cov = hessian_covmat(post, point, widths, rel_step=rel_step)
+        if cov is not None:
+            return cov
+    return None
+
+
+def hessian_covmat(post, point: dict, widths: dict, rel_step: float = 0.5) -> np.ndarray | None:
+    """Inverse of the finite-difference Hessian of -log posterior, point by point (the
+    noise-tolerant step of a Boltzmann code's posterior): a proposal covariance.
+
+    Returns None when the Hessian is not positive definite (then the caller falls back to a
+    diagonal proposal and Cobaya learns the covariance as it goes).
+    """
+    names = list(post.names)
+    h = np.array([widths[n] * rel_step for n in names])
+    x0 = np.array([point[n] for n in names])
+
+    def f(x):
+        lp = float(post(x[None, :])[0])
+        return -lp if np.isfinite(lp) else np.nan
+
+    n = len(names)
+    f0 = f(x0)
+    hess = np.zeros((n, n))
+    for i in range(n):
+        ei = np.zeros(n)
+        ei[i] = h[i]
+        hess[i, i] = (f(x0 + ei) - 2 * f0 + f(x0 - ei)) / h[i] ** 2
+        for j in range(i):
+            ej = np.zeros(n)
+            ej[j] = h[j]
+            hess[i, j] = hess[j, i] = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej)
+                                       + f(x0 - ei - ej)) / (4 * h[i] * h[j])
+    if not np.all(np.isfinite(hess)):
+        return None
+    return covariance_from_hessian(hess)
+
+
+def covariance_from_hessian(hess: np.ndarray) -> np.ndarray | None:
+    """The inverse of a Hessian of -ln P when it is positive definite, else None."""
+    try:
+        cov = np.linalg.inv(hess)
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+    return cov
+
+
+def profile_at(info: dict, param: str, value: float, start: dict, widths: dict) -> dict:
+    """Nelder-Mead best fit of the Cobaya model of ``info`` with ``param`` fixed at ``value``
+    (the MCMC path's profile point)."""
+    post = CobayaPosterior.from_info({**info, "params": {**info["params"], param: value}})
+    return nelder_mead_fit(post, [{k: start[k] for k in post.names}], widths)

@@ -17,15 +17,15 @@ analytic.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import json
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from numass.fileio import atomic_write_json, read_json
+from numass.inference.importance import TAIL_IS_MIN_ESS, tail_importance
 from numass.inference.nested import run_nautilus
-from numass.inference.tail_importance import TAIL_IS_MIN_ESS, tail_importance
 from numass.stats import SIGMA_PRINT_CAP, TAIL_RESOLVED_ESS, evidence_ratio_tension
 
 # the live points and effective samples of a tail run: ln Z to 1/sqrt(n_eff) needs few effective
@@ -35,6 +35,18 @@ TAIL_N_EFF = 400
 # the sigma recorded when the floor lies beyond the sampling box (best fit + 20 Hessian sigma):
 # the tail is far beyond SIGMA_PRINT_CAP and is printed as such
 OUTSIDE_BOX_SIGMA = 20.0
+
+
+@dataclass(frozen=True)
+class TailSettings:
+    """When and how a nested run's tails are resolved by the evidence ratio: floors with fewer
+    than ``min_ess`` effective samples above them, by importance sampling where its proposal
+    fits, else by a nautilus run on the cut prior with these settings."""
+
+    min_ess: float = TAIL_RESOLVED_ESS
+    n_live: int = TAIL_N_LIVE
+    n_eff: int = TAIL_N_EFF
+    n_networks: int = 1
 
 
 def tail_evidence(post, box: dict, mass_param: str, floor: float, out: str | Path,
@@ -58,18 +70,17 @@ def importance_tail(post, box: dict, mass_param: str, floor: float, folder: Path
     """tail_importance's record, kept in folder/importance.json (a rerun reads it back)."""
     path = folder / "importance.json"
     key = {"floor": floor, "seed": seed, "box": {k: list(v) for k, v in box.items()}}
-    if resume and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("key") == key:
-            return saved["result"]
+    saved = read_json(path) if resume else None  # None: missing or unreadable
+    if isinstance(saved, dict) and saved.get("key") == key:
+        return saved["result"]
     run = tail_importance(post, box, mass_param, floor, *posterior, anchor=anchor, seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"key": key, "result": run}, indent=1))
+    atomic_write_json(path, {"key": key, "result": run}, indent=1)
     return run
 
 
 def tail_run(post, box, mass_param, label, floor, out, posterior, anchor, seed, resume, say,
-             tail_options) -> dict | None:
+             settings: TailSettings) -> dict | None:
     """Z(mass >= floor): importance sampling where its proposal fits (>= TAIL_IS_MIN_ESS
     effective draws), else a nested run on the cut prior."""
     folder = out / f"tail_{label}"
@@ -81,8 +92,9 @@ def tail_run(post, box, mass_param, label, floor, out, posterior, anchor, seed, 
         if say:
             say(f"[numass] tail above {floor} eV: importance sampling had {run['ess']:.0f} "
                 f"effective draws (< {TAIL_IS_MIN_ESS}); nested run on the cut prior instead")
-    run = tail_evidence(post, box, mass_param, floor, folder, seed=seed, resume=resume, say=say,
-                        **tail_options)
+    run = tail_evidence(post, box, mass_param, floor, folder, n_live=settings.n_live,
+                        n_eff=settings.n_eff, seed=seed, resume=resume, say=say,
+                        n_networks=settings.n_networks)
     return None if run is None else {**run, "method": "nested"}
 
 
@@ -95,16 +107,17 @@ def _profile_point(summary: dict, label: str) -> dict | None:
 
 
 def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_param: str,
-                  min_ess: float = TAIL_RESOLVED_ESS, seed: int | None = None,
-                  resume: bool = True, say=None, posterior=None, **tail_options) -> dict:
+                  settings: TailSettings = TailSettings(), seed: int | None = None,
+                  resume: bool = True, say=None, posterior=None) -> dict:
     """Replace, in a nested run's ``summary``, the Bayesian tension of each floor with fewer than
-    ``min_ess`` effective samples above it by the evidence ratio (tail runs in out/tail_<floor>).
+    ``settings.min_ess`` effective samples above it by the evidence ratio (tail runs in
+    out/tail_<floor>).
     ``posterior``: the main run's (points, weights), for the importance route (None: nested
     runs only). Returns {floor label: the tail run's record}."""
     runs = {}
     for label, floor in floors.items():
         counted = summary["tension_bayes"][label]
-        if counted["ess_above"] is not None and counted["ess_above"] >= min_ess:
+        if counted["ess_above"] is not None and counted["ess_above"] >= settings.min_ess:
             continue
         if say:
             say(f"[numass] tail above the {label.replace('_', '-')} floor: "
@@ -113,7 +126,7 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
         anchor = _profile_point(summary, label)
         run = tail_run(post, box, mass_param, label, floor, out, posterior,
                        {**anchor, mass_param: floor} if anchor else None, seed, resume, say,
-                       tail_options)
+                       settings)
         if run is None:
             t = {**counted, "sigma": OUTSIDE_BOX_SIGMA, "method": "evidence-ratio",
                  "extrapolated": False, "beyond_cap": True, "p_above": 0.0,
@@ -133,4 +146,4 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
     return runs
 
 
-__all__ = ["resolve_tails", "tail_evidence", "TAIL_N_LIVE", "TAIL_N_EFF"]
+__all__ = ["TailSettings", "resolve_tails", "tail_evidence", "TAIL_N_LIVE", "TAIL_N_EFF"]

@@ -1,6 +1,12 @@
-"""The log-posterior of a numass analysis at many points at once.
+"""The log-posterior of a numass analysis: one protocol, evaluated on (n, d) arrays of points.
 
-Built from the Cobaya input dictionary of ``numass.inference.setup.build_info``, so that the
+Everything in inference/ that needs the posterior (best fits, profiles, nautilus, importance
+sampling) asks a ``LogPosterior`` for ``evaluate(x)`` on a batch of points. ``BatchPosterior``
+is the core: it hands a whole batch to the backend's ``compute_batch`` and each likelihood's
+``loglike_batch``. ``CobayaPosterior`` adapts a Cobaya model (the MCMC path's, where the theory
+is a per-point engine such as CAMB) to the same protocol, one point of the batch after the other.
+
+BatchPosterior is built from the Cobaya input dictionary of ``numass.inference.setup.build_info``, so that the
 parameters, priors and likelihoods are exactly those the MCMC path samples:
 
 - sampled parameters: those with a ``prior`` (uniform ``min``/``max`` or Gaussian ``dist: norm``),
@@ -18,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from scipy import stats
@@ -103,6 +110,32 @@ class BatchResult:
         return -2.0 * sum(self.loglikes.values())
 
 
+class LogPosterior(Protocol):
+    """What best fits, samplers and importance sampling need of a posterior: the sampled
+    parameters' names in column order, their priors' support (d, 2), and ln P at (n, d) points."""
+
+    names: list[str]
+
+    @property
+    def bounds(self) -> np.ndarray: ...
+
+    def evaluate(self, x) -> BatchResult: ...
+
+    def __call__(self, x) -> np.ndarray: ...
+
+
+def as_points(x, ndim: int, names: list[str]) -> np.ndarray:
+    """x as (n, ndim) floats (one point may be given as (ndim,)); InputError otherwise."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1 and ndim != 1:
+        x = x[None, :]
+    x = x.reshape(len(x), -1) if x.ndim == 1 else x
+    if x.ndim != 2 or x.shape[1] != ndim:
+        raise InputError(f"points must have shape (n, {ndim}) for the parameters "
+                         f"{', '.join(names)}; got {np.shape(x)}")
+    return x
+
+
 class BatchPosterior:
     """Vectorised log-posterior: ``post(x)`` with x (n, d) in the order of ``names``."""
 
@@ -149,14 +182,7 @@ class BatchPosterior:
         return np.array([p.bounds for p in self.priors], dtype=float)
 
     def as_array(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        if x.ndim == 1 and self.ndim != 1:
-            x = x[None, :]
-        x = x.reshape(len(x), -1) if x.ndim == 1 else x
-        if x.ndim != 2 or x.shape[1] != self.ndim:
-            raise InputError(f"points must have shape (n, {self.ndim}) for the parameters "
-                             f"{', '.join(self.names)}; got {np.shape(x)}")
-        return x
+        return as_points(x, self.ndim, self.names)
 
     def logprior(self, x) -> np.ndarray:
         x = self.as_array(x)
@@ -193,6 +219,44 @@ class BatchPosterior:
         for k in self.derived_names:
             if k in products.derived:
                 derived[k][idx] = np.where(products.ok, products.derived[k], np.nan)
+
+    def __call__(self, x) -> np.ndarray:
+        return self.evaluate(x).logpost
+
+
+class CobayaPosterior:
+    """A Cobaya model as a LogPosterior: a batch is evaluated one point after the other
+    (``model.logposterior``: Cobaya's priors, its theory's ``compute`` and the likelihoods'
+    ``loglike``), so that the same best fits and importance sampling serve the MCMC path."""
+
+    def __init__(self, model):
+        self.model = model
+        self.names = list(model.parameterization.sampled_params())
+
+    @classmethod
+    def from_info(cls, info: dict) -> "CobayaPosterior":
+        from cobaya.model import get_model
+
+        return cls(get_model(info))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.names)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return np.array(self.model.prior.bounds(confidence_for_unbounded=1.0), dtype=float)
+
+    def evaluate(self, x) -> BatchResult:
+        x = as_points(x, self.ndim, self.names)
+        rows = [self.model.logposterior(dict(zip(self.names, row)), as_dict=True) for row in x]
+        loglikes = {k: np.array([float(r.get("loglikes", {}).get(k, -np.inf)) for r in rows])
+                    for k in self.model.likelihood}
+        derived = {k: np.array([float(r.get("derived", {}).get(k, np.nan)) for r in rows])
+                   for k in self.model.parameterization.derived_params()}
+        return BatchResult(logpost=np.array([float(r["logpost"]) for r in rows]),
+                           logprior=np.array([float(sum(r["logpriors"].values())) for r in rows]),
+                           loglikes=loglikes, derived=derived)
 
     def __call__(self, x) -> np.ndarray:
         return self.evaluate(x).logpost

@@ -1,0 +1,239 @@
+"""Importance sampling of a LogPosterior: ln Z = ln E_q[ P(x) / q(x) ], x ~ q, with one core
+(``log_weights``, ``estimate``) under its two uses.
+
+For a proposal q that covers the posterior, the mean of the weights w = P / q over n draws is an
+unbiased estimate of the evidence Z (P = likelihood x normalised prior, so Z is normalised to the
+full prior, as nested sampling's is). Its error in ln Z is the delta-method spread of the mean
+weight, sqrt(var(w) / n) / mean(w) = sqrt(1/ESS - 1/n), with ESS = (sum w)^2 / sum w^2 (Kish's
+effective sample size); few effective draws mean q misses part of the posterior and the error
+itself is unreliable.
+
+- ``importance_evidence``: ln Z of a whole posterior (an MCMC job's, where the full likelihoods
+  make dynesty's ~10^5 calls too slow) from a Student-t fitted to its chain and widened, so that
+  q's tails are heavier than the posterior's: a few thousand calls.
+- ``tail_importance``: Z(mass >= floor), the evidence of the part of the prior above an
+  oscillation floor, for the tail mass P(m >= floor | data) = Z_cut / Z (tail.py). A nested run
+  on the cut prior would explore the whole box again (~20 000 calls and a minute of network
+  training), but the main run already knows the posterior's shape, and the profile at the floor
+  knows where the tail's mass sits. q is a mixture of Gaussians cut at the floor on the mass
+  (exact normalisation: each component's mass above the floor is a 1-d normal tail): round 0 is
+  the posterior's covariance, inflated, centred so that its conditional mean at the floor is the
+  profile point (the constrained best fit, which follows curved degeneracies a linear
+  extrapolation of the posterior would miss), plus a wider defensive component that bounds the
+  weights; the next round adds a component fitted to round 0's weighted draws. The estimate is
+  the last round's. Points outside the sampling box count as zero likelihood, as in the main
+  nested run, so both evidences integrate the same region.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import truncnorm
+
+from numass.errors import NumassError
+from numass.stats import kish_ess
+
+# draws per round, rounds, and the effective draws below which a tail estimate is not trusted
+TAIL_DRAWS = 4000
+TAIL_ROUNDS = 2
+TAIL_IS_MIN_ESS = 400
+# covariance inflation of the main component (a slightly wider q keeps the weights bounded at a
+# small cost: ~50% efficiency for a Gaussian in 8-d) and of the defensive one, and its share
+INFLATE = 1.2
+DEFENSIVE_INFLATE = 2.0
+DEFENSIVE_SHARE = 0.2
+# the whole-posterior proposal: Student-t degrees of freedom, and its covariance = IS_SCALE^2 x
+# the chain's
+IS_DF = 4.0
+IS_SCALE = 1.3
+
+
+def log_weights(post, x: np.ndarray, logq: np.ndarray, lo: np.ndarray | None = None,
+                hi: np.ndarray | None = None, progress=None, every: int = 0):
+    """(ln w = ln P - ln q, ln L) at the draws ``x`` (n, d); -inf where P is zero or a draw lies
+    outside the box [lo, hi]. With ``progress``, evaluated in batches of ``every`` draws and
+    ``progress(draws so far)`` called after each."""
+    logpost, loglike = np.full(len(x), -np.inf), np.full(len(x), -np.inf)
+    inside = np.ones(len(x), dtype=bool) if lo is None else np.all((x >= lo) & (x <= hi), axis=1)
+    rows = np.flatnonzero(inside)
+    step = every if progress is not None and every > 0 else max(len(rows), 1)
+    for start in range(0, len(rows), step):
+        idx = rows[start:start + step]
+        r = post.evaluate(x[idx])
+        logpost[idx] = r.logpost
+        with np.errstate(invalid="ignore"):  # -inf - -inf outside the prior: masked here
+            loglike[idx] = np.where(np.isfinite(r.logpost), r.logpost - r.logprior, -np.inf)
+        if progress is not None:
+            progress(start + len(idx))
+    return np.where(np.isfinite(logpost), logpost - logq, -np.inf), loglike
+
+
+def estimate(log_w: np.ndarray) -> dict:
+    """{'ln_evidence', 'ln_evidence_err', 'ess', 'draws'} of the log-weights of n draws."""
+    n = len(log_w)
+    if not np.isfinite(log_w).any():
+        return {"ln_evidence": -math.inf, "ln_evidence_err": math.inf, "ess": 0.0, "draws": n}
+    ln_z = float(logsumexp(log_w) - math.log(n))
+    ess = kish_ess(np.exp(log_w - np.max(log_w)))
+    return {"ln_evidence": ln_z, "ln_evidence_err": math.sqrt(max(1 / ess - 1 / n, 0.0)),
+            "ess": ess, "draws": n}
+
+
+def importance_evidence(post, samples: np.ndarray, weights: np.ndarray | None = None,
+                        n: int = 4000, seed: int = 0, df: float = IS_DF, scale: float = IS_SCALE,
+                        progress=None, progress_every: int = 500) -> dict:
+    """ln Z of ``post`` (a LogPosterior) by importance sampling from a Student-t fitted to its
+    chain: ``samples`` (m, d) in ``post.names``' order, ``weights`` theirs. A warning is added
+    when the effective draws are below n / 20."""
+    from scipy.stats import multivariate_t
+
+    names = list(post.names)
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    if samples.shape[1] != len(names):
+        raise NumassError(f"importance evidence: samples have {samples.shape[1]} columns, the "
+                          f"model samples {len(names)} parameters ({', '.join(names)})")
+    w = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
+    if len(samples) < 10 * len(names):
+        raise NumassError(f"importance evidence: {len(samples)} chain samples are too few to "
+                          f"fit a proposal in {len(names)} dimensions")
+    mean = np.average(samples, axis=0, weights=w)
+    cov = np.atleast_2d(np.cov(samples.T, aweights=w)) * scale ** 2
+    # multivariate_t's shape matrix is cov (df - 2) / df for a covariance cov
+    q = multivariate_t(loc=mean, shape=cov * (df - 2) / df, df=df, seed=seed)
+    x = np.atleast_2d(q.rvs(size=n))
+    log = logging.getLogger("numass")
+    level = log.level
+    log.setLevel(logging.ERROR)  # failures in q's far tails are expected
+    try:
+        log_w, loglike = log_weights(post, x, q.logpdf(x), progress=progress,
+                                     every=progress_every)
+    finally:
+        log.setLevel(level)
+    if not np.any(np.isfinite(log_w)):
+        raise NumassError("importance evidence: every proposal draw has zero posterior")
+    est = estimate(log_w)
+    best = int(np.argmax(loglike))
+    out = {"method": "importance", "ln_evidence": est["ln_evidence"],
+           "ln_evidence_err": est["ln_evidence_err"], "n_calls": n, "ess": est["ess"],
+           "proposal": {"dist": "student-t", "df": df, "scale": scale,
+                        "chain_samples": int(len(samples))},
+           "seed": seed, "params": names, "max_loglike": float(loglike[best]),
+           "max_loglike_point": dict(zip(names, map(float, x[best]))),
+           "zero_posterior_fraction": float(np.mean(~np.isfinite(log_w)))}
+    if est["ess"] < n / 20:
+        out["warning"] = (f"importance sampling: effective sample size {est['ess']:.0f} of {n} "
+                          f"draws; the proposal misses part of the posterior, the error is "
+                          f"unreliable")
+    return out
+
+
+@dataclass
+class CutGaussian:
+    """N(mean, cov) restricted to x[k] in [lo, hi] (renormalised)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    k: int
+    lo: float
+    hi: float
+
+    def __post_init__(self):
+        d = len(self.mean)
+        self.rest = [i for i in range(d) if i != self.k]
+        c = self.cov
+        self.sd_k = math.sqrt(c[self.k, self.k])
+        self.beta = c[self.rest, self.k] / c[self.k, self.k]
+        cond = c[np.ix_(self.rest, self.rest)] - np.outer(self.beta, c[self.k, self.rest])
+        self.chol = np.linalg.cholesky(0.5 * (cond + cond.T))
+        self.a = (self.lo - self.mean[self.k]) / self.sd_k
+        self.b = (self.hi - self.mean[self.k]) / self.sd_k
+
+    def _cond_mean(self, m: np.ndarray) -> np.ndarray:
+        return self.mean[self.rest] + np.outer(m - self.mean[self.k], self.beta)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        m = truncnorm.rvs(self.a, self.b, loc=self.mean[self.k], scale=self.sd_k, size=n,
+                          random_state=rng)
+        x = np.empty((n, len(self.mean)))
+        x[:, self.k] = m
+        x[:, self.rest] = self._cond_mean(m) + rng.standard_normal((n, len(self.rest))) @ self.chol.T
+        return x
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        m = x[:, self.k]
+        lp = truncnorm.logpdf(m, self.a, self.b, loc=self.mean[self.k], scale=self.sd_k)
+        z = np.linalg.solve(self.chol, (x[:, self.rest] - self._cond_mean(m)).T)
+        log_det = np.sum(np.log(np.diag(self.chol)))
+        return lp - 0.5 * np.sum(z * z, axis=0) - log_det - 0.5 * len(self.rest) * math.log(2 * math.pi)
+
+
+def _mixture_logpdf(parts: list[tuple[float, CutGaussian]], x: np.ndarray) -> np.ndarray:
+    return logsumexp([math.log(w) + g.logpdf(x) for w, g in parts], axis=0)
+
+
+def _mixture_sample(parts, n: int, rng) -> np.ndarray:
+    counts = rng.multinomial(n, [w for w, _ in parts])
+    return np.vstack([g.sample(c, rng) for (_, g), c in zip(parts, counts) if c])
+
+
+def weighted_moments(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and (population) covariance of the rows of x."""
+    return np.average(x, axis=0, weights=w), np.atleast_2d(np.cov(x.T, aweights=w, bias=True))
+
+
+def round0_proposal(mean, cov, k: int, floor: float, hi: float,
+                    anchor: np.ndarray | None) -> list[tuple[float, CutGaussian]]:
+    """The first proposal: the posterior's Gaussian, its conditional mean at the floor moved to
+    ``anchor`` (the profile point; None: the linear extrapolation), cut at the floor."""
+    mean = np.array(mean, dtype=float)
+    if anchor is not None:
+        rest = [i for i in range(len(mean)) if i != k]
+        beta = cov[rest, k] / cov[k, k]
+        mean[rest] = np.asarray(anchor)[rest] - beta * (floor - mean[k])
+    main = CutGaussian(mean, INFLATE ** 2 * cov, k, floor, hi)
+    wide = CutGaussian(mean, DEFENSIVE_INFLATE ** 2 * cov, k, floor, hi)
+    return [(1 - DEFENSIVE_SHARE, main), (DEFENSIVE_SHARE, wide)]
+
+
+def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.ndarray,
+                    weights: np.ndarray, anchor: dict | None = None, seed: int | None = None,
+                    draws: int = TAIL_DRAWS, rounds: int = TAIL_ROUNDS) -> dict | None:
+    """ln Z of ``post`` over ``box`` with the mass at or above ``floor`` (normalised to the full
+    prior, like run_nautilus's ln Z) by importance sampling: {'ln_evidence', 'ln_evidence_err',
+    'ess', 'draws', 'n_calls', 'rounds'}; None when the floor lies at or beyond the box's upper
+    edge. ``points``/``weights``: the main run's posterior; ``anchor``: the profile point at the
+    floor ({param: value}), or None."""
+    names = list(post.names)
+    k = names.index(mass_param)
+    lo = np.array([box[n][0] for n in names])
+    hi = np.array([box[n][1] for n in names])
+    if floor >= hi[k]:
+        return None
+    rng = np.random.default_rng(seed)
+    mean, cov = weighted_moments(points, weights)
+    cov = cov + np.diag(1e-12 * np.maximum(np.diag(cov), 1e-300))
+    start = None if anchor is None else np.array([anchor.get(n, mean[i])
+                                                  for i, n in enumerate(names)])
+    base = round0_proposal(mean, cov, k, max(floor, lo[k]), hi[k], start)
+    parts, calls, est = base, 0, {}
+    for r in range(rounds):
+        x = _mixture_sample(parts, draws, rng)
+        log_w, _ = log_weights(post, x, _mixture_logpdf(parts, x), lo, hi)
+        calls += len(x)
+        est = estimate(log_w)
+        if r + 1 < rounds and est["ess"] > 2 * len(names):
+            m_fit, c_fit = weighted_moments(x, np.exp(log_w - np.max(log_w)))
+            try:
+                fitted = CutGaussian(m_fit, INFLATE ** 2 * c_fit, k, max(floor, lo[k]), hi[k])
+            except np.linalg.LinAlgError:
+                continue  # a degenerate fit: keep round 0's proposal
+            parts = [(0.6, fitted), (0.2, base[0][1]), (0.2, base[1][1])]
+    return {**est, "n_calls": calls, "rounds": rounds, "method": "importance"}
+
+
+__all__ = ["estimate", "importance_evidence", "log_weights", "tail_importance", "CutGaussian",
+           "round0_proposal", "TAIL_DRAWS", "TAIL_ROUNDS", "TAIL_IS_MIN_ESS"]

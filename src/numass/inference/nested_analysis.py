@@ -1,0 +1,127 @@
+"""The posterior by nested sampling (nautilus) on a BatchPosterior: the default sampler's steps.
+
+A best fit (bestfit.newton_fit, batched), the sampling box around it, the posterior and ln Z
+(nested.run_nautilus) written as GetDist chains at out/chains/numass, the best fit refined from
+the best sample, profiles at the oscillation floors (bestfit.newton_profile, all floors in one
+batch), and the tails the samples do not resolve by the evidence ratio (tail.py). In place of
+R-1 the summary gives n_eff and ln Z with its error ('rminus1' is null).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from numass.errors import InputError
+from numass.inference import say
+from numass.inference.bestfit import newton_fit, newton_profile
+from numass.inference.nested import (N_EFF, N_LIVE, run_nautilus, sampling_box,
+                                     write_getdist_chain)
+from numass.inference.overrides import fixed_value
+from numass.inference.posterior import BatchPosterior
+from numass.inference.results import CHAIN_ROOT, proposal_refs, proposal_widths
+from numass.inference.summary import posterior_fields
+from numass.inference.tail import TailSettings, resolve_tails
+from numass.stats import FLOORS
+
+
+@dataclass(frozen=True)
+class NestedSettings:
+    """nautilus's settings for a run: live points, the effective samples it runs to, its
+    networks per bound, and a cap on likelihood calls."""
+
+    n_live: int = N_LIVE
+    n_eff: int = N_EFF
+    n_networks: int = 4
+    n_like_max: float = float("inf")
+
+
+def _latex(info: dict) -> dict:
+    return {n: v["latex"] for n, v in info["params"].items()
+            if isinstance(v, dict) and "latex" in v}
+
+
+def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, t0: float,
+                        resume: bool, seed: int | None, progress, plot, mass_param: str,
+                        data_dir=None, settings: NestedSettings | None = None,
+                        tail: TailSettings | None = None) -> dict:
+    """Best fit, nautilus, profiles; returns the summary (the caller writes summary.json).
+    ``tail``: resolve the Bayesian tension of a floor with fewer than tail.min_ess effective
+    samples above it by the evidence ratio (None: no tail runs)."""
+    settings = settings or NestedSettings()
+    post = BatchPosterior(info, data_dir=data_dir, backend_options={})  # the box is the prior
+    fixed_mass = None if mass_param in post.names else fixed_value(info["params"].get(mass_param))
+    if mass_param not in post.names and fixed_mass is None:
+        raise InputError(f"model {model} has no sampled {mass_param} parameter")
+    widths, refs = proposal_widths(info), proposal_refs(info)
+    say(progress, "[numass] 1/4 best fit (batched Newton) and the sampling box")
+    bf = newton_fit(post, refs, widths, seed=seed or 0)
+    box = sampling_box(post, bf)
+    stages = {"best_fit": time.time() - t0}
+    say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
+    res = run_nautilus(post, box, out, n_live=settings.n_live, n_eff=settings.n_eff, seed=seed,
+                       resume=resume, say=progress, n_like_max=settings.n_like_max,
+                       n_networks=settings.n_networks)
+    root = write_getdist_chain(out / CHAIN_ROOT, post, res, _latex(info))
+    stages["nested"] = time.time() - t0 - sum(stages.values())
+    say(progress, "[numass] 3/4 best fit refined from the best sample" +
+        (", profiles at the floors" if fixed_mass is None else ""))
+    top = res["points"][int(np.argmax(res["loglike"]))]
+    bf = newton_fit(post, refs, widths, seed=seed or 0, n_starts=2,
+                    extra_starts=[dict(zip(post.names, top)), bf])
+    # --fix of the mass: nothing to profile or measure against the floors
+    profiles = (dict(zip(FLOORS, newton_profile(post, mass_param, list(FLOORS.values()), bf,
+                                                  widths)))
+                if fixed_mass is None else None)
+    summary = _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
+                              fixed_mass)
+    stages["profiles"] = time.time() - t0 - sum(stages.values())
+    summary["nautilus"] = {"n_live": settings.n_live, "n_eff_target": settings.n_eff,
+                           "n_networks": settings.n_networks}
+    if tail is not None and fixed_mass is None:
+        resolve_tails(post, summary, box, dict(FLOORS), out, mass_param, tail, seed=seed,
+                      resume=resume, say=progress, posterior=(res["points"], res["weights"]))
+        stages["tails"] = time.time() - t0 - sum(stages.values())
+    if summary.get("warning"):
+        say(progress, f"[numass] warning: {summary['warning']}")
+    say(progress, "[numass] 4/4 summary and plots")
+    if plot is not None:
+        from getdist import loadMCSamples
+
+        samples = loadMCSamples(str(root), settings={"ignore_rows": 0})
+        summary["triangle_plot"] = str(plot(
+            samples, out / "triangle.png",
+            params=[n for n in [mass_param, *post.names] if n in post.names]))
+    summary["wall_seconds"] = round(time.time() - t0, 1)
+    stages["plots"] = max(summary["wall_seconds"] - sum(stages.values()), 0.0)
+    summary["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
+    return summary
+
+
+def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
+                    fixed_mass=None) -> dict:
+    """summary.json of a nested run: the posterior fields every sampler writes, with the
+    nautilus keys ('sampler': 'nautilus', which every chain reader branches on:
+    results.burn_in)."""
+    columns = {n: res["points"][:, i] for i, n in enumerate(post.names)} | res["derived"]
+    summary = {
+        "model": model, "datasets": datasets, "backend": post.backend_name,
+        "sampler": "nautilus",
+        **posterior_fields(post.names, columns, res["weights"], bf, profiles, mass_param,
+                           fixed_mass),
+        "rminus1": None, "converged": bool(res["finished"]),
+        "n_eff": res["n_eff"], "ln_evidence": res["ln_evidence"],
+        "ln_evidence_err": res["ln_evidence_err"],
+        "ln_prior_mass_of_box": res["ln_prior_mass_of_box"], "sampling_box": res["box"],
+        "box_edge_weight": res["edge_weight"],
+        "n_samples": int(len(res["weights"])), "n_calls": res["n_calls"],
+        "n_theory_failures": None,
+        "chains": str(root),
+    }
+    edges = {k: v for k, v in res["edge_weight"].items() if v > 1e-3}
+    if edges:
+        summary["warning"] = (f"posterior weight at the sampling box's edge: {edges}; the box "
+                              f"cut the posterior")
+    return summary
