@@ -38,7 +38,7 @@ def rate(func, n: int) -> float:
 def bench_model(model: str, sizes: list[int], n_point: int, data_dir: str) -> list[str]:
     from cobaya.model import get_model
 
-    from numass.inference.batch_posterior import BatchPosterior
+    from numass.inference.posterior import BatchPosterior
     from numass.inference.setup import build_info
 
     info = build_info(model, FULL, backend="emulator-box" if model in ("lcdm", "w0wa") else None,

@@ -25,8 +25,8 @@ FULL_BACKEND = {"lcdm": "emulator", "w0wa": "emulator", "alens": "emulator",
 
 def emulator_optima(model: str, datasets: list[str], backend: str) -> dict:
     """A job summary with the emulator's best fit and profile points (batched Newton)."""
-    from numass.inference.batch_optimize import batch_best_fit, batch_profile
-    from numass.inference.batch_posterior import BatchPosterior
+    from numass.inference.bestfit import newton_fit, newton_profile
+    from numass.inference.posterior import BatchPosterior
     from numass.inference.results import proposal_refs, proposal_widths
     from numass.inference.setup import build_info
     from numass.stats import FLOORS
@@ -34,8 +34,8 @@ def emulator_optima(model: str, datasets: list[str], backend: str) -> dict:
     info = build_info(model, datasets, backend=backend)
     post = BatchPosterior(info, backend_options={})
     widths = proposal_widths(info)
-    bf = batch_best_fit(post, proposal_refs(info), widths)
-    profiles = batch_profile(post, "mnu_eff", list(FLOORS.values()), bf, widths)
+    bf = newton_fit(post, proposal_refs(info), widths)
+    profiles = newton_profile(post, "mnu_eff", list(FLOORS.values()), bf, widths)
     return {"model": model, "datasets": datasets,
             "bestfit": {k: v for k, v in bf.items() if k not in ("covariance", "n_calls")},
             "profiles": {k: {"mnu_eff": f, "chi2": p["chi2"],

@@ -1,7 +1,7 @@
 """The true cosmologies of a forecast: each hypothesis's best fit on today's full data, and ΛCDM
 at the normal-ordering floor.
 
-The embedded points are numass's own batched best fits (``inference.batch_optimize``, emulator
+The embedded points are numass's own batched best fits (``inference.bestfit``, emulator
 backends) on ``--data full`` (DESI DR2 BAO + plik_lite TTTEEE + low-ell TT + tau prior (Planck
 2018 lowE) + ACT DR6 lensing; the τ hypothesis: flat τ in [0.04, 0.12] without the τ prior),
 measured 2026-12-03; chi^2 of each beside it. ``--truths-from DIR`` reads the best fits of a

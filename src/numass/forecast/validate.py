@@ -23,7 +23,7 @@ ALLISON_S4_DESI_TODAY_TAU = 0.026
 
 def today_sigma_mnu(data_dir=None, step: float = 0.5) -> dict:
     """σ(Σmν,eff) and every marginal σ from the Hessian of today's chi^2 at the best fit."""
-    from numass.inference.batch_posterior import BatchPosterior
+    from numass.inference.posterior import BatchPosterior
     from numass.likelihoods import FULL
     from numass.models import get_model, sampled_params
 

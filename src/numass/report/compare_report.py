@@ -22,7 +22,7 @@ from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.compare.prior_edges import edge_findings
 from numass.compare.provenance import data_rows
 from numass.inference.results import load_chains
-from numass.inference.tail_importance import TAIL_IS_MIN_ESS
+from numass.inference.importance import TAIL_IS_MIN_ESS
 from numass.report import published_section
 from numass.report.camb_table import (CAMB_HEAD, CAMB_NOTE, VERIFY_HEAD, VERIFY_NOTE, camb_rows,
                                       verify_rows)
