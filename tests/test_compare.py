@@ -54,7 +54,7 @@ def test_plan_embedded_marks_spectra_hypotheses_not_constrained():
 def test_plan_full_defines_every_decisive_test_without_running():
     jobs = {j.name: j for j in plan("full", use_emulator=False, check_data=False)}
     base = jobs["lcdm"].datasets
-    assert jobs["lensing_amplitude"].model == "alens" and not jobs["lensing_amplitude"].skip
+    assert jobs["lensing_amplitude"].model == "AL_Alens" and not jobs["lensing_amplitude"].skip
     # (a) A_L from TT-only vs TE+EE-only, no lensing reconstruction
     assert "planck2018-plik-lite-TT" in jobs["AL_TT"].datasets
     assert "planck2018-plik-lite-TEEE" in jobs["AL_TEEE"].datasets

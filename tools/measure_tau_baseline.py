@@ -23,7 +23,7 @@ POSITIVE_MASS = {"mnu_eff": {"prior": {"min": 0.0, "max": 0.5},
                              "ref": {"dist": "norm", "loc": 0.03, "scale": 0.01},
                              "proposal": 0.02, "latex": r"\Sigma m_\nu\,[\rm eV]"}}
 FITS = {"lcdm": ("lcdm", None), "positive_mass": ("lcdm", POSITIVE_MASS),
-        "alens": ("alens", None)}
+        "AL_Alens": ("AL_Alens", None)}
 
 
 def run(args) -> None:

@@ -17,7 +17,7 @@ from numass.inference import SAMPLERS
 from numass.inference.results import RMINUS1_BOUNDS_STOP
 from numass.inference.overrides import parse_overrides
 from numass.likelihoods import FULL, LIKELIHOODS, parse_ids, resolve_data
-from numass.models import MODELS, get_model
+from numass.models import MODELS, get_model, model_name
 from numass.progress import ProgressDisplay, logs_to, mcmc_distance, mcmc_status
 from numass.theory import BACKEND_HELP
 
@@ -74,8 +74,9 @@ SAMPLERS_HELP = _choices("samplers", SAMPLERS)
 
 
 def _add_model(p, default: str | None = "lcdm") -> None:
-    p.add_argument("--model", default=default, required=default is None, choices=list(MODELS),
-                   metavar="MODEL", help="the model (listed below)" +
+    # type: an old model name becomes its new one (with a notice) before the choice is checked
+    p.add_argument("--model", default=default, required=default is None, type=model_name,
+                   choices=list(MODELS), metavar="MODEL", help="the model (listed below)" +
                    (f"; default {default}" if default else ""))
 
 
@@ -558,6 +559,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _setup_logging(verbose=False)  # before parsing: an old --model name logs a notice
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)

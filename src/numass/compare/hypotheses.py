@@ -28,7 +28,7 @@ class Hypothesis:
 HYPOTHESIS_TABLE = (
     Hypothesis("lcdm", "lcdm", "ΛCDM + Σmν,eff (the null hypothesis)", "ΛCDM", r"$\Lambda$CDM",
                "#1f77b4", ("H0", "omegam")),
-    Hypothesis("lensing_amplitude", "alens",
+    Hypothesis("lensing_amplitude", "AL_Alens",
                "Lensing amplitude: A_L (smoothing of the primary spectra) and A_lens (lensing "
                "reconstruction)", "A_L + A_lens", r"$A_{\rm L}+A_{\rm lens}$", "#9467bd",
                ("A_L", "A_lens", "H0"),
