@@ -11,7 +11,7 @@ import pytest
 
 from numass.emulator import design, generate, network, targets
 from numass.emulator.backend import EmulatorBackend
-from numass.emulator.validate import cv_errors
+from numass.validation.emulator import cv_errors
 from numass.errors import InputError, TheoryError
 from numass.backends import make_backend
 

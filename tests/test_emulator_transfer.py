@@ -9,7 +9,7 @@ import pytest
 from numass.emulator import design, targets
 from numass.emulator.backend import EmulatorBackend
 from numass.emulator.transfer import reference_params
-from numass.emulator.validate import cv_errors
+from numass.validation.emulator import cv_errors
 from numass.errors import TheoryError
 from numass.theory.backend import normalise_params
 

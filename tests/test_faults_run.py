@@ -194,7 +194,7 @@ def test_chi2_outside_the_validated_range_warns(capsys):
 
 
 def test_emulator_verdict_per_target_and_status():
-    from numass.emulator.validate import Report
+    from numass.validation.emulator import Report
 
     good = Report(n=3, errors={"tt": np.array([0.01, 0.02, 0.03])},
                   chi2={"act": np.array([0.01, 0.05])})

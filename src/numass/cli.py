@@ -306,7 +306,7 @@ def cmd_theory(args) -> int:
 
 
 def cmd_emulator_validate(args) -> int:
-    from numass.emulator.validate import validate
+    from numass.validation.emulator import validate
 
     report = validate(n=args.n, seed=args.seed, workers=args.workers, data_dir=args.data_dir,
                       n_chi2=args.n_chi2, weights=args.weights)
