@@ -95,7 +95,8 @@ def test_fit_options(capsys, fake_analysis, tmp_path):
     assert kw["rminus1"] == 0.05 and kw["seed"] == 3 and kw["resume"] is False
 
 
-def test_fit_errors(capsys, fake_analysis):
+def test_fit_errors(capsys, fake_analysis, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the refused fit has made its default folder by then
     with pytest.raises(SystemExit):  # --model is required
         main(["fit"])
     capsys.readouterr()
