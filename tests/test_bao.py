@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import need_dataset
 from numass.data import embedded
 from numass.errors import DataError, InputError
 from numass.likelihoods import get_likelihood
 from numass.likelihoods.bao import DesiBAO
 from numass.theory.background import compute_background
 from numass.theory.products import TheoryProducts
-
-from conftest import need_dataset
 
 C_KM_S = 299792.458
 DR2 = ("desi_bao_dr2", "desi_gaussian_bao_ALL_GCcomb_mean.txt",
@@ -49,8 +48,7 @@ def _write_bao_files(folder: Path, z, value, quantity, cov) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "mean.txt", "w") as f:
         f.write("# [z] [value at z] [quantity]\n")
-        for zz, v, q in zip(z, value, quantity):
-            f.write(f"{zz:.8f} {float(v)!r} {q}\n")
+        f.writelines(f"{zz:.8f} {float(v)!r} {q}\n" for zz, v, q in zip(z, value, quantity))
     np.savetxt(folder / "cov.txt", cov)
 
 

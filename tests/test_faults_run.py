@@ -118,7 +118,7 @@ def test_a_read_only_output_folder(tmp_path, capsys):
 
 
 def test_hdf5_write_failure_is_one_line(monkeypatch, capsys):
-    import numass.cli as cli
+    from numass import cli
 
     def full_disk(args):
         raise RuntimeError("Can't decrement id ref count (file write failed: time = Thu, "
@@ -239,7 +239,7 @@ def test_a_run_folder_refuses_other_data(tmp_path, data_dir):
     with pytest.raises(InputError, match="the embedded table -> the files in desi_bao_dr2"):
         prepared_folder(out, ids, str(files), resume=True)
     prepared_folder(out, ids, str(files), resume=False)  # --restart
-    victim = sorted(p for p in (files / "desi_bao_dr2").rglob("*") if p.is_file())[0]
+    victim = min(p for p in (files / "desi_bao_dr2").rglob("*") if p.is_file())
     victim.write_bytes(victim.read_bytes() + b"\n")
     with pytest.raises(InputError, match="changed"):
         prepared_folder(out, ids, str(files), resume=True)

@@ -30,7 +30,7 @@ def _run(capsys, *argv):
 @pytest.fixture
 def fake_analysis(monkeypatch):
     """Replace the sampler run by a recorder: the test checks what `numass fit` asks for."""
-    import numass.inference.pipeline as pipeline
+    from numass.inference import pipeline
 
     calls = []
 
@@ -118,8 +118,8 @@ def test_fit_backend_that_cannot_compute_the_model(capsys, tmp_path):
 
 def test_theory_lscdm_background_npz(capsys, tmp_path):
     path = tmp_path / "ls.npz"
-    rc, out, err = _run(capsys, "theory", "--model", "lscdm", "--backend", "background",
-                        "--param", "z_dagger=1.8", "--param", "mnu_eff=-0.05", "--out", str(path))
+    rc, _, err = _run(capsys, "theory", "--model", "lscdm", "--backend", "background",
+                      "--param", "z_dagger=1.8", "--param", "mnu_eff=-0.05", "--out", str(path))
     assert rc == 0, err
     with np.load(path) as f:
         assert {"z", "H", "DM", "DH", "DV", "rdrag", "theta_star"} <= set(f.files)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import need_dataset
+from numass.backends import make_backend
 from numass.emulator import design
 from numass.errors import InputError
 from numass.likelihoods import LIKELIHOODS, get_likelihood
 from numass.likelihoods.base import Likelihood
-from numass.backends import make_backend
 from numass.theory.batch import BatchProducts
 
 CHI2_TOL = 1e-8

@@ -25,9 +25,9 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -46,7 +46,7 @@ def fenced_commands(text: str) -> list[str]:
     """The commands of the fenced shell blocks, in order, once each: comments dropped, lines
     continued with a backslash joined, ``a && b`` split into ``a`` and ``b``."""
     commands: list[str] = []
-    for lang, block in re.findall(r"^```[ \t]*(\w*)[^\n]*\n(.*?)^```", text, re.S | re.M):
+    for lang, block in re.findall(r"^```[ \t]*(\w*)[^\n]*\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
         if lang not in SHELL_FENCES:
             continue
         for line in block.replace("\\\n", " ").splitlines():
@@ -59,7 +59,7 @@ def fenced_commands(text: str) -> list[str]:
 
 def inline_commands(text: str) -> list[str]:
     """``numass ...`` written in the prose (inside backticks, outside the fenced blocks)."""
-    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.DOTALL | re.MULTILINE)
     return sorted(set(re.findall(r"`(numass [^`]+)`", prose)))
 
 
@@ -127,7 +127,7 @@ def _chi2_json(out: str, folder: str) -> None:
 
 def _chi2_table(out: str, folder: str) -> None:
     for lik_id in ("act-dr6-lensing", "planck2018-plik-lite-TTTEEE"):
-        assert re.search(rf"^{lik_id}\s+chi2 = [0-9.]+$", out, re.M), out
+        assert re.search(rf"^{lik_id}\s+chi2 = [0-9.]+$", out, re.MULTILINE), out
 
 
 def _spectra_npz(path: str) -> Callable:
@@ -327,7 +327,8 @@ def _subprocess(argv: list[str], folder: Path) -> tuple[int, str, str]:
     else:
         assert argv[0] == "python" and argv[1].startswith("benchmarks/"), argv
         argv = [sys.executable, str(ROOT / argv[1]), *argv[2:]]
-    proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=600,
+                          check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

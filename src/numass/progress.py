@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -141,7 +142,7 @@ class ProgressDisplay:
         self._lock = threading.RLock()
         self._bars = None
 
-    def __enter__(self) -> "ProgressDisplay":
+    def __enter__(self) -> Self:
         if self.live:
             self._bars = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
                                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(),

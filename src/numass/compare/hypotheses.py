@@ -105,8 +105,8 @@ def _pm(options: dict) -> str:
 TAU_LADDER = {
     "planck2018_lowE": (f"Planck 2018 lowE alone (the baseline): {_pm(_shifted(0))}",
                         {"prior": "planck2018-lowE"}),
-    "planck2018_joint": ("Planck 2018 TT,TE,EE+lowE+lensing posterior (the former baseline; "
-                         "counts the high-ℓ spectra twice): τ = 0.0544 ± 0.0073",
+    "planck2018_joint": (("Planck 2018 TT,TE,EE+lowE+lensing posterior (the former baseline; "
+                          "counts the high-ℓ spectra twice): τ = 0.0544 ± 0.0073"),
                          {"prior": "planck2018-TTTEEE-lowE-lensing"}),
     "planck_pr4": ("Planck PR4 HiLLiPoP + LoLLiPoP: τ = 0.058 ± 0.006", {"prior": "planck-pr4"}),
     "wide": (f"baseline mean, twice its width: {_pm(_shifted(0, 2))}", _shifted(0, 2)),

@@ -95,8 +95,8 @@ def train(prefixes: list[str], out: Path, degree: int = 4, n_components: int = 4
     order = np.random.default_rng(seed).permutation(len(x))
     ho, tr = order[:holdout], order[holdout:]
     arrays = fit(x[tr], {k: v[tr] for k, v in y.items()}, degree, n_components, ridge)
-    meta = {"packs": [str(p) for p in prefixes], "n_train": int(len(tr)),
-            "n_holdout": int(len(ho)), "holdout_seed": seed, "degree": degree,
+    meta = {"packs": [str(p) for p in prefixes], "n_train": len(tr),
+            "n_holdout": len(ho), "holdout_seed": seed, "degree": degree,
             "n_components": n_components, "ridge": ridge}
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, meta=json.dumps(meta), **arrays)

@@ -11,9 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
-from numass.forecast.noise import (bandpower_matrix, bandpower_variance, cl_to_dl,
-                                   cmb_block_cov, lensing_noise_kappa, pp_to_kappa,
-                                   white_noise_cl)
+from numass.forecast.noise import (
+    bandpower_matrix,
+    bandpower_variance,
+    cl_to_dl,
+    cmb_block_cov,
+    lensing_noise_kappa,
+    pp_to_kappa,
+    white_noise_cl,
+)
 from numass.forecast.specs import Experiment
 from numass.theory.batch import BatchProducts
 

@@ -21,14 +21,21 @@ import numpy as np
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
-from numass.likelihoods._batch import (batch_size, calibration_rows, loglike_rows,
-                                       nuisance_rows)
+from numass.likelihoods._batch import batch_size, calibration_rows, loglike_rows, nuisance_rows
 from numass.likelihoods.base import Likelihood, Nuisance
-from numass.likelihoods.lensing_common import (BandpowerModel, check_no_options, check_variant,
-                                               finite_nuisance, inverse_covariance,
-                                               load_bin_windows, load_shaped, make_window,
-                                               spectra_arrays)
-from numass.likelihoods.lensing_common import finite_nuisance_rows, spectra_rows_arrays
+from numass.likelihoods.lensing_common import (
+    BandpowerModel,
+    check_no_options,
+    check_variant,
+    finite_nuisance,
+    finite_nuisance_rows,
+    inverse_covariance,
+    load_bin_windows,
+    load_shaped,
+    make_window,
+    spectra_arrays,
+    spectra_rows_arrays,
+)
 from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
