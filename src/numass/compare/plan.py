@@ -337,6 +337,7 @@ def tau_plan(jobs, base, spectra, what, job) -> None:
     """The tau hypothesis and its ladder of tau priors (each rung a job)."""
     tau = HYPOTHESIS["tau"]
     if not spectra:
+        assert tau.needs_spectra is not None  # τ is seen through the CMB spectra only
         reason = tau.needs_spectra.format(what=what)
         jobs.append(Job("tau", "hypothesis", tau.label, tau.model, list(base), hypothesis="tau",
                         skip=reason))

@@ -152,7 +152,7 @@ def discriminate(truths: dict, hyp_keys, combos: dict, data_dir=None, say=print,
     ``own_fits``: hypothesis -> its best-fit point on today's data (a second start)."""
     union = sorted({e for exps in combos.values() for e in exps})
     hyps = {k: make_hypothesis(k) for k in hyp_keys}
-    theory = {}
+    theory: dict[str, Hypothesis] = {}
     out = {}
     for tkey, (model, point) in truths.items():
         t0 = time.time()

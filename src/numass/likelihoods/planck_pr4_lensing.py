@@ -17,6 +17,8 @@ Spectra: ``pp`` = [L(L+1)]^2 C_L^pp/2pi, CMB lensed D_ell in muK^2, read at L = 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from numass.data.store import load_text
@@ -48,7 +50,7 @@ _MV = "pp_consext8_npipe_smicaed_TiPi_jTP_pre30T_kfilt_rdn0cov_PS1"
 _POL = "PP_consext8_npipe_smicaed_Ponly_kfilt_rdn0cov"
 # file roots per variant: band powers, band windows, covariance, correction (windows, their
 # column order, fiducial correction) or None
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "mv": dict(bandpowers=f"{_MV}_bandpowers.dat", window=f"{_MV}_window",
                cov=f"{_MV}_cov.dat", corr_window=f"{_MV}_lens_delta_window",
                corr_order=("tt", "ee", "te", "pp"),

@@ -15,6 +15,7 @@ import html
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
@@ -192,12 +193,13 @@ def make_figures(summary: dict, out: Path) -> dict:
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
     figs = {}
-    steps = [("posteriors", lambda: posterior_overlay(summary, out, figdir / "mnu_posteriors.png")),
-             ("tension_bars", lambda: tension_bars(summary, figdir / "tension_bars.png"))]
+    steps: list[tuple[str, Callable[[], Path | None]]] = [
+        ("posteriors", lambda: posterior_overlay(summary, out, figdir / "mnu_posteriors.png")),
+        ("tension_bars", lambda: tension_bars(summary, figdir / "tension_bars.png"))]
     for name, e in summary["hypotheses"].items():
         if name != "lcdm" and e["status"] == "ok":
-            steps.append((f"triangle_{name}", lambda n=name: triangle_vs_lcdm(
-                summary, out, n, figdir / f"triangle_{n}.png")))
+            steps.append((f"triangle_{name}", functools.partial(
+                triangle_vs_lcdm, summary, out, name, figdir / f"triangle_{name}.png")))
     if summary["hypotheses"]["lcdm"]["status"] == "ok":
         folder = summary["hypotheses"]["lcdm"]["folder"]
         if (out / folder / "triangle.png").exists():
