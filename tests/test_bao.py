@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import need_dataset
 from numass.data import embedded
 from numass.errors import DataError, InputError
 from numass.likelihoods import get_likelihood
 from numass.likelihoods.bao import DesiBAO
 from numass.theory.background import compute_background
 from numass.theory.products import TheoryProducts
+
+from conftest import need_dataset
 
 C_KM_S = 299792.458
 DR2 = ("desi_bao_dr2", "desi_gaussian_bao_ALL_GCcomb_mean.txt",

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from conftest import need_dataset
 from numass.cli import main
 from numass.likelihoods import get_likelihood
 from numass.likelihoods.act_dr6_lensing import DATASET as ACT_FOLDER
@@ -15,6 +14,8 @@ from numass.likelihoods.plik_lite import DATASET as PLIK_FOLDER
 from numass.theory.background import compute_background
 from numass.theory.defaults import FIDUCIAL
 from numass.theory.products import Spectra, TheoryProducts
+
+from conftest import need_dataset
 
 SPECTRA_NAMES = ("DlTT", "DlTE", "DlEE", "DlBB", "clpp_L2")
 

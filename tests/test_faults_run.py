@@ -32,6 +32,7 @@ def fixed_mass_run(tmp_path_factory):
     return code, out, json.loads((out / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_fix_of_the_mass_on_nautilus(fixed_mass_run):
     code, out, s = fixed_mass_run
     assert code == 0 and s["sampler"] == "nautilus"
@@ -43,6 +44,7 @@ def test_fix_of_the_mass_on_nautilus(fixed_mass_run):
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_fit_and_profile_take_fix_on_the_default_sampler(tmp_path, capsys):
     assert main(["fit", "--model", "w0wa", "--quick", "--fix", "mnu_eff=0.06", "--seed", "3",
                  "--out", str(tmp_path / "fit")]) == 0
@@ -55,6 +57,7 @@ def test_fit_and_profile_take_fix_on_the_default_sampler(tmp_path, capsys):
     assert "mnu_eff" not in p["points"][0]["bestfit"]
 
 
+@pytest.mark.slow
 def test_mcmc_on_a_nautilus_folder_names_numass_options(fixed_mass_run, capsys):
     """Cobaya's refusal names its own -f/--force and -r/--resume; numass has --restart."""
     _, out, _ = fixed_mass_run
@@ -83,6 +86,7 @@ def test_out_naming_a_file_is_one_line_with_status_1(tmp_path, capsys):
     assert err.startswith("numass: error:") and str(target) in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code,text", [(errno.ENOSPC, "No space left on device"),
                                        (errno.EROFS, "Read-only file system")])
 def test_a_failed_summary_write_leaves_no_half_file(tmp_path, capsys, monkeypatch, code, text):
