@@ -506,7 +506,8 @@ def _add_emulator(sub) -> None:
     r.add_argument("--n", type=int, default=300, help="samples drawn from the chain (default 300)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--json", default=None, help="also write the result to this JSON file")
-    r.add_argument("--model", default=None, help="model of the chain (default: its summary.json)")
+    r.add_argument("--model", default=None, type=model_name,
+                   help="model of the chain (default: its summary.json)")
     r.add_argument("--data", default=None, help="data set ids of the chain (default: summary.json)")
     r.set_defaults(func=cmd_emulator_reweight)
 
