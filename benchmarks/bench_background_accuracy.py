@@ -15,9 +15,9 @@ import argparse
 
 import numpy as np
 
+from numass.backends import make_backend
 from numass.emulator import design
 from numass.likelihoods import get_likelihood
-from numass.backends import make_backend
 from numass.theory.backend import Backend
 
 DESI_Z = np.array([0.295, 0.51, 0.706, 0.934, 1.321, 1.484, 2.33])

@@ -52,7 +52,7 @@ def bench_model(model: str, sizes: list[int], n_point: int, data_dir: str) -> li
                      n_point)
     lines = [f"{model:15s} backend {post.backend_name:24s} per-point {per_point:9.1f} /s"]
     for n in sizes:
-        r = rate(lambda: post(x[:n]), n)
+        r = rate(lambda n=n: post(x[:n]), n)
         lines.append(f"{'':15s} batched n = {n:6d}: {r:9.1f} /s   x{r / per_point:7.2f}")
     return lines
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-FULL_BACKEND = {"lcdm": "emulator", "w0wa": "emulator", "alens": "emulator",
+FULL_BACKEND = {"lcdm": "emulator", "w0wa": "emulator", "AL_Alens": "emulator",
                 "lscdm": "lscdm-emulator", "nu_interacting": "nu_interacting-emulator"}
 
 

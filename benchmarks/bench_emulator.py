@@ -50,8 +50,8 @@ def main() -> None:
     print(f"emulator  {t_emu:10.6f} s per evaluation ({a.emulator_points} points)")
     print(f"ratio     {t_camb / t_emu:10.0f} x")
     if a.chain:
-        from numass.likelihoods import FULL as FULL_DATASETS
         from numass.inference.pipeline import run_analysis
+        from numass.likelihoods import FULL as FULL_DATASETS
 
         out = a.out or tempfile.mkdtemp(prefix="numass-bench-")
         t0 = time.time()

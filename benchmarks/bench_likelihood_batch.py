@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
+from numass.backends import make_backend
 from numass.errors import DataError
 from numass.likelihoods import get_likelihood, likelihood_ids
-from numass.backends import make_backend
 from numass.theory.batch import BatchProducts, broadcast_params
 from numass.theory.products import TheoryProducts
 
@@ -65,7 +65,7 @@ class TableBackground:
     def DV(self, z):
         return self._get("DV", z)
 
-    def row(self, i: int) -> "TableBackground":
+    def row(self, i: int) -> TableBackground:
         return TableBackground(self.z, {k: v[i] for k, v in self.tables.items()},
                                float(self.rdrag[i]), float(self.theta_star[i]))
 
@@ -139,7 +139,7 @@ def bench_one(lik, batch, singles, nuisance, repeat: int) -> tuple[float, list[f
     n = len(singles)
     rows = [{k: float(v[i]) for k, v in nuisance.items()} for i in range(n)]
     agree = max_chi2_difference(lik, batch, singles, rows)
-    loop = lambda: [lik.loglike(s, r) for s, r in zip(singles, rows)]  # noqa: E731
+    loop = lambda: [lik.loglike(s, r) for s, r in zip(singles, rows)]
     per_point = best_time([loop] * repeat) / n
     batched = []
     for m in SIZES:

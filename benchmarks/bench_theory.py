@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from numass.likelihoods import get_likelihood
 from numass.backends import make_backend
+from numass.errors import DataError
+from numass.likelihoods import get_likelihood
 
 
 def per_call(fn, n: int) -> float:
@@ -57,10 +58,10 @@ def main() -> None:
                    "act-dr6-lensing", "planck-pr4-lensing"):
         try:
             lik = get_likelihood(lik_id)
-        except Exception as exc:  # data set absent: say so and go on
+        except DataError as exc:  # data set absent: say so and go on
             print(f"{lik_id:<34}: skipped ({exc.__class__.__name__})")
             continue
-        t = per_call(lambda: lik.loglike(products), 200)
+        t = per_call(lambda lik=lik: lik.loglike(products), 200)
         print(f"{lik_id:<34}: {t * 1e3:8.3f} ms / call")
     n_chain = 30000
     print(f"\na converged full-likelihood chain needs ~{n_chain} evaluations: "

@@ -77,7 +77,7 @@ def bench(label: str, sizes: list[int], n_single: int, rng) -> None:
         for n in sizes:
             sub = {k: v[:n] for k, v in p.items()}
 
-            def batch():
+            def batch(sub=sub):
                 bg = backend.compute_batch(sub, need).background
                 for name in ("DM", "DH", "DV"):
                     getattr(bg, name)(DESI_Z)

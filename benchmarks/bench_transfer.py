@@ -7,10 +7,10 @@ Draws ``--n`` points in the region the transfer serves (emulator/design.py: w0 i
 wa in [-3, -1.2 - 2.7 w0]; with --wa-below w0 in [-0.6, 0.35], wa in [WA_MIN, -3)), A_L in
 [0.8, 1.2], the other seven parameters in the core of the emulator's box as ``numass emulator
 validate`` draws them) and ``--n-chi2`` points with Planck-like early-universe parameters
-(validate.posterior_points) and (w0, wa) in the same region. CAMB (numass's
+(validation.emulator.posterior_points) and (w0, wa) in the same region. CAMB (numass's
 CambBackend, the emulator's training settings) runs at the H0 numass gives the target's θ_MC (so
 CAMB's own H0(θ_MC) search, which fails for some w0 > 0.3, is not needed; numass's θ_MC is CAMB's
-to ~1e-5 in H0). Prints the spectra errors (as validate.cv_errors), σ8, the emulator's own error
+to ~1e-5 in H0). Prints the spectra errors (as validation.emulator.cv_errors), σ8, the emulator's own error
 at the in-box reference of each point (CAMB run there too), and |Δχ²| of the full likelihoods
 (A_L = 1, as the w0wa model; at the points and at their references). Needs NUMASS_DATA_DIR for
 the χ² part. Two CAMB runs per point: ~4 minutes on 2 cores for the defaults.
@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from numass.emulator import design, targets
-from numass.emulator.validate import CHI2_IDS, cv_errors, posterior_points
+from numass.validation.emulator import CHI2_IDS, cv_errors, posterior_points
 
 NEED = frozenset({"spectra", "background"})
 SL = slice(targets.LMIN, targets.LMAX + 1)

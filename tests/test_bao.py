@@ -49,8 +49,7 @@ def _write_bao_files(folder: Path, z, value, quantity, cov) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "mean.txt", "w") as f:
         f.write("# [z] [value at z] [quantity]\n")
-        for zz, v, q in zip(z, value, quantity):
-            f.write(f"{zz:.8f} {float(v)!r} {q}\n")
+        f.writelines(f"{zz:.8f} {float(v)!r} {q}\n" for zz, v, q in zip(z, value, quantity))
     np.savetxt(folder / "cov.txt", cov)
 
 

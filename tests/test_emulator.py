@@ -11,9 +11,9 @@ import pytest
 
 from numass.emulator import design, generate, network, targets
 from numass.emulator.backend import EmulatorBackend
-from numass.emulator.validate import cv_errors
 from numass.errors import InputError, TheoryError
 from numass.backends import make_backend
+from numass.validation.emulator import cv_errors
 
 CHECK = Path(__file__).with_name("data") / "emulator_check.npz"
 NEED = frozenset({"spectra", "background"})

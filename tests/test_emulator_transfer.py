@@ -9,9 +9,9 @@ import pytest
 from numass.emulator import design, targets
 from numass.emulator.backend import EmulatorBackend
 from numass.emulator.transfer import reference_params
-from numass.emulator.validate import cv_errors
 from numass.errors import TheoryError
 from numass.theory.backend import normalise_params
+from numass.validation.emulator import cv_errors
 
 NEED = frozenset({"spectra", "background"})
 BASE = {"ombh2": 0.02237, "omch2": 0.1200, "theta_MC_100": 1.04092, "logA": 3.044, "ns": 0.9649,

@@ -16,7 +16,7 @@ from numass.inference.overrides import apply_override, parse_overrides, parse_pr
 from numass.inference.results import load_chains, proposal_refs, proposal_widths
 from numass.inference.setup import build_info
 from numass.models import MODELS
-from numass.progress import (ProgressDisplay, fraction_done, mcmc_distance, remaining_seconds)
+from numass.progress import ProgressDisplay, fraction_done, mcmc_distance, remaining_seconds
 from numass.theory import BACKEND_HELP
 from numass.theory.products import Spectra
 

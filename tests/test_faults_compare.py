@@ -104,6 +104,7 @@ def _copy(reference: Path, tmp_path: Path) -> Path:
 
 # ---------------------------------------------------------------- Ctrl-C
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume_gives_the_uninterrupted_numbers(reference, tmp_path):
     out = tmp_path / "cmp"
     proc = _start(out)
@@ -158,6 +159,7 @@ def test_a_swallowed_ctrl_c_is_never_recorded_as_finished(tmp_path, monkeypatch)
 
 # ---------------------------------------------------------------- kill -9
 
+@pytest.mark.slow
 def test_kill_9_of_a_worker_then_of_the_command(reference, tmp_path):
     out = tmp_path / "cmp"
     # a task's process killed: the task is reported failed, the command ends with status 1
@@ -186,6 +188,7 @@ def test_kill_9_of_a_worker_then_of_the_command(reference, tmp_path):
 
 # ---------------------------------------------------------------- damaged results
 
+@pytest.mark.slow
 def test_a_truncated_chain_is_refused_by_report_and_recomputed(reference, tmp_path, capsys):
     from numass.cli import main
 
@@ -203,6 +206,7 @@ def test_a_truncated_chain_is_refused_by_report_and_recomputed(reference, tmp_pa
     assert main(["report", str(out)]) == 0
 
 
+@pytest.mark.slow
 def test_an_invalid_task_summary_is_named_and_recomputed(reference, tmp_path):
     from numass.compare.collect import collect
     from numass.compare.executor import pending_tasks
@@ -269,6 +273,7 @@ def test_one_command_per_folder_an_out_file_and_bad_numbers(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_other_settings_are_refused_naming_them(reference, tmp_path, capsys, monkeypatch):
     from numass.cli import main
 
@@ -283,6 +288,7 @@ def test_other_settings_are_refused_naming_them(reference, tmp_path, capsys, mon
     assert (out / "lcdm" / "manifest_posterior.json").read_bytes() == before  # untouched
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "desi_bao_dr2").is_dir(), reason="no DESI DR2 data files")
 def test_other_data_is_refused_and_restart_starts_afresh(reference, tmp_path, capsys):
     from numass.cli import main

@@ -32,6 +32,7 @@ def fixed_mass_run(tmp_path_factory):
     return code, out, json.loads((out / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_fix_of_the_mass_on_nautilus(fixed_mass_run):
     code, out, s = fixed_mass_run
     assert code == 0 and s["sampler"] == "nautilus"
@@ -43,6 +44,7 @@ def test_fix_of_the_mass_on_nautilus(fixed_mass_run):
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_fit_and_profile_take_fix_on_the_default_sampler(tmp_path, capsys):
     assert main(["fit", "--model", "w0wa", "--quick", "--fix", "mnu_eff=0.06", "--seed", "3",
                  "--out", str(tmp_path / "fit")]) == 0
@@ -55,6 +57,7 @@ def test_fit_and_profile_take_fix_on_the_default_sampler(tmp_path, capsys):
     assert "mnu_eff" not in p["points"][0]["bestfit"]
 
 
+@pytest.mark.slow
 def test_mcmc_on_a_nautilus_folder_names_numass_options(fixed_mass_run, capsys):
     """Cobaya's refusal names its own -f/--force and -r/--resume; numass has --restart."""
     _, out, _ = fixed_mass_run
@@ -83,6 +86,7 @@ def test_out_naming_a_file_is_one_line_with_status_1(tmp_path, capsys):
     assert err.startswith("numass: error:") and str(target) in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code,text", [(errno.ENOSPC, "No space left on device"),
                                        (errno.EROFS, "Read-only file system")])
 def test_a_failed_summary_write_leaves_no_half_file(tmp_path, capsys, monkeypatch, code, text):
@@ -118,7 +122,7 @@ def test_a_read_only_output_folder(tmp_path, capsys):
 
 
 def test_hdf5_write_failure_is_one_line(monkeypatch, capsys):
-    import numass.cli as cli
+    from numass import cli
 
     def full_disk(args):
         raise RuntimeError("Can't decrement id ref count (file write failed: time = Thu, "
@@ -194,7 +198,7 @@ def test_chi2_outside_the_validated_range_warns(capsys):
 
 
 def test_emulator_verdict_per_target_and_status():
-    from numass.emulator.validate import Report
+    from numass.validation.emulator import Report
 
     good = Report(n=3, errors={"tt": np.array([0.01, 0.02, 0.03])},
                   chi2={"act": np.array([0.01, 0.05])})
@@ -239,7 +243,7 @@ def test_a_run_folder_refuses_other_data(tmp_path, data_dir):
     with pytest.raises(InputError, match="the embedded table → the files in desi_bao_dr2"):
         prepared_folder(out, ids, str(files), resume=True)
     prepared_folder(out, ids, str(files), resume=False)  # --restart
-    victim = sorted(p for p in (files / "desi_bao_dr2").rglob("*") if p.is_file())[0]
+    victim = min(p for p in (files / "desi_bao_dr2").rglob("*") if p.is_file())
     victim.write_bytes(victim.read_bytes() + b"\n")
     with pytest.raises(InputError, match="changed"):
         prepared_folder(out, ids, str(files), resume=True)

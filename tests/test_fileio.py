@@ -6,8 +6,14 @@ import os
 import pytest
 
 from numass.errors import InputError
-from numass.fileio import (FolderLock, ManifestError, atomic_write_json, atomic_write_text,
-                           verify_manifest, write_manifest)
+from numass.fileio import (
+    FolderLock,
+    ManifestError,
+    atomic_write_json,
+    atomic_write_text,
+    verify_manifest,
+    write_manifest,
+)
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
@@ -68,9 +74,8 @@ def test_second_writer_is_refused_and_a_dead_holder_releases(tmp_path):
     holder = ctx.Process(target=_hold, args=(tmp_path, ready, release))
     holder.start()
     assert ready.wait(10)
-    with pytest.raises(InputError, match="another numass command"):
-        with FolderLock(tmp_path):
-            pass
+    with pytest.raises(InputError, match="another numass command"), FolderLock(tmp_path):
+        pass
     holder.kill()  # kill -9: the operating system drops the lock
     holder.join()
     with FolderLock(tmp_path):

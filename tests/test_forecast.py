@@ -8,13 +8,19 @@ import numpy as np
 import pytest
 
 from numass.errors import InputError
-from numass.forecast import noise
-from numass.forecast.engine import (Hypothesis, Problem, fisher, gauss_newton, hessian_chi2,
-                                    marginal_sigmas, residuals)
+from numass.forecast import noise, validate
+from numass.forecast.engine import (
+    Hypothesis,
+    Problem,
+    fisher,
+    gauss_newton,
+    hessian_chi2,
+    marginal_sigmas,
+    residuals,
+)
 from numass.forecast.run import make_hypothesis, profile_sigma, truth_mocks
 from numass.forecast.specs import parse_combination
 from numass.forecast.truths import TRUTH_FLOOR, embedded_truths, truths_from_summary
-from numass.forecast import validate
 
 PLANCK = "planck+planck_tau+desi_final"
 S4_CV = "s4+s4_lensing+litebird_tau+desi_final"
@@ -81,7 +87,7 @@ def floor():
 
 
 def test_mock_of_the_truth_has_zero_chi2(floor):
-    lcdm, mocks, x0, exps, _ = floor
+    lcdm, mocks, x0, _, _ = floor
     r = residuals(lcdm, mocks, x0[None])
     assert sum(float(np.sum(v ** 2)) for v in r.values()) == pytest.approx(0.0, abs=1e-20)
 

@@ -65,6 +65,7 @@ def _cv_deviation(e, t):
             "EE": np.max(np.abs(e.ee[ell] - t.ee[ell]) / (t.ee[ell] * cv))}
 
 
+@pytest.mark.slow
 def test_lensing_potential_within_one_percent(pairs):
     L = np.arange(8, 1251)
     for label, e, t, _ in pairs:
@@ -73,6 +74,7 @@ def test_lensing_potential_within_one_percent(pairs):
         assert dev < 0.01, label
 
 
+@pytest.mark.slow
 def test_lensed_spectra_within_cosmic_variance(pairs):
     for label, e, t, _ in pairs:
         dev = _cv_deviation(e.spectra, t.spectra)
@@ -80,6 +82,7 @@ def test_lensed_spectra_within_cosmic_variance(pairs):
         assert max(dev.values()) < 0.2, (label, dev)
 
 
+@pytest.mark.slow
 def test_sigma8_and_derived(pairs):
     for label, e, t, _ in pairs:
         assert abs(e.derived["sigma8"] / t.derived["sigma8"] - 1) < 2e-3, label
@@ -88,6 +91,7 @@ def test_sigma8_and_derived(pairs):
         assert abs(e.derived["theta_star"] / t.derived["theta_star"] - 1) < 5e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lik_id,folder", SPECTRA_LIKELIHOODS)
 def test_chi2_matches_camb(pairs, data_dir, lik_id, folder):
     from numass.likelihoods import get_likelihood

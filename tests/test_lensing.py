@@ -15,7 +15,6 @@ import time
 import numpy as np
 import pytest
 
-from conftest import FIDUCIAL, camb_spectra, need_dataset
 from numass.errors import DataError, InputError
 from numass.likelihoods import get_likelihood
 from numass.likelihoods.act_dr6_lensing import ACTDR6Lensing
@@ -23,6 +22,8 @@ from numass.likelihoods.lensing_common import pp_to_kk
 from numass.likelihoods.planck_pr4_lensing import PlanckPR4Lensing
 from numass.likelihoods.spt3g_lensing import SPT3GLensing
 from numass.theory.products import Spectra, TheoryProducts
+
+from conftest import FIDUCIAL, camb_spectra, need_dataset
 
 PR4, ACT, SPT = "planck_pr4_lensing", "act_dr6_lensing_v0", "spt3g_2018_lensing"
 TOL = 0.05  # |delta chi^2| allowed against published values

@@ -9,13 +9,14 @@ import importlib
 import numpy as np
 import pytest
 
-from conftest import need_dataset
+from numass.backends import make_backend
 from numass.emulator import design
 from numass.errors import InputError
 from numass.likelihoods import LIKELIHOODS, get_likelihood
 from numass.likelihoods.base import Likelihood
-from numass.backends import make_backend
 from numass.theory.batch import BatchProducts
+
+from conftest import need_dataset
 
 CHI2_TOL = 1e-8
 # Planck 2018 TT,TE,EE+lowE centres and 1-sigma widths (arXiv:1807.06209, Table 2)

@@ -175,6 +175,7 @@ def engine_pairs():
     return out
 
 
+@pytest.mark.slow
 def test_emulated_engine_matches_the_camb_engine(engine_pairs):
     """Tolerances from the measured errors (docs/latetime.md): TT 0.010 σ_CV, C_L^φφ 0.37%,
     σ8 0.2%, H0 exact (same background code)."""
@@ -186,6 +187,7 @@ def test_emulated_engine_matches_the_camb_engine(engine_pairs):
         assert 1.0 < e.derived["A_L_eff"] < 1.1  # ΛsCDM lenses more than its matched ΛCDM
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lik_id,folder", SPECTRA_LIKELIHOODS)
 def test_emulated_engine_chi2(engine_pairs, data_dir, lik_id, folder):
     """|Δχ²| against the CAMB engine: measured up to 0.65 (PR4 lensing), 0.58 (ACT; both at

@@ -208,6 +208,7 @@ HDF5_ENOSPC = ("Can't decrement id ref count (file write failed: time = Thu, fil
                "errno = 28, error message = 'No space left on device', buf = 0x1)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["write", "write_shell_update"])
 def test_a_full_disk_leaves_no_misleading_checkpoint(tmp_path, monkeypatch, method):
     """A checkpoint write that fails (HDF5 on a full disk) is an OSError naming the file; a

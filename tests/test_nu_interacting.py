@@ -161,6 +161,7 @@ def emulated_pairs():
     return out
 
 
+@pytest.mark.slow
 def test_emulated_engine_matches_the_camb_engine(emulated_pairs):
     """Measured (docs/latetime.md): TT 0.058 σ_CV, C_L^φφ 0.16%, σ8 0.1%."""
     for q, c, e in emulated_pairs:
@@ -170,6 +171,7 @@ def test_emulated_engine_matches_the_camb_engine(emulated_pairs):
         assert e.derived["A_L_eff"] > 1.02  # no free streaming: more lensing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lik_id,folder", SPECTRA_LIKELIHOODS)
 def test_emulated_engine_chi2(emulated_pairs, data_dir, lik_id, folder):
     """|Δχ²| against the CAMB engine: measured up to 0.19 (plik_lite), 0.17 (PR4), 0.15 (ACT)."""

@@ -8,12 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FIDUCIAL, need_dataset
 from numass.errors import DataError, InputError
 from numass.likelihoods import get_likelihood
 from numass.likelihoods.lowl_tt import LowlTT
 from numass.likelihoods.plik_lite import PlikLite
 from numass.theory.products import TheoryProducts
+
+from conftest import FIDUCIAL, need_dataset
 
 FOLDER = "planck2018_lite"
 CALS = (1.0, 1.003)

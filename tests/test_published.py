@@ -10,8 +10,15 @@ import pytest
 
 from numass.compare.plan import plan
 from numass.compare.provenance import citations, data_rows
-from numass.compare.published import (DESI_W0WA_PRIOR, PUBLISHED, area_below_sum, differences,
-                                      published_block, region_area, w0wa_prior_block)
+from numass.compare.published import (
+    DESI_W0WA_PRIOR,
+    PUBLISHED,
+    area_below_sum,
+    differences,
+    published_block,
+    region_area,
+    w0wa_prior_block,
+)
 from numass.emulator import design
 from numass.likelihoods import resolve_data
 from numass.report import published_section

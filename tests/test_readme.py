@@ -25,9 +25,9 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -46,7 +46,7 @@ def fenced_commands(text: str) -> list[str]:
     """The commands of the fenced shell blocks, in order, once each: comments dropped, lines
     continued with a backslash joined, ``a && b`` split into ``a`` and ``b``."""
     commands: list[str] = []
-    for lang, block in re.findall(r"^```[ \t]*(\w*)[^\n]*\n(.*?)^```", text, re.S | re.M):
+    for lang, block in re.findall(r"^```[ \t]*(\w*)[^\n]*\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
         if lang not in SHELL_FENCES:
             continue
         for line in block.replace("\\\n", " ").splitlines():
@@ -59,7 +59,7 @@ def fenced_commands(text: str) -> list[str]:
 
 def inline_commands(text: str) -> list[str]:
     """``numass ...`` written in the prose (inside backticks, outside the fenced blocks)."""
-    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.DOTALL | re.MULTILINE)
     return sorted(set(re.findall(r"`(numass [^`]+)`", prose)))
 
 
@@ -127,7 +127,7 @@ def _chi2_json(out: str, folder: str) -> None:
 
 def _chi2_table(out: str, folder: str) -> None:
     for lik_id in ("act-dr6-lensing", "planck2018-plik-lite-TTTEEE"):
-        assert re.search(rf"^{lik_id}\s+chi2 = [0-9.]+$", out, re.M), out
+        assert re.search(rf"^{lik_id}\s+chi2 = [0-9.]+$", out, re.MULTILINE), out
 
 
 def _spectra_npz(path: str) -> Callable:
@@ -191,7 +191,7 @@ COMMANDS: dict[str, Case] = {
     ". .venv/bin/activate": Case("text", check=_in_ci, why="shell; .ci/run does the same"),
     "pip install -e .": Case("text", check=_installs_the_numass_command,
                              why="installs from the registry; pyproject declares `numass`"),
-    "numass run": Case("run", ("--quick",), _files("numass-out"), QUICK),
+    "numass run": Case("run", ("--quick",), _files("numass-out"), QUICK, slow=True),
     'pip install -e ".[test]"': Case("text", check=_ci_installs_the_same,
                                      why="installs from the registry; .ci/run does the same"),
     "python -m pytest -q": Case("text", check=_ci_runs_the_test_command,
@@ -209,7 +209,7 @@ COMMANDS: dict[str, Case] = {
     "numass run --data full --out numass-out-full": Case(
         "run", ("--quick",), _files("numass-out-full"), QUICK, data=True, slow=True),
     "numass run --data desi-dr2-bao-nolrg1,cmb-compressed --out numass-out-nolrg1": Case(
-        "run", ("--quick",), _files("numass-out-nolrg1"), QUICK),
+        "run", ("--quick",), _files("numass-out-nolrg1"), QUICK, slow=True),
     "numass chi2 --data act-dr6-lensing,planck2018-plik-lite-TTTEEE --spectra my_spectra.npz "
     "--param A_planck=1.0": Case(
         "run", data=True, check=_chi2_table, why="my_spectra.npz written first by `numass theory "
@@ -226,14 +226,14 @@ COMMANDS: dict[str, Case] = {
     "numass emulator validate --n 40": Case(
         "run", ("--n", "2", "--n-chi2", "0"), check=_prints("verdict: PASS"),
         why="2 fresh CAMB points instead of 40, no chi2 check (--n-chi2 0: its known misses "
-            "of the 0.1 target, docs/emulator.md, make the command exit 1)"),
+            "of the 0.1 target, docs/emulator.md, make the command exit 1)", slow=True),
     "numass fit --model lscdm": Case("run", ("--quick",), _files("numass-fit-lscdm"), QUICK,
                                      slow=True),
     "numass compare": Case("run", ("--quick", "--only", "lcdm", "--camb-check", "none"),
-                           _files("numass-compare", COMPARE_FILES), QUICK_COMPARE),
+                           _files("numass-compare", COMPARE_FILES), QUICK_COMPARE, slow=True),
     "numass compare --quick --out quick-look": Case(
         "run", ("--only", "lcdm", "--camb-check", "none"), _files("quick-look", COMPARE_FILES),
-        "--only lcdm --camb-check none: one hypothesis"),
+        "--only lcdm --camb-check none: one hypothesis", slow=True),
     "numass compare --data full --out numass-compare-full": Case(
         "run", ("--quick", "--only", "lcdm", "--camb-check", "none"),
         _files("numass-compare-full", COMPARE_FILES),
@@ -255,11 +255,11 @@ COMMANDS: dict[str, Case] = {
         check=_records_overrides("mnu_eff"), folder="numass-fit-AL"),
     "numass run --prior mnu_eff=-1,1 --prior H0=gauss:73,1 --out numass-out-prior": Case(
         "run", ("--quick",), _files("numass-out-prior"), QUICK,
-        check=_records_overrides("mnu_eff", "H0"), folder="numass-out-prior"),
+        check=_records_overrides("mnu_eff", "H0"), folder="numass-out-prior", slow=True),
     "numass report numass-compare": Case(
         "run", outputs=("numass-compare/report.html", "numass-compare/report.md"),
         needs=("numass compare",), why="re-renders the folder of `numass compare` above (its "
-                                       "report deleted first)"),
+                                       "report deleted first)", slow=True),
     "numass run --help": Case("run", check=_help_lists_the_options, why="as shown"),
     # -- speed --
     "python benchmarks/bench_theory.py": Case(
@@ -268,7 +268,7 @@ COMMANDS: dict[str, Case] = {
             "calls of each likelihood)", slow=True),
     "python benchmarks/bench_emulator.py": Case(
         "run", ("--camb-points", "1", "--emulator-points", "20"), check=_prints("ratio"),
-        why="1 CAMB point and 20 emulator points instead of 3 and 300"),
+        why="1 CAMB point and 20 emulator points instead of 3 and 300", slow=True),
     # -- MPI --
     "sudo apt-get install openmpi-bin libopenmpi-dev": Case(
         "text", why="root and the network: system packages are not installed by tests"),
@@ -327,7 +327,8 @@ def _subprocess(argv: list[str], folder: Path) -> tuple[int, str, str]:
     else:
         assert argv[0] == "python" and argv[1].startswith("benchmarks/"), argv
         argv = [sys.executable, str(ROOT / argv[1]), *argv[2:]]
-    proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=600,
+                          check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -27,6 +27,7 @@ def embedded_run(tmp_path_factory):
     return out, json.loads((out / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_summary_contents(embedded_run):
     out, s = embedded_run
     assert SUMMARY_KEYS <= set(s)
@@ -40,6 +41,7 @@ def test_summary_contents(embedded_run):
     assert s["wall_seconds"] > 0  # the time itself is a benchmark figure (README), not a test
 
 
+@pytest.mark.slow
 def test_physics_of_the_embedded_result(embedded_run):
     """DESI DR2 BAO + compressed CMB, background only: the preference for Sigma m_nu,eff < 0
     (published full-CMB analyses: peak near -0.1 eV, 2.5-3 sigma below the 0.059 eV floor).
@@ -58,6 +60,7 @@ def test_physics_of_the_embedded_result(embedded_run):
     assert s["bestfit"]["chi2"] < 25
 
 
+@pytest.mark.slow
 def test_chains_readable_by_getdist(embedded_run):
     from getdist import loadMCSamples
 
@@ -67,6 +70,7 @@ def test_chains_readable_by_getdist(embedded_run):
     assert abs(mean - s["mnu_eff"]["mean"]) < 0.2 * s["mnu_eff"]["std"]
 
 
+@pytest.mark.slow
 def test_rerun_resumes_instead_of_restarting(embedded_run, monkeypatch):
     out, s = embedded_run
     monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)  # the run's own (embedded) data
@@ -87,6 +91,7 @@ RESULT_KEYS = ("mnu_eff", "params", "bestfit", "tension_sigma", "tension_sigma_p
                "ln_evidence", "n_eff", "n_samples", "n_calls")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path, monkeypatch):
     """Ctrl-C during nested sampling (the default sampler) ends with status 130 and a
     checkpoint from which the rerun reaches exactly the numbers of an uninterrupted run."""
@@ -115,6 +120,7 @@ def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path, mo
     assert {k: resumed[k] for k in RESULT_KEYS} == {k: reference[k] for k in RESULT_KEYS}
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_chains_and_resume_finishes(tmp_path, monkeypatch):
     monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)  # the rerun: the same (embedded) data
     out = tmp_path / "interrupted"

@@ -136,6 +136,7 @@ def test_resolve_tails_takes_the_importance_route_where_it_fits(tmp_path):
     assert abs(far["sigma"] - sigma_of_tail(norm.sf(4.2))) < 0.02
 
 
+@pytest.mark.slow
 def test_resolve_tails_falls_back_to_the_nested_run(tmp_path):
     """No profile point (the constrained fit failed): the curved tail's proposal does not fit,
     and the nested run on the cut prior gives the tail instead."""

@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 from scipy.stats import norm, skewnorm
 
-from numass.stats import (FLOORS, bayes_sigma, bayes_tension, effective_sample_size,
-                                     profile_sigma, summarize_1d)
+from numass.stats import (
+    FLOORS,
+    bayes_sigma,
+    bayes_tension,
+    effective_sample_size,
+    profile_sigma,
+    summarize_1d,
+)
 
 
 def test_floors_are_the_oscillation_limits():

@@ -58,6 +58,7 @@ def direct():
             "derived": res.get_derived_params(), "results": res}
 
 
+@pytest.mark.slow
 def test_matches_direct_camb_exactly(runs, direct):
     s = runs["fid"].spectra
     assert np.array_equal(s.ell, np.arange(LMAX + 1)) and s.lmax == LMAX
@@ -74,6 +75,7 @@ def test_matches_direct_camb_exactly(runs, direct):
     assert 200 < np.argmax(s.tt[:400]) < 240 and 5000 < s.tt[:400].max() < 6500
 
 
+@pytest.mark.slow
 def test_cache(runs):
     c = runs["calls"]
     assert c["fid"] == 1
@@ -85,6 +87,7 @@ def test_cache(runs):
     assert c["bg_only"] == 4  # a different request is a different cache entry
 
 
+@pytest.mark.slow
 def test_A_lens_scales_pp_only(runs):
     fid, alens = runs["fid"].spectra, runs["alens"].spectra
     np.testing.assert_allclose(alens.pp, 1.3 * fid.pp, rtol=1e-15, atol=0)
@@ -100,6 +103,7 @@ def _peak_trough_contrast(tt: np.ndarray) -> float:
     return tt[1080:1200].max() / (0.5 * (tt[950:1080].min() + tt[1250:1380].min()))
 
 
+@pytest.mark.slow
 def test_A_L_smooths_the_peaks(runs):
     fid, al = runs["fid"].spectra, runs["AL"].spectra
     c1, c12 = _peak_trough_contrast(fid.tt), _peak_trough_contrast(al.tt)
@@ -110,10 +114,12 @@ def test_A_L_smooths_the_peaks(runs):
     np.testing.assert_allclose(al.tt[2:30], fid.tt[2:30], rtol=2e-3)
 
 
+@pytest.mark.slow
 def test_A_L_leaves_the_reconstruction_spectrum(runs):
     np.testing.assert_allclose(runs["AL"].spectra.pp, runs["fid"].spectra.pp, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_w0wa_crossing_runs(runs):
     w, fid = runs["w0wa"], runs["fid"]
     b = runs["backend"]
@@ -184,6 +190,7 @@ def test_unknown_backend_is_input_error():
         make_backend("class")
 
 
+@pytest.mark.slow
 def test_npz_round_trip(runs, tmp_path):
     from numass.theory.io import write_theory_npz
     from numass.theory.products import Spectra

@@ -227,11 +227,13 @@ def _bao(products):
     return float(bg.DM(1.0)) / bg.rdrag
 
 
+@pytest.mark.slow
 def test_camb_run_count(camb_points):
     # m = 0 (for the mirror), 0.05, 0.005 and m = 0 again (CAMB's cache holds only the last point)
     assert camb_points["n_camb_calls"] == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("observable", [_pp_mean, _bao], ids=["pp_L100-500", "DM1_over_rdrag"])
 def test_camb_negative_moves_opposite_to_positive(camb_points, observable):
     x0 = observable(camb_points[0.0])
@@ -245,6 +247,7 @@ def test_camb_negative_moves_opposite_to_positive(camb_points, observable):
     assert abs(d_minus) == pytest.approx(abs(d_plus), rel=0.2)
 
 
+@pytest.mark.slow
 def test_camb_continuity_at_zero(camb_points):
     x0 = camb_points[0.0]
     for key in ("tt", "ee", "pp"):
@@ -262,6 +265,7 @@ def test_camb_continuity_at_zero(camb_points):
         assert d_l == pytest.approx(d_r, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_camb_mirror_agrees_with_native_background(camb_points):
     """DM(1)/rdrag from CAMB's mirror vs numass's own background in the Elbers convention."""
     ours = make_backend("background").compute({**BASE, "mnu_eff": -M}, frozenset({"background"}))

@@ -22,7 +22,7 @@ from scipy.stats import qmc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from numass.theory.recombination_fit import DEGREE, design_matrix  # noqa: E402
+from numass.theory.recombination_fit import DEGREE, design_matrix
 
 SEED, CHECK_SEED = 20261124, 20261125
 N_POINTS, N_CHECK = 1600, 400

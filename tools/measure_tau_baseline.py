@@ -23,7 +23,7 @@ POSITIVE_MASS = {"mnu_eff": {"prior": {"min": 0.0, "max": 0.5},
                              "ref": {"dist": "norm", "loc": 0.03, "scale": 0.01},
                              "proposal": 0.02, "latex": r"\Sigma m_\nu\,[\rm eV]"}}
 FITS = {"lcdm": ("lcdm", None), "positive_mass": ("lcdm", POSITIVE_MASS),
-        "alens": ("alens", None)}
+        "AL_Alens": ("AL_Alens", None)}
 
 
 def run(args) -> None:
@@ -58,7 +58,7 @@ def reweight_one(folder: Path, old: tuple, new: tuple) -> dict:
     w = samples.weights * np.exp(lnr - lnr.max())
     out = {"ess": float(w.sum() ** 2 / np.sum(w ** 2)),
            "ess_before": float(samples.weights.sum() ** 2 / np.sum(samples.weights ** 2)),
-           "n_rows": int(len(w))}
+           "n_rows": len(w)}
     mnu = p.mnu_eff
     out["mnu_eff"] = summarize_1d(mnu, w)
     out["tension_sigma"] = {k: bayes_sigma(mnu, w, f) for k, f in FLOORS.items()}

@@ -10,14 +10,14 @@ import textwrap
 from pathlib import Path
 
 from numass import __version__
-from numass.errors import InputError, NumassError
 from numass.compare import EXECUTORS
 from numass.compare.hypotheses import HYPOTHESES
+from numass.errors import InputError, NumassError
 from numass.inference import SAMPLERS
-from numass.inference.results import RMINUS1_BOUNDS_STOP
 from numass.inference.overrides import parse_overrides
+from numass.inference.results import RMINUS1_BOUNDS_STOP
 from numass.likelihoods import FULL, LIKELIHOODS, parse_ids, resolve_data
-from numass.models import MODELS, get_model
+from numass.models import MODELS, get_model, model_name
 from numass.progress import ProgressDisplay, logs_to, mcmc_distance, mcmc_status
 from numass.theory import BACKEND_HELP
 
@@ -74,8 +74,9 @@ SAMPLERS_HELP = _choices("samplers", SAMPLERS)
 
 
 def _add_model(p, default: str | None = "lcdm") -> None:
-    p.add_argument("--model", default=default, required=default is None, choices=list(MODELS),
-                   metavar="MODEL", help="the model (listed below)" +
+    # model_name turns an old name into its new one (with a notice) before the choice is checked
+    p.add_argument("--model", default=default, required=default is None, type=model_name,
+                   choices=list(MODELS), metavar="MODEL", help="the model (listed below)" +
                    (f"; default {default}" if default else ""))
 
 
@@ -133,22 +134,22 @@ def _datasets(data: str | None) -> list[str]:
 
 
 def cmd_run(args) -> int:
-    from numass.inference.pipeline import (QUICK_RMINUS1, format_summary, output_lock,
-                                            quick_options, run_analysis)
+    from numass.inference import pipeline
     from numass.report.plots import triangle_plot
 
     overrides = parse_overrides(args.fix, args.prior)
-    rminus1 = args.rminus1 or (QUICK_RMINUS1 if args.quick else 0.01)
-    with output_lock(args.out), _progress(args, Path(args.out), rminus1) as (say, convergence):
-        summary = run_analysis(model=args.model, datasets=_datasets(args.data), out=args.out,
-                               backend=args.backend, data_dir=args.data_dir,
-                               resume=not args.restart, rminus1=rminus1, seed=args.seed,
-                               plot=triangle_plot, progress=say, convergence=convergence,
-                               param_overrides=overrides or None, sampler=args.sampler,
-                               **quick_options(args.quick))
+    rminus1 = args.rminus1 or (pipeline.QUICK_RMINUS1 if args.quick else 0.01)
+    progress = _progress(args, Path(args.out), rminus1)  # entered inside the folder's lock
+    with pipeline.output_lock(args.out), progress as (say, convergence):
+        summary = pipeline.run_analysis(
+            model=args.model, datasets=_datasets(args.data), out=args.out, backend=args.backend,
+            data_dir=args.data_dir, resume=not args.restart, rminus1=rminus1, seed=args.seed,
+            plot=triangle_plot, progress=say, convergence=convergence,
+            param_overrides=overrides or None, sampler=args.sampler,
+            **pipeline.quick_options(args.quick))
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
-    print(format_summary(summary))
+    print(pipeline.format_summary(summary))
     print(f"[numass] wrote {args.out}/summary.json, {args.out}/triangle.png and the chains")
     return 0
 
@@ -243,9 +244,8 @@ def cmd_profile(args) -> int:
 def cmd_report(args) -> int:
     """`numass report DIR`: report.html and report.md again from DIR's summary.json and chains."""
     from numass.compare.run import ComparisonResult
-    from numass.report.compare_report import write_report
-
     from numass.fileio import FolderLock, ManifestError
+    from numass.report.compare_report import write_report
 
     folder = Path(args.folder)
     if not (folder / "summary.json").is_file():
@@ -305,7 +305,7 @@ def cmd_theory(args) -> int:
 
 
 def cmd_emulator_validate(args) -> int:
-    from numass.emulator.validate import validate
+    from numass.validation.emulator import validate
 
     report = validate(n=args.n, seed=args.seed, workers=args.workers, data_dir=args.data_dir,
                       n_chi2=args.n_chi2, weights=args.weights)
@@ -506,7 +506,8 @@ def _add_emulator(sub) -> None:
     r.add_argument("--n", type=int, default=300, help="samples drawn from the chain (default 300)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--json", default=None, help="also write the result to this JSON file")
-    r.add_argument("--model", default=None, help="model of the chain (default: its summary.json)")
+    r.add_argument("--model", default=None, type=model_name,
+                   help="model of the chain (default: its summary.json)")
     r.add_argument("--data", default=None, help="data set ids of the chain (default: summary.json)")
     r.set_defaults(func=cmd_emulator_reweight)
 
@@ -558,6 +559,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _setup_logging(verbose=False)  # before parsing: an old --model name logs a notice
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)

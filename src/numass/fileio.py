@@ -13,8 +13,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Self
 
 from numass.errors import InputError, NumassError
 
@@ -137,7 +138,7 @@ class FolderLock:
         self.folder, self.command, self._timeout = Path(folder), command, Timeout
         self._lock = FileLock(str(self.folder / LOCK_FILE), timeout=0)
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> Self:
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire()
@@ -151,6 +152,6 @@ class FolderLock:
         self._lock.release()
 
 
-__all__ = ["FolderLock", "MANIFEST", "ManifestError", "atomic_write_bytes", "atomic_write_json",
+__all__ = ["MANIFEST", "FolderLock", "ManifestError", "atomic_write_bytes", "atomic_write_json",
            "atomic_write_text", "read_json", "read_manifest", "sha256_file", "verify_manifest",
            "write_manifest"]

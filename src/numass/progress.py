@@ -16,9 +16,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 TOTAL = "total"  # the row that sums up the others: always shown last
 PLAIN_EVERY = 30.0  # seconds between plain progress lines without a terminal
@@ -136,12 +137,12 @@ class ProgressDisplay:
         self.live = self.stream.isatty() if live is None else live
         self.every, self.clock = every, clock
         self.rows: dict[str, Row] = {}
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
         self._last_plain = -math.inf
         self._lock = threading.RLock()
-        self._bars = None
+        self._bars: Progress | None = None
 
-    def __enter__(self) -> "ProgressDisplay":
+    def __enter__(self) -> Self:
         if self.live:
             self._bars = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
                                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
@@ -190,20 +191,20 @@ class ProgressDisplay:
                 self.stream.write(message + "\n")
                 self.stream.flush()
 
-    def _add_task(self, key: str, row: Row) -> None:
+    def _add_task(self, bars: Progress, key: str, row: Row) -> None:
         """A bar for a new row, above the total's (which is moved down)."""
         total = self._tasks.pop(TOTAL, None) if key != TOTAL else None
         if total is not None:
-            self._bars.remove_task(total)
-        self._tasks[key] = self._bars.add_task(row.label, total=1.0, status=row.status())
+            bars.remove_task(total)
+        self._tasks[key] = bars.add_task(row.label, total=1.0, status=row.status())
         if total is not None:
             t = self.rows[TOTAL]
-            self._tasks[TOTAL] = self._bars.add_task(t.label, total=1.0, status=t.status())
+            self._tasks[TOTAL] = bars.add_task(t.label, total=1.0, status=t.status())
 
     def _show(self, key: str, row: Row, force_plain: bool) -> None:
         if self._bars is not None:
             if key not in self._tasks:
-                self._add_task(key, row)
+                self._add_task(self._bars, key, row)
             # below 1: a finished bar would stop its clock while the step still runs
             self._bars.update(self._tasks[key], completed=min(row.fraction(), 0.99),
                               status=row.status())

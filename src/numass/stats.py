@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import chi2, norm, skewnorm
@@ -148,8 +149,8 @@ def bayes_tension(samples: np.ndarray, weights, floor: float,
         p, method = p_counted, "counted"
     else:
         p, method = fitted_tail(x, w, floor, ess)
-    common = dict(p_counted=p_counted, ess=ess, ess_above=ess_above,
-                  sigma_counted=sigma_of_tail(p_counted), sigma_bound=sigma_bound)
+    common: dict[str, Any] = dict(p_counted=p_counted, ess=ess, ess_above=ess_above,
+                                  sigma_counted=sigma_of_tail(p_counted), sigma_bound=sigma_bound)
     if method != "counted" and sigma_of_tail(p) < sigma_bound:
         # the fit puts more mass above the floor than the samples allow (at 95%): the samples
         # win, and what they support is a bound

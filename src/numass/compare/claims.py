@@ -71,10 +71,10 @@ class PeakClaim:
         (t_lc,), _ = compared_sigmas(lc)
         b = self.sigma_lo <= t_lc <= self.sigma_hi
         bound = sigma_mark(t)
-        return (f"ΛCDM: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
-                f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]; best fit "
-                f"{lc['bestfit']['mnu_eff']:+.3f} eV); tension {bound}{t['bayes']:.2f}σ "
-                f"Bayesian, {t['profile']:.2f}σ profile",
+        return ((f"ΛCDM: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
+                 f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]; best fit "
+                 f"{lc['bestfit']['mnu_eff']:+.3f} eV); tension {bound}{t['bayes']:.2f}σ "
+                 f"Bayesian, {t['profile']:.2f}σ profile"),
                 "agrees" if a and b else "partly" if a or b else "disagrees")
 
 
@@ -155,8 +155,8 @@ class LrgClaim:
             return _nt(nl), NOT_TESTABLE
         (t0, t1), kind = compared_sigmas(lc, nl)
         m = nl["mnu_eff"]
-        return (f"{t0:.2f}σ with all bins → {t1:.2f}σ without LRG1 (Σmν,eff = "
-                f"{m['mean']:+.3f} ± {m['std']:.3f} eV); {kind} tensions",
+        return ((f"{t0:.2f}σ with all bins → {t1:.2f}σ without LRG1 (Σmν,eff = "
+                 f"{m['mean']:+.3f} ± {m['std']:.3f} eV); {kind} tensions"),
                 "agrees" if t0 - t1 >= self.min_drop_sigma else "partly" if t1 < t0
                 else "disagrees")
 
@@ -176,8 +176,8 @@ class W0waClaim:
             return _nt(w), NOT_TESTABLE
         m = w["mnu_eff"]
         t = w["tension_sigma"]["normal_ordering"]["bayes"]
-        return (f"w0wa: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
-                f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]); tension {t:.2f}σ Bayesian",
+        return ((f"w0wa: Σmν,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (68%: "
+                 f"[{m['lower68']:+.3f}, {m['upper68']:+.3f}]); tension {t:.2f}σ Bayesian"),
                 "agrees" if m["mean"] > 0 else "partly"
                 if m["upper68"] > FLOORS["normal_ordering"] else "disagrees")
 

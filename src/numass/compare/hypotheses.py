@@ -28,7 +28,7 @@ class Hypothesis:
 HYPOTHESIS_TABLE = (
     Hypothesis("lcdm", "lcdm", "ΛCDM + Σmν,eff (the null hypothesis)", "ΛCDM", r"$\Lambda$CDM",
                "#1f77b4", ("H0", "omegam")),
-    Hypothesis("lensing_amplitude", "alens",
+    Hypothesis("lensing_amplitude", "AL_Alens",
                "Lensing amplitude: A_L (smoothing of the primary spectra) and A_lens (lensing "
                "reconstruction)", "A_L + A_lens", r"$A_{\rm L}+A_{\rm lens}$", "#9467bd",
                ("A_L", "A_lens", "H0"),
@@ -105,8 +105,8 @@ def _pm(options: dict) -> str:
 TAU_LADDER = {
     "planck2018_lowE": (f"Planck 2018 lowE alone (the baseline): {_pm(_shifted(0))}",
                         {"prior": "planck2018-lowE"}),
-    "planck2018_joint": ("Planck 2018 TT,TE,EE+lowE+lensing posterior (the former baseline; "
-                         "counts the high-ℓ spectra twice): τ = 0.0544 ± 0.0073",
+    "planck2018_joint": (("Planck 2018 TT,TE,EE+lowE+lensing posterior (the former baseline; "
+                          "counts the high-ℓ spectra twice): τ = 0.0544 ± 0.0073"),
                          {"prior": "planck2018-TTTEEE-lowE-lensing"}),
     "planck_pr4": ("Planck PR4 HiLLiPoP + LoLLiPoP: τ = 0.058 ± 0.006", {"prior": "planck-pr4"}),
     "wide": (f"baseline mean, twice its width: {_pm(_shifted(0, 2))}", _shifted(0, 2)),

@@ -15,13 +15,22 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from numass.backends import make_backend
-from numass.compare.hypotheses import (HYPOTHESIS, HYPOTHESIS_TABLE, LENSING_IDS,
-                                       PRIMARY_IDS, PRIOR_VARIANTS, TAU_BASELINE, TAU_FLAT,
-                                       TAU_LADDER, TAU_SAMPLING_RANGE)
+from numass.compare.hypotheses import (
+    HYPOTHESIS,
+    HYPOTHESIS_TABLE,
+    LENSING_IDS,
+    PRIMARY_IDS,
+    PRIOR_VARIANTS,
+    TAU_BASELINE,
+    TAU_FLAT,
+    TAU_LADDER,
+    TAU_SAMPLING_RANGE,
+)
 from numass.data.store import data_dir as resolve_data_dir
 from numass.errors import InputError
 from numass.likelihoods import LIKELIHOODS, resolve_data
-from numass.likelihoods.sources import data_folder as _data_folder, data_sources  # noqa: F401
+from numass.likelihoods.sources import data_folder as _data_folder
+from numass.likelihoods.sources import data_sources  # noqa: F401 - for compare.run, .tasks
 from numass.likelihoods.tau_prior import TauPrior
 from numass.models import get_model, sampled_params
 from numass.stats import TAIL_RESOLVED_ESS
@@ -69,7 +78,7 @@ class Settings:
     tail_n_eff: int = 400
 
     @classmethod
-    def make(cls, quick: bool = False, **overrides) -> "Settings":
+    def make(cls, quick: bool = False, **overrides) -> Settings:
         base = (cls(rminus1=0.1, rminus1_cl=0.5, max_samples=10_000, nlive=50, dlogz=0.5,
                     is_draws=1500, emulator_fallback=False, camb_steps=0, quick=True, n_live=200,
                     n_eff=1000, tail_n_live=200, tail_n_eff=200, tail_min_ess=100.0)
@@ -186,7 +195,7 @@ def plan(data: str | None = "embedded", use_emulator: bool | None = None,
     with a status saying which (the embedded DESI DR2 table needs no files). With CMB spectra,
     a model the emulator does not serve (lscdm, nu_interacting: their late-time engine runs CAMB
     at every point) is skipped with its reason unless ``allow_camb`` (a day per chain)."""
-    label, base = resolve_data(data)
+    _, base = resolve_data(data)
     spectra = needs_spectra(base)
     if spectra and use_emulator is None:
         use_emulator = emulator_available()
@@ -328,6 +337,7 @@ def tau_plan(jobs, base, spectra, what, job) -> None:
     """The tau hypothesis and its ladder of tau priors (each rung a job)."""
     tau = HYPOTHESIS["tau"]
     if not spectra:
+        assert tau.needs_spectra is not None  # τ is seen through the CMB spectra only
         reason = tau.needs_spectra.format(what=what)
         jobs.append(Job("tau", "hypothesis", tau.label, tau.model, list(base), hypothesis="tau",
                         skip=reason))

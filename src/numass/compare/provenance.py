@@ -3,6 +3,7 @@ them, and the software versions.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import platform
@@ -111,13 +112,12 @@ def software_versions() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):  # no git, or it hung
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+                                text=True, cwd=Path(__file__).parent, timeout=5,
+                                check=False).stdout.strip()  # empty when not a checkout
         if commit:
             versions["numass_git_commit"] = commit
-    except Exception:  # noqa: BLE001 - not a checkout
-        pass
     return versions
 
 

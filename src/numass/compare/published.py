@@ -8,6 +8,7 @@ summary's ``published`` block from the comparison summary alone, so the report c
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 
@@ -75,8 +76,8 @@ PUBLISHED = (
               "DESI DR2 BAO + Planck PR4 + ACT DR6", GARCIA_QUINTERO_2025,
               "variants.positive_mass", "upper95", cmb="Planck PR4 + ACT DR6 (the paper's "
                                                         "baseline combination)",
-              notes=("beside the ACT-combination row: the CMB likelihood choice alone moves "
-                     "the bound by 0.016 eV",)),
+              notes=(("beside the ACT-combination row: the CMB likelihood choice alone moves "
+                      "the bound by 0.016 eV"),)),
     Published("garcia_quintero2025_bound_act", "ΛCDM, Σmν ≥ 0: 95% upper limit, ACT's CMB "
               "combination", "Σmν < 0.077 eV (95%)",
               "DESI DR2 BAO + the CMB likelihood combination ACT DR6 chose",
@@ -101,9 +102,9 @@ PUBLISHED = (
               "posterior_wide", cmb="CMB (abstract; the likelihoods are listed in the paper's "
                                     "body)", supernovae="DES-Dovekie",
               neutrinos="Σmν,eff (Elbers et al. 2024)",
-              notes=("the paper's z† prior is in its body, not in the stored copy; its z† > 2.4 "
-                     "(95%) is a one-sided bound, i.e. the posterior leans on the upper edge "
-                     "as numass's does",)),
+              notes=(("the paper's z† prior is in its body, not in the stored copy; its z† > 2.4 "
+                      "(95%) is a one-sided bound, i.e. the posterior leans on the upper edge "
+                      "as numass's does"),)),
     Published("jhaveri2025_tau", "ΛCDM, τ without the low-ℓ EE (and lensing) τ constraint",
               "τ = 0.091 ± 0.011, and no neutrino tension at Σmν = 0.06 eV",
               "DESI BAO + CMB without CMB lensing and the low-ℓ EE τ measurement", JHAVERI_2025,
@@ -245,7 +246,7 @@ def area_below_sum(w: tuple, wa: tuple, sum_max: float = math.inf) -> float:
     def height(x):
         return min(max(sum_max - x - a0, 0.0), a1 - a0)
 
-    return sum(0.5 * (height(a) + height(b)) * (b - a) for a, b in zip(kinks, kinks[1:]))
+    return sum(0.5 * (height(a) + height(b)) * (b - a) for a, b in itertools.pairwise(kinks))
 
 
 def region_area(w: tuple, wa: tuple, sum_max: float = math.inf, band: tuple | None = None,

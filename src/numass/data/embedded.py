@@ -28,17 +28,22 @@ def desi_dr2_bao_covariance() -> np.ndarray:
 
 def desi_dr2_bao_table() -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, list[str]]:
     """(z, quantities, values, covariance, tracer of each row) of the embedded DR2 table."""
-    z, quantity, value, sigma, tracer, blocks = [], [], [], [], [], []
+    z: list[float] = []
+    value: list[float] = []
+    sigmas: list[float] = []
+    quantity: list[str] = []
+    tracer: list[str] = []
+    blocks: list[tuple[int, int, float | None]] = []
     for name, zeff, rows, corr in DESI_DR2_BAO:
         start = len(value)
         for q, v, s in rows:
             z.append(zeff)
             quantity.append(q)
             value.append(v)
-            sigma.append(s)
+            sigmas.append(s)
             tracer.append(name)
         blocks.append((start, len(rows), corr))
-    sigma = np.array(sigma)
+    sigma = np.array(sigmas)
     cov = np.diag(sigma**2)
     for start, n, corr in blocks:
         if n == 2 and corr is not None:

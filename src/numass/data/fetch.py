@@ -41,8 +41,8 @@ def host_reachable(url: str, timeout: float = 3.0) -> bool:
 def manual_instructions(ds: DataSet, folder: Path, files=None) -> str:
     """What to download (URLs) and where to put it (the exact target folder)."""
     files = ds.files if files is None else files
-    lines = [f"download these files of '{ds.id}' ({ds.source}) into {folder}/ keeping their "
-             f"relative paths, then run `numass data verify {ds.id}`:"]
+    lines = [(f"download these files of '{ds.id}' ({ds.source}) into {folder}/ keeping their "
+              f"relative paths, then run `numass data verify {ds.id}`:")]
     lines += [f"  {folder / f.path}  <-  {f.url}" for f in files]
     return "\n".join(lines)
 
@@ -96,7 +96,7 @@ def _download(ds: DataSet, todo, folder: Path, progress) -> list[Path]:
         try:
             pooch.retrieve(f.url, known_hash=f"sha256:{f.sha256}", fname=target.name,
                            path=target.parent, progressbar=False)
-        except Exception as exc:  # network, HTTP or checksum failure: name the file and the fix
+        except Exception as exc:  # noqa: BLE001 - network, HTTP or checksum: name file and fix
             raise DataError(ds.id, f.path, f"download failed ({type(exc).__name__}: {exc})",
                             fix=manual_instructions(ds, folder, [f])) from None
         written.append(target)

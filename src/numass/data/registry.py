@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from numass.errors import InputError
@@ -44,7 +44,7 @@ def datasets() -> dict[str, DataSet]:
             for k, v in raw.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _file_index(dataset_id: str) -> dict[str, DataFile]:
     return {f.path: f for f in datasets()[dataset_id].files}
 

@@ -39,6 +39,7 @@ def camb_point(row: np.ndarray) -> dict:
     except TheoryError as exc:
         return {"ok": False, "error": str(exc)}
     s, sl = prod.spectra, slice(targets.LMIN, targets.LMAX + 1)
+    assert s is not None  # requested above
     out = {"ok": True, "tt": s.tt[sl], "te": s.te[sl], "ee": s.ee[sl], "pp": s.pp[sl]}
     out.update({k: float(prod.derived[k]) for k in DERIVED})
     return out
@@ -46,7 +47,7 @@ def camb_point(row: np.ndarray) -> dict:
 
 def _chunk_arrays(results: list[dict]) -> dict[str, np.ndarray]:
     n, nl = len(results), len(targets.ELL)
-    arr = {k: np.full((n, nl), np.nan) for k in targets.SPECTRA}
+    arr: dict[str, np.ndarray] = {k: np.full((n, nl), np.nan) for k in targets.SPECTRA}
     arr.update({k: np.full(n, np.nan) for k in DERIVED})
     arr["ok"] = np.array([r["ok"] for r in results])
     for i, r in enumerate(results):
@@ -85,7 +86,8 @@ def run(n: int, seed: int, out: Path, workers: int, time_limit: float | None,
             rows = x[i:i + CHUNK]
             arr = _chunk_arrays(pool.map(camb_point, list(rows), chunksize=1))
             tmp = out / f".chunk_{i // CHUNK:05d}.npz"
-            np.savez(tmp, x=rows, index=np.arange(i, i + len(rows)), **arr)
+            np.savez(tmp, x=rows, index=np.arange(i, i + len(rows)),
+                     **arr)  # type: ignore[arg-type]  # numpy's stub: **arr might be allow_pickle
             tmp.replace(out / f"chunk_{i // CHUNK:05d}.npz")  # atomic: a chunk is whole or absent
             done += len(rows)
             rate = done / max(time.time() - start, 1e-9)

@@ -18,6 +18,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,8 @@ from numass.emulator.generate import unpack
 
 def load_training(prefixes: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Design rows and targets (spectra whitened by the tolerance; derived) of all packs."""
-    xs, ys = [], {k: [] for k in (*targets.SPECTRA, "derived")}
+    xs: list[np.ndarray] = []
+    ys: dict[str, list[np.ndarray]] = {k: [] for k in (*targets.SPECTRA, "derived")}
     for pre in prefixes:
         d = unpack(pre)
         t = targets.to_targets(*(d[k] for k in targets.SPECTRA))
@@ -71,7 +73,8 @@ def fit(x: np.ndarray, y: dict, degree: int, n_components: int, ridge: float) ->
     """The weights arrays for training rows x and targets y."""
     u = 2.0 * (x - design.LOW) / (design.HIGH - design.LOW) - 1.0
     F = network.features(u, degree)
-    arrays, columns = {}, []
+    arrays: dict[str, np.ndarray | int] = {}  # the weights file's arrays and its sizes
+    columns = []
     for k in targets.SPECTRA:
         mean, basis = pca_basis(y[k], n_components)
         columns.append((y[k] - mean) @ basis.T)
@@ -95,9 +98,9 @@ def train(prefixes: list[str], out: Path, degree: int = 4, n_components: int = 4
     order = np.random.default_rng(seed).permutation(len(x))
     ho, tr = order[:holdout], order[holdout:]
     arrays = fit(x[tr], {k: v[tr] for k, v in y.items()}, degree, n_components, ridge)
-    meta = {"packs": [str(p) for p in prefixes], "n_train": int(len(tr)),
-            "n_holdout": int(len(ho)), "holdout_seed": seed, "degree": degree,
-            "n_components": n_components, "ridge": ridge}
+    meta: dict[str, Any] = {"packs": [str(p) for p in prefixes], "n_train": len(tr),
+                            "n_holdout": len(ho), "holdout_seed": seed, "degree": degree,
+                            "n_components": n_components, "ridge": ridge}
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, meta=json.dumps(meta), **arrays)
     if holdout:

@@ -68,7 +68,7 @@ class Hypothesis:
 
 def residuals(hyp: Hypothesis, mocks: dict, x: np.ndarray) -> dict[str, np.ndarray]:
     """experiment id -> whitened residuals (n, m) at the rows of x, in chunks."""
-    out = {k: [] for k in mocks}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in mocks}
     for start in range(0, len(x), CHUNK):
         p = hyp.products(x[start:start + CHUNK])
         for k, mock in mocks.items():

@@ -11,9 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
-from numass.forecast.noise import (bandpower_matrix, bandpower_variance, cl_to_dl,
-                                   cmb_block_cov, lensing_noise_kappa, pp_to_kappa,
-                                   white_noise_cl)
+from numass.forecast.noise import (
+    bandpower_matrix,
+    bandpower_variance,
+    cl_to_dl,
+    cmb_block_cov,
+    lensing_noise_kappa,
+    pp_to_kappa,
+    white_noise_cl,
+)
 from numass.forecast.specs import Experiment
 from numass.theory.batch import BatchProducts
 
@@ -43,6 +49,7 @@ class CmbPrimaryMock:
 
     def _vector(self, p: BatchProducts) -> np.ndarray:
         sp = p.spectra
+        assert sp is not None  # the CMB experiments' products hold spectra
         return np.stack([sp.tt[:, self.sel], sp.te[:, self.sel], sp.ee[:, self.sel]],
                         axis=-1).reshape(p.n, -1)
 
@@ -66,6 +73,7 @@ class LensingMock:
         self.sigma = np.sqrt(bandpower_variance(self.ell, kappa, noise, s["fsky"], self.b))
 
     def _kappa(self, p: BatchProducts) -> np.ndarray:
+        assert p.spectra is not None  # the lensing experiments' products hold spectra
         return pp_to_kappa(self.ell, p.spectra.pp[:, self.sel])
 
     def residual(self, p: BatchProducts) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def bandpower_matrix(lmin: int, lmax: int, width: int) -> tuple[np.ndarray, np.n
         edges = np.append(edges, lmax + 1)
     ells = np.arange(lmin, lmax + 1)
     b = np.zeros((len(edges) - 1, len(ells)))
-    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
         sel = (ells >= lo) & (ells < hi)
         b[i, sel] = 1.0 / sel.sum()
     return edges, b
@@ -68,7 +69,7 @@ def pyfisher_data_dir() -> Path | None:
     spec = importlib.util.find_spec("pyfisher")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / "lensing_nl"
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "lensing_nl"
 
 
 # column of the minimum-variance gradient-mode noise in pyfisher's SO/S4 files (the file header:

@@ -17,13 +17,17 @@ import numpy as np
 from numass.compare.hypotheses import HYPOTHESIS, TAU_FLAT
 from numass.errors import InputError
 from numass.fileio import atomic_write_json
-from numass.forecast.engine import (Hypothesis, Problem, fisher, gauss_newton,
-                                    marginal_sigmas)
+from numass.forecast.engine import Hypothesis, Problem, fisher, gauss_newton, marginal_sigmas
 from numass.forecast.mocks import build_mock
-from numass.forecast.specs import (DEFAULT_COMBINATIONS, EXPERIMENTS, parse_combination,
-                                   spec_rows)
-from numass.forecast.truths import (EMBEDDED_LABEL, NO_FLOOR, TRUTH_FLOOR, TRUTH_KEYS,
-                                    embedded_truths, truths_from_summary)
+from numass.forecast.specs import DEFAULT_COMBINATIONS, EXPERIMENTS, parse_combination, spec_rows
+from numass.forecast.truths import (
+    EMBEDDED_LABEL,
+    NO_FLOOR,
+    TRUTH_FLOOR,
+    TRUTH_KEYS,
+    embedded_truths,
+    truths_from_summary,
+)
 
 HYPOTHESIS_KEYS = ("lcdm", "lensing_amplitude", "tau", "w0wa", "lscdm", "nu_interacting")
 PROFILE_STEPS = (-2.0, -1.0, 1.0, 2.0)  # Σmν,eff offsets of the Asimov profile, in Fisher σ
@@ -148,7 +152,7 @@ def discriminate(truths: dict, hyp_keys, combos: dict, data_dir=None, say=print,
     ``own_fits``: hypothesis -> its best-fit point on today's data (a second start)."""
     union = sorted({e for exps in combos.values() for e in exps})
     hyps = {k: make_hypothesis(k) for k in hyp_keys}
-    theory = {}
+    theory: dict[str, Hypothesis] = {}
     out = {}
     for tkey, (model, point) in truths.items():
         t0 = time.time()

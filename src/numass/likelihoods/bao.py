@@ -14,8 +14,13 @@ import scipy.linalg
 from numass.data import embedded
 from numass.data.store import dataset_dir, dataset_file, load_text
 from numass.errors import DataError, InputError, TheoryError
-from numass.likelihoods._batch import (batch_size, loglike_rows, nuisance_rows, row_vector,
-                                       whitened_chi2)
+from numass.likelihoods._batch import (
+    batch_size,
+    loglike_rows,
+    nuisance_rows,
+    row_vector,
+    whitened_chi2,
+)
 from numass.likelihoods.base import Likelihood
 from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts

@@ -56,12 +56,14 @@ class Likelihood:
         values = broadcast_params({**(nuisance or {}), "__n__": np.zeros(n)})
         values.pop("__n__")
         out = np.full(n, -np.inf)
-        for i in np.flatnonzero(theory.ok):
+        for i in np.flatnonzero(theory.ok).tolist():
             point = {k: float(v[i]) for k, v in values.items()}
             if not all(math.isfinite(v) for v in point.values()):
                 continue
             try:
-                value = self.loglike(theory.point(i), point)
+                products = theory.point(i)
+                assert products is not None  # row i is ok
+                value = self.loglike(products, point)
             except (TheoryError, FloatingPointError, ValueError, ZeroDivisionError):
                 continue
             except InputError:

@@ -13,8 +13,14 @@ import numpy as np
 
 from numass.data import embedded
 from numass.errors import InputError, TheoryError
-from numass.likelihoods._batch import (batch_size, loglike_rows, nuisance_rows, param_rows,
-                                       quadratic_chi2, row_vector)
+from numass.likelihoods._batch import (
+    batch_size,
+    loglike_rows,
+    nuisance_rows,
+    param_rows,
+    quadratic_chi2,
+    row_vector,
+)
 from numass.likelihoods.base import Likelihood
 from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts

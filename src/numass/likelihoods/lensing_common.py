@@ -284,8 +284,9 @@ def spectra_rows_arrays(theory: BatchProducts, model: BandpowerModel, n: int, wh
             for k in model.keys}
 
 
-def finite_nuisance_rows(values: dict[str, np.ndarray]) -> np.ndarray:
-    """bool (n,): every nuisance value of the row finite (the batched ``finite_nuisance``)."""
+def finite_nuisance_rows(values: dict[str, np.ndarray]) -> np.ndarray | bool:
+    """bool (n,): every nuisance value of the row finite (the batched ``finite_nuisance``);
+    True, for every row, without nuisance parameters."""
     arrays = list(values.values())
     return np.logical_and.reduce([np.isfinite(a) for a in arrays]) if arrays else True
 

@@ -14,8 +14,14 @@ import numpy as np
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
-from numass.likelihoods._batch import (batch_size, calibration_rows, finite_rows, loglike_rows,
-                                       nuisance_rows, spectra_rows)
+from numass.likelihoods._batch import (
+    batch_size,
+    calibration_rows,
+    finite_rows,
+    loglike_rows,
+    nuisance_rows,
+    spectra_rows,
+)
 from numass.likelihoods.base import Likelihood
 from numass.likelihoods.plik_lite import A_PLANCK, binning_matrix, calibration, spectrum_slice
 from numass.theory.batch import BatchProducts
@@ -40,7 +46,7 @@ class LowlTT(Likelihood):
             raise InputError(f"LowlTT: unknown option(s) {sorted(options)}; it takes only data_dir")
         super().__init__(data_dir=data_dir)
         self.id = self.id or "planck2018-lowl-TT"
-        rel = lambda name: f"{SUBDIR}/{name}"  # noqa: E731
+        rel = lambda name: f"{SUBDIR}/{name}"
         data = load_text(DATASET, rel("CTT_bin_low_ell_2018.dat"), data_dir, ndmin=2)
         # bin edges are stored relative to the first multipole (plmin_low_ell.dat = 2)
         plmin = int(load_text(DATASET, rel("plmin_low_ell.dat"), data_dir, ndmin=1)[0])

@@ -17,18 +17,27 @@ Spectra: ``pp`` = [L(L+1)]^2 C_L^pp/2pi, CMB lensed D_ell in muK^2, read at L = 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from numass.data.store import load_text
 from numass.errors import DataError, InputError
-from numass.likelihoods._batch import (batch_size, calibration_rows, loglike_rows,
-                                       nuisance_rows)
+from numass.likelihoods._batch import batch_size, calibration_rows, loglike_rows, nuisance_rows
 from numass.likelihoods.base import Likelihood, Nuisance
-from numass.likelihoods.lensing_common import (BandpowerModel, check_no_options, check_variant,
-                                               finite_nuisance, inverse_covariance,
-                                               load_bin_windows, load_shaped, make_window,
-                                               spectra_arrays)
-from numass.likelihoods.lensing_common import finite_nuisance_rows, spectra_rows_arrays
+from numass.likelihoods.lensing_common import (
+    BandpowerModel,
+    check_no_options,
+    check_variant,
+    finite_nuisance,
+    finite_nuisance_rows,
+    inverse_covariance,
+    load_bin_windows,
+    load_shaped,
+    make_window,
+    spectra_arrays,
+    spectra_rows_arrays,
+)
 from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 
@@ -41,7 +50,7 @@ _MV = "pp_consext8_npipe_smicaed_TiPi_jTP_pre30T_kfilt_rdn0cov_PS1"
 _POL = "PP_consext8_npipe_smicaed_Ponly_kfilt_rdn0cov"
 # file roots per variant: band powers, band windows, covariance, correction (windows, their
 # column order, fiducial correction) or None
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "mv": dict(bandpowers=f"{_MV}_bandpowers.dat", window=f"{_MV}_window",
                cov=f"{_MV}_cov.dat", corr_window=f"{_MV}_lens_delta_window",
                corr_order=("tt", "ee", "te", "pp"),

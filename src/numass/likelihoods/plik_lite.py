@@ -12,8 +12,15 @@ import scipy.linalg
 
 from numass.data.store import dataset_file, load_text
 from numass.errors import DataError, InputError
-from numass.likelihoods._batch import (batch_size, calibration_rows, finite_rows, loglike_rows,
-                                       nuisance_rows, spectra_rows, whitened_chi2)
+from numass.likelihoods._batch import (
+    batch_size,
+    calibration_rows,
+    finite_rows,
+    loglike_rows,
+    nuisance_rows,
+    spectra_rows,
+    whitened_chi2,
+)
 from numass.likelihoods.base import Likelihood, Nuisance
 from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
@@ -135,7 +142,7 @@ class PlikLite(Likelihood):
         self._load(data_dir)
 
     def _load(self, data_dir) -> None:
-        rel = lambda name: f"{SUBDIR}/{name}"  # noqa: E731
+        rel = lambda name: f"{SUBDIR}/{name}"
         ntot = sum(NBINS.values())
         data = load_text(DATASET, rel("cl_cmb_plik_v22.dat"), data_dir)
         if data.shape != (ntot, 3):

@@ -34,7 +34,7 @@ def data_sources(datasets, data_dir: str | None = None) -> dict[str, dict]:
     from numass.fileio import sha256_file
 
     root = resolve_data_dir(data_dir)
-    out = {}
+    out: dict[str, dict] = {}
     for i in sorted(set(datasets)):
         folder, embedded_fallback = data_folder(i)
         if folder is None or (embedded_fallback and not (root / folder).is_dir()):

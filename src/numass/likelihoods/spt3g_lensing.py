@@ -19,11 +19,19 @@ from numass.data.store import load_text
 from numass.errors import DataError
 from numass.likelihoods._batch import batch_size, loglike_rows, nuisance_rows
 from numass.likelihoods.base import Likelihood, Nuisance
-from numass.likelihoods.lensing_common import (BandpowerModel, check_no_options, check_variant,
-                                               finite_nuisance, inverse_covariance,
-                                               load_bin_windows, load_shaped, make_window,
-                                               spectra_arrays)
-from numass.likelihoods.lensing_common import finite_nuisance_rows, spectra_rows_arrays
+from numass.likelihoods.lensing_common import (
+    BandpowerModel,
+    check_no_options,
+    check_variant,
+    finite_nuisance,
+    finite_nuisance_rows,
+    inverse_covariance,
+    load_bin_windows,
+    load_shaped,
+    make_window,
+    spectra_arrays,
+    spectra_rows_arrays,
+)
 from numass.theory.batch import BatchProducts
 from numass.theory.products import TheoryProducts
 

@@ -24,19 +24,19 @@ from numass.theory.products import TheoryProducts
 TAU_PRIORS: dict[str, tuple[float, float, str]] = {
     "planck2018-lowE": (
         0.0506, 0.0086,
-        "Planck 2018 VI, arXiv:1807.06209, Sect. 2.2.3: lowE alone (SimAll EE, 2 <= ell <= 29, "
-        "with the Commander low-ell TT likelihood; ln(10^10 A_s) and tau varied, the other "
-        "parameters fixed to a fiducial base-LCDM model), 68%; quoted symmetric"),
+        ("Planck 2018 VI, arXiv:1807.06209, Sect. 2.2.3: lowE alone (SimAll EE, 2 <= ell <= 29, "
+         "with the Commander low-ell TT likelihood; ln(10^10 A_s) and tau varied, the other "
+         "parameters fixed to a fiducial base-LCDM model), 68%; quoted symmetric")),
     "planck2018-TTTEEE-lowE-lensing": (
         0.0544, 0.0073,
-        "Planck 2018 VI, arXiv:1807.06209, Table 2, TT,TE,EE+lowE+lensing posterior (numass's "
-        "baseline before issue 16; it holds the high-ell spectra, so beside plik_lite it counts "
-        "them twice)"),
+        ("Planck 2018 VI, arXiv:1807.06209, Table 2, TT,TE,EE+lowE+lensing posterior (numass's "
+         "baseline before issue 16; it holds the high-ell spectra, so beside plik_lite it counts "
+         "them twice)")),
     "planck-pr4": (
         0.058, 0.006,
-        "Planck PR4 (NPIPE), HiLLiPoP + LoLLiPoP: Tristram et al. 2024, A&A 682, A37, "
-        "arXiv:2309.10034 (rounded; the PR4 reionisation analysis, Ilic et al. 2025, A&A 700, "
-        "A26, arXiv:2504.13254, finds 0.0576 +- 0.0060); not low-ell polarization alone"),
+        ("Planck PR4 (NPIPE), HiLLiPoP + LoLLiPoP: Tristram et al. 2024, A&A 682, A37, "
+         "arXiv:2309.10034 (rounded; the PR4 reionisation analysis, Ilic et al. 2025, A&A 700, "
+         "A26, arXiv:2504.13254, finds 0.0576 +- 0.0060); not low-ell polarization alone")),
 }
 DEFAULT_PRIOR = "planck2018-lowE"
 

@@ -7,6 +7,7 @@ so a background-only data combination (the embedded default) samples no paramete
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from numass.errors import InputError
@@ -127,8 +128,8 @@ class Model:
 
 MODELS: dict[str, Model] = {
     "lcdm": Model("lcdm", "LCDM + Sigma m_nu,eff (hypothesis 1, the null)", COMMON + PRIMORDIAL),
-    "alens": Model("alens", "LCDM + Sigma m_nu,eff + A_L + A_lens (hypothesis 2: lensing amplitudes)",
-                   COMMON + PRIMORDIAL + (A_L, A_LENS)),
+    "AL_Alens": Model("AL_Alens", "LCDM + Sigma m_nu,eff + A_L + A_lens (hypothesis 2: lensing "
+                      "amplitudes)", COMMON + PRIMORDIAL + (A_L, A_LENS)),
     "AL": Model("AL", "LCDM + Sigma m_nu,eff + A_L (smoothing of the primary spectra only)",
                 COMMON + PRIMORDIAL + (A_L,)),
     "Alens": Model("Alens", "LCDM + Sigma m_nu,eff + A_lens (lensing reconstruction amplitude "
@@ -149,7 +150,22 @@ MODELS: dict[str, Model] = {
 }
 
 
+# old name -> new: 'alens' differed from 'Alens' by case only, so that their output folders
+# (numass-fit-<model>) collided on case-insensitive file systems; the old name is still read
+RENAMED_MODELS = {"alens": "AL_Alens"}
+
+
+def model_name(name: str) -> str:
+    """The model's current name; an old one is accepted with a notice."""
+    new = RENAMED_MODELS.get(name)
+    if new is None:
+        return name
+    logging.getLogger(__name__).warning("model '%s' is now called '%s'", name, new)
+    return new
+
+
 def get_model(name: str) -> Model:
+    name = model_name(name)
     if name not in MODELS:
         raise InputError(f"unknown model '{name}'; known models: {', '.join(MODELS)}")
     return MODELS[name]

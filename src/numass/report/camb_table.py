@@ -99,4 +99,4 @@ def verify_rows(summary: dict) -> list[list[str]]:
     return rows
 
 
-__all__ = ["CAMB_HEAD", "CAMB_NOTE", "camb_rows", "VERIFY_HEAD", "VERIFY_NOTE", "verify_rows"]
+__all__ = ["CAMB_HEAD", "CAMB_NOTE", "VERIFY_HEAD", "VERIFY_NOTE", "camb_rows", "verify_rows"]

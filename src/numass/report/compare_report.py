@@ -15,6 +15,7 @@ import html
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from numass.compare.hypotheses import HYPOTHESIS_TABLE
@@ -24,8 +25,14 @@ from numass.compare.provenance import data_rows
 from numass.inference.results import load_chains
 from numass.inference.importance import TAIL_IS_MIN_ESS
 from numass.report import published_section
-from numass.report.camb_table import (CAMB_HEAD, CAMB_NOTE, VERIFY_HEAD, VERIFY_NOTE, camb_rows,
-                                      verify_rows)
+from numass.report.camb_table import (
+    CAMB_HEAD,
+    CAMB_NOTE,
+    VERIFY_HEAD,
+    VERIFY_NOTE,
+    camb_rows,
+    verify_rows,
+)
 from numass.stats import FLOORS, format_bayes, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -186,12 +193,13 @@ def make_figures(summary: dict, out: Path) -> dict:
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
     figs = {}
-    steps = [("posteriors", lambda: posterior_overlay(summary, out, figdir / "mnu_posteriors.png")),
-             ("tension_bars", lambda: tension_bars(summary, figdir / "tension_bars.png"))]
+    steps: list[tuple[str, Callable[[], Path | None]]] = [
+        ("posteriors", lambda: posterior_overlay(summary, out, figdir / "mnu_posteriors.png")),
+        ("tension_bars", lambda: tension_bars(summary, figdir / "tension_bars.png"))]
     for name, e in summary["hypotheses"].items():
         if name != "lcdm" and e["status"] == "ok":
-            steps.append((f"triangle_{name}", lambda n=name: triangle_vs_lcdm(
-                summary, out, n, figdir / f"triangle_{n}.png")))
+            steps.append((f"triangle_{name}", functools.partial(
+                triangle_vs_lcdm, summary, out, name, figdir / f"triangle_{name}.png")))
     if summary["hypotheses"]["lcdm"]["status"] == "ok":
         folder = summary["hypotheses"]["lcdm"]["folder"]
         if (out / folder / "triangle.png").exists():
@@ -306,12 +314,12 @@ CLAIMS_HEAD = ["the review says", "numass measures", "verdict", "rule (fixed in 
 def settings_rows(summary: dict) -> list[list[str]]:
     s = summary["settings"]
     return [*nested_rows(summary),
-            ["MCMC stop", f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
-                          f"{s['rminus1_cl']} on the 95% bounds; at most {s['max_samples']} samples; "
-                          f"seed {s['seed']}; first 30% of each chain dropped"],
-            ["evidence of MCMC jobs", f"dynesty static, {s['nlive']} live points, stop at "
-                                      f"Δln Z < {s['dlogz']}, multi-ellipsoid bounds, uniform "
-                                      f"sampling; seed {s['seed']}"],
+            ["MCMC stop", (f"Gelman-Rubin R−1 < {s['rminus1']} on the means and < "
+                           f"{s['rminus1_cl']} on the 95% bounds; at most {s['max_samples']} samples; "
+                           f"seed {s['seed']}; first 30% of each chain dropped")],
+            ["evidence of MCMC jobs", (f"dynesty static, {s['nlive']} live points, stop at "
+                                       f"Δln Z < {s['dlogz']}, multi-ellipsoid bounds, uniform "
+                                       f"sampling; seed {s['seed']}")],
             ["quick settings", "yes (fast, not for publication)" if s["quick"] else "no"],
             ["wall time", f"{summary['wall_seconds']:.0f} s"]]
 
@@ -325,19 +333,19 @@ def nested_rows(summary: dict) -> list[list[str]]:
     if not nested or "n_eff" not in s:
         return []
     missed = [n for n, e in nested.items() if not e["convergence"]["met"]]
-    return [["posterior sampler", f"nautilus (batched theory) for {len(nested)} job(s), "
-                                  f"{s['n_live']} live points, {s['n_networks']} network(s), "
-                                  f"seed {s['seed']}; posterior and ln Z in one run"],
+    return [["posterior sampler", (f"nautilus (batched theory) for {len(nested)} job(s), "
+                                   f"{s['n_live']} live points, {s['n_networks']} network(s), "
+                                   f"seed {s['seed']}; posterior and ln Z in one run")],
             ["convergence criterion", f"n_eff ≥ {s['n_eff']} and σ(ln Z) ≤ {s['lnz_err_max']:g}; "
                                       + (f"missed by {', '.join(missed)}" if missed
                                          else "met by every nautilus job")],
-            ["Bayesian tails", f"counted where ≥ {s['tail_min_ess']:g} effective samples lie "
-                               f"above the floor, else P = Z(Σmν,eff ≥ floor) / Z, the cut "
-                               f"region's Z by importance sampling (a proposal from the "
-                               f"posterior and the profile point at the floor; trusted with "
-                               f"≥ {TAIL_IS_MIN_ESS} effective draws), else by a second nautilus "
-                               f"run on the prior cut at the floor ({s['tail_n_live']} live "
-                               f"points, n_eff {s['tail_n_eff']}); beyond 5σ printed '> 5'"]]
+            ["Bayesian tails", (f"counted where ≥ {s['tail_min_ess']:g} effective samples lie "
+                                f"above the floor, else P = Z(Σmν,eff ≥ floor) / Z, the cut "
+                                f"region's Z by importance sampling (a proposal from the "
+                                f"posterior and the profile point at the floor; trusted with "
+                                f"≥ {TAIL_IS_MIN_ESS} effective draws), else by a second nautilus "
+                                f"run on the prior cut at the floor ({s['tail_n_live']} live "
+                                f"points, n_eff {s['tail_n_eff']}); beyond 5σ printed '> 5'")]]
 
 
 # ---------------------------------------------------------------- the report's content

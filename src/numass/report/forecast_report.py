@@ -16,7 +16,7 @@ from numass.forecast.truths import NO_FLOOR
 
 HELP = ("which future data decide between the six explanations: σ(Σmν) and the discrimination "
         "matrix on Asimov mocks (docs/forecast.md)")
-__all__ = ["HELP", "help_text", "add_forecast_parser", "cmd_forecast", "format_tables",
+__all__ = ["HELP", "add_forecast_parser", "cmd_forecast", "format_tables", "help_text",
            "write_forecast_report"]
 
 
@@ -177,10 +177,10 @@ def write_forecast_report(summary: dict, out: str | Path) -> Path:
             for e in summary["experiments"]]
     parts = [
         "<h1>numass forecast</h1>",
-        f"<p>Truths: {html.escape(summary['truths_source'])} (per truth: "
-        f"{html.escape(json.dumps(summary.get('truths_origin', {})))}). "
-        f"{html.escape(summary['conventions']['sigma'])}. Wall time "
-        f"{summary['wall_seconds']:.0f} s.</p>",
+        (f"<p>Truths: {html.escape(summary['truths_source'])} (per truth: "
+         f"{html.escape(json.dumps(summary.get('truths_origin', {})))}). "
+         f"{html.escape(summary['conventions']['sigma'])}. Wall time "
+         f"{summary['wall_seconds']:.0f} s.</p>"),
         "<h2>Discrimination matrix</h2>",
         '<img src="figures/discrimination.png" alt="discrimination heatmap">',
         "<h2>σ(Σmν) per combination</h2>",

@@ -17,8 +17,8 @@ def rows(summary: dict) -> list[list[str]]:
     out = []
     for r in (summary.get("published") or {}).get("rows", []):
         c = r["citation"]
-        out.append([r["quantity"], f"{r['published']} ({c['authors']}, {c['arxiv']}, "
-                                   f"{c['where']})",
+        out.append([r["quantity"], (f"{r['published']} ({c['authors']}, {c['arxiv']}, "
+                                    f"{c['where']})"),
                     r["published_data"], r["numass"], r["numass_data"],
                     "; ".join(r["differences"]) or "–"])
     return out

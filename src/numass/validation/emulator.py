@@ -79,8 +79,8 @@ class Report:
 
     def table(self) -> str:
         lines = [f"emulator vs CAMB at {self.n} fresh points in the box's core",
-                 f"{'quantity':<26}{'median':>10}{'99th pct':>10}{'max':>10}{'target':>10}"
-                 f"{'pass':>8}  verdict"]
+                 (f"{'quantity':<26}{'median':>10}{'99th pct':>10}{'max':>10}{'target':>10}"
+                  f"{'pass':>8}  verdict")]
         missed = set(self.missed())
         for name, v, target in self.rows():
             stats = (f"{np.median(v):>10.3g}{np.percentile(v, 99):>10.3g}{v.max():>10.3g}"
