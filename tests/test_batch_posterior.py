@@ -5,7 +5,8 @@ import pytest
 
 from numass.errors import InputError
 from numass.inference.posterior import BatchPosterior, parse_prior
-from numass.inference.results import proposal_refs as _refs, proposal_widths as _widths
+from numass.inference.results import proposal_refs as _refs
+from numass.inference.results import proposal_widths as _widths
 from numass.inference.setup import build_info
 
 FULL = ["desi-dr2-bao", "planck2018-plik-lite-TTTEEE", "planck2018-lowl-TT", "tau-prior",
@@ -46,7 +47,7 @@ def test_equals_cobaya_on_embedded_data():
     info = build_info("lcdm", ["desi-dr2-bao", "cmb-compressed"])
     x = _points(info, list(_widths(info)), 12, 5.0)
     x[0, 0] = -1.0  # outside the omega_b prior: -inf in both
-    post, r = _compare_with_cobaya(info, x)
+    _, r = _compare_with_cobaya(info, x)
     assert r.logpost[0] == -np.inf and np.all(np.isfinite(r.logpost[1:]))
     assert set(r.derived) >= {"omegam", "rdrag", "theta_star"}
 

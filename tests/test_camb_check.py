@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from numass.compare.tasks import write_task_manifest
 from numass.compare.camb_check import apply_camb, camb_fingerprint, wants_camb_check
 from numass.compare.collect import collect
 from numass.compare.plan import Job, Settings
+from numass.compare.tasks import write_task_manifest
 from numass.inference.camb_refine import refine
 from numass.stats import FLOORS
 
@@ -275,7 +275,7 @@ def test_verify_reweighting_recovers_a_known_mean_shift():
 
 
 def test_the_camb_task_waits_for_the_posterior_and_records_its_state(tmp_path, monkeypatch):
-    import numass.compare.tasks as tasks
+    from numass.compare import tasks
     from numass.compare.executor import _waits_for_chain, pending_tasks
 
     s = Settings()

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from numass.likelihoods import get_likelihood
 from numass.backends import make_backend
+from numass.likelihoods import get_likelihood
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cobaya_bao_compressed.yaml"
 POINT = {"H0": 68.5, "ombh2": 0.0222, "omch2": 0.119, "mnu_eff": 0.0}

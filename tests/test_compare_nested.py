@@ -12,11 +12,16 @@ from scipy.stats import norm
 
 from numass.compare.plan import Settings, plan
 from numass.errors import InputError
-from numass.inference.posterior import BatchResult, Prior1D
 from numass.inference.nested import run_nautilus, sampling_box
+from numass.inference.posterior import BatchResult, Prior1D
 from numass.inference.tail import TailSettings, resolve_tails, tail_evidence
-from numass.stats import (evidence_ratio_tension, format_bayes, sigma_of_tail, summarize_1d,
-                          tension_fields)
+from numass.stats import (
+    evidence_ratio_tension,
+    format_bayes,
+    sigma_of_tail,
+    summarize_1d,
+    tension_fields,
+)
 
 
 class TailGaussian:
@@ -194,7 +199,7 @@ def test_chain_readers_keep_every_nested_row_and_drop_mcmc_burn_in(tmp_path):
     s = load_chains(tmp_path / "nested")
     assert s.numrows == len(x) and s.mean("mnu_eff") == pytest.approx(np.average(x[:, 0],
                                                                                  weights=w))
-    samples, weights = chain_samples(tmp_path / "nested", ["mnu_eff"])
+    samples, _ = chain_samples(tmp_path / "nested", ["mnu_eff"])
     assert len(samples) == len(x)
     _nested_folder(tmp_path / "mcmc", "mcmc")
     assert load_chains(tmp_path / "mcmc").numrows == 700 and burn_in(tmp_path / "mcmc") == 0.3

@@ -33,7 +33,7 @@ def _cmd(out: Path, *extra: str) -> list[str]:
 
 def _run(out: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(_cmd(out, *extra), env=env or _env(), capture_output=True, text=True,
-                          timeout=400)
+                          timeout=400, check=False)
 
 
 def _start(out: Path) -> subprocess.Popen:

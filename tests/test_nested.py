@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from numass.inference.posterior import BatchResult, Prior1D
 from numass.inference.nested import run_nautilus, sampling_box, write_getdist_chain
+from numass.inference.posterior import BatchResult, Prior1D
 
 SMALL = dict(n_live=200, n_eff=800, n_networks=1)
 
@@ -61,7 +61,7 @@ def test_evidence_of_a_gaussian_within_its_error(gaussian_run):
 
 def test_box_mass_is_added_back(gaussian_run):
     """The same Gaussian in a smaller box: ln Z_box is larger by exactly -ln P(box)."""
-    post, out, full = gaussian_run
+    post, out, _ = gaussian_run
     box = {n: (m - 6 * s, m + 6 * s) for n, m, s in zip(post.names, post.mean,
                                                         np.sqrt(np.diag(post.cov)))}
     res = run_nautilus(post, box, out / "box", seed=2, say=None, **SMALL)

@@ -11,8 +11,15 @@ import pytest
 
 from numass.compare.hypotheses import PRIOR_VARIANTS
 from numass.compare.plan import plan
-from numass.compare.prior_edges import (EDGE_DENSITY, N_BINS, chain_prior_bounded, describe,
-                                        edge_densities, edge_findings, edge_flags)
+from numass.compare.prior_edges import (
+    EDGE_DENSITY,
+    N_BINS,
+    chain_prior_bounded,
+    describe,
+    edge_densities,
+    edge_findings,
+    edge_flags,
+)
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.emulator import design
 from numass.errors import InputError
@@ -80,7 +87,7 @@ def test_edges_are_labelled_by_what_put_them_there():
     flat = edge_flags({"tau": RNG.uniform(0.04, 0.12, n)}, np.ones(n), {"tau": (0.04, 0.12)},
                       {"tau": (0.04, 0.12)}, emulated=True)
     assert {f["side"]: f["kind"] for f in flat} == {"lo": "prior", "hi": "prior"}
-    assert "also the emulator box's edge" in [f for f in flat if f["side"] == "hi"][0]["why"]
+    assert "also the emulator box's edge" in next(f for f in flat if f["side"] == "hi")["why"]
     text = describe(flags)
     assert text.startswith("truncated by a limit of the theory, not the model's prior: τ cut "
                            "at 0.02 by the emulator's box")

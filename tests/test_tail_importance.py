@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from numass.inference.importance import TAIL_IS_MIN_ESS, CutGaussian, tail_importance
 from numass.inference.posterior import BatchResult, Prior1D
 from numass.inference.tail import TailSettings, importance_tail, resolve_tails
-from numass.inference.importance import TAIL_IS_MIN_ESS, CutGaussian, tail_importance
 from numass.stats import bayes_tension, sigma_of_tail
 
 

@@ -12,10 +12,10 @@ from numass.models import get_model
 from numass.theory import BACKEND_HELP, BACKENDS, BACKGROUND_ONLY, MODEL_BACKENDS
 from numass.theory.background_backend import BackgroundBackend
 from numass.theory.camb_backend import CambBackend
-from numass.theory.parameters import FIDUCIAL
 from numass.theory.effective_mass import EffectiveMass
 from numass.theory.latetime import LsCDMBackend, LsCDMBackgroundBackend, LsCDMEmulatorBackend
 from numass.theory.nu_interacting import NuInteractingBackend, NuInteractingEmulatorBackend
+from numass.theory.parameters import FIDUCIAL
 
 
 def _emulated(engine):

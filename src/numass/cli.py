@@ -290,8 +290,8 @@ def cmd_chi2(args) -> int:
 def cmd_theory(args) -> int:
     from numass.backends import compute_point
     from numass.chi2 import outside_validated
-    from numass.theory.parameters import parse_assignments
     from numass.theory.io import write_theory_npz
+    from numass.theory.parameters import parse_assignments
 
     params = parse_assignments(args.param)
     for warning in outside_validated(args.model, params):

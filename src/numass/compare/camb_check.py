@@ -206,5 +206,13 @@ def apply_camb(entry: dict, summary: dict, state: dict | None) -> dict:
     return entry
 
 
-__all__ = ["apply_camb", "chi2_of", "CAMB_CHECK_CHOICES", "EXACT_BACKEND", "camb_fingerprint", "exact_backend",
-           "run_camb_check", "wants_camb_check"]
+__all__ = [
+    "CAMB_CHECK_CHOICES",
+    "EXACT_BACKEND",
+    "apply_camb",
+    "camb_fingerprint",
+    "chi2_of",
+    "exact_backend",
+    "run_camb_check",
+    "wants_camb_check",
+]

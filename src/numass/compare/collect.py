@@ -15,11 +15,12 @@ from numass.compare.prior_edges import chain_prior_bounded
 from numass.compare.provenance import citations, priors, software_versions
 from numass.compare.published import published_block
 from numass.compare.tasks import check_task
-from numass.fileio import read_json
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.errors import InputError
+from numass.fileio import read_json
 from numass.inference.results import read_summary, run_sampler
 from numass.stats import FLOORS, format_bayes
+
 
 def _chi2(summary: dict, exclude: tuple[str, ...] = ()) -> float:
     by = summary["bestfit"].get("chi2_by_likelihood", {})
@@ -286,8 +287,8 @@ def _weigh_prior_variants(hypotheses: dict, variants: dict, results: dict, ref_e
 
 def format_table(summary: dict) -> str:
     """The verdict table as plain text (what the CLI prints at the end)."""
-    rows = [f"{'hypothesis':<18} {'status':<8} {'Σmν,eff [eV]':<17} {'NO σ (B/P)':<12} "
-            f"{'IO σ (B/P)':<12} {'Δχ²':>7} {'ΔAIC':>7} {'ln Z':>15}"]
+    rows = [(f"{'hypothesis':<18} {'status':<8} {'Σmν,eff [eV]':<17} {'NO σ (B/P)':<12} "
+            f"{'IO σ (B/P)':<12} {'Δχ²':>7} {'ΔAIC':>7} {'ln Z':>15}")]
     for name, e in summary["hypotheses"].items():
         if e["status"] != "ok":
             rows.append(f"{name:<18} {e['status'][:90]}")

@@ -29,9 +29,19 @@ from threadpoolctl import threadpool_limits
 
 from numass.compare import EXECUTORS
 from numass.compare.plan import Job, Settings
-from numass.compare.tasks import (LOG_FILE, MANIFEST_FILE, STATE_FILE, check_task, evidence_method, execute,
-                                  forget_task, install_interrupt_handler, job_parts,
-                                  read_json, task_fingerprint)
+from numass.compare.tasks import (
+    LOG_FILE,
+    MANIFEST_FILE,
+    STATE_FILE,
+    check_task,
+    evidence_method,
+    execute,
+    forget_task,
+    install_interrupt_handler,
+    job_parts,
+    read_json,
+    task_fingerprint,
+)
 from numass.errors import InputError
 from numass.fileio import atomic_write_json
 from numass.processes import die_with_parent

@@ -17,8 +17,15 @@ import cobaya.model  # noqa: F401 - imported once here, so that forked task proc
 
 from numass.compare.collect import collect
 from numass.compare.executor import run_tasks
-from numass.compare.plan import (CHECK_SETTINGS, Job, Settings, apply_overrides, data_sources,
-                                 plan, select)
+from numass.compare.plan import (
+    CHECK_SETTINGS,
+    Job,
+    Settings,
+    apply_overrides,
+    data_sources,
+    plan,
+    select,
+)
 from numass.compare.tasks import MANIFEST_FILE, STATE_FILE, job_sampler
 from numass.errors import InputError
 from numass.fileio import atomic_write_json, read_json
@@ -84,7 +91,7 @@ class ComparisonResult:
                 verify_manifest(folder, MANIFEST_FILE[part])
 
     @classmethod
-    def read(cls, out: str | Path) -> "ComparisonResult":
+    def read(cls, out: str | Path) -> ComparisonResult:
         out = Path(out)
         return cls(out, json.loads((out / "summary.json").read_text()))
 

@@ -25,12 +25,18 @@ from pathlib import Path
 import numpy as np
 from cobaya.model import get_model
 
-from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_camb_check
 from numass import __version__
+from numass.compare.camb_check import camb_fingerprint, run_camb_check, wants_camb_check
 from numass.compare.plan import CHECK_SETTINGS, Job, Settings, data_sources, needs_spectra
 from numass.errors import InputError, NumassError
-from numass.fileio import (ManifestError, atomic_write_json, atomic_write_text, read_json,
-                        verify_manifest, write_manifest)
+from numass.fileio import (
+    ManifestError,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    verify_manifest,
+    write_manifest,
+)
 from numass.inference.bestfit import nelder_mead_fit, proposal_covmat
 from numass.inference.evidence import log_evidence
 from numass.inference.importance import importance_evidence

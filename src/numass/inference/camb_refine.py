@@ -25,6 +25,7 @@ import concurrent.futures as cf
 import math
 import multiprocessing
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 
@@ -248,7 +249,7 @@ class ExactPool:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> "ExactPool":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

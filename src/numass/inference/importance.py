@@ -120,7 +120,7 @@ def importance_evidence(post, samples: np.ndarray, weights: np.ndarray | None = 
     out = {"method": "importance", "ln_evidence": est["ln_evidence"],
            "ln_evidence_err": est["ln_evidence_err"], "n_calls": n, "ess": est["ess"],
            "proposal": {"dist": "student-t", "df": df, "scale": scale,
-                        "chain_samples": int(len(samples))},
+                        "chain_samples": len(samples)},
            "seed": seed, "params": names, "max_loglike": float(loglike[best]),
            "max_loglike_point": dict(zip(names, map(float, x[best]))),
            "zero_posterior_fraction": float(np.mean(~np.isfinite(log_w)))}
@@ -235,5 +235,14 @@ def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.n
     return {**est, "n_calls": calls, "rounds": rounds, "method": "importance"}
 
 
-__all__ = ["estimate", "importance_evidence", "log_weights", "tail_importance", "CutGaussian",
-           "round0_proposal", "TAIL_DRAWS", "TAIL_ROUNDS", "TAIL_IS_MIN_ESS"]
+__all__ = [
+    "TAIL_DRAWS",
+    "TAIL_IS_MIN_ESS",
+    "TAIL_ROUNDS",
+    "CutGaussian",
+    "estimate",
+    "importance_evidence",
+    "log_weights",
+    "round0_proposal",
+    "tail_importance",
+]

@@ -21,8 +21,13 @@ from numass.inference import say
 from numass.inference.bestfit import nelder_mead_fit, profile_at, proposal_covmat
 from numass.inference.overrides import fixed_value
 from numass.inference.posterior import CobayaPosterior
-from numass.inference.results import (BURN_IN, RMINUS1_BOUNDS_STOP, chain_root, proposal_refs,
-                                      proposal_widths)
+from numass.inference.results import (
+    BURN_IN,
+    RMINUS1_BOUNDS_STOP,
+    chain_root,
+    proposal_refs,
+    proposal_widths,
+)
 from numass.inference.summary import posterior_fields
 from numass.stats import FLOORS
 

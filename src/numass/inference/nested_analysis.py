@@ -17,8 +17,7 @@ import numpy as np
 from numass.errors import InputError
 from numass.inference import say
 from numass.inference.bestfit import newton_fit, newton_profile
-from numass.inference.nested import (N_EFF, N_LIVE, run_nautilus, sampling_box,
-                                     write_getdist_chain)
+from numass.inference.nested import N_EFF, N_LIVE, run_nautilus, sampling_box, write_getdist_chain
 from numass.inference.overrides import fixed_value
 from numass.inference.posterior import BatchPosterior
 from numass.inference.results import CHAIN_ROOT, proposal_refs, proposal_widths
@@ -116,7 +115,7 @@ def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
         "ln_evidence_err": res["ln_evidence_err"],
         "ln_prior_mass_of_box": res["ln_prior_mass_of_box"], "sampling_box": res["box"],
         "box_edge_weight": res["edge_weight"],
-        "n_samples": int(len(res["weights"])), "n_calls": res["n_calls"],
+        "n_samples": len(res["weights"]), "n_calls": res["n_calls"],
         "n_theory_failures": None,
         "chains": str(root),
     }

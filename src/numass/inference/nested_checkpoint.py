@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import Self
 
 FAILED_SUFFIX = ".failed-write.hdf5"
 
@@ -70,7 +71,7 @@ class StopOnInterrupt:
         self.requested = self.writing = False
         self._previous = self._train = None
 
-    def __enter__(self) -> "StopOnInterrupt":
+    def __enter__(self) -> Self:
         import threading
 
         if (threading.current_thread() is threading.main_thread()

@@ -138,12 +138,12 @@ def format_summary(s: dict) -> str:
     end = (format_nested_line(s) if s.get("sampler") == "nautilus" else
            f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s")
     if not t:  # the mass was fixed (--fix): nothing to measure
-        return "\n".join([head, f"  Sigma m_nu,eff fixed at {m['mean']:+.3f} eV; best fit "
-                                f"chi2 = {s['bestfit']['chi2']:.2f}", end])
+        return "\n".join([head, (f"  Sigma m_nu,eff fixed at {m['mean']:+.3f} eV; best fit "
+                                f"chi2 = {s['bestfit']['chi2']:.2f}"), end])
     lines = [
         head,
-        f"  Sigma m_nu,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (mean ± std); "
-        f"68%: [{m['lower68']:+.3f}, {m['upper68']:+.3f}]; 95% upper: {m['upper95']:+.3f} eV",
+        (f"  Sigma m_nu,eff = {m['mean']:+.3f} ± {m['std']:.3f} eV (mean ± std); "
+        f"68%: [{m['lower68']:+.3f}, {m['upper68']:+.3f}]; 95% upper: {m['upper95']:+.3f} eV"),
         f"  best fit: Sigma m_nu,eff = {s['bestfit']['mnu_eff']:+.3f} eV, chi2 = {s['bestfit']['chi2']:.2f}",
         *(f"  tension with the {name.replace('_', '-')} floor ({floor} eV): "
           f"{_bayes_text(s, name)} (Bayesian), {tp[name]:.2f} sigma (profile)"

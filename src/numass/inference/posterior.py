@@ -141,8 +141,8 @@ class BatchPosterior:
 
     def __init__(self, info: dict, data_dir: str | Path | None = None,
                  backend_options: dict | None = None, chunk: int = CHUNK):
-        from numass.likelihoods import get_likelihood
         from numass.backends import make_backend
+        from numass.likelihoods import get_likelihood
 
         theory = info["theory"]["numass"]
         self.backend_name = theory["backend"]
@@ -166,7 +166,7 @@ class BatchPosterior:
 
     @classmethod
     def build(cls, model: str, datasets: list[str], data_dir=None, backend: str | None = None,
-              **build_kwargs) -> "BatchPosterior":
+              **build_kwargs) -> BatchPosterior:
         from numass.inference.setup import build_info
 
         info = build_info(model, datasets, backend=backend, data_dir=data_dir, **build_kwargs)
@@ -234,7 +234,7 @@ class CobayaPosterior:
         self.names = list(model.parameterization.sampled_params())
 
     @classmethod
-    def from_info(cls, info: dict) -> "CobayaPosterior":
+    def from_info(cls, info: dict) -> CobayaPosterior:
         from cobaya.model import get_model
 
         return cls(get_model(info))

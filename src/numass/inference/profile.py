@@ -212,8 +212,8 @@ def _finish(model, param, datasets, info, bf, values, results, out, plot, t0,
 
 def format_profile(s: dict) -> str:
     lines = [f"numass profile: {s['param']} in {s['model']} on {', '.join(s['datasets'])}",
-             f"  global best fit: {s['param']} = {s['bestfit'][s['param']]:.5g}, "
-             f"chi2 = {s['bestfit']['chi2']:.3f}"]
+             (f"  global best fit: {s['param']} = {s['bestfit'][s['param']]:.5g}, "
+             f"chi2 = {s['bestfit']['chi2']:.3f}")]
     for p in s["points"]:
         lines.append(f"  {s['param']} = {p['value']:+.5g}   chi2 = {p['chi2']:.3f}   "
                      f"Δchi2 = {p['delta_chi2']:.3f}")

@@ -100,7 +100,7 @@ class PosteriorSummary:
     upper95: float
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PosteriorSummary":
+    def from_dict(cls, d: dict) -> PosteriorSummary:
         return cls(**{f.name: d[f.name] for f in fields(cls)})
 
 
@@ -122,7 +122,7 @@ class BestFit:
     chi2_by_likelihood: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BestFit":
+    def from_dict(cls, d: dict) -> BestFit:
         values = {k: v for k, v in d.items() if k not in ("chi2", "chi2_by_likelihood")}
         return cls(values, d["chi2"], dict(d.get("chi2_by_likelihood", {})))
 
@@ -227,7 +227,7 @@ class RunResult:
                 for k in d["tension_sigma"]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunResult":
+    def from_dict(cls, d: dict) -> RunResult:
         result = cls(d["model"], list(d["datasets"]), d.get("backend", ""),
                      PosteriorSummary.from_dict(d["mnu_eff"]),
                      {k: PosteriorSummary.from_dict(v) for k, v in d.get("params", {}).items()},
@@ -245,7 +245,7 @@ class RunResult:
         write_summary(path, self.to_dict())
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "RunResult":
+    def from_json(cls, path: str | Path) -> RunResult:
         """The run whose summary is ``path``; InputError naming the file, and the field that
         breaks the schema, when it cannot be read."""
         return cls.from_dict(read_summary(path))

@@ -85,7 +85,7 @@ def reweight_table(names: list[str], x: np.ndarray, counts: np.ndarray, d: np.nd
         rows[k] = {"mean_emulator": m0, "mean_camb": m1, "sigma_emulator": s0, "sigma_camb": s1,
                    "shift_in_sigma": (m1 - m0) / s0 if s0 > 0 else 0.0,
                    "sigma_ratio": s1 / s0 if s0 > 0 else 1.0}
-    return {"n": int(counts.sum()), "n_distinct": int(len(x)), "ess": ess,
+    return {"n": int(counts.sum()), "n_distinct": len(x), "ess": ess,
             "n_nonfinite": int((~ok).sum()),
             "delta_logpost": {"mean": float(np.mean(d[ok])) if ok.any() else None,
                               "std": float(np.std(d[ok])) if ok.any() else None},
@@ -93,11 +93,11 @@ def reweight_table(names: list[str], x: np.ndarray, counts: np.ndarray, d: np.nd
 
 
 def format_table(r: dict) -> str:
-    lines = [f"importance reweighting of {r['n']} emulator-chain samples with CAMB: ESS = "
+    lines = [(f"importance reweighting of {r['n']} emulator-chain samples with CAMB: ESS = "
              f"{r['ess']:.0f}; ln L_CAMB - ln L_emu = {r['delta_logpost']['mean']:+.3f} +- "
-             f"{r['delta_logpost']['std']:.3f}",
-             f"{'parameter':<14}{'mean emu':>12}{'mean CAMB':>12}{'shift/sigma':>12}"
-             f"{'sigma ratio':>12}"]
+             f"{r['delta_logpost']['std']:.3f}"),
+             (f"{'parameter':<14}{'mean emu':>12}{'mean CAMB':>12}{'shift/sigma':>12}"
+             f"{'sigma ratio':>12}")]
     for k, v in r["params"].items():
         lines.append(f"{k:<14}{v['mean_emulator']:>12.5g}{v['mean_camb']:>12.5g}"
                      f"{v['shift_in_sigma']:>12.3f}{v['sigma_ratio']:>12.3f}")

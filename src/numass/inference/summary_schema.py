@@ -160,5 +160,11 @@ def check_summary(d, source: str | Path, written: bool = False) -> None:
     raise InputError(f"{source}: summary field '{key}' should be {why}; found {found}{more}")
 
 
-__all__ = ["Key", "NAUTILUS_WRITTEN", "POSTERIOR_KEYS", "SCHEMA", "check_summary",
-           "summary_problems"]
+__all__ = [
+    "NAUTILUS_WRITTEN",
+    "POSTERIOR_KEYS",
+    "SCHEMA",
+    "Key",
+    "check_summary",
+    "summary_problems",
+]

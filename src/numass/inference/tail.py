@@ -146,4 +146,4 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
     return runs
 
 
-__all__ = ["TailSettings", "resolve_tails", "tail_evidence", "TAIL_N_LIVE", "TAIL_N_EFF"]
+__all__ = ["TAIL_N_EFF", "TAIL_N_LIVE", "TailSettings", "resolve_tails", "tail_evidence"]

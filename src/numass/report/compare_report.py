@@ -22,8 +22,8 @@ from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.compare.prior_edges import edge_findings
 from numass.compare.provenance import data_rows
-from numass.inference.results import load_chains
 from numass.inference.importance import TAIL_IS_MIN_ESS
+from numass.inference.results import load_chains
 from numass.report import published_section
 from numass.report.camb_table import (
     CAMB_HEAD,
