@@ -149,13 +149,13 @@ def newton_lockstep(obj: Objective, y0: np.ndarray, free: np.ndarray, h: float =
                 owner.append(a)
         if not cand:
             continue
-        cand, owner = np.array(cand), np.array(owner)
-        fc = obj(cand)
+        cand_y, cand_owner = np.array(cand), np.array(owner)
+        fc = obj(cand_y)
         for a in dirs:
-            mine = np.flatnonzero(owner == a)
+            mine = np.flatnonzero(cand_owner == a)
             best = mine[np.argmin(fc[mine])]
             if fc[best] < f[a] - 1e-12:
-                y[a], f[a] = cand[best], fc[best]
+                y[a], f[a] = cand_y[best], fc[best]
             else:  # no step helps: a finer stencil, or stop
                 hs[a] /= 3
                 done[a] = hs[a] < h_min * 0.999
@@ -168,10 +168,11 @@ def describe(post, x) -> dict:
     if isinstance(x, dict):
         x = np.array([x[n] for n in post.names], dtype=float)
     r = post.evaluate(x[None, :])
-    out = {n: float(v) for n, v in zip(post.names, x)}
+    chi2s = {k: float(-2 * v[0]) for k, v in r.loglikes.items()}
+    out: dict[str, float | dict[str, float]] = {n: float(v) for n, v in zip(post.names, x)}
     out.update({k: float(v[0]) for k, v in r.derived.items()})
-    out["chi2_by_likelihood"] = {k: float(-2 * v[0]) for k, v in r.loglikes.items()}
-    out["chi2"] = float(sum(out["chi2_by_likelihood"].values()))
+    out["chi2_by_likelihood"] = chi2s
+    out["chi2"] = float(sum(chi2s.values()))
     out["logpost"] = float(r.logpost[0])
     return out
 
@@ -287,6 +288,8 @@ def nelder_mead_fit(post, starts: list[dict], widths: dict, max_evals: int = 400
                 break
         if best is None or res.fun < best[0]:
             best = (res.fun, centre + x * scale)
+    if best is None:
+        raise InputError("nelder_mead_fit needs at least one start point")
     return describe(post, best[1])
 
 

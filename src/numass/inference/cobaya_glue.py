@@ -37,7 +37,7 @@ class NumassTheory(Theory):
     input: list = []  # names of the sampled cosmological parameters this theory takes
     derived: list = []  # names of the derived parameters it provides
 
-    def initialize(self):
+    def initialize(self) -> None:
         self._backend = make_backend(self.backend, **(self.backend_options or {}))
         self._need: set[str] = set()
         self.n_failures = 0
@@ -84,7 +84,7 @@ class NumassLikelihood(CobayaLikelihood):
     data_dir: str | None = None
     options: dict = {}
 
-    def initialize(self):
+    def initialize(self) -> None:
         self._lik = get_likelihood(self.lik_id, self.data_dir, **(self.options or {}))
 
     def get_requirements(self):

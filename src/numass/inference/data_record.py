@@ -15,9 +15,12 @@ DATA_RECORD = "data_sources.json"  # what the folder's results were computed on
 
 
 def _source_text(src: dict) -> str:
-    if src.get("source") == "files":
+    source = src.get("source")
+    if source == "files":
         return f"the files in {src.get('folder')}"
-    return {"embedded": "the embedded table"}.get(src.get("source"), str(src.get("source")))
+    if source == "embedded":
+        return "the embedded table"
+    return str(source)
 
 
 def source_change(old: dict, new: dict) -> str | None:
@@ -44,11 +47,12 @@ def prepared_folder(out, datasets: list[str], data_dir, resume: bool) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if not mpi.is_main_process():
         return out
-    record = {"datasets": sorted(datasets), "sources": data_sources(datasets, data_dir)}
+    sources = data_sources(datasets, data_dir)
+    record = {"datasets": sorted(datasets), "sources": sources}
     old = read_json(out / DATA_RECORD)
     if resume and old is not None and old != record:
         what = [f"{i}: {source_change(old['sources'].get(i, {}), src)}"
-                for i, src in record["sources"].items() if old.get("sources", {}).get(i) != src]
+                for i, src in sources.items() if old.get("sources", {}).get(i) != src]
         what = what or [f"data sets {', '.join(old.get('datasets', []))} -> {', '.join(datasets)}"]
         raise InputError(f"{out} holds results computed on other data ({'; '.join(what)}); use "
                          f"--restart to discard them, or another --out folder")

@@ -69,9 +69,8 @@ def sampling_box(post, bestfit: dict | None = None, width: float = BOX_WIDTH) ->
     box = {n: (float(lo), float(hi)) for n, (lo, hi) in zip(post.names, bounds)}
     for n, (lo, hi) in emulator_box(post).items():
         box[n] = (max(box[n][0], lo), min(box[n][1], hi))
-    cov = (bestfit or {}).get("covariance")
-    if cov is not None:
-        sd = np.sqrt(np.diag(np.asarray(cov)))
+    if bestfit is not None and bestfit.get("covariance") is not None:
+        sd = np.sqrt(np.diag(np.asarray(bestfit["covariance"])))
         for n, s in zip(post.names, sd):
             box[n] = (max(box[n][0], bestfit[n] - width * s), min(box[n][1], bestfit[n] + width * s))
     infinite = [n for n, (lo, hi) in box.items() if not (math.isfinite(lo) and math.isfinite(hi))

@@ -107,7 +107,8 @@ class BatchResult:
 
     @property
     def chi2(self) -> np.ndarray:
-        return -2.0 * sum(self.loglikes.values())
+        # summed onto zeros, not 0: an array even with no likelihoods (0.0 + x == x exactly)
+        return -2.0 * sum(self.loglikes.values(), np.zeros_like(self.logpost))
 
 
 class LogPosterior(Protocol):

@@ -37,8 +37,8 @@ def parse_values(values: str | None, range_: str | None) -> list[float] | None:
                 raise ValueError
             return out
         if range_:
-            lo, hi, n = range_.split(",")
-            n = int(n)
+            lo, hi, count = range_.split(",")
+            n = int(count)
             if n < 2 or float(hi) <= float(lo):
                 raise ValueError
             return [float(v) for v in np.linspace(float(lo), float(hi), n)]
