@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Likelihood:
         return -2.0 * self.loglike(theory, nuisance)
 
     def loglike_batch(self, theory: BatchProducts,
-                      nuisance: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                      nuisance: Mapping[str, np.ndarray | float] | None = None) -> np.ndarray:
         """ln L at each of the n points of ``theory`` (shape (n,)); -inf where the theory failed
         (``theory.ok`` False) or a value is not finite. ``nuisance`` maps names to arrays (n,) or
         scalars. This generic version loops over ``loglike``; vectorised likelihoods override it
