@@ -54,16 +54,17 @@ def camb_fingerprint(job: Job, settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _infos(job: Job, approx_backend: str, data_dir) -> tuple[dict, dict]:
+def _infos(job: Job, approx_backend: str, exact: str, data_dir) -> tuple[dict, dict]:
     from numass.inference.setup import build_info
 
     kw = {"data_dir": data_dir, "likelihood_options": job.likelihood_options or None,
           "param_overrides": job.param_overrides or None}
     return (build_info(job.model, job.datasets, backend=approx_backend, **kw),
-            build_info(job.model, job.datasets, backend=exact_backend(job), **kw))
+            build_info(job.model, job.datasets, backend=exact, **kw))
 
 
-def _targets(summary: dict, info: dict, approx, names: list[str]) -> dict:
+def _targets(summary: dict, info: dict, approx,
+             names: list[str]) -> dict[str, tuple[np.ndarray, tuple[int, ...], float]]:
     """{'bestfit' | floor label: (emulator optimum as an array, held indices, emulator chi2)};
     a profile point the summary does not hold is found again on the emulator."""
     from numass.inference.bestfit import profile_at
@@ -71,7 +72,8 @@ def _targets(summary: dict, info: dict, approx, names: list[str]) -> dict:
 
     mass = summary.get("mass_param", "mnu_eff")
     bf = summary["bestfit"]
-    out = {"bestfit": (np.array([bf[n] for n in names]), (), bf["chi2"])}
+    out: dict[str, tuple[np.ndarray, tuple[int, ...], float]] = {
+        "bestfit": (np.array([bf[n] for n in names]), (), bf["chi2"])}
     if mass not in names:
         return out
     for label, floor in FLOORS.items():
@@ -101,16 +103,20 @@ def _point_entry(r, names: list[str], x0: np.ndarray, chi2_emulator: float, scal
     return entry
 
 
-def run_camb_check(job: Job, settings: Settings, data_dir, folder: Path, approx_backend: str,
-                   workers: int = 1, say=None) -> dict:
+def run_camb_check(job: Job, settings: Settings, data_dir, folder: Path,
+                   approx_backend: str | None, workers: int = 1, say=None) -> dict:
     """camb.json's content for the finished posterior in ``folder`` (see the module text)."""
     from numass.inference.camb_refine import ExactPool, refine
     from numass.inference.posterior import CobayaPosterior
     from numass.inference.results import proposal_widths
 
+    exact = exact_backend(job)
+    if approx_backend is None or exact is None:
+        raise InputError(f"{job.name}: backend '{job.backend}' is not an emulated one; the CAMB "
+                         f"check compares an emulated job with its exact backend")
     say = say or (lambda msg: None)
     summary = read_summary(Path(folder) / "summary.json")
-    info_a, info_x = _infos(job, approx_backend, data_dir)
+    info_a, info_x = _infos(job, approx_backend, exact, data_dir)
     approx = CobayaPosterior.from_info(info_a)
     names = approx.names
     if names != CobayaPosterior.from_info(info_x).names:

@@ -252,7 +252,7 @@ def _versus_lcdm(name: str, entry: dict, summary: dict | None, ref_entry: dict |
     """The entry with Δχ², ΔAIC and ln B against ΛCDM (None where either is missing)."""
     entry = {"ln_evidence": None, "ln_evidence_err": None, "delta_chi2": None,
              "delta_aic": None, **entry}
-    if summary is None or ref is None:
+    if summary is None or ref is None or ref_entry is None:
         return entry
     entry.update(_delta_chi2(entry, ref_entry, summary, ref, exclude))
     dk = 2 * (len(summary["sampled_params"]) - len(ref["sampled_params"]))

@@ -23,7 +23,9 @@ import signal
 import sys
 import threading
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Literal
 
 from threadpoolctl import threadpool_limits
 
@@ -65,7 +67,7 @@ def _task_main(job: Job, out: Path, settings: Settings, data_dir, part: str, thr
 
 
 # processes started by this one's slots (stopped on Ctrl-C or an error)
-_LIVE: dict[int, multiprocessing.Process] = {}
+_LIVE: set[BaseProcess] = set()
 # set while a run stops: a slot freed by a stopped task must not start the next one
 _STOPPING = threading.Event()
 # when the run began to stop; a task finishing after it is not kept: its process got the
@@ -74,25 +76,29 @@ _STOPPED_AT: list[float] = []
 
 
 def run_isolated(job: Job, out: Path, settings: Settings, data_dir, part: str, threads=None,
-                 plot=None, echo: bool = True, start_method: str | None = None) -> dict:
+                 plot=None, echo: bool = True, *,
+                 start_method: Literal["fork", "spawn"] | None = None) -> dict:
     """Run one task in a fresh process and return its state (job.json / evidence.json); a
     process that dies without writing it is recorded as an error."""
     if _STOPPING.is_set():
         return {"status": "interrupted"}
     method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods()
                               else "spawn")
+    # one call per literal: typeshed types get_context(str) as a BaseContext, without .Process
+    context = (multiprocessing.get_context("fork") if method == "fork"
+               else multiprocessing.get_context("spawn"))
     sys.stdout.flush()  # a forked process must not inherit unwritten output
     sys.stderr.flush()
-    p = multiprocessing.get_context(method).Process(
+    p = context.Process(
         target=_task_main, args=(job, out, settings, data_dir, part, threads, plot, echo,
                                  os.getpid()),
         name=f"{job.name}-{part}")
     p.start()
-    _LIVE[p.pid] = p
+    _LIVE.add(p)
     try:
         p.join()
     finally:
-        _LIVE.pop(p.pid, None)
+        _LIVE.discard(p)
     if p.exitcode in (130, -signal.SIGINT) or (p.exitcode != 0 and _STOPPING.is_set()):
         return {"status": "interrupted"}  # Ctrl-C (or a stop): nothing to record
     state, _ = check_task(job, part, out, settings)
@@ -136,8 +142,8 @@ def _cost(job: Job, part: str) -> float:
     """Rough relative cost, to start the slowest tasks first (the longest-processing-time
     order, which keeps both cores busy to the end)."""
     n = len(job.datasets) + 2 * (job.model != "lcdm") + 3 * ("w0wa" in job.model)
-    n *= BACKEND_COST.get(job.backend or "", 1.0)
-    return n if part == "posterior" else n / 3
+    cost = n * BACKEND_COST.get(job.backend or "", 1.0)
+    return cost if part == "posterior" else cost / 3
 
 
 def latest_progress(folder: Path, part: str) -> str:
@@ -209,7 +215,7 @@ class _Run:
     """The bookkeeping of one run_tasks call: futures, what runs, progress lines."""
 
     def __init__(self, pool, fn, out, settings, data_dir, threads, plot, say, n_total,
-                 board=None):
+                 board=None) -> None:
         self.pool, self.fn, self.out, self.settings = pool, fn, out, settings
         self.args = (data_dir,)
         self.threads, self.plot, self.say, self.board = threads, plot, say, board
@@ -315,7 +321,7 @@ def _stop_live(interrupted: bool) -> None:
     """Ctrl-C reached the processes too: give them a moment; anything else: stop them. Repeated
     until none is left (a slot may have started one while the first ones stopped)."""
     for _ in range(10):
-        live = list(_LIVE.values())
+        live = list(_LIVE)
         if not live:
             return
         for p in live:

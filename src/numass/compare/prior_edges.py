@@ -189,7 +189,7 @@ def _band_flags(w: np.ndarray, wa: np.ndarray, weights: np.ndarray, wa_lo: float
     tilt, cap = getattr(design, "TILT", None), getattr(design, "TILT_MAX", None)
     w_edge = design.BOX["w"][1]
     beyond = w > w_edge
-    if tilt is None or weights[beyond].sum() < BAND_MIN_WEIGHT * weights.sum():
+    if tilt is None or cap is None or weights[beyond].sum() < BAND_MIN_WEIGHT * weights.sum():
         return []
     combo = wa[beyond] + tilt * w[beyond]
     lo = wa_lo + tilt * w_edge
@@ -234,7 +234,7 @@ def edge_findings(summary: dict) -> dict:
                 for k, e in (summary.get("hypotheses", {}).get("tau", {}).get("ladder") or {})
                 .items()]
     entries += [(k, e, False) for k, e in summary.get("variants", {}).items()]
-    out = {"errors": [], "warnings": [], "choices": []}
+    out: dict[str, list[str]] = {"errors": [], "warnings": [], "choices": []}
     for key, e, headline in entries:
         if e.get("status") != "ok" or e.get("same_as"):
             continue

@@ -270,8 +270,8 @@ def execute(job: Job, out: Path, settings: Settings, data_dir: str | None = None
         interrupt_mark(folder, part).unlink(missing_ok=True)
     atomic_write_json(started_file, {"fingerprint": fp, "spec": job.spec()})
     t0 = time.time()
-    state = {"name": job.name, "part": part, "fingerprint": fp, "spec": job.spec(),
-             "label": job.label}
+    state: dict[str, object] = {"name": job.name, "part": part, "fingerprint": fp,
+                                "spec": job.spec(), "label": job.label}
     with open(folder / LOG_FILE[part], "a" if resume else "w") as logfile:
         try:
             with logs_to(logfile):
@@ -427,17 +427,20 @@ def run_evidence(job: Job, settings: Settings, data_dir: str | None, say=None,
         if say:
             say(f"evidence by importance sampling ({settings.is_draws} draws from a Student-t "
                 f"fitted to the chain)")
+        if folder is None:
+            raise InputError(f"{job.name}: evidence by importance sampling needs the job's "
+                             f"folder (it draws from the job's chain)")
         post = CobayaPosterior(model)
         samples, weights = chain_samples(folder, post.names)
-        ev = importance_evidence(post, samples, weights, n=settings.is_draws,
-                                 seed=settings.seed, progress=progress)
-        if "warning" in ev:
-            log.warning("%s: %s", job.name, ev["warning"])
-        return _offset(ev, job)
+        result = importance_evidence(post, samples, weights, n=settings.is_draws,
+                                     seed=settings.seed, progress=progress)
+        if "warning" in result:
+            log.warning("%s: %s", job.name, result["warning"])
+        return _offset(result, job)
     if say:
         say(f"nested sampling for the evidence (dynesty, {settings.nlive} live points)")
     box = hessian_box(model, info)
-    ev = None
+    ev: dict | None = None
     if box:
         print(f"[evidence] box: {json.dumps({k: [float(a), float(b)] for k, (a, b) in box.items()})}",
               flush=True)
