@@ -34,10 +34,9 @@ import numpy as np
 
 from numass.emulator import design, targets
 from numass.theory.backend import NEEDS
-from numass.theory.background import compute_background
-from numass.theory.background import BackgroundRows
-from numass.theory.densities import batch_densities
+from numass.theory.background import BackgroundRows, compute_background
 from numass.theory.batch import BatchSpectra
+from numass.theory.densities import batch_densities
 from numass.theory.latetime_batch import carry_rows
 from numass.theory.products import SPECTRA_KEYS, TheoryProducts
 

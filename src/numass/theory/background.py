@@ -1,26 +1,17 @@
 """numass's own background cosmology: H(z), distances, sound horizons, theta_*, for n points.
 
-The physics (densities, dark energy, Sigma m_nu,eff < 0) is densities.py's; the integrals are
-quadrature.py's, 'exact' (fixed grids) or 'fast' (Gauss-Legendre panels). Parameters are named
-as in CAMB (H0 or cosmomc_theta, ombh2, omch2, mnu, nnu, nu_states, w, wa, TCMB; z_dagger,
-eta_lscdm for LsCDM). Against CAMB 2.0.5 (tests/test_background.py): H, D_M, D_H, D_V to
-~1e-10; r_d and theta_* to ~2e-6 with one massive state (CAMB's own sound-horizon integral sits
-2e-6 from the exact one) and < 7e-5 with three degenerate states (the z* fit is calibrated on
-one); H0 from cosmomc_theta to ~1e-5.
-
-The redshifts of last scattering (z*) and of the baryon drag (z_drag) need a recombination
-calculation; numass takes them from a smooth fit calibrated on CAMB's own (recombination_fit.py,
-helium from BBN consistency as CAMB's default, T_CMB = 2.7255 K), and integrates the sound
-horizon itself. theta_MC -> H0 is solved for all points together by Newton iterations on the
-quadrature's own theta_MC(h) and its exact derivative, to |dh| ~ 1e-13.
+The physics is densities.py's, the integrals quadrature.py's ('exact' or 'fast'); z* and z_drag
+come from a fit calibrated on CAMB's recombination (recombination_fit.py), the sound horizon is
+integrated here, and theta_MC -> H0 is solved for all points together by Newton on the
+quadrature's own theta_MC(h) and its exact derivative (|dh| ~ 1e-13). Against CAMB 2.0.5
+(tests/test_background.py): H, distances ~1e-10; r_d, theta_* ~2e-6 (< 7e-5 with three
+degenerate states); H0 from cosmomc_theta ~1e-5. docs/physics.md, docs/batch.md.
 
 One implementation: ``compute_background_batch`` (arrays (n,) in, ``BackgroundRows`` out, ok =
 False where a point cannot be computed); ``compute_background`` is a batch of one that raises
 instead (InputError for what the background cannot honour, TheoryError for a point without a
-solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m)
-(docs/physics.md); it and the Elbers et al. sign flip agree to first order in m and differ by up
-to 1.2e-5 (H), 1.8e-5 (D_M), 2.4e-5 (D_V), 1.1e-5 (theta_*), 1e-7 (r_d) at -0.1 eV, and ~10x
-that at -0.3 eV (tests/test_background.py measures it).
+solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m), which
+differs from the sign flip at O(m^2) (measured in tests/test_background.py).
 """
 from __future__ import annotations
 
@@ -29,9 +20,17 @@ import numpy as np
 from numass.errors import InputError, TheoryError
 from numass.theory import neutrinos as nu
 from numass.theory.batch import RowBackground
-from numass.theory.densities import (C_KM_S, NU_PER_GAMMA, SAFE_VALUES, Densities,
-                                     batch_densities, check_names, row_checks, take_rows,
-                                     valid_rows)
+from numass.theory.densities import (
+    C_KM_S,
+    NU_PER_GAMMA,
+    SAFE_VALUES,
+    Densities,
+    batch_densities,
+    check_names,
+    row_checks,
+    take_rows,
+    valid_rows,
+)
 from numass.theory.effective_mass import BACKGROUND_SCALARS, MirroredBackground
 from numass.theory.quadrature import GRID, blocks, quadrature_of
 

@@ -192,7 +192,7 @@ class BatchProducts:
 
     @classmethod
     def from_points(cls, params: dict[str, np.ndarray],
-                    points: list[TheoryProducts | None]) -> "BatchProducts":
+                    points: list[TheoryProducts | None]) -> BatchProducts:
         """Stack per-point products (None = the theory failed at that point)."""
         ok = np.array([p is not None for p in points], dtype=bool)
         good = [p for p in points if p is not None]

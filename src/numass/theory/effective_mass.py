@@ -1,40 +1,12 @@
 """Sigma m_nu,eff: the neutrino mass sum extended to negative values, around any backend.
 
-Definition (parameter ``mnu_eff``, eV, either sign):
-
-- mnu_eff >= 0: the ordinary sum of masses. The wrapped backend is called with mnu = mnu_eff
-  and its products are returned unchanged (same arrays, same background object), so numass
-  reproduces the backend exactly there. The mass splitting is the backend's ``nu_states``
-  (1 = one massive eigenstate + massless ones, CAMB's default; 3 = three degenerate, as DESI).
-- mnu_eff < 0, backend with ``supports_negative_mnu`` (numass's own background code): mnu =
-  mnu_eff is passed through and the backend implements the negative-mass physics itself.
-- mnu_eff < 0, any other backend (CAMB, emulators): the observable-level mirror ("symmetric
-  extension", docs/physics.md, e.g. arXiv:2603.13208)
-
-      X(mnu_eff) = 2 X(0) - X(|mnu_eff|)
-
-  for every product X: each spectrum array (TT, TE, EE, BB, pp), every derived scalar (sigma8,
-  S8, rdrag, theta_star, H0, omegam, omnuh2 ...), and the background (MirroredBackground: H, DM,
-  DH, DV as functions, rdrag and theta_star as numbers). Two backend evaluations at the same
-  other parameters; the m = 0 one is cached, so a chain that moves only mnu_eff pays one.
-
-What is held fixed between X(0) and X(|m|) is exactly the other parameters the user samples:
-H0 or theta_MC (then H0 is a derived product and mirrors like the others), omega_b, omega_c,
-A_s (or logA), n_s, tau, w, wa. omega_c is the CDM density alone; the neutrino density is not
-part of it, so omega_m = omega_b + omega_c + omega_nu moves with the mass.
-
-Relation to Elbers et al. 2024 (arXiv:2407.10965; used by DESI DR2, arXiv:2503.14744): they
-define Sigma m_nu,eff inside the Boltzmann code, "allowing for negative energy densities": for
-a negative value the neutrinos' energy density, pressure and perturbations are those of massless
-neutrinos minus the mass-induced excess at |m|, i.e. rho_nu(-m) = 2 rho_nu(0) - rho_nu(m), so the
-late-time neutrino density omega_nu ~ Sigma m_nu,eff / 93 eV turns negative and the suppression
-of clustering (and of CMB lensing) becomes an enhancement. Both extensions coincide with the
-physical model at m >= 0, are continuous with a continuous first derivative at 0 and agree to
-first order in m; they differ at O(m^2), because observables are non-linear in the densities.
-Measured (tests/test_effective_mass.py, H0 fixed): the shifts of DM(z=1) and r_drag at
-mnu_eff = -0.1 eV differ between the two by 0.5% and 0.9% of the shift. One mirror artefact to
-know: a product that moves by a shift in ell (acoustic peaks when theta_* changes) mirrors into
-a slightly sharpened, not shifted, spectrum (second order; small when theta_MC is held fixed).
+``mnu_eff`` >= 0 is the ordinary sum (the backend's products unchanged); below zero a backend
+with ``supports_negative_mnu`` (numass's own background: Elbers et al. 2024's sign flip of the
+mass-dependent neutrino density) takes mnu = mnu_eff itself, any other (CAMB, the emulator) gets
+the observable-level mirror X(mnu_eff) = 2 X(0) - X(|mnu_eff|) for every product: spectra,
+derived scalars and the background (MirroredBackground). Two evaluations at the same other
+parameters (H0 or theta_MC, omega_b, omega_c, A_s, n_s, tau, w, wa); omega_c is CDM alone.
+How the two extensions compare (equal to first order in m): docs/physics.md, "Neutrinos".
 """
 from __future__ import annotations
 
@@ -44,8 +16,14 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.theory.backend import NEEDS, Backend, check_need
-from numass.theory.batch import (BatchBackground, BatchProducts, BatchSpectra, Delegated,
-                                 broadcast_params, finite_rows)
+from numass.theory.batch import (
+    BatchBackground,
+    BatchProducts,
+    BatchSpectra,
+    Delegated,
+    broadcast_params,
+    finite_rows,
+)
 from numass.theory.products import SPECTRA_KEYS, Background, Spectra, TheoryProducts
 
 BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")

@@ -3,24 +3,12 @@ at once (a per-point ``compute`` is a batch of one, ``one_point``); ``carry_rows
 emulator's w0wa transfer (emulator/transfer.py), ``matched_h``, ``ratio_rows`` and
 ``sigma2_ratio`` the CAMB engine (theory/latetime.py).
 
-The reference ΛCDM at the matched H0 (Newton on the background's own discretised D_M(z*)) has
-the target's D_M(z*), so the primary spectra need no mapping: the target changes the lensing
-alone. With the emulator as the reference, (1) C_L^φφ = emulator's × R(L), the Limber ratio
-target/reference with the growth ratio (limber_batch.growth_rows), over one fiducial CAMB
-P(k, z) tabulated on the nodes (limber_batch.LimberTable) instead of the point's own (a ratio of
-integrals over the same kernel shape); (2) the lensed spectra are the emulator's plus the change
-that lensing with R(L) instead of 1 makes, from the linear response of lensed_cls to C_L^φφ in L
-bins around the fiducial model (reference.lensing_response, one matrix product for all rows),
-rescaled to the point's spectra (a constant scale, the emulator's own A_L, missed R's scale
-dependence: 2.6 in plik_lite's χ² for the interaction model); (3) σ8 from the emulator's, the
-fiducial σ_R's radius dependence and the growth ratio today. In the interaction model the
-target is ΛCDM + Σmν itself with P(k, z) × S^(α−1) (S from free_streaming.py's Σmν grid).
-Errors: docs/latetime.md.
-
-A failed row gets ok = False and NaN (a batch of one raises TheoryError): non-finite or refused
-parameters, outside the emulator's box, no reference H0 in [40, 110], Σmν outside the
-free-streaming grid, a negative alpha_fs. Names and shapes are checked for the whole batch
-(InputError).
+The reference ΛCDM (the emulator) at the H0 matched to the target's D_M(z*) needs no angular
+mapping; the target changes the lensing alone: C_L^φφ by the Limber ratio over one fiducial CAMB
+P(k, z), the lensed spectra by the fiducial linear response to it, σ8 by the growth ratio
+(docs/batch.md, "The emulated late-time engines"; errors in docs/latetime.md). A failed row
+gets ok = False and NaN (a batch of one raises TheoryError); names and shapes are checked for
+the whole batch (InputError).
 """
 from __future__ import annotations
 
@@ -34,14 +22,14 @@ from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
 from numass.theory.background import compute_background_batch
 from numass.theory.background_backend import lscdm_background_batch
-from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
-from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
+from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
 from numass.theory.products import SPECTRA_KEYS, TheoryProducts
+from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
 _NEWTON_TOL = 1e-12
@@ -203,10 +191,7 @@ def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
 
 def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarray]]:
     need = check_need(need)
-    unknown = sorted(set(params) - set(backend.param_names()))
-    if unknown:
-        raise InputError(f"backend '{backend.name}' does not know the parameter(s) {unknown}; "
-                         f"it takes: {', '.join(sorted(backend.param_names()))}")
+    backend.check_names(params)
     return need, broadcast_params(params)
 
 

@@ -1,29 +1,13 @@
 """Growth factors and Limber integrals of the late-time engines, for n points at once.
 
-``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons, D'' + (2 + dlnH/dlna)
-D' = 3/2 Ω_cb(a) D (' = d/dlna), started as D = a at a = 0.01 (matter domination, where target
-and reference agree), by classical RK4 with a fixed step in ln a (GROWTH_STEPS steps, the
-coefficients tabulated at the steps and half-steps), the points on a second axis. 10x faster than
-the adaptive DOP853 solver (rtol = 1e-8) it replaced, and within 1e-7 of it.
-
-``Nodes`` are the Limber integrals' redshift nodes of n points, linear in ln(1+z) up to z*,
-trapezoid weights with the lensing kernel: C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]²
-P((L+½)/χ, z) / χ². ``exact_power`` evaluates a CAMB P(k, z) spline (fitpack) at every (node, L):
-the CAMB engine's integrals over its own reference's power.
-
-``LimberTable`` serves the emulated engines' integrals (NZ - 1 nodes per point, L_GRID), all of
-them over the fiducial P(k, z). Evaluating fitpack at every (L, z) node costs 12 000 evaluations
-per integral. Here the fiducial P(k, z) is tabulated once per process on the nodes of the
-fiducial background (z̄_j, fixed) and on a grid of w = ln χ(z) − ln χ̄(z̄_j), the offset of a
-point's comoving distance from the fiducial one, for all L at once: k = (L + ½)/χ is then
-exp(ln(L + ½) − ln χ̄_j − w). A point's node j differs from z̄_j by δ_j = x_j − x̄_j
-(x = ln(1 + z); its z* is not the fiducial one), which enters to first order through a second
-table of ∂P/∂x at fixed k. With P quadratic in w (step _DW, three table points), the integral is
-a sparse matrix (6 weights per node) times the table: one product for all points. Interpolation
-error of P: ≈ _DW³/15 |P⁻¹ ∂³P/∂(ln k)³| ≲ 1e-7 where P bends most (BAO, the k⁻³ tail), and the
-δ² term ≤ 5e-5 only near z*, where the lensing kernel vanishes; the integrals agree with fitpack
-at every node to ~2e-7, C_L^φφ (a ratio of two of them) to ~2e-8
-(tests/test_latetime_batch.py). Points whose w leaves the table's range go through fitpack.
+``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons by fixed-step RK4 in
+ln a from a = 0.01, the points on a second axis. ``Nodes``: the Limber integrals' redshift nodes,
+C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ². ``exact_power``: a CAMB
+P(k, z) spline at every (node, L), the CAMB engine's integrals. ``LimberTable``: the emulated
+engines' integrals over the fiducial P(k, z), tabulated once on the fiducial nodes and on a
+grid of offsets w = ln χ − ln χ̄ (quadratic in w, first order in the nodes' offset in
+ln(1 + z)): an integral is a sparse matrix times the table (docs/batch.md; agreement with
+fitpack in tests/test_latetime_batch.py). Points whose w leaves the table go through fitpack.
 """
 from __future__ import annotations
 

@@ -1,26 +1,14 @@
-"""The background's two quadratures: which points in ln a its integrals are evaluated on.
+"""The background's two quadratures: where in ln a its integrals (chi, r_s, CAMB's cosmomc_theta)
+are evaluated, for the same integrands.
 
-The background (background.py) needs three kinds of integrals of H(a): the comoving distance
-chi(a) = int_a^1 c da' / (a'^2 H), the sound horizon r_s(a) = int_0^a c_s da' / (a'^2 H), and
-CAMB's cosmomc_theta (Hu & Sugiyama's z*, the approximate sound speed R = 3e4 a omega_b, from
-a = 1e-8). Both quadratures integrate the same integrands; they differ only in where:
+- 'exact' (``GRID``): Simpson on fixed grids (6001 points in ln a from 1e-9 to 1 for chi and r_s,
+  cubic Hermite in between; 4001 each side of a* for cosmomc_theta); the distance grids are kept
+  for the late-time engines.
+- 'fast' (``PANELS``): a few panels of 8 Gauss-Legendre nodes in ln a, edges where the integrand
+  changes character; within ~1e-8 of 'exact', ~100x less arithmetic.
 
-- 'exact' (``GRID``): fixed grids, Simpson's rule. chi and r_s cumulatively on 6001 points in
-  ln a from 1e-9 to 1 (cubic Hermite interpolation in between, from the exact derivatives, the
-  integrands, ~1e-9 relative), cosmomc_theta on 4001 points each side of a*. The r_s integral
-  adds the radiation era below a = 1e-9 (r_s ~ a there: the integrand's value at the lower end).
-  The distance grids are kept: the late-time engines read D_M and H at any redshift from them.
-- 'fast' (``PANELS``): each integral is a sum over a few panels of 8 Gauss-Legendre nodes in
-  ln a, with panel edges where the integrand changes character (the redshifts asked for, z*,
-  z_drag, LsCDM's switch). The integrands are smooth in ln a (their nearest complex
-  singularities sit ~1 away, ~pi/3 at dark energy-matter equality), so panels of width <= 1-2.5
-  are exact to ~1e-12, once the neutrino table's linear interpolation (kinks every 0.0144 in
-  ln y, which a few nodes would sample rather than average) is replaced by its cell mean.
-  About 100x less arithmetic a point; within ~1e-8 of 'exact' (docs/batch.md).
-
-LsCDM's cosmomc_theta uses the trapezoid rule (``rule='trapezoid'``: eta = 10 puts ~20 of its
-4001 points across the switch); its error (~1e-6) is part of the definition, which the panels
-add as the Euler-Maclaurin term s^2/12 (f'(b) - f'(a)), f' by central differences.
+Why the panels are exact enough, the neutrino table's cell mean, and LsCDM's trapezoid rule
+(its Euler-Maclaurin term added to the panels): docs/batch.md, "One background, two quadratures".
 """
 from __future__ import annotations
 
