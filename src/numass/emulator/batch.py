@@ -89,8 +89,8 @@ def refused_rows(p: dict[str, np.ndarray]) -> np.ndarray:
     bad |= (p["mnu"] < 0) | (p["A_L"] < 0) | (p["A_lens"] < 0)
     for k, v in design.FIXED.items():
         bad |= p[k] != v
-    for v in p.values():
-        bad |= ~np.isfinite(v)
+    for value in p.values():
+        bad |= ~np.isfinite(value)
     return bad
 
 

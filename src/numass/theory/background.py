@@ -205,8 +205,11 @@ class BackgroundPoint(RowBackground):
 
     def __init__(self, rows: BackgroundRows):
         super().__init__(rows, 0)
-        for name in ("h", "omegam", "omnuh2", "zstar", "zdrag", "rstar", "DM_star"):
-            setattr(self, name, float(getattr(rows, name)[0]))
+        self.rows = rows
+        self.h, self.omegam, self.omnuh2 = (float(v[0]) for v in (rows.h, rows.omegam,
+                                                                   rows.omnuh2))
+        self.zstar, self.zdrag = float(rows.zstar[0]), float(rows.zdrag[0])
+        self.rstar, self.DM_star = float(rows.rstar[0]), float(rows.DM_star[0])
         self.n_massive = int(rows.dens.n_massive[0])
         if rows.dens.de_kind == "lscdm":
             self.z_dagger, self.eta = float(rows.dens.z_dagger[0]), float(rows.dens.eta[0])
@@ -216,20 +219,20 @@ class BackgroundPoint(RowBackground):
         """H^2 / (100 km/s/Mpc)^2 at scale factors a (1-d), term by term in powers of a (h2_at's
         sum in ln a differs in the last digit, which the interaction model's adaptive ODE solver
         turns into 1e-5 changes of its free-streaming suppression)."""
-        d, a = self._bg.dens, np.asarray(a, dtype=float)
+        d, a = self.rows.dens, np.asarray(a, dtype=float)
         rad = d.ogh2[0] * (1.0 + NU_PER_GAMMA * d.n_massless[0]) + self.massive_nu(a)
         if d.de_kind == "lscdm":
             de = lambda_shape(1.0 / a - 1.0, self.z_dagger, self.eta)
         else:
             w0, wa = d.w0[0], d.wa[0]
             de = a ** (-3 * (1 + w0 + wa)) * np.exp(-3 * wa * (1 - a))
-        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self._bg.odeh2[0] * de
+        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self.rows.odeh2[0] * de
 
     def massive_nu(self, a) -> np.ndarray:
         """omega_nu h^2 (a) a^4 of the massive neutrinos at scale factors a (1-d); the table at
         ln(y0 a) itself (not ln y0 + ln a), so that finite differences in a (the interaction
         model's w_nu = P/rho, a near-cancellation) round as they always have."""
-        d = self._bg.dens
+        d = self.rows.dens
         ratio = nu.rho_ratio_log(np.log(np.maximum(d.y0[0] * np.asarray(a, dtype=float), 1e-300)))
         return d.rel[0] * (1.0 + d.sign[0] * (ratio - 1.0))
 

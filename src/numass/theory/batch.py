@@ -197,16 +197,17 @@ class BatchProducts:
         ok = np.array([p is not None for p in points], dtype=bool)
         good = [p for p in points if p is not None]
         spectra = None
-        if good and all(p.spectra is not None for p in good):
-            ell = good[0].spectra.ell
+        rows = [p.spectra if p is not None else None for p in points]
+        first = next((s for s in rows if s is not None), None)
+        if first is not None and all(p.spectra is not None for p in good):
             arrays = {}
             for k in SPECTRA_KEYS:
-                a = np.full((len(points), len(ell)), np.nan)
-                for i, p in enumerate(points):
-                    if p is not None:
-                        a[i] = getattr(p.spectra, k)
+                a = np.full((len(points), len(first.ell)), np.nan)
+                for i, s in enumerate(rows):
+                    if s is not None:
+                        a[i] = getattr(s, k)
                 arrays[k] = a
-            spectra = BatchSpectra(ell=ell, **arrays)
+            spectra = BatchSpectra(ell=first.ell, **arrays)
         background = None
         if good and all(p.background is not None for p in good):
             background = StackedBackground([p.background if p is not None else None

@@ -11,6 +11,7 @@ How the two extensions compare (equal to first order in m): docs/physics.md, "Ne
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,10 @@ class MirroredBackground(Delegated):
     """2 zero - plus for the functions H, DM, DH, DV and for the ``scalars`` both backgrounds
     have (zero at m = 0, plus at |m|): of one point (rows None), or of the rows ``rows`` of a
     batched ``plus``."""
+
+    # a float of one point or an array (n,) of a batch, as the mirrored backgrounds' own
+    rdrag: Any
+    theta_star: Any
 
     def __init__(self, zero: Background | BatchBackground, plus: Background | BatchBackground,
                  rows: np.ndarray | None = None,
@@ -116,8 +121,7 @@ class EffectiveMass(Backend):
     def __init__(self, backend: Backend):
         self.inner = backend
         self.name = backend.name
-        self._zero_key = None
-        self._zero: TheoryProducts | None = None
+        self._zero: tuple[tuple, TheoryProducts] | None = None  # (key, products at m = 0)
 
     def param_names(self):
         return (*self.inner.param_names(), "mnu_eff")
@@ -167,10 +171,9 @@ class EffectiveMass(Backend):
     def _at_zero(self, base: dict, need: frozenset[str]) -> TheoryProducts:
         """The m = 0 evaluation, cached on the other parameters and the request."""
         key = (tuple(sorted(base.items())), need)
-        if key != self._zero_key:
-            self._zero = self.inner.compute({**base, "mnu": 0.0}, need)
-            self._zero_key = key
-        return self._zero
+        if self._zero is None or self._zero[0] != key:
+            self._zero = (key, self.inner.compute({**base, "mnu": 0.0}, need))
+        return self._zero[1]
 
 
 def _as_float(v) -> float:

@@ -20,7 +20,7 @@ from scipy.interpolate import CubicSpline
 from numass.errors import InputError, TheoryError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
-from numass.theory.background import compute_background_batch
+from numass.theory.background import BackgroundRows, compute_background_batch
 from numass.theory.background_backend import lscdm_background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
@@ -55,10 +55,12 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reference_batch(backend, params: dict, need) -> BatchProducts:
-    """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), on
-    the exact background grids, whose D_M and H histories the engines read."""
-    return backend.emulator.compute_batch(params, need, accuracy="exact")
+def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, BackgroundRows]:
+    """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), and
+    its background on the exact grids, whose D_M and H histories the engines read."""
+    ref = backend.emulator.compute_batch(params, need, accuracy="exact")
+    assert isinstance(ref.background, BackgroundRows)  # the emulator's is numass's own
+    return ref, ref.background
 
 
 class _Rows:
@@ -184,7 +186,7 @@ def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
     if products.spectra is not None:
         for k in SPECTRA_KEYS:
             getattr(products.spectra, k)[~ok] = np.nan
-    if products.background is not None:
+    if isinstance(products.background, BackgroundRows):
         products.background.ok = products.background.ok & ok
     return products
 
@@ -259,7 +261,9 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     ok &= solved
     emu = {k: p[k] for k in _EMU_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})
-    ref = _reference_batch(backend, emu, NEEDS)
+    ref, ref_bg = _reference_batch(backend, emu, NEEDS)
+    spectra = ref.spectra
+    assert spectra is not None  # asked for (NEEDS)
     ok &= ref.ok
     idx = np.flatnonzero(ok)
     a_l, a_lens = (p.get(k, np.ones(n)) for k in ("A_L", "A_lens"))
@@ -267,16 +271,16 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     sigma8, a_eff = np.full(n, np.nan), np.full(n, np.nan)
     if len(idx):
         ocb = p["ombh2"][idx] + p["omch2"][idx]
-        a_eff[idx], sigma8[idx] = carry_rows(ref.spectra, idx, bg, ref.background, idx, ocb,
+        a_eff[idx], sigma8[idx] = carry_rows(spectra, idx, bg, ref_bg, idx, ocb,
                                              h_t[idx], h_ref[idx], a_l[idx], a_lens[idx],
                                              ref.derived["sigma8"][idx])
-    ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
+    ok &= np.all(np.isfinite(spectra.pp), axis=1)
     derived = {"H0": 100.0 * h_t, "omegam": bg.omegam, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,
                "As": ref.derived["As"], "A_L_eff": a_eff,
                **{k: getattr(bg, k) for k in ("rdrag", "theta_star", "zstar", "zdrag")},
                "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
-    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=ref.spectra, background=bg,
+    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
                                    derived=derived), ok)
 
 
@@ -309,10 +313,11 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
     n = len(next(iter(given.values())))
     alpha = given.get("alpha_fs", np.ones(n))
     emu_params = {k: v for k, v in given.items() if k != "alpha_fs"}
-    ref = _reference_batch(backend, emu_params, need)
+    ref, bg = _reference_batch(backend, emu_params, need)
     ok = ref.ok & np.isfinite(alpha) & (alpha >= 0)
     ref.derived["alpha_fs"] = alpha.copy()
-    if "spectra" in need:
+    if ref.spectra is not None:  # asked for
+        spectra = ref.spectra
         p = normalise_arrays(emu_params)
         grid = suppression_on_grid()
         active = ok & (alpha != 1.0) & (p["mnu"] != 0.0)
@@ -322,19 +327,18 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         if len(idx):
             fid, table, _ = _fiducial_tables()
             stab = table.suppression("free_streaming", suppression_on_grid)
-            bg = ref.background
             nodes = Nodes(_Rows(bg, idx), bg.zstar[idx],
                           p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
             lim_t = table.suppressed(nodes, stab, nodes.weight, (alpha[idx] - 1.0)[:, None],
                                      p["mnu"][idx])
             ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes),
-                               _response_size(ref.spectra.tt.shape[1] - 1))
-            a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
+                               _response_size(spectra.tt.shape[1] - 1))
+            a_eff[idx] = _apply_ratio(spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
             s8 = ref.derived["sigma8"]
             s8[idx] *= _sigma8_factor(fid, stab, bg.h[idx], alpha[idx], p["mnu"][idx])
             ref.derived["S8"] = s8 * np.sqrt(bg.omegam / 0.3)
         ref.derived["A_L_eff"] = a_eff
-        ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
+        ok &= np.all(np.isfinite(spectra.pp), axis=1)
     ref.params = given
     return _nan_rows(ref, ok)
 

@@ -205,7 +205,7 @@ class LimberTable:
             out[inside] = self._matrix(c[inside], i[inside], lagrange[inside],
                                        delta[inside]) @ self.flat
         for r in np.flatnonzero(~inside):
-            out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, r, L_GRID))
+            out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, int(r), L_GRID))
         return out
 
     def suppressed(self, nodes: Nodes, stab: SuppressionTables, c: np.ndarray,
@@ -238,7 +238,7 @@ class LimberTable:
         k0 = np.arange(len(self.x))[None, :] * len(self.w) + i
         f, off = self.flat, self._offset
         delta = delta[..., None]
-        p = 0.0
+        p = np.zeros((*k0.shape, len(L_GRID)))
         for step in (-1, 0, 1):
             k = k0 + step
             p = p + lagrange[..., step + 1, None] * (f[k] + delta * f[k + off])
@@ -288,7 +288,7 @@ class SuppressionTables:
         k0 = np.arange(i.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
         off = self.size // 2  # the x-derivative table follows each mass's ln S table
         f, tm = self.all, tm[:, None, None]
-        out = 0.0
+        out = np.zeros((*k0.shape, len(L_GRID)))
         for mass_weight, k_mass in ((1 - tm, k0), (tm, k0 + self.size)):
             for step in (-1, 0, 1):
                 k, lw = k_mass + step, lagrange[..., step + 1, None]

@@ -190,13 +190,13 @@ class Panels:
 
     def __init__(self, ends: list[np.ndarray], fixed=(), rule=_GL8):
         n = len(ends[0])
-        ends = np.column_stack([np.broadcast_to(e, (n,)) for e in ends])
-        lo, hi = ends.min(axis=1, keepdims=True), ends.max(axis=1, keepdims=True)
+        end_cols = np.column_stack([np.broadcast_to(e, (n,)) for e in ends])
+        lo, hi = end_cols.min(axis=1, keepdims=True), end_cols.max(axis=1, keepdims=True)
         extra = [np.clip(np.broadcast_to(f, (n,))[:, None], lo, hi) for f in fixed]
-        cols = np.concatenate([ends, *extra], axis=1)
+        cols = np.concatenate([end_cols, *extra], axis=1)
         order = np.argsort(cols, axis=1, kind="stable")
         edges = np.take_along_axis(cols, order, axis=1)
-        self.rank = np.argsort(order, axis=1)[:, :ends.shape[1]]  # where each end went
+        self.rank = np.argsort(order, axis=1)[:, :len(ends)]  # where each end went
         t, w = rule
         mid = 0.5 * (edges[:, 1:] + edges[:, :-1])
         half = 0.5 * (edges[:, 1:] - edges[:, :-1])
