@@ -26,9 +26,10 @@ import numpy as np
 import pytest
 from scipy.interpolate import RectBivariateSpline
 
-from numass.errors import InputError
 from numass.backends import make_backend
+from numass.errors import InputError
 from numass.theory import free_streaming as fs
+from numass.theory import latetime_batch as lb
 from numass.theory import reference as rf
 from numass.theory.backend import Backend
 from numass.theory.background import compute_background
@@ -82,7 +83,8 @@ def synthetic():
     resp = np.random.default_rng(1).normal(0, 1, (len(edges) - 1, 1, 4)) * lensed[None] * 1e-2
     mp.setattr(rf, "fiducial_reference", lambda: fid)
     mp.setitem(rf._RESPONSE, 3000, {"edges": edges, "resp": resp, "lensed": lensed})
-    mp.setattr(fs, "_S_GRID", [(m, _suppression(m) if m else None) for m in fs.MNU_GRID])
+    grid = [(m, _suppression(m) if m else None) for m in fs.MNU_GRID]
+    mp.setattr(lb, "suppression_on_grid", lambda: grid)
     yield fid
     mp.undo()
 

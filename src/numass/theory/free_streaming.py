@@ -9,6 +9,8 @@ takes S from fiducial runs on a grid of Σmν (MNU_GRID), ln S linear in Σmν.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.interpolate import CubicSpline, RectBivariateSpline
@@ -98,20 +100,9 @@ def free_streaming_suppression(ref) -> dict:
 MNU_GRID = (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
-def suppression_on_grid():
-    """[(mnu, S interp)] from fiducial CAMB runs at MNU_GRID (cached in the reference run cache
-    while in use, and here for good)."""
-    global _S_GRID
-    if _S_GRID is None:
-        grid = []
-        for m in MNU_GRID:
-            if m == 0.0:
-                grid.append((m, None))
-                continue
-            ref = run_reference({**FIDUCIAL_EARLY, "mnu": m}, FIDUCIAL_H0)
-            grid.append((m, free_streaming_suppression(ref)["interp"]))
-        _S_GRID = grid
-    return _S_GRID
-
-
-_S_GRID = None
+@lru_cache(maxsize=1)
+def suppression_on_grid() -> list:
+    """[(mnu, S interp, None at mnu = 0)] from fiducial CAMB runs at MNU_GRID (once a process)."""
+    return [(m, free_streaming_suppression(run_reference({**FIDUCIAL_EARLY, "mnu": m},
+                                                         FIDUCIAL_H0))["interp"] if m else None)
+            for m in MNU_GRID]

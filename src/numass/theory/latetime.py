@@ -210,7 +210,6 @@ class LsCDMBackend(Backend):
     is CAMB, which has no negative mass), exactly as for the CAMB backend."""
 
     name = "lscdm"
-    supports_negative_mnu = False
 
     def param_names(self):
         return LSCDM_PARAMS
@@ -226,7 +225,6 @@ class LsCDMEmulatorBackend(Backend):
     -inf there): the box is part of the prior; use the 'lscdm' backend for CAMB."""
 
     name = "lscdm-emulator"
-    supports_negative_mnu = False
 
     def __init__(self, reference: Backend):
         self.emulator = reference  # the emulator backend (built by numass.backends)

@@ -16,6 +16,7 @@ from scipy import sparse
 from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
+from numass.theory.quadrature import blocks
 from numass.theory.reference import K_EXTRAP
 
 A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
@@ -32,6 +33,7 @@ _W_RANGE = (-0.3, 0.3)  # ln χ offsets the table covers (H0 from ~50 to ~90 at 
 _DW = 0.004
 _DW_S = 0.03  # ln S is smooth in k: a coarser grid for the free-streaming tables
 _BLOCK = 16  # rows per block of the per-element products
+_SPLINE_BLOCK = 64  # rows per block of the growth's splines
 
 
 def rk4_growth(fr, src, h: float, n_steps: int, start):
@@ -69,7 +71,7 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
     h = x[2] - x[0]
     ln_h = np.log(hubble(np.expm1(-x)))
     fr, src = np.empty((len(x), len(ln_h))), np.empty((len(x), len(ln_h)))
-    for rows in _blocks(len(ln_h)):  # splines of cache-sized blocks of rows
+    for rows in blocks(len(ln_h), _SPLINE_BLOCK):  # splines of cache-sized blocks of rows
         lnH = CubicSpline(x, ln_h[rows], axis=1)
         fr[:, rows] = (2.0 + lnH.derivative()(x)).T
         src[:, rows] = (1.5 * omega_cb[rows, None] * np.exp(-3 * x)
@@ -78,13 +80,9 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=float)
     xs = np.clip(-np.log1p(z), x0, 0.0)  # before a = 0.01 target and reference coincide
     out = np.empty((d.shape[1], len(xs)))
-    for rows in _blocks(d.shape[1]):
+    for rows in blocks(d.shape[1], _SPLINE_BLOCK):
         out[rows] = CubicSpline(x[::2], d[:, rows], axis=0)(xs).T
     return np.where(-np.log1p(z) < x0, 1.0 / (1.0 + z), out)
-
-
-def _blocks(n: int, size: int = 64) -> list[slice]:
-    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def spline_rows(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
@@ -214,7 +212,7 @@ class LimberTable:
         element in blocks of rows: ``c`` (n, NZ-1) the nodes' weights (× a factor), ``exponent``
         (n, 1 or NZ-1), ``mnu`` (n,) each row's place on the SuppressionTables' grid."""
         out = np.empty((len(c), len(L_GRID)))
-        for rows in _blocks(len(c), _BLOCK):
+        for rows in blocks(len(c), _BLOCK):
             f = self.elements(nodes, rows)
             f *= np.exp(exponent[rows][:, :, None] * stab.elements(nodes, rows, mnu[rows]))
             out[rows] = np.einsum("rj,rjl->rl", c[rows], f)

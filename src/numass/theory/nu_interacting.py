@@ -75,7 +75,6 @@ class NuInteractingEmulatorBackend(Backend):
     ~30 s of CAMB). Outside the emulator's box: TheoryError (-inf)."""
 
     name = "nu_interacting-emulator"
-    supports_negative_mnu = False
 
     def __init__(self, reference: Backend):
         self.emulator = reference  # the emulator backend (built by numass.backends)
@@ -98,7 +97,6 @@ class NuInteractingBackend(Backend):
     mass), and a negative value would go through the observable-level mirror."""
 
     name = "nu_interacting"
-    supports_negative_mnu = False
 
     def param_names(self):
         return PARAMS
