@@ -193,7 +193,8 @@ class BatchProducts:
     @classmethod
     def from_points(cls, params: dict[str, np.ndarray],
                     points: list[TheoryProducts | None]) -> BatchProducts:
-        """Stack per-point products (None = the theory failed at that point)."""
+        """Stack per-point products (None = the theory failed at that point); derived values
+        that are not numbers are left out."""
         ok = np.array([p is not None for p in points], dtype=bool)
         good = [p for p in points if p is not None]
         spectra = None
@@ -212,7 +213,8 @@ class BatchProducts:
         if good and all(p.background is not None for p in good):
             background = StackedBackground([p.background if p is not None else None
                                             for p in points])
-        names = set().union(*(p.derived for p in good)) if good else set()
+        names = {k for p in good for k, v in p.derived.items() if np.ndim(v) == 0
+                 and np.issubdtype(np.asarray(v).dtype, np.number)}  # arrays of numbers only
         derived = {k: np.array([float(p.derived.get(k, np.nan)) if p is not None else np.nan
                                 for p in points]) for k in sorted(names)}
         return cls(params=params, ok=ok, spectra=spectra, background=background, derived=derived)

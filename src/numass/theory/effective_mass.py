@@ -10,7 +10,7 @@ How the two extensions compare (equal to first order in m): docs/physics.md, "Ne
 """
 from __future__ import annotations
 
-import numbers
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from numass.theory.batch import (
     broadcast_params,
     finite_rows,
 )
-from numass.theory.products import SPECTRA_KEYS, Background, Spectra, TheoryProducts
+from numass.theory.products import SPECTRA_KEYS, Background, TheoryProducts
 
 BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")
 
@@ -60,33 +60,10 @@ class MirroredBackground(Delegated):
     def _call(self, name: str, z):
         return _mirror(getattr(self._plus, name)(z), getattr(self._zero, name)(z), self._rows)
 
-
-
-def _is_scalar(v) -> bool:
-    return isinstance(v, numbers.Real) or (isinstance(v, np.ndarray) and v.ndim == 0)
-
-
-def mirror_products(p0: TheoryProducts, p1: TheoryProducts, params: dict) -> TheoryProducts:
-    """2 p0 - p1 for every product (p0 at m = 0, p1 at m = |Sigma m_nu,eff|)."""
-    spectra = None
-    if p0.spectra is not None and p1.spectra is not None:
-        if not np.array_equal(p0.spectra.ell, p1.spectra.ell):
-            raise InputError("cannot mirror spectra computed on different multipole ranges")
-        spectra = Spectra(ell=p0.spectra.ell, **{
-            k: _mirror(getattr(p1.spectra, k), getattr(p0.spectra, k), None)
-            for k in SPECTRA_KEYS})
-    background = None
-    if p0.background is not None and p1.background is not None:
-        background = MirroredBackground(p0.background, p1.background)
-    derived = {k: _mirror(p1.derived[k], v, None) for k, v in p0.derived.items()
-               if k in p1.derived and _is_scalar(v) and _is_scalar(p1.derived[k])}
-    return TheoryProducts(params=dict(params), spectra=spectra, background=background,
-                          derived=derived)
-
-
 def _mirror_rows(plus: BatchProducts, zero: BatchProducts, neg: np.ndarray,
                  params: dict) -> BatchProducts:
-    """mirror_products for the rows ``neg`` of a batch (``zero`` holds those rows only)."""
+    """2 zero - plus in the rows ``neg`` of a batch (``zero`` holds those rows only) for every
+    product: the spectra, the background, the derived scalars both have."""
     ok = plus.ok.copy()
     ok[neg] &= zero.ok
     spectra = None
@@ -127,53 +104,58 @@ class EffectiveMass(Backend):
         return (*self.inner.param_names(), "mnu_eff")
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        """A batch of one of compute_batch's arithmetic, the wrapped backend's per-point
+        ``compute`` inside, so that its errors are raised rather than a failed row."""
         need = check_need(need)
         if "mnu_eff" not in params:
             return self.inner.compute(params, need)
         _check_not_both(params)
-        m = _as_float(params["mnu_eff"])
-        base = {k: v for k, v in params.items() if k != "mnu_eff"}
-        if m >= 0 or self.inner.supports_negative_mnu:
-            inner = self.inner.compute({**base, "mnu": m}, need)
-            out = TheoryProducts(params=dict(params), spectra=inner.spectra,
-                                 background=inner.background, derived=dict(inner.derived))
-        else:
-            out = mirror_products(self._at_zero(base, need),
-                                  self.inner.compute({**base, "mnu": -m}, need), params)
-        out.derived["mnu_eff"] = m
-        return out
+        _as_float(params["mnu_eff"])
+        point = self._combined(broadcast_params(params), need, self._inner_point).point(0)
+        assert point is not None  # the wrapped backend raised where it failed
+        point.params = dict(params)
+        return point
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS) -> BatchProducts:
         """The inner backend's compute_batch: one call at mnu = mnu_eff where no row needs the
         mirror, else one at mnu = |mnu_eff| for all rows and one at mnu = 0 for the negative
-        rows, combined row by row as ``compute`` does at each point."""
+        rows, combined row by row."""
         need = check_need(need)
         if "mnu_eff" not in params:
             return self.inner.compute_batch(params, need)
         _check_not_both(params)
-        arrays = broadcast_params(params)
+        return self._combined(broadcast_params(params), need, self.inner.compute_batch)
+
+    def _combined(self, arrays: dict[str, np.ndarray], need: frozenset[str],
+                  evaluate: Callable[[dict, frozenset[str]], BatchProducts]) -> BatchProducts:
+        """The products at ``arrays``, ``evaluate`` computing the wrapped backend's."""
         m = arrays["mnu_eff"]
         finite = finite_rows({"mnu_eff": m})
         base = {k: v for k, v in arrays.items() if k != "mnu_eff"}
         neg = np.flatnonzero(finite & (m < 0))
         if self.inner.supports_negative_mnu or len(neg) == 0:
-            out = self.inner.compute_batch({**base, "mnu": m}, need)
+            out = evaluate({**base, "mnu": m}, need)
         else:
-            plus = self.inner.compute_batch({**base, "mnu": np.abs(m)}, need)
-            zero = self.inner.compute_batch({**{k: v[neg] for k, v in base.items()},
-                                             "mnu": np.zeros(len(neg))}, need)
+            plus = evaluate({**base, "mnu": np.abs(m)}, need)
+            zero = evaluate({**{k: v[neg] for k, v in base.items()},
+                             "mnu": np.zeros(len(neg))}, need)
             out = _mirror_rows(plus, zero, neg, arrays)
         out.params = arrays
         out.ok = out.ok & finite
         out.derived["mnu_eff"] = np.where(out.ok, m, np.nan)
         return out
 
-    def _at_zero(self, base: dict, need: frozenset[str]) -> TheoryProducts:
-        """The m = 0 evaluation, cached on the other parameters and the request."""
-        key = (tuple(sorted(base.items())), need)
+    def _inner_point(self, arrays: dict, need: frozenset[str]) -> BatchProducts:
+        """The wrapped backend's ``compute`` at the point ``arrays`` (each (1,)) as a batch of
+        one; the m = 0 point cached on the other parameters and the request, so that a chain
+        that moves only mnu_eff pays one evaluation a step."""
+        p = {k: float(v[0]) for k, v in arrays.items()}
+        if p["mnu"] != 0.0:
+            return BatchProducts.from_points(arrays, [self.inner.compute(p, need)])
+        key = (tuple(sorted(p.items())), need)
         if self._zero is None or self._zero[0] != key:
-            self._zero = (key, self.inner.compute({**base, "mnu": 0.0}, need))
-        return self._zero[1]
+            self._zero = (key, self.inner.compute(p, need))
+        return BatchProducts.from_points(arrays, [self._zero[1]])
 
 
 def _as_float(v) -> float:
