@@ -156,9 +156,9 @@ class RowBackground(Delegated):
         return float(out[0]) if scalar else out
 
 
-def _row_background(batch_bg: BatchBackground | None, i: int):
-    """Row i of a batched background: the stored per-point one when there is one (a row of a
-    StackedBackground), else a view that evaluates the batch and takes row i."""
+def row_background(batch_bg: BatchBackground | None, i: int):
+    """Row i of a batched background: its own ``row(i)`` when it has one (the stored per-point
+    background of a StackedBackground, a mirror of rows), else a view of row i of the batch."""
     if batch_bg is None:
         return None
     if hasattr(batch_bg, "row"):
@@ -187,7 +187,7 @@ class BatchProducts:
         return TheoryProducts(
             params={k: float(v[i]) for k, v in self.params.items()},
             spectra=self.spectra.row(i) if self.spectra is not None else None,
-            background=_row_background(self.background, i),
+            background=row_background(self.background, i),
             derived={k: float(v[i]) for k, v in self.derived.items()})
 
     @classmethod

@@ -11,7 +11,7 @@ How the two extensions compare (equal to first order in m): docs/physics.md, "Ne
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from numass.theory.batch import (
     Delegated,
     broadcast_params,
     finite_rows,
+    row_background,
 )
 from numass.theory.products import SPECTRA_KEYS, Background, TheoryProducts
 
@@ -59,6 +60,17 @@ class MirroredBackground(Delegated):
 
     def _call(self, name: str, z):
         return _mirror(getattr(self._plus, name)(z), getattr(self._zero, name)(z), self._rows)
+
+    def row(self, i: int):
+        """Row i of a batched mirror (``rows`` given): the mirror of the rows' own backgrounds
+        where row i is mirrored, else plus's row."""
+        assert self._rows is not None  # a mirror of one point has no rows
+        plus = row_background(cast(BatchBackground, self._plus), i)
+        at = np.flatnonzero(self._rows == i)
+        if len(at) == 0:
+            return plus
+        return MirroredBackground(row_background(cast(BatchBackground, self._zero), int(at[0])),
+                                  plus)
 
 def _mirror_rows(plus: BatchProducts, zero: BatchProducts, neg: np.ndarray,
                  params: dict) -> BatchProducts:
