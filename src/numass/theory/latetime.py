@@ -14,7 +14,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, Backend, check_need
+from numass.theory.backend import NEEDS, Backend
 from numass.theory.background import compute_background, compute_lscdm_background
 from numass.theory.background_backend import lscdm_background_batch
 from numass.theory.densities import batch_densities
@@ -256,15 +256,9 @@ class LsCDMBackgroundBackend(Backend):
 
     def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
                 ) -> TheoryProducts:
-        need = check_need(need)
-        if "spectra" in need:
-            raise InputError("the 'lscdm-background' backend computes no CMB spectra; use the "
-                             "'lscdm' backend (late-time engine) for data sets that need them")
+        """A batch of one, on the exact quadrature."""
         self.check_params(params)
-        out = compute_lscdm(params, frozenset({"background"}))
-        if not all(np.isfinite(v) for v in out.derived.values()):
-            raise TheoryError(f"non-finite ΛsCDM background at {params}")
-        return out
+        return one_point(lambda p, n: lscdm_background_batch(self, p, n, "exact"), params, need)
 
     def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
         """Vectorised over points (background_backend.lscdm_background_batch)."""

@@ -95,11 +95,6 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
     a = np.exp(lna)
     base = dens.not_de(lna)
     m1 = dens.not_de(np.zeros(1))[:, 0]
-    i = i_star - i0
-    t = ((lna_star - lna[i]) / step)[:, None]
-    herm = np.hstack([(1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2 * step,
-                      t**2 * (3 - 2 * t), t**2 * (t - 1) * step])
-    rows = np.arange(len(i))
 
     def dm_and_slope(h: np.ndarray, slope: bool = True):
         h2 = base + (h**2 - m1)[:, None]
@@ -107,14 +102,12 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
         out = []
         for g in (f, -f * h[:, None] / h2) if slope else (f,):  # D_M, its derivative in h
             cum = cumulative_simpson_rows(g, step)
-            chi = cum[:, -1:] - cum
-            parts = np.stack([chi[rows, i], -g[rows, i], chi[rows, i + 1], -g[rows, i + 1]], 1)
-            out.append(np.sum(herm * parts, axis=1))
+            out.append(hermite_rows(lna_star[:, None], cum[:, -1:] - cum, -g, i0)[:, 0])
         return out
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        lo = dm_and_slope(np.full(len(i), _H_BRACKET[0]), False)[0] - goal
-        hi = dm_and_slope(np.full(len(i), _H_BRACKET[1]), False)[0] - goal
+        lo = dm_and_slope(np.full(len(goal), _H_BRACKET[0]), False)[0] - goal
+        hi = dm_and_slope(np.full(len(goal), _H_BRACKET[1]), False)[0] - goal
         solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
         h = np.clip(np.where(np.isfinite(start), start, 0.68), *_H_BRACKET)
         for _ in range(30):
@@ -349,8 +342,8 @@ def one_point(compute_batch, params: dict, need) -> TheoryProducts:
     out = compute_batch(params, need)  # scalars: a batch of one
     if not out.ok[0]:
         point = ", ".join(f"{k} = {v}" for k, v in params.items())
-        raise TheoryError(f"the late-time engine failed at {point} (outside the emulator's box, "
-                          f"no reference H0 in [40, 110], or non-finite)")
+        raise TheoryError(f"no theory at {point} (refused or non-finite parameters, no H0 in the "
+                          f"bracket, or outside the emulator's box)")
     point = out.point(0)
     point.params = dict(params)
     return point

@@ -41,13 +41,14 @@ def blocks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """Cubic Hermite interpolation on the LNA grid from values y and exact derivatives dy (n, m)
-    at x (m,) shared or (n, m) per row -> (n, m): ~h^4 where linear would leave ~1e-5."""
+def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray, start: int = 0) -> np.ndarray:
+    """Cubic Hermite interpolation on the LNA grid from ``start`` on, from values y and exact
+    derivatives dy (n, len(LNA) - start) at x (q,) shared or (n, q) per row -> (n, q): ~h^4
+    where linear would leave ~1e-5."""
     step = LNA[1] - LNA[0]
     x = np.broadcast_to(x, (y.shape[0], np.shape(x)[-1]))
-    i = np.clip(((x - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
-    t = (x - LNA[i]) / step
+    i = np.clip(((x - LNA[start]) / step).astype(int), 0, y.shape[1] - 2)
+    t = (x - LNA[start + i]) / step
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
     h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
     take = np.take_along_axis
