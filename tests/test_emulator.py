@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numass.backends import make_backend
 from numass.emulator import design, generate, network, targets
 from numass.emulator.backend import EmulatorBackend
 from numass.errors import InputError, TheoryError
-from numass.backends import make_backend
 from numass.validation.emulator import cv_errors
 
 CHECK = Path(__file__).with_name("data") / "emulator_check.npz"

@@ -26,9 +26,10 @@ import numpy as np
 import pytest
 from scipy.interpolate import RectBivariateSpline
 
-from numass.errors import InputError
 from numass.backends import make_backend
+from numass.errors import InputError
 from numass.theory import free_streaming as fs
+from numass.theory import latetime_batch as lb
 from numass.theory import reference as rf
 from numass.theory.backend import Backend
 from numass.theory.background import compute_background
@@ -82,7 +83,8 @@ def synthetic():
     resp = np.random.default_rng(1).normal(0, 1, (len(edges) - 1, 1, 4)) * lensed[None] * 1e-2
     mp.setattr(rf, "fiducial_reference", lambda: fid)
     mp.setitem(rf._RESPONSE, 3000, {"edges": edges, "resp": resp, "lensed": lensed})
-    mp.setattr(fs, "_S_GRID", [(m, _suppression(m) if m else None) for m in fs.MNU_GRID])
+    grid = [(m, _suppression(m) if m else None) for m in fs.MNU_GRID]
+    mp.setattr(lb, "suppression_on_grid", lambda: grid)
     yield fid
     mp.undo()
 
@@ -131,7 +133,7 @@ def test_lscdm_emulator_batch_matches_per_point(synthetic):
     p["A_L"] = np.where(np.arange(n) == 3, 1.2, 1.0)
     p["ombh2"][6] = np.nan  # a non-finite parameter: that row only
     p["omch2"][7] = 0.20  # outside the emulator's box
-    out, ref = _compare(make_backend("lscdm-emulator"), p)
+    out, _ = _compare(make_backend("lscdm-emulator"), p)
     # row 0: no H0 in ΛsCDM's bracket gives this theta_MC with z† = 1 (refused per point too)
     assert list(np.flatnonzero(~out.ok)) == [0, 6, 7]
     # the engine did change C_L^φφ (not just the emulator's): R(L) far from 1 at z† = 1
@@ -147,7 +149,7 @@ def test_nu_interacting_emulator_batch_matches_per_point(synthetic):
                                                -0.2])}
     p["logA"][8] = np.nan
     p["ns"][7] = 1.05  # outside the emulator's box
-    out, ref = _compare(make_backend("nu_interacting-emulator"), p)
+    out, _ = _compare(make_backend("nu_interacting-emulator"), p)
     assert list(np.flatnonzero(~out.ok)) == [7, 8, 9]  # NaN, out of box, alpha_fs < 0
     assert np.isnan(out.derived["A_L_eff"][3]) and np.isnan(out.derived["A_L_eff"][6])
     assert abs(out.derived["A_L_eff"][4] - 1) > 1e-3

@@ -8,8 +8,7 @@ from scipy import constants as sc
 from scipy.integrate import solve_ivp
 
 from numass.errors import InputError, TheoryError
-from numass.theory.background import compute_background
-from numass.theory.background import compute_lscdm_background, lambda_shape
+from numass.theory.background import compute_background, compute_lscdm_background, lambda_shape
 from numass.theory.products import TheoryProducts
 
 from conftest import SPECTRA_LIKELIHOODS, need_dataset, spectra_errors

@@ -16,11 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numass.emulator import design
-from numass.emulator.backend import load_emulator
-from numass.emulator import targets
-from numass.errors import InputError
 from numass.backends import make_backend
+from numass.emulator import design, targets
+from numass.emulator.backend import load_emulator
+from numass.errors import InputError
 from numass.theory.backend import Backend
 
 DESI_Z = np.array([0.295, 0.51, 0.706, 0.934, 1.321, 1.484, 2.33])

@@ -6,8 +6,8 @@ import camb
 import numpy as np
 import pytest
 
-from numass.errors import InputError, TheoryError
 from numass.backends import make_backend
+from numass.errors import InputError, TheoryError
 from numass.theory.background import compute_background
 from numass.theory.camb_backend import CambBackend
 from numass.theory.products import SPECTRA_KEYS

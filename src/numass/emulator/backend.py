@@ -14,6 +14,7 @@ uses it.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
 from numass.theory.parameters import BACKEND_PARAMS
 from numass.theory.products import Spectra, TheoryProducts
+
+if TYPE_CHECKING:
+    from numass.theory.camb_backend import CambBackend
 
 
 @lru_cache(maxsize=2)
@@ -40,7 +44,7 @@ class EmulatorBackend(Backend):
             raise InputError(f"emulator fallback '{fallback}': use None or 'camb'")
         self.emulator = load_emulator(weights)
         self.fallback = fallback
-        self._camb = None
+        self._camb: CambBackend | None = None
         self.n_fallback = 0
 
     def param_names(self):

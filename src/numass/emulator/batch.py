@@ -15,7 +15,6 @@ from functools import lru_cache
 import numpy as np
 
 from numass.emulator import design, targets
-from numass.errors import InputError
 from numass.theory.backend import batch_accuracy, check_need, normalise_arrays
 from numass.theory.background import BackgroundRows, theta_mc
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
@@ -90,8 +89,8 @@ def refused_rows(p: dict[str, np.ndarray]) -> np.ndarray:
     bad |= (p["mnu"] < 0) | (p["A_L"] < 0) | (p["A_lens"] < 0)
     for k, v in design.FIXED.items():
         bad |= p[k] != v
-    for v in p.values():
-        bad |= ~np.isfinite(v)
+    for value in p.values():
+        bad |= ~np.isfinite(value)
     return bad
 
 
@@ -129,10 +128,7 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
     rows inside the box; rows outside it get ok = False (no CAMB fallback inside a batch).
     ``accuracy`` overrides the backend's background accuracy ('fast' or 'exact')."""
     need = check_need(need)
-    unknown = sorted(set(params) - set(backend.param_names()))
-    if unknown:
-        raise InputError(f"backend '{backend.name}' does not know the parameter(s) {unknown}; "
-                         f"it takes: {', '.join(sorted(backend.param_names()))}")
+    backend.check_names(params)
     given = broadcast_params(params)
     p = normalise_arrays(given)
     ok = ~refused_rows(p)

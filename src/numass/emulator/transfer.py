@@ -34,10 +34,9 @@ import numpy as np
 
 from numass.emulator import design, targets
 from numass.theory.backend import NEEDS
-from numass.theory.background import compute_background
-from numass.theory.background import BackgroundRows
-from numass.theory.densities import batch_densities
+from numass.theory.background import BackgroundRows, compute_background
 from numass.theory.batch import BatchSpectra
+from numass.theory.densities import Densities, batch_densities
 from numass.theory.latetime_batch import carry_rows
 from numass.theory.products import SPECTRA_KEYS, TheoryProducts
 
@@ -131,7 +130,7 @@ def _carry_one(ref: TheoryProducts, target, dens: dict, dens_ref: dict, p: dict)
         return BackgroundRows(batch_densities({k: np.array([float(v)]) for k, v in d.items()}),
                                np.array([h]), one)
 
-    s = ref.spectra
+    s = ref.need_spectra("the w0wa transfer")
     spectra = BatchSpectra(ell=s.ell, **{k: getattr(s, k)[None].copy() for k in SPECTRA_KEYS})
     first = np.zeros(1, dtype=int)
     _, sigma8 = carry_rows(spectra, first, background(dens, float(target.h)),
@@ -151,8 +150,8 @@ class TransferRows:
     densities, h of both (same θ_MC), and whether h was found."""
 
     idx: np.ndarray
-    dens_t: object
-    dens_r: object
+    dens_t: Densities
+    dens_r: Densities
     h_t: np.ndarray
     h_r: np.ndarray
     ok: np.ndarray

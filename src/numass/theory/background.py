@@ -1,26 +1,17 @@
 """numass's own background cosmology: H(z), distances, sound horizons, theta_*, for n points.
 
-The physics (densities, dark energy, Sigma m_nu,eff < 0) is densities.py's; the integrals are
-quadrature.py's, 'exact' (fixed grids) or 'fast' (Gauss-Legendre panels). Parameters are named
-as in CAMB (H0 or cosmomc_theta, ombh2, omch2, mnu, nnu, nu_states, w, wa, TCMB; z_dagger,
-eta_lscdm for LsCDM). Against CAMB 2.0.5 (tests/test_background.py): H, D_M, D_H, D_V to
-~1e-10; r_d and theta_* to ~2e-6 with one massive state (CAMB's own sound-horizon integral sits
-2e-6 from the exact one) and < 7e-5 with three degenerate states (the z* fit is calibrated on
-one); H0 from cosmomc_theta to ~1e-5.
-
-The redshifts of last scattering (z*) and of the baryon drag (z_drag) need a recombination
-calculation; numass takes them from a smooth fit calibrated on CAMB's own (recombination_fit.py,
-helium from BBN consistency as CAMB's default, T_CMB = 2.7255 K), and integrates the sound
-horizon itself. theta_MC -> H0 is solved for all points together by Newton iterations on the
-quadrature's own theta_MC(h) and its exact derivative, to |dh| ~ 1e-13.
+The physics is densities.py's, the integrals quadrature.py's ('exact' or 'fast'); z* and z_drag
+come from a fit calibrated on CAMB's recombination (recombination_fit.py), the sound horizon is
+integrated here, and theta_MC -> H0 is solved for all points together by Newton on the
+quadrature's own theta_MC(h) and its exact derivative (|dh| ~ 1e-13). Against CAMB 2.0.5
+(tests/test_background.py): H, distances ~1e-10; r_d, theta_* ~2e-6 (< 7e-5 with three
+degenerate states); H0 from cosmomc_theta ~1e-5. docs/physics.md, docs/batch.md.
 
 One implementation: ``compute_background_batch`` (arrays (n,) in, ``BackgroundRows`` out, ok =
 False where a point cannot be computed); ``compute_background`` is a batch of one that raises
 instead (InputError for what the background cannot honour, TheoryError for a point without a
-solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m)
-(docs/physics.md); it and the Elbers et al. sign flip agree to first order in m and differ by up
-to 1.2e-5 (H), 1.8e-5 (D_M), 2.4e-5 (D_V), 1.1e-5 (theta_*), 1e-7 (r_d) at -0.1 eV, and ~10x
-that at -0.3 eV (tests/test_background.py measures it).
+solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m), which
+differs from the sign flip at O(m^2) (measured in tests/test_background.py).
 """
 from __future__ import annotations
 
@@ -29,9 +20,17 @@ import numpy as np
 from numass.errors import InputError, TheoryError
 from numass.theory import neutrinos as nu
 from numass.theory.batch import RowBackground
-from numass.theory.densities import (C_KM_S, NU_PER_GAMMA, SAFE_VALUES, Densities,
-                                     batch_densities, check_names, row_checks, take_rows,
-                                     valid_rows)
+from numass.theory.densities import (
+    C_KM_S,
+    NU_PER_GAMMA,
+    SAFE_VALUES,
+    Densities,
+    batch_densities,
+    check_names,
+    row_checks,
+    take_rows,
+    valid_rows,
+)
 from numass.theory.effective_mass import BACKGROUND_SCALARS, MirroredBackground
 from numass.theory.quadrature import GRID, blocks, quadrature_of
 
@@ -206,8 +205,11 @@ class BackgroundPoint(RowBackground):
 
     def __init__(self, rows: BackgroundRows):
         super().__init__(rows, 0)
-        for name in ("h", "omegam", "omnuh2", "zstar", "zdrag", "rstar", "DM_star"):
-            setattr(self, name, float(getattr(rows, name)[0]))
+        self.rows = rows
+        self.h, self.omegam, self.omnuh2 = (float(v[0]) for v in (rows.h, rows.omegam,
+                                                                   rows.omnuh2))
+        self.zstar, self.zdrag = float(rows.zstar[0]), float(rows.zdrag[0])
+        self.rstar, self.DM_star = float(rows.rstar[0]), float(rows.DM_star[0])
         self.n_massive = int(rows.dens.n_massive[0])
         if rows.dens.de_kind == "lscdm":
             self.z_dagger, self.eta = float(rows.dens.z_dagger[0]), float(rows.dens.eta[0])
@@ -217,20 +219,20 @@ class BackgroundPoint(RowBackground):
         """H^2 / (100 km/s/Mpc)^2 at scale factors a (1-d), term by term in powers of a (h2_at's
         sum in ln a differs in the last digit, which the interaction model's adaptive ODE solver
         turns into 1e-5 changes of its free-streaming suppression)."""
-        d, a = self._bg.dens, np.asarray(a, dtype=float)
+        d, a = self.rows.dens, np.asarray(a, dtype=float)
         rad = d.ogh2[0] * (1.0 + NU_PER_GAMMA * d.n_massless[0]) + self.massive_nu(a)
         if d.de_kind == "lscdm":
             de = lambda_shape(1.0 / a - 1.0, self.z_dagger, self.eta)
         else:
             w0, wa = d.w0[0], d.wa[0]
             de = a ** (-3 * (1 + w0 + wa)) * np.exp(-3 * wa * (1 - a))
-        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self._bg.odeh2[0] * de
+        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self.rows.odeh2[0] * de
 
     def massive_nu(self, a) -> np.ndarray:
         """omega_nu h^2 (a) a^4 of the massive neutrinos at scale factors a (1-d); the table at
         ln(y0 a) itself (not ln y0 + ln a), so that finite differences in a (the interaction
         model's w_nu = P/rho, a near-cancellation) round as they always have."""
-        d = self._bg.dens
+        d = self.rows.dens
         ratio = nu.rho_ratio_log(np.log(np.maximum(d.y0[0] * np.asarray(a, dtype=float), 1e-300)))
         return d.rel[0] * (1.0 + d.sign[0] * (ratio - 1.0))
 

@@ -70,12 +70,14 @@ class BackgroundBackend(Backend):
         return background_products(params, bg, {})
 
 
-def lscdm_background_batch(backend, params: dict, need) -> BatchProducts:
-    """LsCDMBackgroundBackend.compute_batch (z_dagger, eta_lscdm in the derived too)."""
+def lscdm_background_batch(backend, params: dict, need, accuracy: str | None = None
+                           ) -> BatchProducts:
+    """LsCDMBackgroundBackend.compute_batch (z_dagger, eta_lscdm in the derived too);
+    ``accuracy`` the quadrature (default: the backend's batch_accuracy)."""
     p = _background_params(backend, broadcast_params(params), need, "use the 'lscdm' backend "
                            "(late-time engine) for data sets that need them")
     n = len(next(iter(p.values())))
     p.setdefault("eta_lscdm", np.full(n, 10.0))
-    bg = compute_background_batch(p, de="lscdm", accuracy=batch_accuracy(backend))
+    bg = compute_background_batch(p, de="lscdm", accuracy=accuracy or batch_accuracy(backend))
     return background_products(params, bg, {"z_dagger": p["z_dagger"],
                                             "eta_lscdm": p["eta_lscdm"]})

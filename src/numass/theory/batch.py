@@ -156,9 +156,9 @@ class RowBackground(Delegated):
         return float(out[0]) if scalar else out
 
 
-def _row_background(batch_bg: BatchBackground | None, i: int):
-    """Row i of a batched background: the stored per-point one when there is one (a row of a
-    StackedBackground), else a view that evaluates the batch and takes row i."""
+def row_background(batch_bg: BatchBackground | None, i: int):
+    """Row i of a batched background: its own ``row(i)`` when it has one (the stored per-point
+    background of a StackedBackground, a mirror of rows), else a view of row i of the batch."""
     if batch_bg is None:
         return None
     if hasattr(batch_bg, "row"):
@@ -187,31 +187,34 @@ class BatchProducts:
         return TheoryProducts(
             params={k: float(v[i]) for k, v in self.params.items()},
             spectra=self.spectra.row(i) if self.spectra is not None else None,
-            background=_row_background(self.background, i),
+            background=row_background(self.background, i),
             derived={k: float(v[i]) for k, v in self.derived.items()})
 
     @classmethod
     def from_points(cls, params: dict[str, np.ndarray],
-                    points: list[TheoryProducts | None]) -> "BatchProducts":
-        """Stack per-point products (None = the theory failed at that point)."""
+                    points: list[TheoryProducts | None]) -> BatchProducts:
+        """Stack per-point products (None = the theory failed at that point); derived values
+        that are not numbers are left out."""
         ok = np.array([p is not None for p in points], dtype=bool)
         good = [p for p in points if p is not None]
         spectra = None
-        if good and all(p.spectra is not None for p in good):
-            ell = good[0].spectra.ell
+        rows = [p.spectra if p is not None else None for p in points]
+        first = next((s for s in rows if s is not None), None)
+        if first is not None and all(p.spectra is not None for p in good):
             arrays = {}
             for k in SPECTRA_KEYS:
-                a = np.full((len(points), len(ell)), np.nan)
-                for i, p in enumerate(points):
-                    if p is not None:
-                        a[i] = getattr(p.spectra, k)
+                a = np.full((len(points), len(first.ell)), np.nan)
+                for i, s in enumerate(rows):
+                    if s is not None:
+                        a[i] = getattr(s, k)
                 arrays[k] = a
-            spectra = BatchSpectra(ell=ell, **arrays)
+            spectra = BatchSpectra(ell=first.ell, **arrays)
         background = None
         if good and all(p.background is not None for p in good):
             background = StackedBackground([p.background if p is not None else None
                                             for p in points])
-        names = set().union(*(p.derived for p in good)) if good else set()
+        names = {k for p in good for k, v in p.derived.items() if np.ndim(v) == 0
+                 and np.issubdtype(np.asarray(v).dtype, np.number)}  # arrays of numbers only
         derived = {k: np.array([float(p.derived.get(k, np.nan)) if p is not None else np.nan
                                 for p in points]) for k in sorted(names)}
         return cls(params=params, ok=ok, spectra=spectra, background=background, derived=derived)

@@ -49,33 +49,21 @@ class CambBackground:
 
 
 class CambBackend(Backend):
-    """Lensed CMB spectra, C_L^phiphi, the background and sigma8 from CAMB.
+    """Lensed CMB spectra, C_L^phiphi, the background and sigma8 from CAMB, with the settings of
+    docs/physics.md, "CAMB backend" (chosen for Planck 2018 plik_lite, PR4 and ACT DR6 lensing).
 
-    Settings (chosen for Planck 2018 plik_lite, Planck PR4 lensing and ACT DR6 lensing):
-
-    - lensed TT/TE/EE/BB D_ell [muK^2] and pp = [L(L+1)]^2 C_L^phiphi/2pi on ell = 0..max(lmax,
-      lens_lmax); default 3000, as the lensing likelihoods' response windows reach L ~ 3000;
-    - ``accuracy="planck"``: lens_potential_accuracy 1, AccuracyBoost 1 (``"high"``:
-      lens_potential_accuracy 4); lens_output_margin 1250 (Cobaya's lens_margin);
-      ``lens_potential_accuracy`` given explicitly overrides the preset;
-    - non-linear corrections to the lensing potential only (NonLinear_lens) with HMcode 2016
-      (``halofit_version="mead2016"``; CAMB 2.0's own default is mead2020, configurable here);
-    - sigma8 is linear, z = 0, from the matter power to k = 2 /Mpc;
-    - neutrinos: ``mnu`` (sum, eV, >= 0) in ``nu_states`` = 1 massive eigenstate plus massless
-      ones (CAMB's default) or 3 degenerate; N_eff = ``nnu`` (3.044);
-    - (w, wa) != (-1, 0): CPL w(a) = w + wa (1 - a) with DarkEnergyPPF (crossing w = -1 is
-      allowed); set before the cosmology, so that theta_MC -> H0 is solved with w(a);
-    - ``A_L`` is CAMB's Alens (lensing smoothing of the primary spectra). CAMB also multiplies
-      its output C_L^phiphi by Alens; numass divides that back out (exact: CAMB applies Alens as
-      a final factor), so pp is the physical spectrum times ``A_lens`` alone (applied after CAMB,
-      no rerun). At A_L = 0 the primary spectra are the unlensed ones (what CAMB gives there) and
-      pp comes from the same run at Alens = 1.
+    - TT/TE/EE/BB D_ell [muK^2] and pp = [L(L+1)]^2 C_L^phiphi/2pi on ell = 0..max(lmax,
+      lens_lmax); ``accuracy`` a preset of ACCURACY, ``lens_potential_accuracy`` overriding it;
+    - (w, wa) != (-1, 0): CPL dark energy with DarkEnergyPPF, set before the cosmology so that
+      theta_MC -> H0 is solved with w(a);
+    - ``A_L`` is CAMB's Alens. CAMB also multiplies C_L^phiphi by it; numass divides that back
+      out (exact: a final factor), so pp is the physical spectrum times ``A_lens`` alone. At
+      A_L = 0 the primary spectra are the unlensed ones and pp comes from Alens = 1.
 
     Cache: the last ``cache_size`` (default 2: the two points of an effective-mass mirror) CAMB
-    results, keyed by every parameter CAMB sees; A_lens (and any likelihood nuisance parameter)
-    never reruns CAMB. ``n_camb_calls`` counts the CAMB runs. A background-only request
-    (need = {"background"}) runs camb.get_background only (no perturbations).
-    Any failure inside CAMB, or non-finite output, raises TheoryError naming the point.
+    results, keyed by every parameter CAMB sees (A_lens never reruns CAMB); ``n_camb_calls``
+    counts the runs. need = {"background"} runs camb.get_background only. Any failure inside
+    CAMB, or non-finite output, raises TheoryError naming the point.
     """
 
     name = "camb"

@@ -94,8 +94,9 @@ class Densities:
         return np.exp(-3 * (1 + w0 + wa) * lna - 3 * wa * (-np.expm1(lna)))
 
     def omnuh2(self) -> np.ndarray:
-        """Matter-like omega_nu h^2 today, as CAMB's omnuh2 (the non-relativistic limit)."""
-        return self.sign * self.rel * nu.nr_density_per_relativistic(self.y0)
+        """Matter-like omega_nu h^2 today, as CAMB's omnuh2: the relativistic density times
+        the non-relativistic limit of the density ratio, NR_COEF y0."""
+        return self.sign * self.rel * (nu.NR_COEF * self.y0)
 
     def recombination(self) -> tuple[np.ndarray, np.ndarray]:
         """(z*, z_drag) from the fit calibrated on CAMB's recombination (recombination_fit.py)."""

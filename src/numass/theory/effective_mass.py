@@ -1,52 +1,32 @@
 """Sigma m_nu,eff: the neutrino mass sum extended to negative values, around any backend.
 
-Definition (parameter ``mnu_eff``, eV, either sign):
-
-- mnu_eff >= 0: the ordinary sum of masses. The wrapped backend is called with mnu = mnu_eff
-  and its products are returned unchanged (same arrays, same background object), so numass
-  reproduces the backend exactly there. The mass splitting is the backend's ``nu_states``
-  (1 = one massive eigenstate + massless ones, CAMB's default; 3 = three degenerate, as DESI).
-- mnu_eff < 0, backend with ``supports_negative_mnu`` (numass's own background code): mnu =
-  mnu_eff is passed through and the backend implements the negative-mass physics itself.
-- mnu_eff < 0, any other backend (CAMB, emulators): the observable-level mirror ("symmetric
-  extension", docs/physics.md, e.g. arXiv:2603.13208)
-
-      X(mnu_eff) = 2 X(0) - X(|mnu_eff|)
-
-  for every product X: each spectrum array (TT, TE, EE, BB, pp), every derived scalar (sigma8,
-  S8, rdrag, theta_star, H0, omegam, omnuh2 ...), and the background (MirroredBackground: H, DM,
-  DH, DV as functions, rdrag and theta_star as numbers). Two backend evaluations at the same
-  other parameters; the m = 0 one is cached, so a chain that moves only mnu_eff pays one.
-
-What is held fixed between X(0) and X(|m|) is exactly the other parameters the user samples:
-H0 or theta_MC (then H0 is a derived product and mirrors like the others), omega_b, omega_c,
-A_s (or logA), n_s, tau, w, wa. omega_c is the CDM density alone; the neutrino density is not
-part of it, so omega_m = omega_b + omega_c + omega_nu moves with the mass.
-
-Relation to Elbers et al. 2024 (arXiv:2407.10965; used by DESI DR2, arXiv:2503.14744): they
-define Sigma m_nu,eff inside the Boltzmann code, "allowing for negative energy densities": for
-a negative value the neutrinos' energy density, pressure and perturbations are those of massless
-neutrinos minus the mass-induced excess at |m|, i.e. rho_nu(-m) = 2 rho_nu(0) - rho_nu(m), so the
-late-time neutrino density omega_nu ~ Sigma m_nu,eff / 93 eV turns negative and the suppression
-of clustering (and of CMB lensing) becomes an enhancement. Both extensions coincide with the
-physical model at m >= 0, are continuous with a continuous first derivative at 0 and agree to
-first order in m; they differ at O(m^2), because observables are non-linear in the densities.
-Measured (tests/test_effective_mass.py, H0 fixed): the shifts of DM(z=1) and r_drag at
-mnu_eff = -0.1 eV differ between the two by 0.5% and 0.9% of the shift. One mirror artefact to
-know: a product that moves by a shift in ell (acoustic peaks when theta_* changes) mirrors into
-a slightly sharpened, not shifted, spectrum (second order; small when theta_MC is held fixed).
+``mnu_eff`` >= 0 is the ordinary sum (the backend's products unchanged); below zero a backend
+with ``supports_negative_mnu`` (numass's own background: Elbers et al. 2024's sign flip of the
+mass-dependent neutrino density) takes mnu = mnu_eff itself, any other (CAMB, the emulator) gets
+the observable-level mirror X(mnu_eff) = 2 X(0) - X(|mnu_eff|) for every product: spectra,
+derived scalars and the background (MirroredBackground). Two evaluations at the same other
+parameters (H0 or theta_MC, omega_b, omega_c, A_s, n_s, tau, w, wa); omega_c is CDM alone.
+How the two extensions compare (equal to first order in m): docs/physics.md, "Neutrinos".
 """
 from __future__ import annotations
 
-import numbers
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
 from numass.errors import InputError
 from numass.theory.backend import NEEDS, Backend, check_need
-from numass.theory.batch import (BatchBackground, BatchProducts, BatchSpectra, Delegated,
-                                 broadcast_params, finite_rows)
-from numass.theory.products import SPECTRA_KEYS, Background, Spectra, TheoryProducts
+from numass.theory.batch import (
+    BatchBackground,
+    BatchProducts,
+    BatchSpectra,
+    Delegated,
+    broadcast_params,
+    finite_rows,
+    row_background,
+)
+from numass.theory.products import SPECTRA_KEYS, Background, TheoryProducts
 
 BACKGROUND_SCALARS = ("rdrag", "theta_star", "zstar", "zdrag")
 
@@ -66,6 +46,10 @@ class MirroredBackground(Delegated):
     have (zero at m = 0, plus at |m|): of one point (rows None), or of the rows ``rows`` of a
     batched ``plus``."""
 
+    # a float of one point or an array (n,) of a batch, as the mirrored backgrounds' own
+    rdrag: Any
+    theta_star: Any
+
     def __init__(self, zero: Background | BatchBackground, plus: Background | BatchBackground,
                  rows: np.ndarray | None = None,
                  scalars: tuple[str, ...] = BACKGROUND_SCALARS):
@@ -77,33 +61,21 @@ class MirroredBackground(Delegated):
     def _call(self, name: str, z):
         return _mirror(getattr(self._plus, name)(z), getattr(self._zero, name)(z), self._rows)
 
-
-
-def _is_scalar(v) -> bool:
-    return isinstance(v, numbers.Real) or (isinstance(v, np.ndarray) and v.ndim == 0)
-
-
-def mirror_products(p0: TheoryProducts, p1: TheoryProducts, params: dict) -> TheoryProducts:
-    """2 p0 - p1 for every product (p0 at m = 0, p1 at m = |Sigma m_nu,eff|)."""
-    spectra = None
-    if p0.spectra is not None and p1.spectra is not None:
-        if not np.array_equal(p0.spectra.ell, p1.spectra.ell):
-            raise InputError("cannot mirror spectra computed on different multipole ranges")
-        spectra = Spectra(ell=p0.spectra.ell, **{
-            k: _mirror(getattr(p1.spectra, k), getattr(p0.spectra, k), None)
-            for k in SPECTRA_KEYS})
-    background = None
-    if p0.background is not None and p1.background is not None:
-        background = MirroredBackground(p0.background, p1.background)
-    derived = {k: _mirror(p1.derived[k], v, None) for k, v in p0.derived.items()
-               if k in p1.derived and _is_scalar(v) and _is_scalar(p1.derived[k])}
-    return TheoryProducts(params=dict(params), spectra=spectra, background=background,
-                          derived=derived)
-
+    def row(self, i: int):
+        """Row i of a batched mirror (``rows`` given): the mirror of the rows' own backgrounds
+        where row i is mirrored, else plus's row."""
+        assert self._rows is not None  # a mirror of one point has no rows
+        plus = row_background(cast(BatchBackground, self._plus), i)
+        at = np.flatnonzero(self._rows == i)
+        if len(at) == 0:
+            return plus
+        return MirroredBackground(row_background(cast(BatchBackground, self._zero), int(at[0])),
+                                  plus)
 
 def _mirror_rows(plus: BatchProducts, zero: BatchProducts, neg: np.ndarray,
                  params: dict) -> BatchProducts:
-    """mirror_products for the rows ``neg`` of a batch (``zero`` holds those rows only)."""
+    """2 zero - plus in the rows ``neg`` of a batch (``zero`` holds those rows only) for every
+    product: the spectra, the background, the derived scalars both have."""
     ok = plus.ok.copy()
     ok[neg] &= zero.ok
     spectra = None
@@ -138,61 +110,64 @@ class EffectiveMass(Backend):
     def __init__(self, backend: Backend):
         self.inner = backend
         self.name = backend.name
-        self._zero_key = None
-        self._zero: TheoryProducts | None = None
+        self._zero: tuple[tuple, TheoryProducts] | None = None  # (key, products at m = 0)
 
     def param_names(self):
         return (*self.inner.param_names(), "mnu_eff")
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        """A batch of one of compute_batch's arithmetic, the wrapped backend's per-point
+        ``compute`` inside, so that its errors are raised rather than a failed row."""
         need = check_need(need)
         if "mnu_eff" not in params:
             return self.inner.compute(params, need)
         _check_not_both(params)
-        m = _as_float(params["mnu_eff"])
-        base = {k: v for k, v in params.items() if k != "mnu_eff"}
-        if m >= 0 or self.inner.supports_negative_mnu:
-            inner = self.inner.compute({**base, "mnu": m}, need)
-            out = TheoryProducts(params=dict(params), spectra=inner.spectra,
-                                 background=inner.background, derived=dict(inner.derived))
-        else:
-            out = mirror_products(self._at_zero(base, need),
-                                  self.inner.compute({**base, "mnu": -m}, need), params)
-        out.derived["mnu_eff"] = m
-        return out
+        _as_float(params["mnu_eff"])
+        point = self._combined(broadcast_params(params), need, self._inner_point).point(0)
+        assert point is not None  # the wrapped backend raised where it failed
+        point.params = dict(params)
+        return point
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS) -> BatchProducts:
         """The inner backend's compute_batch: one call at mnu = mnu_eff where no row needs the
         mirror, else one at mnu = |mnu_eff| for all rows and one at mnu = 0 for the negative
-        rows, combined row by row as ``compute`` does at each point."""
+        rows, combined row by row."""
         need = check_need(need)
         if "mnu_eff" not in params:
             return self.inner.compute_batch(params, need)
         _check_not_both(params)
-        arrays = broadcast_params(params)
+        return self._combined(broadcast_params(params), need, self.inner.compute_batch)
+
+    def _combined(self, arrays: dict[str, np.ndarray], need: frozenset[str],
+                  evaluate: Callable[[dict, frozenset[str]], BatchProducts]) -> BatchProducts:
+        """The products at ``arrays``, ``evaluate`` computing the wrapped backend's."""
         m = arrays["mnu_eff"]
         finite = finite_rows({"mnu_eff": m})
         base = {k: v for k, v in arrays.items() if k != "mnu_eff"}
         neg = np.flatnonzero(finite & (m < 0))
         if self.inner.supports_negative_mnu or len(neg) == 0:
-            out = self.inner.compute_batch({**base, "mnu": m}, need)
+            out = evaluate({**base, "mnu": m}, need)
         else:
-            plus = self.inner.compute_batch({**base, "mnu": np.abs(m)}, need)
-            zero = self.inner.compute_batch({**{k: v[neg] for k, v in base.items()},
-                                             "mnu": np.zeros(len(neg))}, need)
+            plus = evaluate({**base, "mnu": np.abs(m)}, need)
+            zero = evaluate({**{k: v[neg] for k, v in base.items()},
+                             "mnu": np.zeros(len(neg))}, need)
             out = _mirror_rows(plus, zero, neg, arrays)
         out.params = arrays
         out.ok = out.ok & finite
         out.derived["mnu_eff"] = np.where(out.ok, m, np.nan)
         return out
 
-    def _at_zero(self, base: dict, need: frozenset[str]) -> TheoryProducts:
-        """The m = 0 evaluation, cached on the other parameters and the request."""
-        key = (tuple(sorted(base.items())), need)
-        if key != self._zero_key:
-            self._zero = self.inner.compute({**base, "mnu": 0.0}, need)
-            self._zero_key = key
-        return self._zero
+    def _inner_point(self, arrays: dict, need: frozenset[str]) -> BatchProducts:
+        """The wrapped backend's ``compute`` at the point ``arrays`` (each (1,)) as a batch of
+        one; the m = 0 point cached on the other parameters and the request, so that a chain
+        that moves only mnu_eff pays one evaluation a step."""
+        p = {k: float(v[0]) for k, v in arrays.items()}
+        if p["mnu"] != 0.0:
+            return BatchProducts.from_points(arrays, [self.inner.compute(p, need)])
+        key = (tuple(sorted(p.items())), need)
+        if self._zero is None or self._zero[0] != key:
+            self._zero = (key, self.inner.compute(p, need))
+        return BatchProducts.from_points(arrays, [self._zero[1]])
 
 
 def _as_float(v) -> float:

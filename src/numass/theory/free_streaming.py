@@ -1,31 +1,15 @@
-"""The free-streaming suppression of massive neutrinos, S(k, z), from a reference CAMB run.
+"""The free-streaming suppression of massive neutrinos, S(k, z) = P_lin / P_lin,nofs, from a
+reference CAMB run's own transfer functions (no second Boltzmann run).
 
-S(k, z) = P_lin(k, z; Σmν) / P_lin,nofs(k, z; Σmν), with P_lin,nofs the linear power of the same
-cosmology in which the massive neutrinos cluster like CDM + baryons once non-relativistic. It is
-computed from the reference run itself (no second Boltzmann run): the sub-horizon growth
-equation of the CDM+baryon density contrast,
-
-    δ_cb'' + (2 + dlnH/dlna) δ_cb' = (3/2) [Ω_cb(a) δ_cb + Ω_ν,nr(a) δ_ν]     (' = d/dlna),
-
-is solved for every k from z = 1200 to 0 twice, from CAMB's δ_cb and δ_cb' at z = 1200: once
-with CAMB's own δ_ν/δ_cb (free streaming), once with the neutrinos following the CDM
-adiabatically, δ_ν = (1 + w_ν) δ_cb (no free streaming; CAMB's δ_ν does the same on
-super-horizon scales, so S = 1 there). Ω_ν,nr is the non-relativistic part of the neutrino
-density, (ρ_ν − 3P_ν)/ρ_crit, which is what clusters. S = (δ_m,fs / δ_m,nofs)² with
-δ_m = (ω_cb δ_cb + ω_ν,nr δ_ν)/(ω_cb + ω_ν,nr). Taking the ratio of
-two solutions of the same equation cancels its approximations (Newtonian growth near the
-horizon, baryons still coupled at z = 1200, radiation) to first order; what is left is the
-effect of the neutrinos not following the CDM. Limits measured (tests/test_nu_interacting.py,
-docs/latetime.md): S → 1 at k ≲ 1e-3 Mpc⁻¹, S ≈ 1 − 8 f_ν at k ≳ 0.5 Mpc⁻¹, z = 0 (the
-Lesgourgues & Pastor suppression), and agreement with the classic fixed-ω_m comparison
-(massive ν vs the same ω_ν as CDM, two CAMB runs) to a few 0.01 in P at k ≥ 0.03 Mpc⁻¹.
-
-The emulated engine needs S without the point's CAMB transfer functions; S depends on the point
-through the neutrino fraction almost only, so it is taken from CAMB runs at the fiducial
-densities on a grid of Σmν (MNU_GRID, run once per process), its logarithm interpolated
-linearly in Σmν (limber_batch.SuppressionTables).
+The sub-horizon growth equation of δ_cb is solved per k from z = 1200 twice: with CAMB's δ_ν/δ_cb
+(free streaming) and with δ_ν = (1 + w_ν) δ_cb (neutrinos following the CDM); S is the squared
+ratio of the total matter contrasts, in which the equation's approximations cancel to first
+order (docs/latetime.md, "How S is computed", with the limits measured). The emulated engine
+takes S from fiducial runs on a grid of Σmν (MNU_GRID), ln S linear in Σmν.
 """
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -116,20 +100,9 @@ def free_streaming_suppression(ref) -> dict:
 MNU_GRID = (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
-def suppression_on_grid():
-    """[(mnu, S interp)] from fiducial CAMB runs at MNU_GRID (cached in the reference run cache
-    while in use, and here for good)."""
-    global _S_GRID
-    if _S_GRID is None:
-        grid = []
-        for m in MNU_GRID:
-            if m == 0.0:
-                grid.append((m, None))
-                continue
-            ref = run_reference({**FIDUCIAL_EARLY, "mnu": m}, FIDUCIAL_H0)
-            grid.append((m, free_streaming_suppression(ref)["interp"]))
-        _S_GRID = grid
-    return _S_GRID
-
-
-_S_GRID = None
+@lru_cache(maxsize=1)
+def suppression_on_grid() -> list:
+    """[(mnu, S interp, None at mnu = 0)] from fiducial CAMB runs at MNU_GRID (once a process)."""
+    return [(m, free_streaming_suppression(run_reference({**FIDUCIAL_EARLY, "mnu": m},
+                                                         FIDUCIAL_H0))["interp"] if m else None)
+            for m in MNU_GRID]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,7 @@ def write_theory_npz(products: TheoryProducts, path: str | Path, z_grid=DEFAULT_
         path = path.with_name(path.name + ".npz")  # np.savez would append it silently
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **products_to_npz_dict(products, z_grid))
+    arrays: dict[str, Any] = products_to_npz_dict(products, z_grid)  # savez's **kwds: Any
+    np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())  # never half a file (a full disk, Ctrl-C)
     return path

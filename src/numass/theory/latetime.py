@@ -1,30 +1,12 @@
-"""The late-time engine: CMB spectra of a model that differs from ΛCDM only at late times, and
-ΛsCDM served through it.
+"""The late-time engine: CMB spectra of a model that differs from ΛCDM only at late times (a target
+background with H(z) and DM(z): ΛsCDM, w0wa ...), and ΛsCDM served through it.
 
-Given a target background (anything with H(z) and DM(z): ΛsCDM, w0wa ...) and the early-universe
-parameters (ombh2, omch2, mnu, nnu, nu_states, tau, As, ns, TCMB), the engine
-
-1. runs CAMB on a REFERENCE (theory/reference.py): ΛCDM with the same early-universe parameters
-   and, by default, the H0 that gives the reference the target's D_M(z*) (so the unlensed
-   primary spectra at ℓ ≳ 30 are the same function of ℓ; another H0 can be forced with
-   ``ref_H0``);
-2. solves the scale-independent linear growth D(z) of CDM+baryons in both backgrounds
-   (limber_batch.growth_rows) and takes P_target(k, z) = P_ref,nonlinear(k, z)
-   [D_target(z) / D_ref(z)]^2 (k in 1/Mpc; the massive-neutrino scale dependence and the
-   nonlinear correction P_nl/P_lin of the reference at the same (k, z) are carried over
-   unchanged);
-3. C_L^φφ(target) = C_L^φφ,CAMB(ref) × Limber(target) / Limber(ref), with the Limber integral
-   C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ² (limber_batch.Nodes,
-   600 redshifts, 90 L, the reference's own P(k, z));
-4. unlensed primary D_ℓ (TT, EE, BB, TE) of the target = the reference's at ℓ' = ℓ D_M,ref(z*) /
-   D_M,target(z*) (D_ℓ = ℓ(ℓ+1)C_ℓ/2π, a variance per ln ℓ, is what an angular rescaling keeps);
-   the late ISW (ℓ ≲ 30) change and the change of the reionization bump are left out;
-5. lenses them with camb.correlations.lensed_cls and the target C_L^φφ.
-
-Distances of target and reference both come from numass's own background code (or the target's
-object), so that its tiny offsets from CAMB (< 2e-4) cancel in the ratios. See docs/latetime.md
-for the validation against CAMB. The emulated engine ('lscdm-emulator', the emulator as the
-reference) is theory/latetime_batch.py; its per-point ``compute`` is a batch of one.
+A CAMB run on a ΛCDM REFERENCE with the target's early universe and the H0 that gives it the
+target's D_M(z*) (theory/reference.py) is carried to the target: the matter power by the squared
+growth ratio, C_L^φφ by the ratio of Limber integrals, the unlensed primary D_ℓ by the angular
+rescaling ℓ' = ℓ D_M,ref(z*)/D_M,target(z*), then lensed with camb.correlations.lensed_cls. The
+steps, what is left out and the validation against CAMB: docs/latetime.md. The emulated engine
+('lscdm-emulator') is theory/latetime_batch.py; its per-point ``compute`` is a batch of one.
 """
 from __future__ import annotations
 
@@ -32,16 +14,22 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, Backend, check_need
+from numass.theory.backend import NEEDS, Backend
 from numass.theory.background import compute_background, compute_lscdm_background
 from numass.theory.background_backend import lscdm_background_batch
 from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
-from numass.theory.latetime_batch import (LSCDM_BG_KEYS, lscdm_emulator_batch, matched_h,
-                                          one_point, ratio_rows, sigma2_ratio)
+from numass.theory.latetime_batch import (
+    LSCDM_BG_KEYS,
+    lscdm_emulator_batch,
+    matched_h,
+    one_point,
+    ratio_rows,
+    sigma2_ratio,
+)
 from numass.theory.limber_batch import Nodes, exact_power, growth_rows, spline_rows
+from numass.theory.parameters import LATE_TIME_PARAMS, to_camb_names
 from numass.theory.products import Spectra, TheoryProducts
-from numass.theory.parameters import to_camb_names
 from numass.theory.reference import DENSITIES, EARLY, Z_PK, run_reference
 
 _NZ = 600  # redshift nodes of the CAMB engine's Limber integrals
@@ -192,9 +180,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 
 # --- ΛsCDM served through the engine ---------------------------------------------------------
 
-LSCDM_PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu",
-                "nu_states", "tau", "As", "logA", "ns", "TCMB", "A_L", "A_lens", "z_dagger",
-                "eta_lscdm")
+LSCDM_PARAMS = (*LATE_TIME_PARAMS, "z_dagger", "eta_lscdm")
 
 
 def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
@@ -224,7 +210,6 @@ class LsCDMBackend(Backend):
     is CAMB, which has no negative mass), exactly as for the CAMB backend."""
 
     name = "lscdm"
-    supports_negative_mnu = False
 
     def param_names(self):
         return LSCDM_PARAMS
@@ -240,7 +225,6 @@ class LsCDMEmulatorBackend(Backend):
     -inf there): the box is part of the prior; use the 'lscdm' backend for CAMB."""
 
     name = "lscdm-emulator"
-    supports_negative_mnu = False
 
     def __init__(self, reference: Backend):
         self.emulator = reference  # the emulator backend (built by numass.backends)
@@ -272,15 +256,9 @@ class LsCDMBackgroundBackend(Backend):
 
     def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
                 ) -> TheoryProducts:
-        need = check_need(need)
-        if "spectra" in need:
-            raise InputError("the 'lscdm-background' backend computes no CMB spectra; use the "
-                             "'lscdm' backend (late-time engine) for data sets that need them")
+        """A batch of one, on the exact quadrature."""
         self.check_params(params)
-        out = compute_lscdm(params, frozenset({"background"}))
-        if not all(np.isfinite(v) for v in out.derived.values()):
-            raise TheoryError(f"non-finite ΛsCDM background at {params}")
-        return out
+        return one_point(lambda p, n: lscdm_background_batch(self, p, n, "exact"), params, need)
 
     def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
         """Vectorised over points (background_backend.lscdm_background_batch)."""

@@ -3,24 +3,12 @@ at once (a per-point ``compute`` is a batch of one, ``one_point``); ``carry_rows
 emulator's w0wa transfer (emulator/transfer.py), ``matched_h``, ``ratio_rows`` and
 ``sigma2_ratio`` the CAMB engine (theory/latetime.py).
 
-The reference ΛCDM at the matched H0 (Newton on the background's own discretised D_M(z*)) has
-the target's D_M(z*), so the primary spectra need no mapping: the target changes the lensing
-alone. With the emulator as the reference, (1) C_L^φφ = emulator's × R(L), the Limber ratio
-target/reference with the growth ratio (limber_batch.growth_rows), over one fiducial CAMB
-P(k, z) tabulated on the nodes (limber_batch.LimberTable) instead of the point's own (a ratio of
-integrals over the same kernel shape); (2) the lensed spectra are the emulator's plus the change
-that lensing with R(L) instead of 1 makes, from the linear response of lensed_cls to C_L^φφ in L
-bins around the fiducial model (reference.lensing_response, one matrix product for all rows),
-rescaled to the point's spectra (a constant scale, the emulator's own A_L, missed R's scale
-dependence: 2.6 in plik_lite's χ² for the interaction model); (3) σ8 from the emulator's, the
-fiducial σ_R's radius dependence and the growth ratio today. In the interaction model the
-target is ΛCDM + Σmν itself with P(k, z) × S^(α−1) (S from free_streaming.py's Σmν grid).
-Errors: docs/latetime.md.
-
-A failed row gets ok = False and NaN (a batch of one raises TheoryError): non-finite or refused
-parameters, outside the emulator's box, no reference H0 in [40, 110], Σmν outside the
-free-streaming grid, a negative alpha_fs. Names and shapes are checked for the whole batch
-(InputError).
+The reference ΛCDM (the emulator) at the H0 matched to the target's D_M(z*) needs no angular
+mapping; the target changes the lensing alone: C_L^φφ by the Limber ratio over one fiducial CAMB
+P(k, z), the lensed spectra by the fiducial linear response to it, σ8 by the growth ratio
+(docs/batch.md, "The emulated late-time engines"; errors in docs/latetime.md). A failed row
+gets ok = False and NaN (a batch of one raises TheoryError); names and shapes are checked for
+the whole batch (InputError).
 """
 from __future__ import annotations
 
@@ -32,16 +20,16 @@ from scipy.interpolate import CubicSpline
 from numass.errors import InputError, TheoryError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
-from numass.theory.background import compute_background_batch
+from numass.theory.background import BackgroundRows, compute_background_batch
 from numass.theory.background_backend import lscdm_background_batch
-from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
-from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
+from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
 from numass.theory.products import SPECTRA_KEYS, TheoryProducts
+from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
 _NEWTON_TOL = 1e-12
@@ -67,10 +55,12 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reference_batch(backend, params: dict, need) -> BatchProducts:
-    """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), on
-    the exact background grids, whose D_M and H histories the engines read."""
-    return backend.emulator.compute_batch(params, need, accuracy="exact")
+def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, BackgroundRows]:
+    """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), and
+    its background on the exact grids, whose D_M and H histories the engines read."""
+    ref = backend.emulator.compute_batch(params, need, accuracy="exact")
+    assert isinstance(ref.background, BackgroundRows)  # the emulator's is numass's own
+    return ref, ref.background
 
 
 class _Rows:
@@ -105,11 +95,6 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
     a = np.exp(lna)
     base = dens.not_de(lna)
     m1 = dens.not_de(np.zeros(1))[:, 0]
-    i = i_star - i0
-    t = ((lna_star - lna[i]) / step)[:, None]
-    herm = np.hstack([(1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2 * step,
-                      t**2 * (3 - 2 * t), t**2 * (t - 1) * step])
-    rows = np.arange(len(i))
 
     def dm_and_slope(h: np.ndarray, slope: bool = True):
         h2 = base + (h**2 - m1)[:, None]
@@ -117,14 +102,12 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
         out = []
         for g in (f, -f * h[:, None] / h2) if slope else (f,):  # D_M, its derivative in h
             cum = cumulative_simpson_rows(g, step)
-            chi = cum[:, -1:] - cum
-            parts = np.stack([chi[rows, i], -g[rows, i], chi[rows, i + 1], -g[rows, i + 1]], 1)
-            out.append(np.sum(herm * parts, axis=1))
+            out.append(hermite_rows(lna_star[:, None], cum[:, -1:] - cum, -g, i0)[:, 0])
         return out
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        lo = dm_and_slope(np.full(len(i), _H_BRACKET[0]), False)[0] - goal
-        hi = dm_and_slope(np.full(len(i), _H_BRACKET[1]), False)[0] - goal
+        lo = dm_and_slope(np.full(len(goal), _H_BRACKET[0]), False)[0] - goal
+        hi = dm_and_slope(np.full(len(goal), _H_BRACKET[1]), False)[0] - goal
         solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
         h = np.clip(np.where(np.isfinite(start), start, 0.68), *_H_BRACKET)
         for _ in range(30):
@@ -196,17 +179,14 @@ def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
     if products.spectra is not None:
         for k in SPECTRA_KEYS:
             getattr(products.spectra, k)[~ok] = np.nan
-    if products.background is not None:
+    if isinstance(products.background, BackgroundRows):
         products.background.ok = products.background.ok & ok
     return products
 
 
 def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarray]]:
     need = check_need(need)
-    unknown = sorted(set(params) - set(backend.param_names()))
-    if unknown:
-        raise InputError(f"backend '{backend.name}' does not know the parameter(s) {unknown}; "
-                         f"it takes: {', '.join(sorted(backend.param_names()))}")
+    backend.check_names(params)
     return need, broadcast_params(params)
 
 
@@ -274,7 +254,9 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     ok &= solved
     emu = {k: p[k] for k in _EMU_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})
-    ref = _reference_batch(backend, emu, NEEDS)
+    ref, ref_bg = _reference_batch(backend, emu, NEEDS)
+    spectra = ref.spectra
+    assert spectra is not None  # asked for (NEEDS)
     ok &= ref.ok
     idx = np.flatnonzero(ok)
     a_l, a_lens = (p.get(k, np.ones(n)) for k in ("A_L", "A_lens"))
@@ -282,16 +264,16 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     sigma8, a_eff = np.full(n, np.nan), np.full(n, np.nan)
     if len(idx):
         ocb = p["ombh2"][idx] + p["omch2"][idx]
-        a_eff[idx], sigma8[idx] = carry_rows(ref.spectra, idx, bg, ref.background, idx, ocb,
+        a_eff[idx], sigma8[idx] = carry_rows(spectra, idx, bg, ref_bg, idx, ocb,
                                              h_t[idx], h_ref[idx], a_l[idx], a_lens[idx],
                                              ref.derived["sigma8"][idx])
-    ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
+    ok &= np.all(np.isfinite(spectra.pp), axis=1)
     derived = {"H0": 100.0 * h_t, "omegam": bg.omegam, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,
                "As": ref.derived["As"], "A_L_eff": a_eff,
                **{k: getattr(bg, k) for k in ("rdrag", "theta_star", "zstar", "zdrag")},
                "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
-    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=ref.spectra, background=bg,
+    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
                                    derived=derived), ok)
 
 
@@ -324,10 +306,11 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
     n = len(next(iter(given.values())))
     alpha = given.get("alpha_fs", np.ones(n))
     emu_params = {k: v for k, v in given.items() if k != "alpha_fs"}
-    ref = _reference_batch(backend, emu_params, need)
+    ref, bg = _reference_batch(backend, emu_params, need)
     ok = ref.ok & np.isfinite(alpha) & (alpha >= 0)
     ref.derived["alpha_fs"] = alpha.copy()
-    if "spectra" in need:
+    if ref.spectra is not None:  # asked for
+        spectra = ref.spectra
         p = normalise_arrays(emu_params)
         grid = suppression_on_grid()
         active = ok & (alpha != 1.0) & (p["mnu"] != 0.0)
@@ -337,19 +320,18 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         if len(idx):
             fid, table, _ = _fiducial_tables()
             stab = table.suppression("free_streaming", suppression_on_grid)
-            bg = ref.background
             nodes = Nodes(_Rows(bg, idx), bg.zstar[idx],
                           p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
             lim_t = table.suppressed(nodes, stab, nodes.weight, (alpha[idx] - 1.0)[:, None],
                                      p["mnu"][idx])
             ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes),
-                               _response_size(ref.spectra.tt.shape[1] - 1))
-            a_eff[idx] = _apply_ratio(ref.spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
+                               _response_size(spectra.tt.shape[1] - 1))
+            a_eff[idx] = _apply_ratio(spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
             s8 = ref.derived["sigma8"]
             s8[idx] *= _sigma8_factor(fid, stab, bg.h[idx], alpha[idx], p["mnu"][idx])
             ref.derived["S8"] = s8 * np.sqrt(bg.omegam / 0.3)
         ref.derived["A_L_eff"] = a_eff
-        ok &= np.all(np.isfinite(ref.spectra.pp), axis=1)
+        ok &= np.all(np.isfinite(spectra.pp), axis=1)
     ref.params = given
     return _nan_rows(ref, ok)
 
@@ -360,8 +342,8 @@ def one_point(compute_batch, params: dict, need) -> TheoryProducts:
     out = compute_batch(params, need)  # scalars: a batch of one
     if not out.ok[0]:
         point = ", ".join(f"{k} = {v}" for k, v in params.items())
-        raise TheoryError(f"the late-time engine failed at {point} (outside the emulator's box, "
-                          f"no reference H0 in [40, 110], or non-finite)")
+        raise TheoryError(f"no theory at {point} (refused or non-finite parameters, no H0 in the "
+                          f"bracket, or outside the emulator's box)")
     point = out.point(0)
     point.params = dict(params)
     return point

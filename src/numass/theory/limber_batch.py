@@ -1,29 +1,13 @@
 """Growth factors and Limber integrals of the late-time engines, for n points at once.
 
-``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons, D'' + (2 + dlnH/dlna)
-D' = 3/2 Ω_cb(a) D (' = d/dlna), started as D = a at a = 0.01 (matter domination, where target
-and reference agree), by classical RK4 with a fixed step in ln a (GROWTH_STEPS steps, the
-coefficients tabulated at the steps and half-steps), the points on a second axis. 10x faster than
-the adaptive DOP853 solver (rtol = 1e-8) it replaced, and within 1e-7 of it.
-
-``Nodes`` are the Limber integrals' redshift nodes of n points, linear in ln(1+z) up to z*,
-trapezoid weights with the lensing kernel: C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]²
-P((L+½)/χ, z) / χ². ``exact_power`` evaluates a CAMB P(k, z) spline (fitpack) at every (node, L):
-the CAMB engine's integrals over its own reference's power.
-
-``LimberTable`` serves the emulated engines' integrals (NZ - 1 nodes per point, L_GRID), all of
-them over the fiducial P(k, z). Evaluating fitpack at every (L, z) node costs 12 000 evaluations
-per integral. Here the fiducial P(k, z) is tabulated once per process on the nodes of the
-fiducial background (z̄_j, fixed) and on a grid of w = ln χ(z) − ln χ̄(z̄_j), the offset of a
-point's comoving distance from the fiducial one, for all L at once: k = (L + ½)/χ is then
-exp(ln(L + ½) − ln χ̄_j − w). A point's node j differs from z̄_j by δ_j = x_j − x̄_j
-(x = ln(1 + z); its z* is not the fiducial one), which enters to first order through a second
-table of ∂P/∂x at fixed k. With P quadratic in w (step _DW, three table points), the integral is
-a sparse matrix (6 weights per node) times the table: one product for all points. Interpolation
-error of P: ≈ _DW³/15 |P⁻¹ ∂³P/∂(ln k)³| ≲ 1e-7 where P bends most (BAO, the k⁻³ tail), and the
-δ² term ≤ 5e-5 only near z*, where the lensing kernel vanishes; the integrals agree with fitpack
-at every node to ~2e-7, C_L^φφ (a ratio of two of them) to ~2e-8
-(tests/test_latetime_batch.py). Points whose w leaves the table's range go through fitpack.
+``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons by fixed-step RK4 in
+ln a from a = 0.01, the points on a second axis. ``Nodes``: the Limber integrals' redshift nodes,
+C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ². ``exact_power``: a CAMB
+P(k, z) spline at every (node, L), the CAMB engine's integrals. ``LimberTable``: the emulated
+engines' integrals over the fiducial P(k, z), tabulated once on the fiducial nodes and on a
+grid of offsets w = ln χ − ln χ̄ (quadratic in w, first order in the nodes' offset in
+ln(1 + z)): an integral is a sparse matrix times the table (docs/batch.md; agreement with
+fitpack in tests/test_latetime_batch.py). Points whose w leaves the table go through fitpack.
 """
 from __future__ import annotations
 
@@ -32,6 +16,7 @@ from scipy import sparse
 from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
+from numass.theory.quadrature import blocks
 from numass.theory.reference import K_EXTRAP
 
 A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
@@ -48,6 +33,7 @@ _W_RANGE = (-0.3, 0.3)  # ln χ offsets the table covers (H0 from ~50 to ~90 at 
 _DW = 0.004
 _DW_S = 0.03  # ln S is smooth in k: a coarser grid for the free-streaming tables
 _BLOCK = 16  # rows per block of the per-element products
+_SPLINE_BLOCK = 64  # rows per block of the growth's splines
 
 
 def rk4_growth(fr, src, h: float, n_steps: int, start):
@@ -85,7 +71,7 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
     h = x[2] - x[0]
     ln_h = np.log(hubble(np.expm1(-x)))
     fr, src = np.empty((len(x), len(ln_h))), np.empty((len(x), len(ln_h)))
-    for rows in _blocks(len(ln_h)):  # splines of cache-sized blocks of rows
+    for rows in blocks(len(ln_h), _SPLINE_BLOCK):  # splines of cache-sized blocks of rows
         lnH = CubicSpline(x, ln_h[rows], axis=1)
         fr[:, rows] = (2.0 + lnH.derivative()(x)).T
         src[:, rows] = (1.5 * omega_cb[rows, None] * np.exp(-3 * x)
@@ -94,13 +80,9 @@ def growth_rows(hubble, omega_cb: np.ndarray, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=float)
     xs = np.clip(-np.log1p(z), x0, 0.0)  # before a = 0.01 target and reference coincide
     out = np.empty((d.shape[1], len(xs)))
-    for rows in _blocks(d.shape[1]):
+    for rows in blocks(d.shape[1], _SPLINE_BLOCK):
         out[rows] = CubicSpline(x[::2], d[:, rows], axis=0)(xs).T
     return np.where(-np.log1p(z) < x0, 1.0 / (1.0 + z), out)
-
-
-def _blocks(n: int, size: int = 64) -> list[slice]:
-    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def spline_rows(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
@@ -221,7 +203,7 @@ class LimberTable:
             out[inside] = self._matrix(c[inside], i[inside], lagrange[inside],
                                        delta[inside]) @ self.flat
         for r in np.flatnonzero(~inside):
-            out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, r, L_GRID))
+            out[r] = np.einsum("j,jl->l", c[r], exact_power(self.pk, nodes, int(r), L_GRID))
         return out
 
     def suppressed(self, nodes: Nodes, stab: SuppressionTables, c: np.ndarray,
@@ -230,7 +212,7 @@ class LimberTable:
         element in blocks of rows: ``c`` (n, NZ-1) the nodes' weights (× a factor), ``exponent``
         (n, 1 or NZ-1), ``mnu`` (n,) each row's place on the SuppressionTables' grid."""
         out = np.empty((len(c), len(L_GRID)))
-        for rows in _blocks(len(c), _BLOCK):
+        for rows in blocks(len(c), _BLOCK):
             f = self.elements(nodes, rows)
             f *= np.exp(exponent[rows][:, :, None] * stab.elements(nodes, rows, mnu[rows]))
             out[rows] = np.einsum("rj,rjl->rl", c[rows], f)
@@ -254,7 +236,7 @@ class LimberTable:
         k0 = np.arange(len(self.x))[None, :] * len(self.w) + i
         f, off = self.flat, self._offset
         delta = delta[..., None]
-        p = 0.0
+        p = np.zeros((*k0.shape, len(L_GRID)))
         for step in (-1, 0, 1):
             k = k0 + step
             p = p + lagrange[..., step + 1, None] * (f[k] + delta * f[k + off])
@@ -304,7 +286,7 @@ class SuppressionTables:
         k0 = np.arange(i.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
         off = self.size // 2  # the x-derivative table follows each mass's ln S table
         f, tm = self.all, tm[:, None, None]
-        out = 0.0
+        out = np.zeros((*k0.shape, len(L_GRID)))
         for mass_weight, k_mass in ((1 - tm, k0), (tm, k0 + self.size)):
             for step in (-1, 0, 1):
                 k, lw = k_mass + step, lagrange[..., step + 1, None]

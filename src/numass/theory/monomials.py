@@ -12,7 +12,8 @@ import numpy as np
 def monomial_plan(n_vars: int, degree: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each degree d >= 1: (parent, var) index arrays such that the degree-d monomials are
     monomials_{d-1}[parent] * u[var], in itertools.combinations_with_replacement order."""
-    plan, prev = [], [()]
+    plan: list[tuple[np.ndarray, np.ndarray]] = []
+    prev: list[tuple[int, ...]] = [()]
     for d in range(1, degree + 1):
         cur = list(itertools.combinations_with_replacement(range(n_vars), d))
         index_prev = {m: i for i, m in enumerate(prev)}

@@ -46,8 +46,3 @@ def rho_ratio_log(logy: np.ndarray) -> np.ndarray:
         out[high] = NR_COEF * np.exp(logy[high])
     return out
 
-
-def nr_density_per_relativistic(y0: float) -> float:
-    """Late-time (non-relativistic) density over the relativistic one, for y0 = m/(k_B T_0):
-    multiply a species' relativistic omega h^2 by this to get its matter-like omega h^2 today."""
-    return NR_COEF * y0

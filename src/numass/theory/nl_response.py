@@ -1,20 +1,9 @@
-"""The response of the nonlinear matter power to its linear amplitude, for carrying lensing from
-a reference to a target whose growth differs by more than a few per cent.
+"""The response of the nonlinear matter power to its linear amplitude, n = ∂ ln P_nl / ∂ ln P_lin,
+for carrying lensing to a target whose growth differs by more than a few per cent.
 
-The late-time engines scale the reference's nonlinear P(k, z) by the squared growth ratio
-g²(z) = [D_target(z) / D_ref(z)]². That is exact for the linear power; the nonlinear power
-responds more strongly: P_nl ∝ P_lin^n(k, z), with n > 1 where halos dominate (n ≈ 1.4 at
-k = 0.3 Mpc⁻¹, z = 0). Here n(k, z) = ∂ ln P_nl / ∂ ln P_lin is measured once per process from the
-fiducial CAMB run and a second one with A_s higher by 10% (same HMcode-2016 settings), and the
-target's power becomes P_ref g^(2n) = P_ref g² × exp[(n − 1) ln g²]. It leaves out the explicit
-dependence of the halo model on the expansion history at fixed linear amplitude (concentrations,
-the collapse threshold), and that is not small: on w0wa transfers with w0 moved by 0.3-0.5
-(docs/emulator.md) C_L^φφ at L ≈ 800-1250 is off by -0.8% to +0.3% without the response and by
-+0.2% to -0.35% with all of it (the sign depends on the growth ratio); ``weight`` scales the
-exponent (n − 1) ln g² (emulator/transfer.py uses one half, measured there).
-
-``response()`` gives n − 1 as f(k [1/Mpc], z); ``limber_rows`` the Limber integrals with it
-(theory/limber_batch.py's tables).
+Measured once per process from the fiducial CAMB run and one with A_s 10% higher; the target's
+power becomes P_ref g² exp[weight (n − 1) ln g²] (g the growth ratio). What it leaves out and
+the weight the w0wa transfer uses (one half): docs/emulator.md.
 """
 from __future__ import annotations
 

@@ -1,19 +1,11 @@
 """Hypothesis 6: a dark-sector interaction that stops neutrino free streaming.
 
-Model (docs/latetime.md, "Dark-sector interaction"): the expansion history is that of ΛCDM with
-the physical neutrino mass Σmν >= 0 (numass's own background, CAMB's neutrino conventions), while
-the free-streaming suppression of clustering is scaled by ``alpha_fs``:
-P_target(k, z) = P_ref(k, z; Σmν) × S(k, z)^(alpha_fs − 1), with P_ref CAMB's nonlinear matter
-power of ΛCDM + Σmν and S = P_lin / P_lin,nofs (theory/free_streaming.py). alpha_fs = 1 is
-standard neutrinos (P_target = P_ref exactly); alpha_fs = 0 removes the suppression.
-
-Through the late-time engine (theory/latetime.py), the reference run at the target's own H0:
-C_L^φφ = C_L^φφ,CAMB(ref) × Limber[P_target] / Limber[P_ref]; the unlensed primary is the
-reference's (same background, same early universe: the relativistic neutrinos' free streaming
-before recombination, which sets the CMB phase shift, is untouched), lensed with the new C_L^φφ;
-σ8 from the linear P(k, 0) × S(k, 0)^(alpha_fs − 1). On the emulator ('nu_interacting-emulator',
-theory/latetime_batch.py; a point alone is a batch of one) the reference is the emulator at the
-point, the Limber ratio is over one fiducial CAMB P(k, z), and S comes from a grid in Σmν.
+The background is ΛCDM's with the physical Σmν >= 0; the matter power is
+P_ref(k, z; Σmν) × S(k, z)^(alpha_fs − 1), S the free-streaming suppression
+(theory/free_streaming.py): alpha_fs = 1 is standard neutrinos, 0 no suppression. Through the
+late-time engine at the target's own H0 (the unlensed primary is the reference's); on the
+emulator ('nu_interacting-emulator') through theory/latetime_batch.py. Definition, what is and
+is not changed, validation: docs/latetime.md, "Dark-sector interaction".
 """
 from __future__ import annotations
 
@@ -25,11 +17,11 @@ from numass.theory.background import compute_background
 from numass.theory.free_streaming import free_streaming_suppression
 from numass.theory.latetime import background_derived, late_time_products, point_background
 from numass.theory.latetime_batch import nu_interacting_emulator_batch, one_point
+from numass.theory.parameters import LATE_TIME_PARAMS
 from numass.theory.products import TheoryProducts
 from numass.theory.reference import DENSITIES
 
-PARAMS = ("H0", "cosmomc_theta", "theta_MC_100", "ombh2", "omch2", "mnu", "nnu", "nu_states",
-          "tau", "As", "logA", "ns", "TCMB", "A_L", "A_lens", "alpha_fs")
+PARAMS = (*LATE_TIME_PARAMS, "alpha_fs")
 _BG_KEYS = ("H0", "cosmomc_theta", *DENSITIES)
 
 
@@ -83,7 +75,6 @@ class NuInteractingEmulatorBackend(Backend):
     ~30 s of CAMB). Outside the emulator's box: TheoryError (-inf)."""
 
     name = "nu_interacting-emulator"
-    supports_negative_mnu = False
 
     def __init__(self, reference: Backend):
         self.emulator = reference  # the emulator backend (built by numass.backends)
@@ -106,7 +97,6 @@ class NuInteractingBackend(Backend):
     mass), and a negative value would go through the observable-level mirror."""
 
     name = "nu_interacting"
-    supports_negative_mnu = False
 
     def param_names(self):
         return PARAMS

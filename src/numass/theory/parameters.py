@@ -61,8 +61,8 @@ FIDUCIAL = {k: PARAMS[k].fiducial for k in ("H0", "ombh2", "omch2", "mnu", "tau"
                                            "nu_states", "w", "wa", "A_L", "A_lens")}
 # every name the standard backends (CAMB, the emulator) accept: CAMB's and the sampled spellings
 BACKEND_PARAMS = tuple(p.name for p in TABLE[:TABLE.index(PARAMS["TCMB"]) + 1])
-# the names sampled in place of CAMB's
-SAMPLED_AS = {"theta_MC_100": "cosmomc_theta", "logA": "As"}
+# the late-time engines' models: the standard backends' names without CPL dark energy
+LATE_TIME_PARAMS = tuple(k for k in BACKEND_PARAMS if k not in ("w", "wa"))
 
 
 def to_camb_names(params: dict) -> dict:

@@ -36,7 +36,7 @@ class Spectra:
     def lmax(self) -> int:
         return int(self.ell[-1])
 
-    def validate(self, source: str = "spectra") -> "Spectra":
+    def validate(self, source: str = "spectra") -> Spectra:
         """Check shapes and values; raise InputError naming the offending array."""
         ell = np.asarray(self.ell)
         if ell.ndim != 1 or len(ell) < 3 or ell[0] != 0 or np.any(np.diff(ell) != 1):
@@ -56,7 +56,7 @@ class Spectra:
             raise InputError(f"{who} needs spectra up to ell = {lmax}, got lmax = {self.lmax}")
 
     @classmethod
-    def from_npz(cls, path: str | Path) -> "Spectra":
+    def from_npz(cls, path: str | Path) -> Spectra:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"spectra file '{path}' does not exist")

@@ -1,26 +1,14 @@
-"""The background's two quadratures: which points in ln a its integrals are evaluated on.
+"""The background's two quadratures: where in ln a its integrals (chi, r_s, CAMB's cosmomc_theta)
+are evaluated, for the same integrands.
 
-The background (background.py) needs three kinds of integrals of H(a): the comoving distance
-chi(a) = int_a^1 c da' / (a'^2 H), the sound horizon r_s(a) = int_0^a c_s da' / (a'^2 H), and
-CAMB's cosmomc_theta (Hu & Sugiyama's z*, the approximate sound speed R = 3e4 a omega_b, from
-a = 1e-8). Both quadratures integrate the same integrands; they differ only in where:
+- 'exact' (``GRID``): Simpson on fixed grids (6001 points in ln a from 1e-9 to 1 for chi and r_s,
+  cubic Hermite in between; 4001 each side of a* for cosmomc_theta); the distance grids are kept
+  for the late-time engines.
+- 'fast' (``PANELS``): a few panels of 8 Gauss-Legendre nodes in ln a, edges where the integrand
+  changes character; within ~1e-8 of 'exact', ~100x less arithmetic.
 
-- 'exact' (``GRID``): fixed grids, Simpson's rule. chi and r_s cumulatively on 6001 points in
-  ln a from 1e-9 to 1 (cubic Hermite interpolation in between, from the exact derivatives, the
-  integrands, ~1e-9 relative), cosmomc_theta on 4001 points each side of a*. The r_s integral
-  adds the radiation era below a = 1e-9 (r_s ~ a there: the integrand's value at the lower end).
-  The distance grids are kept: the late-time engines read D_M and H at any redshift from them.
-- 'fast' (``PANELS``): each integral is a sum over a few panels of 8 Gauss-Legendre nodes in
-  ln a, with panel edges where the integrand changes character (the redshifts asked for, z*,
-  z_drag, LsCDM's switch). The integrands are smooth in ln a (their nearest complex
-  singularities sit ~1 away, ~pi/3 at dark energy-matter equality), so panels of width <= 1-2.5
-  are exact to ~1e-12, once the neutrino table's linear interpolation (kinks every 0.0144 in
-  ln y, which a few nodes would sample rather than average) is replaced by its cell mean.
-  About 100x less arithmetic a point; within ~1e-8 of 'exact' (docs/batch.md).
-
-LsCDM's cosmomc_theta uses the trapezoid rule (``rule='trapezoid'``: eta = 10 puts ~20 of its
-4001 points across the switch); its error (~1e-6) is part of the definition, which the panels
-add as the Euler-Maclaurin term s^2/12 (f'(b) - f'(a)), f' by central differences.
+Why the panels are exact enough, the neutrino table's cell mean, and LsCDM's trapezoid rule
+(its Euler-Maclaurin term added to the panels): docs/batch.md, "One background, two quadratures".
 """
 from __future__ import annotations
 
@@ -53,13 +41,14 @@ def blocks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """Cubic Hermite interpolation on the LNA grid from values y and exact derivatives dy (n, m)
-    at x (m,) shared or (n, m) per row -> (n, m): ~h^4 where linear would leave ~1e-5."""
+def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray, start: int = 0) -> np.ndarray:
+    """Cubic Hermite interpolation on the LNA grid from ``start`` on, from values y and exact
+    derivatives dy (n, len(LNA) - start) at x (q,) shared or (n, q) per row -> (n, q): ~h^4
+    where linear would leave ~1e-5."""
     step = LNA[1] - LNA[0]
     x = np.broadcast_to(x, (y.shape[0], np.shape(x)[-1]))
-    i = np.clip(((x - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
-    t = (x - LNA[i]) / step
+    i = np.clip(((x - LNA[start]) / step).astype(int), 0, y.shape[1] - 2)
+    t = (x - LNA[start + i]) / step
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
     h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
     take = np.take_along_axis
@@ -202,13 +191,13 @@ class Panels:
 
     def __init__(self, ends: list[np.ndarray], fixed=(), rule=_GL8):
         n = len(ends[0])
-        ends = np.column_stack([np.broadcast_to(e, (n,)) for e in ends])
-        lo, hi = ends.min(axis=1, keepdims=True), ends.max(axis=1, keepdims=True)
+        end_cols = np.column_stack([np.broadcast_to(e, (n,)) for e in ends])
+        lo, hi = end_cols.min(axis=1, keepdims=True), end_cols.max(axis=1, keepdims=True)
         extra = [np.clip(np.broadcast_to(f, (n,))[:, None], lo, hi) for f in fixed]
-        cols = np.concatenate([ends, *extra], axis=1)
+        cols = np.concatenate([end_cols, *extra], axis=1)
         order = np.argsort(cols, axis=1, kind="stable")
         edges = np.take_along_axis(cols, order, axis=1)
-        self.rank = np.argsort(order, axis=1)[:, :ends.shape[1]]  # where each end went
+        self.rank = np.argsort(order, axis=1)[:, :len(ends)]  # where each end went
         t, w = rule
         mid = 0.5 * (edges[:, 1:] + edges[:, :-1])
         half = 0.5 * (edges[:, 1:] - edges[:, :-1])

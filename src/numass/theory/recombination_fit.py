@@ -58,12 +58,3 @@ def redshift_fit(name: str, ombh2, omch2, mnu, nnu=3.044):
     at_zero = design_matrix(ombh2, omch2, np.zeros_like(mnu), nnu) @ coef
     return np.where(np.asarray(mnu) >= 0, at_abs, 2 * at_zero - at_abs)
 
-
-def z_star_fit(ombh2: float, omch2: float, mnu: float, nnu: float = 3.044) -> float:
-    """Redshift of last scattering (CAMB's zstar: optical depth = 1)."""
-    return float(redshift_fit("zstar", ombh2, omch2, mnu, nnu))
-
-
-def z_drag_fit(ombh2: float, omch2: float, mnu: float, nnu: float = 3.044) -> float:
-    """Redshift of the baryon drag epoch (CAMB's zdrag: drag optical depth = 1)."""
-    return float(redshift_fit("zdrag", ombh2, omch2, mnu, nnu))

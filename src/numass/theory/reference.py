@@ -12,13 +12,15 @@ C_L^φφ in L bins (``lensing_response``, finite differences of camb.correlation
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
 from numass.errors import TheoryError
-from numass.theory.background import compute_background
+from numass.theory.background import BackgroundPoint, compute_background
 from numass.theory.camb_backend import CambBackend
 from numass.theory.parameters import PARAMS
 
@@ -43,11 +45,11 @@ class Reference:
     """A reference ΛCDM CAMB run: what the engine rescales."""
 
     params: dict  # CAMB-normalised parameters of the run (with H0)
-    background: object  # numass's own background at the same parameters
+    background: BackgroundPoint  # numass's own background at the same parameters
     unlensed: np.ndarray  # (max_l+1, 4) D_ell TT, EE, BB, TE in muK^2
     pp: np.ndarray  # [L(L+1)]^2 C_L^φφ / 2π to max_l
-    pk: object  # nonlinear P(k, z) interpolator: k in 1/Mpc, P in Mpc^3
-    sigma_R: object  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
+    pk: Any  # CAMB's nonlinear P(k, z) interpolator (untyped): k in 1/Mpc, P in Mpc^3
+    sigma_R: Callable[[float], float]  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
     derived: dict
     # linear transfer functions at Z_PK: k [1/Mpc], z (descending, as CAMB orders them) and
     # delta_cdm, delta_b, delta_nu (massive), delta_tot, each (nk, nz)
