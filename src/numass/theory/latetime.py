@@ -16,7 +16,7 @@ from scipy.interpolate import CubicSpline
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
 from numass.theory.background import compute_background, compute_lscdm_background
-from numass.theory.background_backend import lscdm_background_batch
+from numass.theory.background_backend import background_batch
 from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
@@ -276,9 +276,9 @@ class LsCDMBackgroundBackend(Backend):
                 ) -> TheoryProducts:
         """A batch of one, on the exact quadrature."""
         self.check_params(params)
-        return one_point(lambda p, n: lscdm_background_batch(self, p, n, "exact"), params, need,
-                         lscdm_point_background)
+        return one_point(lambda p, n: background_batch(self, p, n, "exact", "lscdm"), params,
+                         need, lscdm_point_background)
 
     def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
-        """Vectorised over points (background_backend.lscdm_background_batch)."""
-        return lscdm_background_batch(self, params, need)
+        """Vectorised over points (background_backend.background_batch)."""
+        return background_batch(self, params, need, de="lscdm")

@@ -21,7 +21,7 @@ from numass.errors import InputError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
 from numass.theory.background import BackgroundRows, compute_background_batch
-from numass.theory.background_backend import lscdm_background_batch
+from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
@@ -240,7 +240,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     """LsCDMEmulatorBackend.compute_batch: ΛsCDM (the background with de="lscdm") through the emulated engine."""
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
-        return lscdm_background_batch(backend, params, need)
+        return background_batch(backend, params, need, de="lscdm")
     p = _lscdm_arrays(given)
     n = len(p["ombh2"])
     bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, de="lscdm",
