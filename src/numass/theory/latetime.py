@@ -15,7 +15,7 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
-from numass.theory.background import compute_background, compute_lscdm_background
+from numass.theory.background import compute_lscdm_background
 from numass.theory.background_backend import background_batch
 from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
@@ -65,13 +65,12 @@ def background_derived(bg) -> dict:
 
 
 def matched_H0(early: dict, target) -> float:
-    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both;
-    latetime_batch.matched_h on one row)."""
-    base = {k: v for k, v in early.items() if k in DENSITIES}
-    zstar = float(compute_background({**base, "H0": 67.0}).zstar)
+    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both, z*
+    from the densities alone; latetime_batch.matched_h on one row)."""
+    dens = batch_densities({k: np.array([v]) for k, v in early.items() if k in DENSITIES})
+    zstar = float(dens.recombination()[0][0])
     goal = float(target.DM(zstar))
-    h, solved = matched_h(batch_densities({k: np.array([v]) for k, v in base.items()}),
-                          np.array([-np.log1p(zstar)]), np.array([goal]),
+    h, solved = matched_h(dens, np.array([-np.log1p(zstar)]), np.array([goal]),
                           np.array([float(target.H(0.0)) / 100.0]))
     if not solved[0]:
         raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = {goal:.1f} Mpc")
