@@ -27,7 +27,7 @@ import pytest
 from scipy.interpolate import RectBivariateSpline
 
 from numass.backends import make_backend
-from numass.errors import InputError
+from numass.errors import InputError, TheoryError
 from numass.theory import free_streaming as fs
 from numass.theory import latetime_batch as lb
 from numass.theory import reference as rf
@@ -165,6 +165,25 @@ def test_batch_input_errors(synthetic):
     with pytest.raises(InputError, match="different lengths"):
         make_backend("nu_interacting-emulator").compute_batch(
             {"H0": [67.0, 68.0], "ombh2": [0.0224] * 3, "omch2": 0.12}, BOTH)
+
+
+def test_point_errors_name_the_cause(synthetic):
+    """A per-point call is a batch of one; a failed point still says why."""
+    b = make_backend("lscdm-emulator")
+    early = {"theta_MC_100": 1.0409, "ombh2": 0.0224, "omch2": 0.12, "tau": 0.055, "logA": 3.04,
+             "ns": 0.965, "mnu_eff": 0.06}
+    p = {**early, "z_dagger": 2.0}
+    with pytest.raises(InputError, match="'z_dagger' must be a positive number"):
+        b.compute({**p, "z_dagger": -1.0}, BOTH)
+    with pytest.raises(InputError, match="'ns' = nan is not a finite number"):
+        b.compute({**p, "ns": float("nan")}, BOTH)
+    with pytest.raises(TheoryError, match="ns = 1.05 is outside the emulator's box"):
+        b.compute({**p, "ns": 1.05}, BOTH)
+    nu = make_backend("nu_interacting-emulator")
+    with pytest.raises(InputError, match="alpha_fs = -0.2"):
+        nu.compute({**early, "alpha_fs": -0.2}, BOTH)
+    with pytest.raises(TheoryError, match="ns = 1.05 is outside the emulator's box"):
+        nu.compute({**early, "alpha_fs": 0.5, "ns": 1.05}, BOTH)
 
 
 def test_limber_table_against_fitpack(synthetic, monkeypatch):

@@ -133,6 +133,26 @@ def test_bad_input():
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
+def test_backend_point_errors_name_the_cause():
+    """The backend's per-point call is a batch of one; a failed point still says why."""
+    from numass.theory.latetime import LsCDMBackgroundBackend
+
+    b = LsCDMBackgroundBackend()
+    with pytest.raises(InputError, match="'z_dagger' must be a positive number"):
+        b.compute({**BASE, "z_dagger": -1.0})
+    with pytest.raises(InputError, match="'z_dagger' = nan is not a finite number"):
+        b.compute({**BASE, "z_dagger": float("nan")})
+    with pytest.raises(InputError, match="'eta_lscdm' must be a positive number"):
+        b.compute({**BASE, "z_dagger": 2.0, "eta_lscdm": 0.0})
+    with pytest.raises(TheoryError, match=r"no H0 in \[30, 150\] gives this cosmomc_theta"):
+        b.compute({"cosmomc_theta": 0.5, "ombh2": 0.0224, "omch2": 0.12, "z_dagger": 2.0})
+    with pytest.raises(TheoryError, match="no room for dark energy"):
+        b.compute({**BASE, "H0": 20.0, "omch2": 0.3, "z_dagger": 2.0})
+    with pytest.raises(TheoryError, match="H\\(z\\) is not positive"):
+        b.compute({**BASE, "H0": 90.0, "z_dagger": 0.3})
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
 def test_too_early_switch_is_a_theory_error():
     """A switch at z† ≲ 1 with a large H0 makes H² < 0 before it: the sampler must get -inf."""
     with pytest.raises(TheoryError):

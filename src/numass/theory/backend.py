@@ -68,6 +68,22 @@ def _with_defaults(p: dict, defaults: dict) -> dict:
             **p}
 
 
+def one_point(compute_batch, params: dict, need, explain=None) -> TheoryProducts:
+    """A per-point ``compute`` as a batch of one of ``compute_batch``. A failed row raises what
+    ``explain(params)`` raises (the per-point checks that name the cause: InputError for bad
+    input, TheoryError for a point without a solution), else a TheoryError."""
+    out = compute_batch(params, need)  # scalars: a batch of one
+    if not out.ok[0]:
+        if explain is not None:
+            explain(params)
+        point = ", ".join(f"{k} = {v}" for k, v in params.items())
+        raise TheoryError(f"no theory at {point} (non-finite products)")
+    point = out.point(0)
+    assert point is not None  # ok
+    point.params = dict(params)
+    return point
+
+
 def batch_accuracy(backend) -> str:
     """'fast' (the default) or 'exact': the quadrature of a backend's batched background."""
     return getattr(backend, "batch_accuracy", "fast")

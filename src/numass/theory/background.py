@@ -250,12 +250,30 @@ def lambda_shape(z, z_dagger: float, eta: float = 10.0):
 def compute_background(params: dict, de: str = "cpl") -> BackgroundPoint:
     """The background at ``params`` (CAMB names; mnu < 0 is Sigma m_nu,eff < 0; de='lscdm' for
     LsCDM's sign-switching Λ, with z_dagger and eta_lscdm): the exact quadrature."""
-    rows = compute_background_batch(_point_arrays(params, de), de, accuracy=GRID.name)
+    p = _point_arrays(params, de)
+    rows = compute_background_batch(p, de, accuracy=GRID.name)
     if not rows.ok[0]:
-        raise TheoryError(f"no background at {params}: no H0 in [{100 * H_RANGE[de][0]:g}, "
-                          f"{100 * H_RANGE[de][1]:g}] reaches cosmomc_theta, H0 outside "
-                          f"[10, 200], no room for dark energy or H^2 <= 0 in the history")
+        raise TheoryError(f"no background at {params}: {_why_no_background(p, de)}")
     return BackgroundPoint(rows)
+
+
+def _why_no_background(p: dict[str, np.ndarray], de: str) -> str:
+    """Why a point that passed the input checks has no background (solved again, one point)."""
+    d = batch_densities(p, de)
+    if "cosmomc_theta" in p:
+        lo, hi = H_RANGE[de]
+        h, solved = solve_h(d, p["cosmomc_theta"], np.full(1, 0.68), (lo, hi),
+                            "simpson" if de == "cpl" else "trapezoid", GRID.name)
+        if not solved[0]:
+            return f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives this cosmomc_theta"
+    else:
+        h = p["H0"] / 100.0
+    if not 0.1 < h[0] < 2.0:
+        return f"H0 = {100 * h[0]:g} km/s/Mpc is outside [10, 200]"
+    if h[0] ** 2 <= d.not_de(np.zeros(1))[0, 0]:
+        return (f"no room for dark energy: matter and radiation exceed the critical density at "
+                f"H0 = {100 * h[0]:.2f}")
+    return "H(z) is not positive and finite over the history"
 
 
 def compute_lscdm_background(params: dict) -> BackgroundPoint:

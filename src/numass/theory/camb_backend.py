@@ -95,9 +95,6 @@ class CambBackend(Backend):
     def param_names(self):
         return BACKEND_PARAMS
 
-    def normalised(self, params: dict) -> dict:
-        return normalise_params(params)
-
     def camb_params(self, p: dict, need: frozenset[str]):
         """CAMBparams for a normalised point ``p`` (see normalise_params)."""
         import camb
@@ -167,7 +164,7 @@ class CambBackend(Backend):
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         need = check_need(need)
         self.check_params(params)
-        p = self.normalised(params)
+        p = normalise_params(params)
         out = self._run(p, need)
         d = out["derived"]
         h = out["H0"] / 100.0

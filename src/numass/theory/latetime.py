@@ -14,16 +14,16 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, Backend
-from numass.theory.background import compute_background, compute_lscdm_background
-from numass.theory.background_backend import lscdm_background_batch
+from numass.theory.backend import NEEDS, Backend, one_point
+from numass.theory.background import compute_lscdm_background
+from numass.theory.background_backend import background_batch
 from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
+    EMULATOR_KEYS,
     LSCDM_BG_KEYS,
     lscdm_emulator_batch,
     matched_h,
-    one_point,
     ratio_rows,
     sigma2_ratio,
 )
@@ -65,13 +65,12 @@ def background_derived(bg) -> dict:
 
 
 def matched_H0(early: dict, target) -> float:
-    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both;
-    latetime_batch.matched_h on one row)."""
-    base = {k: v for k, v in early.items() if k in DENSITIES}
-    zstar = float(compute_background({**base, "H0": 67.0}).zstar)
+    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both, z*
+    from the densities alone; latetime_batch.matched_h on one row)."""
+    dens = batch_densities({k: np.array([v]) for k, v in early.items() if k in DENSITIES})
+    zstar = float(dens.recombination()[0][0])
     goal = float(target.DM(zstar))
-    h, solved = matched_h(batch_densities({k: np.array([v]) for k, v in base.items()}),
-                          np.array([-np.log1p(zstar)]), np.array([goal]),
+    h, solved = matched_h(dens, np.array([-np.log1p(zstar)]), np.array([goal]),
                           np.array([float(target.H(0.0)) / 100.0]))
     if not solved[0]:
         raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = {goal:.1f} Mpc")
@@ -183,6 +182,14 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 LSCDM_PARAMS = (*LATE_TIME_PARAMS, "z_dagger", "eta_lscdm")
 
 
+def lscdm_point_background(params: dict):
+    """The ΛsCDM background of a point (any parameter names; InputError naming a bad input,
+    TheoryError naming why there is no background)."""
+    p = to_camb_names(params)
+    return point_background(compute_lscdm_background,
+                            {k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, params)
+
+
 def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
     """ΛsCDM at ``params``: background from theory/background.py (de="lscdm"); spectra (if needed) from the
     late-time engine with its CAMB reference. mnu must be >= 0 (wrap with EffectiveMass for
@@ -192,8 +199,7 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         raise InputError(f"ΛsCDM does not know the parameter(s) {unknown}; it takes: "
                          f"{', '.join(LSCDM_PARAMS)}")
     p = to_camb_names(params)
-    bg = point_background(compute_lscdm_background,
-                          {k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, params)
+    bg = lscdm_point_background(params)
     if "spectra" in need:
         out = late_time_products(p, bg)
         out.params = dict(params)
@@ -234,11 +240,22 @@ class LsCDMEmulatorBackend(Backend):
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         self.check_params(params)
-        return one_point(self.compute_batch, params, need)
+        return one_point(self.compute_batch, params, need, lambda p: self.explain(p, need))
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
         """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
         return lscdm_emulator_batch(self, params, need)
+
+    def explain(self, params: dict, need) -> None:
+        """Raises why a point has no theory: its background, the matched H0, the emulator."""
+        bg = lscdm_point_background(params)
+        if "spectra" in need:
+            p = to_camb_names(params)
+            h0 = matched_H0(_engine_early(p), bg)
+            try:
+                self.emulator.compute({**{k: p[k] for k in EMULATOR_KEYS if k in p}, "H0": h0})
+            except TheoryError as exc:
+                raise TheoryError(f"the ΛCDM reference at the matched H0 = {h0:.6g}: {exc}") from None
 
 
 class LsCDMBackgroundBackend(Backend):
@@ -258,8 +275,9 @@ class LsCDMBackgroundBackend(Backend):
                 ) -> TheoryProducts:
         """A batch of one, on the exact quadrature."""
         self.check_params(params)
-        return one_point(lambda p, n: lscdm_background_batch(self, p, n, "exact"), params, need)
+        return one_point(lambda p, n: background_batch(self, p, n, "exact", "lscdm"), params,
+                         need, lscdm_point_background)
 
     def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
-        """Vectorised over points (background_backend.lscdm_background_batch)."""
-        return lscdm_background_batch(self, params, need)
+        """Vectorised over points (background_backend.background_batch)."""
+        return background_batch(self, params, need, de="lscdm")

@@ -1,5 +1,5 @@
 """The emulated late-time engines, 'lscdm-emulator' and 'nu_interacting-emulator', for n points
-at once (a per-point ``compute`` is a batch of one, ``one_point``); ``carry_rows`` also serves the
+at once (a per-point ``compute`` is a batch of one); ``carry_rows`` also serves the
 emulator's w0wa transfer (emulator/transfer.py), ``matched_h``, ``ratio_rows`` and
 ``sigma2_ratio`` the CAMB engine (theory/latetime.py).
 
@@ -7,8 +7,8 @@ The reference ΛCDM (the emulator) at the H0 matched to the target's D_M(z*) nee
 mapping; the target changes the lensing alone: C_L^φφ by the Limber ratio over one fiducial CAMB
 P(k, z), the lensed spectra by the fiducial linear response to it, σ8 by the growth ratio
 (docs/batch.md, "The emulated late-time engines"; errors in docs/latetime.md). A failed row
-gets ok = False and NaN (a batch of one raises TheoryError); names and shapes are checked for
-the whole batch (InputError).
+gets ok = False and NaN (a batch of one raises the specific error); names and shapes are
+checked for the whole batch (InputError).
 """
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from numass.errors import InputError, TheoryError
+from numass.errors import InputError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
 from numass.theory.background import BackgroundRows, compute_background_batch
-from numass.theory.background_backend import lscdm_background_batch
+from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
-from numass.theory.products import SPECTRA_KEYS, TheoryProducts
+from numass.theory.products import SPECTRA_KEYS
 from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
@@ -221,7 +221,7 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     return a_eff, sigma8
 
 
-_EMU_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns", "TCMB", "A_L")
+EMULATOR_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns", "TCMB", "A_L")
 LSCDM_BG_KEYS = ("H0", "cosmomc_theta", *rf.DENSITIES, "z_dagger", "eta_lscdm")
 
 
@@ -240,7 +240,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     """LsCDMEmulatorBackend.compute_batch: ΛsCDM (the background with de="lscdm") through the emulated engine."""
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
-        return lscdm_background_batch(backend, params, need)
+        return background_batch(backend, params, need, de="lscdm")
     p = _lscdm_arrays(given)
     n = len(p["ombh2"])
     bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, de="lscdm",
@@ -252,7 +252,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
     h_ref, solved = matched_h(dens, lna_star, goal, bg.h)
     ok &= solved
-    emu = {k: p[k] for k in _EMU_KEYS if k in p}
+    emu = {k: p[k] for k in EMULATOR_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})
     ref, ref_bg = _reference_batch(backend, emu, NEEDS)
     spectra = ref.spectra
@@ -335,15 +335,3 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
     ref.params = given
     return _nan_rows(ref, ok)
 
-
-def one_point(compute_batch, params: dict, need) -> TheoryProducts:
-    """A per-point ``compute`` as a batch of one of ``compute_batch``; a failed row raises
-    TheoryError."""
-    out = compute_batch(params, need)  # scalars: a batch of one
-    if not out.ok[0]:
-        point = ", ".join(f"{k} = {v}" for k, v in params.items())
-        raise TheoryError(f"no theory at {point} (refused or non-finite parameters, no H0 in the "
-                          f"bracket, or outside the emulator's box)")
-    point = out.point(0)
-    point.params = dict(params)
-    return point

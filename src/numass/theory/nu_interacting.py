@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from numass.errors import InputError
-from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
+from numass.errors import InputError, TheoryError
+from numass.theory.backend import NEEDS, Backend, check_need, normalise_params, one_point
 from numass.theory.background import compute_background
-from numass.theory.free_streaming import free_streaming_suppression
+from numass.theory.free_streaming import free_streaming_suppression, suppression_on_grid
 from numass.theory.latetime import background_derived, late_time_products, point_background
-from numass.theory.latetime_batch import nu_interacting_emulator_batch, one_point
+from numass.theory.latetime_batch import nu_interacting_emulator_batch
 from numass.theory.parameters import LATE_TIME_PARAMS
 from numass.theory.products import TheoryProducts
 from numass.theory.reference import DENSITIES
@@ -84,11 +84,19 @@ class NuInteractingEmulatorBackend(Backend):
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         self.check_params(params)
-        return one_point(self.compute_batch, params, need)
+        return one_point(self.compute_batch, params, need, lambda p: self.explain(p, need))
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
         """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
         return nu_interacting_emulator_batch(self, params, need)
+
+    def explain(self, params: dict, need) -> None:
+        """Raises why a point has no theory: alpha_fs, the emulator, the free-streaming grid."""
+        need, alpha, p = _inputs(params, need)
+        self.emulator.compute({k: v for k, v in params.items() if k != "alpha_fs"}, need)
+        top = suppression_on_grid()[-1][0]
+        if "spectra" in need and alpha != 1.0 and p["mnu"] > top:
+            raise TheoryError(f"mnu = {p['mnu']:g} is beyond the free-streaming grid (<= {top:g})")
 
 
 class NuInteractingBackend(Backend):

@@ -81,23 +81,35 @@ def _rule_weights(m: int, rule: str) -> np.ndarray:
     return w
 
 
+def _theta_parts(d: Densities, x: np.ndarray, sound: bool, ratio_of_log=None) -> tuple:
+    """What CAMB's cosmomc_theta integrates at ln a = x (n, m), 1/H aside: (H^2 without dark
+    energy, the dark-energy shape, c / (100 a) [times the sound speed / c if ``sound``])."""
+    pre = C_KM_S * np.exp(-x) / 100.0
+    if sound:
+        pre = pre / np.sqrt(3 * (1 + 3e4 * np.exp(x) * d.ombh2[:, None]))
+    return d.not_de(x, ratio_of_log), d.de_shape(x), pre
+
+
 class ThetaMC:
     """CAMB's cosmomc_theta of a block of rows as a function of h, on the fixed grids: the
     parts of H^2 that do not depend on h are tabulated once, so each Newton iteration costs a
-    square root and two dot products. ``__call__``: (theta_MC, d theta_MC / dh or None)."""
+    square root and two weighted sums. ``__call__``: (theta_MC, d theta_MC / dh or None)."""
 
     def __init__(self, d: Densities, rule: str = "simpson"):
-        lna_s = np.log(d.astar_mc())
+        self.m1 = d.not_de(np.zeros(1))[:, 0]
+        self.grids = self.tables(d, np.log(d.astar_mc()), rule)
+
+    def tables(self, d: Densities, lna_s: np.ndarray, rule: str) -> list[tuple]:
+        """(not_de, de_shape, prefactor, step) of the sound horizon's and D_M's grids."""
         early = np.linspace(np.full_like(lna_s, _LNA_THETA), lna_s, THETA_STEPS, axis=-1)
         late = np.linspace(lna_s, np.zeros_like(lna_s), THETA_STEPS, axis=-1)
-        self.m1 = d.not_de(np.zeros(1))[:, 0]
-        self.grids = []
-        for lna, sound in ((early, True), (late, False)):
-            pre = C_KM_S * np.exp(-lna) / 100.0
-            if sound:
-                pre = pre / np.sqrt(3 * (1 + 3e4 * np.exp(lna) * d.ombh2[:, None]))
-            self.grids.append((d.not_de(lna), d.de_shape(lna), pre, lna[:, 1] - lna[:, 0]))
         self.w = _rule_weights(THETA_STEPS, rule)
+        return [(*_theta_parts(d, lna, sound), lna[:, 1] - lna[:, 0])
+                for lna, sound in ((early, True), (late, False))]
+
+    def sums(self, f: np.ndarray, g: np.ndarray | None, step, rows, h: np.ndarray) -> tuple:
+        """(the integral of f, -h times that of g) over each row's grid."""
+        return f @ self.w * step[rows], g @ self.w * (-h * step[rows]) if g is not None else None
 
     def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
         odeh2 = (h**2 - self.m1[rows])[:, None]
@@ -105,8 +117,7 @@ class ThetaMC:
         for not_de, shape, pre, step in self.grids:
             inv_h2 = 1.0 / (not_de[rows] + odeh2 * shape[rows])
             f = pre[rows] * np.sqrt(inv_h2)
-            df = (f * shape[rows] * inv_h2) @ self.w * (-h * step[rows]) if slope else None
-            out.append((f @ self.w * step[rows], df))
+            out.append(self.sums(f, f * shape[rows] * inv_h2 if slope else None, step, rows, h))
         (rs, drs), (dm, ddm) = out
         return rs / dm, (drs * dm - rs * ddm) / dm**2 if slope else None
 
@@ -220,37 +231,25 @@ def _trapezoid_correction(lo: np.ndarray, hi: np.ndarray, steps: int):
     return x, np.column_stack([c, -c, -c, c])
 
 
-class PanelThetaMC:
-    """ThetaMC on Gauss-Legendre nodes: the same call, the same Newton iterations drive it."""
+class PanelThetaMC(ThetaMC):
+    """ThetaMC on Gauss-Legendre nodes, their weights in the prefactor."""
 
-    def __init__(self, d: Densities, rule: str = "simpson"):
-        lna_s = np.log(d.astar_mc())
-        switch = _switch_edges(d)
+    def tables(self, d: Densities, lna_s: np.ndarray, rule: str) -> list[tuple]:
         early = Panels([np.full_like(lna_s, _LNA_THETA), lna_s], EARLY_EDGES)
-        late = Panels([lna_s, np.zeros_like(lna_s)], (*LATE_EDGES, *switch))
-        self.m1 = d.not_de(np.zeros(1))[:, 0]
-        self.grids = []
+        late = Panels([lna_s, np.zeros_like(lna_s)], (*LATE_EDGES, *_switch_edges(d)))
+        out = []
         for panels, lo, hi, sound in ((early, _LNA_THETA + 0 * lna_s, lna_s, True),
                                       (late, lna_s, 0 * lna_s, False)):
             x, w = panels.x, panels.w
             if rule == "trapezoid":  # the grid rule's own error, part of its definition
                 xc, wc = _trapezoid_correction(lo, hi, THETA_STEPS)
                 x, w = np.concatenate([x, xc], axis=1), np.concatenate([w, wc], axis=1)
-            pre = C_KM_S * np.exp(-x) / 100.0
-            if sound:
-                pre = pre / np.sqrt(3 * (1 + 3e4 * np.exp(x) * d.ombh2[:, None]))
-            self.grids.append((d.not_de(x, rho_ratio_smooth), d.de_shape(x), pre * w))
+            not_de, shape, pre = _theta_parts(d, x, sound, rho_ratio_smooth)
+            out.append((not_de, shape, pre * w, None))
+        return out
 
-    def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
-        odeh2 = (h**2 - self.m1[rows])[:, None]
-        out = []
-        for not_de, shape, pre_w in self.grids:
-            inv_h2 = 1.0 / (not_de[rows] + odeh2 * shape[rows])
-            f = pre_w[rows] * np.sqrt(inv_h2)
-            df = -h * np.sum(f * shape[rows] * inv_h2, axis=1) if slope else None
-            out.append((np.sum(f, axis=1), df))
-        (rs, drs), (dm, ddm) = out
-        return rs / dm, (drs * dm - rs * ddm) / dm**2 if slope else None
+    def sums(self, f: np.ndarray, g: np.ndarray | None, step, rows, h: np.ndarray) -> tuple:
+        return np.sum(f, axis=1), -h * np.sum(g, axis=1) if g is not None else None
 
 
 class PanelQuadrature:

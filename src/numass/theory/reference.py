@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from numass.errors import TheoryError
+from numass.theory.backend import normalise_params
 from numass.theory.background import BackgroundPoint, compute_background
 from numass.theory.camb_backend import CambBackend
 from numass.theory.parameters import PARAMS
@@ -98,8 +99,7 @@ def run_reference(early: dict, H0: float, lmax: int = 3000) -> Reference:
     if key in _REF_CACHE:
         _REF_CACHE.move_to_end(key)
         return _REF_CACHE[key]
-    p = CambBackend(lmax=lmax).normalised({**early, "H0": float(H0), "A_L": 1.0, "w": -1.0,
-                                           "wa": 0.0})
+    p = normalise_params({**early, "H0": float(H0), "A_L": 1.0, "w": -1.0, "wa": 0.0})
     try:
         run = _camb_run(p, lmax)
     except (camb.CAMBError, ValueError, ArithmeticError) as exc:
