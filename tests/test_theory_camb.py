@@ -8,6 +8,7 @@ import pytest
 
 from numass.backends import make_backend
 from numass.errors import InputError, TheoryError
+from numass.theory.backend import normalise_params
 from numass.theory.background import compute_background
 from numass.theory.camb_backend import CambBackend
 from numass.theory.products import SPECTRA_KEYS
@@ -123,7 +124,7 @@ def test_A_L_leaves_the_reconstruction_spectrum(runs):
 def test_w0wa_crossing_runs(runs):
     w, fid = runs["w0wa"], runs["fid"]
     b = runs["backend"]
-    pars = b.camb_params(b.normalised({**P, **W0WA}), frozenset({"spectra", "background"}))
+    pars = b.camb_params(normalise_params({**P, **W0WA}), frozenset({"spectra", "background"}))
     assert type(pars.DarkEnergy).__name__ == "DarkEnergyPPF"
     for key in SPECTRA_KEYS:
         assert np.all(np.isfinite(getattr(w.spectra, key)[2:])), key
