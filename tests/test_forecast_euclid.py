@@ -215,3 +215,42 @@ def test_missing_pyccl_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pyccl)
     with pytest.raises(DataError, match=r"\.\[forecast\]"):
         shear_theory.require_pyccl()
+
+
+@needs_pyccl
+@pytest.mark.slow
+def test_euclid_plus_planck_against_the_euclid_forecast():
+    """Published: Euclid's primary probes + Planck, σ(Σmν) = 23 meV (arXiv:2405.06047). Here:
+    shear alone (ℓ <= 1500, no intrinsic alignments, linearised) + the compressed spectroscopic
+    block + the Planck-like TT/TE/EE + lowE τ (validate.EUCLID_PLANCK_SETUP): within 25%."""
+    from numass.forecast import validate
+    from numass.forecast.engine import fisher, marginal_sigmas
+    from numass.forecast.run import make_hypothesis, truth_mocks
+    from numass.forecast.specs import parse_combination
+
+    lcdm = make_hypothesis("lcdm")
+    truth = embedded_truths()[TRUTH_FLOOR][1]
+    exps = parse_combination(validate.EUCLID_PLANCK)
+    mocks = truth_mocks(lcdm, truth, exps)
+    f = fisher(lcdm, mocks, lcdm.point(truth), {"c": exps})["c"]
+    sigma = marginal_sigmas(f, lcdm.names)["mnu_eff"]
+    assert sigma == pytest.approx(validate.EUCLID_PLANCK_SIGMA_MNU, rel=0.25)
+
+
+@needs_pyccl
+@pytest.mark.slow
+def test_each_linear_model_fits_its_own_truth():
+    """The shear mock of a truth is the linear model at the truth: ΛsCDM (with its offset at x0)
+    and w0wa have χ² = 0 at their own truths, and ΛCDM does not fit the ΛsCDM one."""
+    from numass.forecast.engine import residuals
+    from numass.forecast.run import make_hypothesis, truth_mocks
+
+    for key in ("lscdm", "w0wa"):
+        model, point = embedded_truths()[key]
+        hyp = Hypothesis(key, model)
+        mocks = truth_mocks(hyp, point, ["euclid_shear"])
+        r = residuals(hyp, mocks, hyp.point(point)[None])["euclid_shear"]
+        assert float(np.sum(r ** 2)) < 1e-12
+    lcdm = make_hypothesis("lcdm")
+    r = residuals(lcdm, mocks, lcdm.point(point)[None])["euclid_shear"]
+    assert float(np.sum(r ** 2)) > 1e-3

@@ -12,9 +12,11 @@ dilation k⊥ → k⊥ D_M,fid/D_M, k∥ → k∥ D_H,fid/D_H with the volume fa
 (D_M,fid² D_H,fid)/(D_M² D_H), and Gaussian mode counting (Tegmark 1997):
 F_ab = V/(8π²) ∫_{−1}^{1} dμ ∫ k² dk ∂_a ln P ∂_b ln P [nP/(1+nP)]², k from 0.001 to
 K_MAX = 0.25 h/Mpc (IST:F's pessimistic cut; a choice), parameters (ln D_M, ln D_H, fσ8, bσ8),
-bσ8 marginalised. The BAO and the broadband shape both inform D_M and D_H (the shape of P_lin is
-held at the fiducial's); no Fingers-of-God, no non-linear damping of the BAO, no shot-noise
-nuisance: the errors are on the optimistic side of IST:F's.
+bσ8 marginalised. Two dampings along the line of sight, fixed at the fiducial (IST:F's forms,
+as functions of the observed k∥): the Fingers of God 1/(1 + (f σ_p k∥)²) with
+σ_p² = ∫ P_lin dk/(6π²), and the redshift error exp(−k∥² σ_r²), σ_r = c 0.001 (1+z)/H(z). The BAO and the broadband shape both inform D_M and
+D_H (the shape of P_lin is held at the fiducial's); no non-linear damping of the BAO wiggles, no
+shot-noise or σ_p nuisance: the errors are on the optimistic side of IST:F's.
 
 Model (batched, exact for all six hypotheses): D_M, D_H and r_d from the hypothesis's batched
 background, fσ8(z) = f(z) σ8 D(z)/D(0), D the scale-independent growth of CDM + baryons
@@ -35,6 +37,7 @@ C_KM_S = 299792.458
 DEG2_SKY = 4 * np.pi * (180 / np.pi) ** 2
 K_MIN, K_MAX = 1e-3, 0.25  # h/Mpc
 DLNA = 0.01  # the central difference of ln D in ln a
+SIGMA_Z = 0.001  # Euclid's spectroscopic redshift error, times (1 + z) (IST:F)
 
 
 def growth_rate_sigma8(products: BatchProducts, z: np.ndarray) -> np.ndarray:
@@ -46,11 +49,21 @@ def growth_rate_sigma8(products: BatchProducts, z: np.ndarray) -> np.ndarray:
     lna = -np.log1p(z)
     zz = np.concatenate([[0.0], np.expm1(-(lna - DLNA)), np.expm1(-(lna + DLNA)),
                          np.asarray(z, float)])
-    d = growth_rows(bg.H, np.broadcast_to(omega_cb, (products.n,)), zz)
+    failed = ~np.asarray(products.ok, dtype=bool)
+
+    def hubble(zq):  # rows where the theory failed get a placeholder history, NaN below
+        h = np.array(bg.H(zq), dtype=float)
+        failed[~np.all(np.isfinite(h) & (h > 0), axis=1)] = True
+        h[failed] = 100.0
+        return h
+
+    d = growth_rows(hubble, np.broadcast_to(omega_cb, (products.n,)), zz)
     nz = len(z)
     f = (np.log(d[:, 1 + nz:1 + 2 * nz]) - np.log(d[:, 1:1 + nz])) / (2 * DLNA)
     sigma8 = np.asarray(products.derived["sigma8"], float)
-    return f * sigma8[:, None] * d[:, 1 + 2 * nz:] / d[:, :1]
+    out = f * sigma8[:, None] * d[:, 1 + 2 * nz:] / d[:, :1]
+    out[failed] = np.nan
+    return out
 
 
 def spec_observables(products: BatchProducts, z: np.ndarray) -> np.ndarray:
@@ -63,12 +76,16 @@ def spec_observables(products: BatchProducts, z: np.ndarray) -> np.ndarray:
     return np.stack([dm, dh, growth_rate_sigma8(products, z)], axis=-1)
 
 
-def log_power(k, mu, theta, fid_pk, sigma8_fid) -> np.ndarray:
-    """ln P_g observed at (k, μ) [h/Mpc] for theta = (ln α⊥, ln α∥, fσ8, bσ8)."""
+def log_power(k, mu, theta, fid_pk, sigma8_fid, fog: float, sigma_r: float) -> np.ndarray:
+    """ln P_g observed at (k, μ) [h/Mpc] for theta = (ln α⊥, ln α∥, fσ8, bσ8); ``fog`` = f σ_p
+    and ``sigma_r`` [Mpc/h] of the Fingers-of-God and redshift-error dampings, fixed functions of
+    the observed k∥ (so that they add no spurious Alcock-Paczynski information)."""
     a_perp, a_par = np.exp(theta[0]), np.exp(theta[1])
     q = np.sqrt(mu ** 2 / a_par ** 2 + (1 - mu ** 2) / a_perp ** 2)
     kt, mut = k * q, mu / a_par / q
-    pg = (theta[3] + theta[2] * mut ** 2) ** 2 * fid_pk(kt) / sigma8_fid ** 2
+    kpar2 = (k * mu) ** 2  # observed: the dampings carry no distance information
+    damp = np.exp(-kpar2 * sigma_r ** 2) / (1.0 + kpar2 * fog ** 2)
+    pg = (theta[3] + theta[2] * mut ** 2) ** 2 * fid_pk(kt) / sigma8_fid ** 2 * damp
     return np.log(pg / (a_perp ** 2 * a_par))
 
 
@@ -79,6 +96,8 @@ def bin_fisher(zlo, zhi, n_gal, bias, fsky, fid) -> np.ndarray:
     vol = fsky * 4 * np.pi / 3 * (fid["DM"](zhi) ** 3 - fid["DM"](zlo) ** 3) * h ** 3
     s8z, fz = fid["sigma8_z"](zc), fid["f"](zc)
     theta0 = np.array([0.0, 0.0, fz * s8z, bias * s8z])
+    damping = (fz * fid["sigma_p0"] * s8z / fid["sigma8_z"](0.0),
+               C_KM_S * SIGMA_Z * (1 + zc) / fid["H"](zc) * h)
     k = np.linspace(K_MIN, K_MAX, 600)[:, None]
     mu = np.linspace(-1, 1, 201)[None, :]
     eps = np.array([1e-4, 1e-4, 1e-4 * theta0[2], 1e-4 * theta0[3]])
@@ -86,9 +105,9 @@ def bin_fisher(zlo, zhi, n_gal, bias, fsky, fid) -> np.ndarray:
     for a in range(4):
         d = np.zeros(4)
         d[a] = eps[a]
-        grads.append((log_power(k, mu, theta0 + d, fid["pk"], s8z)
-                      - log_power(k, mu, theta0 - d, fid["pk"], s8z)) / (2 * eps[a]))
-    p = np.exp(log_power(k, mu, theta0, fid["pk"], s8z))
+        grads.append((log_power(k, mu, theta0 + d, fid["pk"], s8z, *damping)
+                      - log_power(k, mu, theta0 - d, fid["pk"], s8z, *damping)) / (2 * eps[a]))
+    p = np.exp(log_power(k, mu, theta0, fid["pk"], s8z, *damping))
     w = (n_gal * p / (1 + n_gal * p)) ** 2 * k ** 2 * vol / (8 * np.pi ** 2)
     f = np.empty((4, 4))
     for a in range(4):
@@ -125,7 +144,10 @@ def fiducial() -> dict:
                                     np.expm1(np.log1p(zs) + DLNA)]))[0]
     n = len(zs)
     f = (np.log(d[n:2 * n]) - np.log(d[2 * n:])) / (2 * DLNA)
-    return {"h": h, "DM": lambda z: float(bg.DM(z)),
+    # IST:F's velocity dispersion sigma_p^2 = (1/6 pi^2) int P_lin dk at z = 0 [(Mpc/h)^2]
+    sigma_p0 = float(np.sqrt(np.trapezoid(pk[0], kh) / (6 * np.pi ** 2)))
+    return {"h": h, "DM": lambda z: float(bg.DM(z)), "H": lambda z: float(bg.H(z)),
+            "sigma_p0": sigma_p0,
             "pk": lambda k: np.exp(np.interp(np.log(k), np.log(kh), np.log(pk[0]))),
             "sigma8_z": lambda z: sigma8 * float(np.interp(z, zs, d[:n] / d[0])),
             "f": lambda z: float(np.interp(z, zs, f))}

@@ -26,6 +26,7 @@ once per process (~25 CAMB runs, ~1 min) and kept in memory only.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -69,7 +70,7 @@ def bin_nz(s: dict) -> tuple[np.ndarray, np.ndarray]:
     z = Z_NZ
     parent = parent_nz(z, s["z0"])
     dens = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         p = (1 - s["f_out"]) * _in_bin(z, lo, hi, s["c_b"], s["z_b"], s["sigma_b"]) \
             + s["f_out"] * _in_bin(z, lo, hi, s["c_o"], s["z_o"], s["sigma_o"])
         dens.append(parent * p)
