@@ -1,9 +1,9 @@
 """Euclid spectroscopic galaxy clustering as compressed observables: D_M/r_d, D_H/r_d and fσ8 in
 four redshift bins, with the covariance of a Fisher matrix computed once.
 
-Survey (Euclid IST:F, arXiv:1910.09273, Sect. 3.1 and its Table 3): Hα galaxies in
-z = [0.9, 1.1], [1.1, 1.3], [1.3, 1.5], [1.5, 1.8] with number densities n and linear biases b
-per bin, over 15 000 deg².
+Survey (Euclid IST:F, arXiv:1910.09273, Sect. 3.1; the numbers in forecast/specs.py): Hα
+galaxies in z = [0.9, 1.1], [1.1, 1.3], [1.3, 1.5], [1.5, 1.8] with number densities n and
+linear biases b per bin, over 15 000 deg².
 
 Covariance (the same for every truth and hypothesis): a Fisher matrix of the redshift-space
 galaxy power spectrum at numass's fiducial cosmology (CAMB, linear P(k) at z = 0),

@@ -26,10 +26,13 @@ import numpy as np
 from numass.errors import DataError
 from numass.forecast.engine import FIXED, Hypothesis
 from numass.theory.backend import normalise_params
+from numass.theory.background import compute_background
 from numass.theory.batch import row_background
 from numass.theory.camb_backend import CambBackend
+from numass.theory.free_streaming import free_streaming_suppression
+from numass.theory.latetime import matched_H0
 from numass.theory.limber_batch import growth_rows
-from numass.theory.reference import EARLY, run_reference
+from numass.theory.reference import DENSITIES, EARLY, run_reference
 
 # redshifts of CAMB's P(k, z) (the source distributions end at z = 4) and the k grid given to
 # pyccl (1/Mpc; CAMB computes to kmax and extrapolates its interpolator beyond)
@@ -85,13 +88,9 @@ def power_of(model: str, point: dict, bg, H0: float) -> tuple[np.ndarray, float]
     """(P(k, z) on (Z_PK, K_PK), ω_ν) of ``model`` at ``point`` (mnu_eff >= 0) with the target
     background ``bg`` (module docstring)."""
     m = float(point["mnu_eff"])
-    if model == "lscdm":
-        from numass.theory.background import compute_background
-        from numass.theory.latetime import matched_H0
-        from numass.theory.reference import DENSITIES
-
-        p_ref = early_params(point, m, H0)
-        p_ref = early_params(point, m, matched_H0({k: p_ref[k] for k in DENSITIES}, bg))
+    if model == "lscdm":  # the reference: the same densities at the H0 matching D_M(z*)
+        dens = {k: early_params(point, m, H0)[k] for k in DENSITIES}
+        p_ref = early_params(point, m, matched_H0(dens, bg))
         ref_bg = compute_background({k: p_ref[k] for k in ("H0", *DENSITIES)})
         pk, omnu = camb_matter_power(p_ref)
         return pk * growth_ratio_sq(bg, ref_bg, p_ref["ombh2"] + p_ref["omch2"])[:, None], omnu
@@ -101,8 +100,6 @@ def power_of(model: str, point: dict, bg, H0: float) -> tuple[np.ndarray, float]
     pk, omnu = camb_matter_power(p)
     alpha = float(point.get("alpha_fs", 1.0))
     if model == "nu_interacting" and alpha != 1.0 and m > 0:
-        from numass.theory.free_streaming import free_streaming_suppression
-
         s = free_streaming_suppression(run_reference({k: p[k] for k in EARLY if k in p}, H0))
         pk = pk * s["interp"](K_PK[None, :], Z_PK[:, None]) ** (alpha - 1.0)
     return pk, omnu
