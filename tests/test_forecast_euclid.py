@@ -196,7 +196,7 @@ def test_linearised_shear_against_exact_one_sigma_away():
     moved = np.einsum("bij,bj->bi", linv, (exact - lin.mu0).reshape(nb, -1))
     chi2_err, chi2_move = float(np.sum(shift ** 2)), float(np.sum(moved ** 2))
     assert chi2_move > 10.0  # the point is well away from x0 for the shear
-    assert chi2_err < 0.05 * chi2_move
+    assert chi2_err < 0.5 and chi2_err < 0.01 * chi2_move  # measured: 0.13 of 127
 
 
 def test_missing_pyccl_says_how_to_install_it(monkeypatch):

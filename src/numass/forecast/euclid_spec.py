@@ -10,8 +10,8 @@ galaxy power spectrum at numass's fiducial cosmology (CAMB, linear P(k) at z = 0
 P_g(k, μ) = (bσ8 + fσ8 μ²)² P_lin(k)/σ8² (Kaiser 1987), seen through the Alcock-Paczynski
 dilation k⊥ → k⊥ D_M,fid/D_M, k∥ → k∥ D_H,fid/D_H with the volume factor
 (D_M,fid² D_H,fid)/(D_M² D_H), and Gaussian mode counting (Tegmark 1997):
-F_ab = V/(8π²) ∫_{−1}^{1} dμ ∫ k² dk ∂_a ln P ∂_b ln P [nP/(1+nP)]², k from 0.001 to
-K_MAX = 0.25 h/Mpc (IST:F's pessimistic cut; a choice), parameters (ln D_M, ln D_H, fσ8, bσ8),
+F_ab = V/(8π²) ∫_{−1}^{1} dμ ∫ k² dk ∂_a ln P ∂_b ln P [nP/(1+nP)]², k from 0.001 to the
+spec's 0.25 h/Mpc (IST:F's pessimistic cut; a choice), parameters (ln D_M, ln D_H, fσ8, bσ8),
 bσ8 marginalised. Two dampings along the line of sight, fixed at the fiducial (IST:F's forms,
 as functions of the observed k∥): the Fingers of God 1/(1 + (f σ_p k∥)²) with
 σ_p² = ∫ P_lin dk/(6π²), and the redshift error exp(−k∥² σ_r²), σ_r = c 0.001 (1+z)/H(z). The BAO and the broadband shape both inform D_M and
@@ -35,7 +35,7 @@ from numass.theory.limber_batch import growth_rows
 
 C_KM_S = 299792.458
 DEG2_SKY = 4 * np.pi * (180 / np.pi) ** 2
-K_MIN, K_MAX = 1e-3, 0.25  # h/Mpc
+K_MIN = 1e-3  # h/Mpc; k_max is the spec's kmax_h_Mpc
 DLNA = 0.01  # the central difference of ln D in ln a
 SIGMA_Z = 0.001  # Euclid's spectroscopic redshift error, times (1 + z) (IST:F)
 
@@ -89,7 +89,7 @@ def log_power(k, mu, theta, fid_pk, sigma8_fid, fog: float, sigma_r: float) -> n
     return np.log(pg / (a_perp ** 2 * a_par))
 
 
-def bin_fisher(zlo, zhi, n_gal, bias, fsky, fid) -> np.ndarray:
+def bin_fisher(zlo, zhi, n_gal, bias, fsky, kmax, fid) -> np.ndarray:
     """4 × 4 Fisher matrix of (ln D_M, ln D_H, fσ8, bσ8) in one redshift bin."""
     h = fid["h"]
     zc = 0.5 * (zlo + zhi)
@@ -98,7 +98,7 @@ def bin_fisher(zlo, zhi, n_gal, bias, fsky, fid) -> np.ndarray:
     theta0 = np.array([0.0, 0.0, fz * s8z, bias * s8z])
     damping = (fz * fid["sigma_p0"] * s8z / fid["sigma8_z"](0.0),
                C_KM_S * SIGMA_Z * (1 + zc) / fid["H"](zc) * h)
-    k = np.linspace(K_MIN, K_MAX, 600)[:, None]
+    k = np.linspace(K_MIN, kmax, 600)[:, None]
     mu = np.linspace(-1, 1, 201)[None, :]
     eps = np.array([1e-4, 1e-4, 1e-4 * theta0[2], 1e-4 * theta0[3]])
     grads = []
@@ -161,7 +161,8 @@ def bin_covariances(spec_key: tuple) -> np.ndarray:
     fsky = s["area_deg2"] / DEG2_SKY
     out = []
     for (lo, hi), n_gal, b in zip(s["z_edges"], s["n_h3_Mpc3"], s["bias"]):
-        out.append(np.linalg.inv(bin_fisher(lo, hi, n_gal, b, fsky, fid))[:3, :3])
+        fisher = bin_fisher(lo, hi, n_gal, b, fsky, s["kmax_h_Mpc"], fid)
+        out.append(np.linalg.inv(fisher)[:3, :3])
     return np.array(out)
 
 
