@@ -242,7 +242,7 @@ COMMANDS: dict[str, Case] = {
         "run", ("--experiments", "s4+s4_lensing+litebird_tau+desi_final", "--truths",
                 "lcdm_floor,w0wa", "--hypotheses", "lcdm,w0wa"),
         ("numass-forecast/summary.json", "numass-forecast/report.html"),
-        "one combination, two truths, two hypotheses (the default: 4 x 7 x 6, ~2.5 min)"),
+        "one combination, two truths, two hypotheses (the default: 6 x 7 x 6, ~4 min)"),
     "numass profile --model lcdm --param mnu_eff --range=-0.35,0.2,12": Case(
         "run", ("--range=-0.35,0.2,3",), ("numass-profile/profile_mnu_eff.json",
                                           "numass-profile/profile_mnu_eff.png"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
+from numass.forecast.euclid_spec import EuclidSpecMock
 from numass.forecast.noise import (
     bandpower_matrix,
     bandpower_variance,
@@ -20,6 +21,7 @@ from numass.forecast.noise import (
     pp_to_kappa,
     white_noise_cl,
 )
+from numass.forecast.shear import EuclidShearMock
 from numass.forecast.specs import Experiment
 from numass.theory.batch import BatchProducts
 
@@ -107,7 +109,8 @@ class TauMock:
                              / self.sigma)[:, None])
 
 
-MOCKS = {"cmb": CmbPrimaryMock, "lensing": LensingMock, "bao": BaoMock, "tau": TauMock}
+MOCKS = {"cmb": CmbPrimaryMock, "lensing": LensingMock, "bao": BaoMock, "tau": TauMock,
+         "euclid_spec": EuclidSpecMock, "euclid_shear": EuclidShearMock}
 
 
 def build_mock(exp: Experiment, truth: BatchProducts, data_dir=None):

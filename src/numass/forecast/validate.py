@@ -19,6 +19,15 @@ A_PLANCK_BESTFIT = 1.000326  # plik_lite's calibration at the same best fit
 # (15-19 meV, depending on the lowest multipole), and with today's τ (about 26 meV)
 ALLISON_S4_DESI_CV_TAU = (0.015, 0.019)
 ALLISON_S4_DESI_TODAY_TAU = 0.026
+# Euclid Collaboration: Archidiacono et al. 2024 (arXiv:2405.06047, A&A 693, A58): Euclid's
+# primary probes + Planck, ΛCDM + Σmν at 60 meV: σ(Σmν) = 23 meV
+EUCLID_PLANCK = "planck+planck_tau+euclid_spec+euclid_shear"
+EUCLID_PLANCK_SIGMA_MNU = 0.023
+EUCLID_PLANCK_SETUP = (
+    "there: the photometric 3x2pt (shear, galaxy clustering and their cross-correlation) with "
+    "intrinsic alignments and photo-z nuisances, the full spectroscopic P(k) (MCMC and Fisher), "
+    "Planck's likelihood; here: shear alone (ell <= 1500, no IA), spectroscopic D_M, D_H, "
+    "f sigma8 compressed, a Planck-like TT/TE/EE (33 uK-arcmin, f_sky 0.6) + lowE tau")
 
 
 def today_sigma_mnu(data_dir=None, step: float = 0.5) -> dict:

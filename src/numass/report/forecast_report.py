@@ -82,6 +82,16 @@ def mirage_rows(summary: dict) -> list[list[str]]:
             for t, cv in summary["mirage"].items() for c, r in cv.items()]
 
 
+CLAIM_HEAD = ["combination", "with Euclid", "ΛCDM rejected when w0wa is true [σ]",
+              "Σmν,eff inferred [eV]", f"below the {NO_FLOOR} eV floor [σ]"]
+
+
+def claim_rows(summary: dict) -> list[list[str]]:
+    return [[c, "yes" if r.get("with_euclid") else "no", f"{r['lcdm_rejected_sigma']:.2f}",
+             f"{r['mnu_eff_inferred']:+.3f}", f"{r['below_floor_sigma']:.1f}"]
+            for c, r in summary["closing_claim"]["rows"].items()]
+
+
 def matrix_rows(summary: dict, combination: str) -> tuple[list[str], list[list[str]]]:
     disc = summary["discrimination"]
     hyps = list(next(iter(disc.values())))
@@ -102,6 +112,9 @@ def format_tables(summary: dict) -> str:
         head, rows = matrix_rows(summary, c)
         parts += [f"\ndiscrimination [σ = sqrt(Δχ²_min)], {c}:", _text_table(head, rows)]
     parts += ["\nthe mirage:", _text_table(MIRAGE_HEAD, mirage_rows(summary))]
+    if summary["closing_claim"]["rows"]:
+        parts += [f"\n{summary['closing_claim']['claim']}:",
+                  _text_table(CLAIM_HEAD, claim_rows(summary))]
     return "\n".join(parts)
 
 
@@ -188,6 +201,8 @@ def write_forecast_report(summary: dict, out: str | Path) -> Path:
         _html_table(MASS_HEAD, mass_rows(summary)),
         "<h2>The mirage: Σmν,eff inferred by ΛCDM when w0wa or ΛsCDM is true</h2>",
         _html_table(MIRAGE_HEAD, mirage_rows(summary)),
+        f"<h2>{html.escape(summary['closing_claim']['claim'])}</h2>",
+        _html_table(CLAIM_HEAD, claim_rows(summary)),
         "<h2>Experiments</h2>",
         _html_table(["id", "experiment", "specification", "source", "status"], spec),
     ]
