@@ -15,7 +15,7 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
-from numass.theory.background import compute_lscdm_background
+from numass.theory.background import BackgroundPoint, compute_lscdm_background
 from numass.theory.background_backend import background_batch
 from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
@@ -27,10 +27,10 @@ from numass.theory.latetime_batch import (
     ratio_rows,
     sigma2_ratio,
 )
-from numass.theory.limber_batch import Nodes, exact_power, growth_rows, spline_rows
+from numass.theory.limber_batch import carried_growth, exact_power
 from numass.theory.parameters import LATE_TIME_PARAMS, to_camb_names
 from numass.theory.products import Spectra, TheoryProducts
-from numass.theory.reference import DENSITIES, EARLY, Z_PK, run_reference
+from numass.theory.reference import DENSITIES, EARLY, run_reference
 
 _NZ = 600  # redshift nodes of the CAMB engine's Limber integrals
 _NL = 90  # L of its Limber ratio (log-spaced, splined in ln L)
@@ -77,39 +77,6 @@ def matched_H0(early: dict, target) -> float:
     return 100.0 * float(h[0])
 
 
-class _Points:
-    """Per-point backgrounds (H(z), DM(z)) as the rows limber_batch.Nodes reads."""
-
-    def __init__(self, backgrounds: list):
-        self.bgs = backgrounds
-
-    def _rows(self, name: str, lna: np.ndarray) -> np.ndarray:
-        lna = np.broadcast_to(lna, (len(self.bgs), np.shape(lna)[-1]))
-        return np.array([np.asarray(getattr(b, name)(np.expm1(-x)), dtype=float)
-                         for b, x in zip(self.bgs, lna)])
-
-    def DM_at(self, lna: np.ndarray) -> np.ndarray:
-        return self._rows("DM", lna)
-
-    def h2_at(self, lna: np.ndarray) -> np.ndarray:
-        return (self._rows("H", lna) / 100.0) ** 2
-
-
-def _lensing_ratio(target, ref, growth_ratio: np.ndarray, pk_factor) -> np.ndarray:
-    """R(L) = Limber(target) / Limber(ref) on L = 0..len(ref.pp)-1 over the reference's own
-    P(k, z), the target's × the squared growth ratio (on Z_PK) [× pk_factor(k, z)]."""
-    rbg = ref.background
-    omega_m = ref.params["ombh2"] + ref.params["omch2"] + rbg.omnuh2
-    nodes = Nodes(_Points([target, rbg]), np.full(2, float(rbg.zstar)), np.full(2, omega_m),
-                  nz=_NZ)
-    gsq = spline_rows(np.log1p(Z_PK), growth_ratio[None] ** 2, np.log1p(nodes.z[:1]))[0]
-    n = len(ref.pp)
-    Lg = np.unique(np.geomspace(2, n - 1, _NL).astype(int))
-    lim_t = (nodes.weight[0] * gsq) @ exact_power(ref.pk, nodes, 0, Lg, pk_factor)
-    lim_r = nodes.weight[1] @ exact_power(ref.pk, nodes, 1, Lg)
-    return ratio_rows(Lg, lim_t[None], lim_r[None], n)[0]
-
-
 def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
     """D_ℓ(target) = D_ℓ'(ref) at ℓ' = ratio × ℓ, ratio = D_M,ref(z*) / D_M,target(z*), for each
     column; ℓ' beyond the reference's range takes its last value (ℓ ≈ max_l, negligible there)."""
@@ -132,18 +99,25 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     matter power (k in 1/Mpc) on top of the growth ratio, used in the Limber integral and σ8
     (theory/nu_interacting.py uses it to scale the neutrino free-streaming suppression)."""
     early = _engine_early(params)
-    for name in ("H", "DM"):
-        if not callable(getattr(target, name, None)):
-            raise InputError(f"the target background has no method {name}(z)")
+    if not isinstance(target, BackgroundPoint):
+        raise InputError("the target background must be numass's own (theory.background's "
+                         "compute_background)")
     if ref_H0 is None:
         ref_H0 = matched_H0(early, target)
     ref = run_reference(early, ref_H0, lmax)
     rbg = ref.background
     omega_cb = ref.params["ombh2"] + ref.params["omch2"]
-    g_t, g_r = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.full(2, omega_cb),
-                           Z_PK)
     pk_factor = pk_factor_for(ref) if pk_factor_for is not None else None
-    pp = ref.pp * _lensing_ratio(target, ref, g_t / g_r, pk_factor)
+    # the emulated engines' carry on one row (latetime_batch.carry_rows), over the reference's
+    # own P(k, z) at every node (finer nodes, 90 L) instead of the fiducial table
+    g_t, g_r, nodes_t, nodes_r, gsq = carried_growth(
+        target.rows, rbg.rows, np.array([omega_cb]), np.array([rbg.zstar]),
+        np.array([omega_cb + rbg.omnuh2]), nz=_NZ)
+    n = len(ref.pp)
+    Lg = np.unique(np.geomspace(2, n - 1, _NL).astype(int))
+    lim_t = (nodes_t.weight * gsq)[0] @ exact_power(ref.pk, nodes_t, 0, Lg, pk_factor)
+    lim_r = nodes_r.weight[0] @ exact_power(ref.pk, nodes_r, 0, Lg)
+    pp = ref.pp * ratio_rows(Lg, lim_t[None], lim_r[None], n)[0]
     pp[:2] = 0.0
     # primary: geometric mapping, then lensing
     zstar = float(rbg.zstar)
@@ -160,19 +134,14 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     # times the growth ratio today [and the scale-dependent factor, as a ratio of integrals]
     h_t = float(target.H(0.0)) / 100.0
     R8 = 8.0 / h_t
-    sigma8 = ref.sigma_R(R8) * float(g_t[0] / g_r[0])
+    sigma8 = ref.sigma_R(R8) * float(g_t[0, 0] / g_r[0, 0])
     if pk_factor is not None:
         k = ref.pk_lin0[0]
         sigma8 *= float(np.sqrt(sigma2_ratio(ref.pk_lin0, np.array([R8]),
                                              pk_factor(k, np.zeros_like(k))[None])[0]))
-    om = (float(target.omegam) if hasattr(target, "omegam")
-          else (omega_cb + rbg.omnuh2) / h_t**2)
-    derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
-               "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
+    derived = {**background_derived(target), "H0": float(target.H(0.0)), "sigma8": sigma8,
+               "S8": sigma8 * np.sqrt(target.omegam / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.params["As"])}
-    for name in BACKGROUND_SCALARS:
-        if hasattr(target, name):
-            derived[name] = float(getattr(target, name))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
                           derived=derived)
 

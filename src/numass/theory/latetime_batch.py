@@ -25,7 +25,7 @@ from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
-from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
+from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
 from numass.theory.products import SPECTRA_KEYS
@@ -202,13 +202,9 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     ``nl_weight`` > 0: the target's power with theory/nl_response.py's factor of that weight.
     Returns (A_L_eff, σ8) of those rows."""
     fid, table, s_spline = _fiducial_tables()
-    target, rbg = _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx)
-    zg = rf.Z_PK
-    g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]), zg)
-    g_t, g_r = g[:len(idx)], g[len(idx):]
-    zstar, omega_m = ref_bg.zstar[bg_idx], ocb + ref_bg.omnuh2[bg_idx]
-    nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
-    gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
+    g_t, g_r, nodes_t, nodes_r, gsq = carried_growth(
+        _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx), ocb, ref_bg.zstar[bg_idx],
+        ocb + ref_bg.omnuh2[bg_idx])
     if nl_weight:
         lim_t = limber_rows(table, nodes_t, gsq, nl_weight)
     else:

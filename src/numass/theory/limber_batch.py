@@ -17,7 +17,7 @@ from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
 from numass.theory.quadrature import blocks
-from numass.theory.reference import K_EXTRAP
+from numass.theory.reference import K_EXTRAP, Z_PK
 
 A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
 # RK4 steps in ln a from a = 0.01: 400 keep D(z) within 1.5e-7 of 1200 steps on ΛsCDM
@@ -116,6 +116,19 @@ class Nodes:
         trap[[0, -1]] = 0.5
         self.weight = kern * dchi_dx * trap * (x[:, 1] - x[:, 0])[:, None]
         self.ln_chi = np.log(chi)
+
+
+def carried_growth(target, ref, ocb: np.ndarray, zstar: np.ndarray, omega_m: np.ndarray,
+                   nz: int = NZ) -> tuple:
+    """What a late-time engine needs of n rows carried from reference to target backgrounds
+    (each with H(z), DM_at and h2_at per row; one z* and Ω_m per row, ocb = ω_b + ω_c): their
+    growth on Z_PK (D_target, D_ref), the Limber nodes of both, and the squared growth ratio at
+    the target's nodes."""
+    g = growth_rows(lambda z: np.vstack([target.H(z), ref.H(z)]), np.concatenate([ocb, ocb]), Z_PK)
+    g_t, g_r = g[:len(ocb)], g[len(ocb):]
+    nodes_t, nodes_r = Nodes(target, zstar, omega_m, nz), Nodes(ref, zstar, omega_m, nz)
+    gsq = spline_rows(np.log1p(Z_PK), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
+    return g_t, g_r, nodes_t, nodes_r, gsq
 
 
 def k_range(kmin: float) -> tuple[float, float]:
