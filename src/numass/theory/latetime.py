@@ -16,7 +16,7 @@ from scipy.interpolate import CubicSpline
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
 from numass.theory.background import BackgroundPoint, compute_lscdm_background
-from numass.theory.background_backend import background_batch
+from numass.theory.background_backend import BackgroundBackend
 from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
@@ -178,41 +178,52 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
     return TheoryProducts(params=dict(params), background=bg, derived=derived)
 
 
-class LsCDMBackend(Backend):
+class ModelBackend(Backend):
+    """A backend of one of the models CAMB cannot run: its parameter names ``params``."""
+
+    params: tuple[str, ...] = ()
+
+    def param_names(self):
+        return self.params
+
+
+class EmulatedEngine(ModelBackend):
+    """A late-time engine with the emulator as its ΛCDM reference (~10 ms a point instead of
+    ~2 s): ``compute_batch`` vectorised over points, a per-point ``compute`` a batch of one whose
+    failure ``explain`` names. A reference outside the emulator's box is a failed point (a
+    sampler gets -inf there): the box is part of the prior; the CAMB-based backends have none."""
+
+    def __init__(self, reference: Backend):
+        self.emulator = reference  # the emulator backend (built by numass.backends)
+
+    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        self.check_params(params)
+        return one_point(self.compute_batch, params, need, lambda p: self.explain(p, need))
+
+    def explain(self, params: dict, need) -> None:
+        raise NotImplementedError
+
+
+class LsCDMBackend(ModelBackend):
     """ΛsCDM (background + late-time-engine spectra) behind the Backend interface.
 
     Σmν,eff < 0 goes through the observable-level mirror of EffectiveMass (the engine's reference
     is CAMB, which has no negative mass), exactly as for the CAMB backend."""
 
-    name = "lscdm"
-
-    def param_names(self):
-        return LSCDM_PARAMS
+    name, params = "lscdm", LSCDM_PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         self.check_params(params)
         return compute_lscdm(params, need)
 
 
-class LsCDMEmulatorBackend(Backend):
-    """ΛsCDM with the late-time engine's reference taken from the emulator (~10 ms a point
-    instead of ~2 s). A reference outside the emulator's box raises TheoryError (a sampler gets
-    -inf there): the box is part of the prior; use the 'lscdm' backend for CAMB."""
+class LsCDMEmulatorBackend(EmulatedEngine):
+    """ΛsCDM through the emulated engine (theory/latetime_batch.py); use the 'lscdm' backend
+    for CAMB."""
 
-    name = "lscdm-emulator"
-
-    def __init__(self, reference: Backend):
-        self.emulator = reference  # the emulator backend (built by numass.backends)
-
-    def param_names(self):
-        return LSCDM_PARAMS
-
-    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        self.check_params(params)
-        return one_point(self.compute_batch, params, need, lambda p: self.explain(p, need))
+    name, params = "lscdm-emulator", LSCDM_PARAMS
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
-        """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
         return lscdm_emulator_batch(self, params, need)
 
     def explain(self, params: dict, need) -> None:
@@ -227,26 +238,11 @@ class LsCDMEmulatorBackend(Backend):
                 raise TheoryError(f"the ΛCDM reference at the matched H0 = {h0:.6g}: {exc}") from None
 
 
-class LsCDMBackgroundBackend(Backend):
+class LsCDMBackgroundBackend(BackgroundBackend):
     """The ΛsCDM background alone (numass's own code, ~1 ms a point): what BAO and the compressed
     CMB likelihood need. Σmν,eff < 0 is native here, as in the ΛCDM 'background' backend (the
     mass-dependent neutrino density changes sign, Elbers et al. 2024), so that ΛCDM and ΛsCDM
     fits on background-only data use the same definition. Spectra-only parameters (tau, As, ns,
     A_L, A_lens) are accepted and ignored."""
 
-    name = "lscdm-background"
-    supports_negative_mnu = True
-
-    def param_names(self):
-        return LSCDM_PARAMS
-
-    def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
-                ) -> TheoryProducts:
-        """A batch of one, on the exact quadrature."""
-        self.check_params(params)
-        return one_point(lambda p, n: background_batch(self, p, n, "exact", "lscdm"), params,
-                         need, lscdm_point_background)
-
-    def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
-        """Vectorised over points (background_backend.background_batch)."""
-        return background_batch(self, params, need, de="lscdm")
+    name, de, params = "lscdm-background", "lscdm", LSCDM_PARAMS
