@@ -17,7 +17,6 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from numass.errors import InputError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
 from numass.theory.background import BackgroundRows, compute_background_batch
@@ -221,26 +220,15 @@ EMULATOR_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns",
 LSCDM_BG_KEYS = ("H0", "cosmomc_theta", *rf.DENSITIES, "z_dagger", "eta_lscdm")
 
 
-def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The CAMB names (parameters.to_camb_names) with the batch-level name checks."""
-    p = to_camb_names(given)
-    if ("H0" in p) + ("cosmomc_theta" in p) != 1:
-        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
-    for key in ("ombh2", "omch2", "z_dagger"):
-        if key not in p:
-            raise InputError(f"ΛsCDM through the late-time engine needs '{key}'")
-    return p
-
-
 def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     """LsCDMEmulatorBackend.compute_batch: ΛsCDM (the background with de="lscdm") through the emulated engine."""
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
         return background_batch(backend, params, need, de="lscdm")
-    p = _lscdm_arrays(given)
-    n = len(p["ombh2"])
+    p = to_camb_names(given)  # the background checks the names (densities.check_names)
     bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, de="lscdm",
                                   h_range=(0.3, 1.5), accuracy="exact")
+    n = len(bg.h)
     ok = bg.ok.copy()
     safe = {k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k]) for k in rf.DENSITIES}
     dens = batch_densities(safe)

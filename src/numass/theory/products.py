@@ -51,10 +51,6 @@ class Spectra:
                 raise InputError(f"{source}: '{name}' contains NaN or infinite values")
         return self
 
-    def require_lmax(self, lmax: int, who: str) -> None:
-        if self.lmax < lmax:
-            raise InputError(f"{who} needs spectra up to ell = {lmax}, got lmax = {self.lmax}")
-
     @classmethod
     def from_npz(cls, path: str | Path) -> Spectra:
         path = Path(path)
