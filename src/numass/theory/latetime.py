@@ -17,7 +17,6 @@ from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
 from numass.theory.background import BackgroundPoint, compute_lscdm_background
 from numass.theory.background_backend import BackgroundBackend
-from numass.theory.densities import batch_densities
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
     EMULATOR_KEYS,
@@ -30,7 +29,7 @@ from numass.theory.latetime_batch import (
 from numass.theory.limber_batch import carried_growth, exact_power
 from numass.theory.parameters import LATE_TIME_PARAMS, to_camb_names
 from numass.theory.products import Spectra, TheoryProducts
-from numass.theory.reference import DENSITIES, EARLY, run_reference
+from numass.theory.reference import EARLY, run_reference
 
 _NZ = 600  # redshift nodes of the CAMB engine's Limber integrals
 _NL = 90  # L of its Limber ratio (log-spaced, splined in ln L)
@@ -65,15 +64,13 @@ def background_derived(bg) -> dict:
 
 
 def matched_H0(early: dict, target) -> float:
-    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both, z*
-    from the densities alone; latetime_batch.matched_h on one row)."""
-    dens = batch_densities({k: np.array([v]) for k, v in early.items() if k in DENSITIES})
-    zstar = float(dens.recombination()[0][0])
-    goal = float(target.DM(zstar))
-    h, solved = matched_h(dens, np.array([-np.log1p(zstar)]), np.array([goal]),
-                          np.array([float(target.H(0.0)) / 100.0]))
+    """The ΛCDM H0 (the densities of ``early``) whose D_M(z*) equals the target's (a
+    BackgroundPoint; numass's own background for both): latetime_batch.matched_h on one row."""
+    h, solved = matched_h(target.rows, {k: np.array([float(v)]) for k, v in early.items()},
+                          np.ones(1, dtype=bool))
     if not solved[0]:
-        raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = {goal:.1f} Mpc")
+        raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = "
+                          f"{float(target.DM_star):.1f} Mpc")
     return 100.0 * float(h[0])
 
 

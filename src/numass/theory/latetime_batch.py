@@ -82,11 +82,15 @@ class _Rows:
         return 100.0 * np.sqrt(self.h2_at(-np.log1p(z)))
 
 
-def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """h of ΛCDM (densities ``dens``, w = -1) with D_M(z*) = goal, per row, by Newton on the
-    background's own discretisation (Simpson on the shared ln a grid from an even index below
-    z*, cubic Hermite at z*); (h, solved)."""
+def matched_h(bg, p: dict[str, np.ndarray], ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """h of the ΛCDM reference (the densities of ``p``, CAMB names; w = -1) with the D_M(z*) of
+    each row of the exact background ``bg``, by Newton on the background's own discretisation
+    (Simpson on the shared ln a grid from an even index below z*, cubic Hermite at z*); rows
+    not ``ok`` on stand-ins; (h, solved)."""
+    dens = batch_densities({k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k])
+                            for k in rf.DENSITIES})
+    lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
+    goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
     step = LNA[1] - LNA[0]
     i_star = np.clip(np.floor((lna_star - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
     i0 = int(i_star.min()) // 2 * 2
@@ -108,7 +112,7 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
         lo = dm_and_slope(np.full(len(goal), _H_BRACKET[0]), False)[0] - goal
         hi = dm_and_slope(np.full(len(goal), _H_BRACKET[1]), False)[0] - goal
         solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
-        h = np.clip(np.where(np.isfinite(start), start, 0.68), *_H_BRACKET)
+        h = np.clip(np.where(np.isfinite(bg.h), bg.h, 0.68), *_H_BRACKET)
         for _ in range(30):
             dm, slope = dm_and_slope(h)
             new = np.clip(h - (dm - goal) / slope, *_H_BRACKET)
@@ -230,11 +234,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
                                   h_range=(0.3, 1.5), accuracy="exact")
     n = len(bg.h)
     ok = bg.ok.copy()
-    safe = {k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k]) for k in rf.DENSITIES}
-    dens = batch_densities(safe)
-    lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
-    goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
-    h_ref, solved = matched_h(dens, lna_star, goal, bg.h)
+    h_ref, solved = matched_h(bg, p, ok)
     ok &= solved
     emu = {k: p[k] for k in EMULATOR_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})
