@@ -251,7 +251,7 @@ def test_normalise_params():
 
 
 def test_npz_round_trip(runs, tmp_path):
-    from numass.theory.io import products_to_npz_dict, write_theory_npz
+    from numass.chi2 import products_to_npz_dict, write_theory_npz
 
     prod = runs[0]["alens"]
     path = write_theory_npz(prod, tmp_path / "sub" / "theory.npz")

@@ -193,7 +193,7 @@ def test_unknown_backend_is_input_error():
 
 @pytest.mark.slow
 def test_npz_round_trip(runs, tmp_path):
-    from numass.theory.io import write_theory_npz
+    from numass.chi2 import write_theory_npz
     from numass.theory.products import Spectra
 
     path = write_theory_npz(runs["alens"], tmp_path / "theory.npz")

@@ -288,8 +288,7 @@ def cmd_chi2(args) -> int:
 
 def cmd_theory(args) -> int:
     from numass.backends import compute_point
-    from numass.chi2 import outside_validated
-    from numass.theory.io import write_theory_npz
+    from numass.chi2 import outside_validated, write_theory_npz
 
     params = parse_fix(args.param, "--param")
     for warning in outside_validated(args.model, params):
