@@ -15,9 +15,8 @@ from numass.errors import InputError
 from numass.inference.overrides import apply_override, parse_overrides, parse_prior
 from numass.inference.results import load_chains, proposal_refs, proposal_widths
 from numass.inference.setup import build_info
-from numass.models import MODELS
+from numass.models import BACKEND_HELP, MODELS
 from numass.progress import ProgressDisplay, fraction_done, mcmc_distance, remaining_seconds
-from numass.theory import BACKEND_HELP
 from numass.theory.products import Spectra
 
 EMBEDDED = ["desi-dr2-bao", "cmb-compressed"]

@@ -17,9 +17,8 @@ from numass.inference import SAMPLERS
 from numass.inference.overrides import parse_fix, parse_overrides
 from numass.inference.results import RMINUS1_BOUNDS_STOP
 from numass.likelihoods import FULL, LIKELIHOODS, parse_ids, resolve_data
-from numass.models import MODELS, get_model, model_name
+from numass.models import BACKEND_HELP, MODELS, get_model, model_name
 from numass.progress import ProgressDisplay, logs_to, mcmc_distance, mcmc_status
-from numass.theory import BACKEND_HELP
 
 
 def _add_sampler(p, what: str = "sampler"):

@@ -161,6 +161,16 @@ def quadratic_weights(w: np.ndarray, grid: np.ndarray, step: float) -> tuple:
     return inside, i, np.stack([0.5 * t * (t - 1), (1 - t) * (1 + t), 0.5 * t * (t + 1)], axis=-1)
 
 
+def quadratic_sum(out, f, off: int, k0, lagrange, delta, weight=None):
+    """``out`` plus a table ``f`` at every (node, L) of some rows: quadratic in w (Lagrange weights
+    of the rows k0 - 1, k0, k0 + 1 of f), first order in the node offset ``delta`` (the
+    x-derivatives ``off`` rows further on), each term times ``weight`` if given."""
+    for step in (-1, 0, 1):
+        k, lw = k0 + step, lagrange[..., step + 1, None]
+        out = out + (lw if weight is None else weight * lw) * (f[k] + delta * f[k + off])
+    return out
+
+
 class LimberTable:
     """The fiducial P(k, z) (a CAMB interpolator, reference.fiducial_reference().pk) on the
     fiducial nodes z̄_j and the w grid, and ∂P/∂x at fixed k (see the module docstring)."""
@@ -247,12 +257,8 @@ class LimberTable:
         fitpack for rows outside it)."""
         inside, i, lagrange, delta = self.locate(nodes, rows)
         k0 = np.arange(len(self.x))[None, :] * len(self.w) + i
-        f, off = self.flat, self._offset
-        delta = delta[..., None]
-        p = np.zeros((*k0.shape, len(L_GRID)))
-        for step in (-1, 0, 1):
-            k = k0 + step
-            p = p + lagrange[..., step + 1, None] * (f[k] + delta * f[k + off])
+        p = quadratic_sum(np.zeros((*k0.shape, len(L_GRID))), self.flat, self._offset, k0,
+                          lagrange, delta[..., None])
         for r in np.flatnonzero(~inside):
             p[r] = exact_power(self.pk, nodes, rows.start + r, L_GRID)
         return p
@@ -298,12 +304,10 @@ class SuppressionTables:
         g, tm = self.weights(mnu)
         k0 = np.arange(i.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
         off = self.size // 2  # the x-derivative table follows each mass's ln S table
-        f, tm = self.all, tm[:, None, None]
+        tm = tm[:, None, None]
         out = np.zeros((*k0.shape, len(L_GRID)))
         for mass_weight, k_mass in ((1 - tm, k0), (tm, k0 + self.size)):
-            for step in (-1, 0, 1):
-                k, lw = k_mass + step, lagrange[..., step + 1, None]
-                out = out + mass_weight * lw * (f[k] + delta * f[k + off])
+            out = quadratic_sum(out, self.all, off, k_mass, lagrange, delta, mass_weight)
         for r in np.flatnonzero(~inside):
             out[r] = self.exact(nodes, rows.start + r, g[r], float(tm[r, 0, 0]))
         return out
