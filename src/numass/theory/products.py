@@ -24,7 +24,10 @@ NPZ_NAMES = {"tt": "DlTT", "te": "DlTE", "ee": "DlEE", "bb": "DlBB", "pp": "clpp
 
 
 @dataclass
-class Spectra:
+class SpectraArrays:
+    """``ell`` and the spectra on it: of one point (Spectra) or, with a leading axis of points,
+    of a batch (theory.batch.BatchSpectra)."""
+
     ell: np.ndarray
     tt: np.ndarray
     te: np.ndarray
@@ -36,6 +39,8 @@ class Spectra:
     def lmax(self) -> int:
         return int(self.ell[-1])
 
+
+class Spectra(SpectraArrays):
     def validate(self, source: str = "spectra") -> Spectra:
         """Check shapes and values; raise InputError naming the offending array."""
         ell = np.asarray(self.ell)
