@@ -154,8 +154,6 @@ class BackgroundRows:
 
 
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
-                             h_range: tuple[float, float] | None = None,
-                             h_start: np.ndarray | None = None,
                              accuracy: str = "fast") -> BackgroundRows:
     """The background at n points: ``p`` maps CAMB names to arrays (n,) (densities.ALLOWED;
     LSCDM_ALLOWED with de='lscdm'); InputError for names the background cannot take, ok =
@@ -167,9 +165,8 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
     p = {k: np.where(ok, v, SAFE_VALUES[k]) if k in SAFE_VALUES else v for k, v in p.items()}
     d = batch_densities(p, de)
     if "cosmomc_theta" in p:
-        start = np.full(len(ok), 0.68) if h_start is None else h_start
         target = np.where(ok, p["cosmomc_theta"], np.nan)
-        h, converged = solve_h(d, target, start, h_range or H_RANGE[de],
+        h, converged = solve_h(d, target, np.full(len(ok), 0.68), H_RANGE[de],
                                "simpson" if de == "cpl" else "trapezoid", accuracy)
         ok &= converged
     else:

@@ -230,8 +230,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     if "spectra" not in need:
         return background_batch(backend, params, need, de="lscdm")
     p = to_camb_names(given)  # the background checks the names (densities.check_names)
-    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, de="lscdm",
-                                  h_range=(0.3, 1.5), accuracy="exact")
+    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact")
     n = len(bg.h)
     ok = bg.ok.copy()
     h_ref, solved = matched_h(bg, p, ok)
