@@ -1,7 +1,7 @@
 """Theory products as files: chi2 of data sets on a user's own spectra (`numass chi2`), and the
 products of a point written in the same .npz layout (`numass theory`).
 
-The layout: ``ell, DlTT, DlTE, DlEE, DlBB, clpp_L2`` (Spectra.to_npz_dict) when spectra were
+The layout: ``ell, DlTT, DlTE, DlEE, DlBB, clpp_L2`` (products.NPZ_NAMES) when spectra were
 computed; ``z, H`` [km/s/Mpc], ``DM, DH, DV`` [Mpc] on a redshift grid when the background was;
 every scalar derived quantity as a 0-d array under its own name (always ``rdrag``,
 ``theta_star``, and ``sigma8``, ``S8`` with spectra); the input point as ``param_<name>``.
@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from numass.data.store import describe_file
 from numass.errors import InputError
 from numass.fileio import atomic_write_bytes
 from numass.likelihoods import get_likelihood
 from numass.theory.parameters import FIDUCIAL
-from numass.theory.products import NPZ_NAMES, Spectra, TheoryProducts
+from numass.theory.products import NPZ_NAMES, SPECTRA_KEYS, Spectra, TheoryProducts
 
 # the cosmological parameters `numass chi2` takes (CAMB names): the fiducial point's, less those
 # the user's spectra fix
@@ -49,6 +50,30 @@ def outside_validated(model: str, params: dict[str, float],
     return out
 
 
+def read_spectra_npz(path: str | Path) -> Spectra:
+    """The spectra of an .npz file in the layout above, checked (InputError naming what is
+    wrong: a missing file or array, not an archive, bad shapes or values)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"spectra file '{path}' does not exist")
+    try:
+        with np.load(path) as f:
+            missing = [n for n in ("ell", *NPZ_NAMES.values()) if n not in f]
+            if missing:
+                raise InputError(f"spectra file '{path}' lacks the arrays {missing}; it needs "
+                                 f"'ell', {', '.join(repr(n) for n in NPZ_NAMES.values())}")
+            arrays = {k: np.array(f[n], dtype=float) for k, n in NPZ_NAMES.items()}
+            ell = np.array(f["ell"])
+    except InputError:  # an archive missing arrays: already names them
+        raise
+    except (OSError, ValueError, EOFError, TypeError):  # TypeError: a .npy, no archive
+        raise InputError(f"spectra file '{path}': expected an .npz archive (numpy.savez) "
+                         f"with the arrays 'ell', "
+                         f"{', '.join(repr(n) for n in NPZ_NAMES.values())}; found "
+                         f"{describe_file(path)}") from None
+    return Spectra(ell=ell.astype(int), **arrays).validate(str(path))
+
+
 def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str, float],
                data_dir: str | Path | None = None) -> dict[str, float]:
     """{id: chi2} with normalisation constants dropped; nuisances default to their prior centres."""
@@ -65,7 +90,7 @@ def chi2_table(ids: list[str], spectra_path: str | Path | None, params: dict[str
         if spectra_path is None:
             needing = [lik.id for lik in liks if "spectra" in lik.requires]
             raise InputError(f"{', '.join(needing)} need CMB spectra: pass --spectra FILE.npz")
-        spectra = Spectra.from_npz(spectra_path)
+        spectra = read_spectra_npz(spectra_path)
     background = None
     if any("background" in lik.requires for lik in liks):
         from numass.theory.background import compute_background
@@ -93,7 +118,9 @@ def _z_grid(z_grid) -> np.ndarray:
 def products_to_npz_dict(products: TheoryProducts, z_grid=DEFAULT_Z) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     if products.spectra is not None:
-        out.update(products.spectra.to_npz_dict())
+        s = products.spectra
+        out.update(ell=np.asarray(s.ell), **{NPZ_NAMES[k]: np.asarray(getattr(s, k))
+                                             for k in SPECTRA_KEYS})
     if products.background is not None:
         bg, z = products.background, _z_grid(z_grid)
         out.update(z=z, H=np.asarray(bg.H(z), dtype=float), DM=np.asarray(bg.DM(z), dtype=float),
