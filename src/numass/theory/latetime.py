@@ -1,5 +1,5 @@
 """The late-time engine: CMB spectra of a model that differs from ΛCDM only at late times (a target
-background with H(z) and DM(z): ΛsCDM, w0wa ...), and ΛsCDM served through it.
+background of numass's own: ΛsCDM, w0wa ...), and ΛsCDM served through it.
 
 A CAMB run on a ΛCDM REFERENCE with the target's early universe and the H0 that gives it the
 target's D_M(z*) (theory/reference.py) is carried to the target: the matter power by the squared
