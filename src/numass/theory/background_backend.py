@@ -16,11 +16,10 @@ from numass.errors import InputError
 from numass.theory.backend import Backend, batch_accuracy, check_need, one_point
 from numass.theory.background import compute_background, compute_background_batch
 from numass.theory.batch import BatchProducts, broadcast_params
-from numass.theory.parameters import BACKEND_PARAMS, to_camb_names
+from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY, to_camb_names
 from numass.theory.products import TheoryProducts
 
 ALLOWED = (*BACKEND_PARAMS, "YHe", "omk")
-SPECTRA_ONLY = ("tau", "As", "ns", "A_L", "A_lens")  # after to_camb_names (logA -> As)
 BACKGROUND_DERIVED = ("omegam", "rdrag", "theta_star", "zdrag", "zstar")
 
 
