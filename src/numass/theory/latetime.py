@@ -160,10 +160,7 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
     """ΛsCDM at ``params``: background from theory/background.py (de="lscdm"); spectra (if needed) from the
     late-time engine with its CAMB reference. mnu must be >= 0 (wrap with EffectiveMass for
     Σmν,eff < 0)."""
-    unknown = sorted(set(params) - set(LSCDM_PARAMS))
-    if unknown:
-        raise InputError(f"ΛsCDM does not know the parameter(s) {unknown}; it takes: "
-                         f"{', '.join(LSCDM_PARAMS)}")
+    LsCDMBackend().check_params(params)
     p = to_camb_names(params)
     bg = lscdm_point_background(params)
     if "spectra" in need:
@@ -210,7 +207,6 @@ class LsCDMBackend(ModelBackend):
     name, params = "lscdm", LSCDM_PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        self.check_params(params)
         return compute_lscdm(params, need)
 
 

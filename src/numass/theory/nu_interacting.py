@@ -9,8 +9,6 @@ is not changed, validation: docs/latetime.md, "Dark-sector interaction".
 """
 from __future__ import annotations
 
-import numpy as np
-
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, check_need, normalise_params
 from numass.theory.background import compute_background
@@ -31,26 +29,16 @@ PARAMS = (*LATE_TIME_PARAMS, "alpha_fs")
 _BG_KEYS = ("H0", "cosmomc_theta", *DENSITIES)
 
 
-def _alpha(params: dict) -> float:
-    try:
-        alpha = float(params.get("alpha_fs", 1.0))
-    except (TypeError, ValueError):
-        raise InputError(f"alpha_fs = {params.get('alpha_fs')!r} is not a number") from None
-    if not np.isfinite(alpha) or alpha < 0:
-        raise InputError(f"alpha_fs = {params.get('alpha_fs')!r}: the free-streaming scaling must "
-                         f"be a finite number >= 0 (1 = standard neutrinos, 0 = no free streaming)")
-    return alpha
-
-
 def _inputs(params: dict, need) -> tuple[frozenset, float, dict]:
-    """(need, alpha_fs, the other parameters normalised: w, wa = -1, 0), checked."""
+    """(need, alpha_fs, the other parameters normalised: w, wa = -1, 0), checked (names and
+    finite values as the backend's, alpha_fs >= 0)."""
     need = check_need(need)
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise InputError(f"nu_interacting does not know the parameter(s) {unknown}; it takes: "
-                         f"{', '.join(PARAMS)}")
-    return need, _alpha(params), normalise_params({k: v for k, v in params.items()
-                                                   if k != "alpha_fs"})
+    NuInteractingBackend().check_params(params)
+    alpha = float(params.get("alpha_fs", 1.0))
+    if alpha < 0:
+        raise InputError(f"alpha_fs = {alpha!r}: the free-streaming scaling must be >= 0 "
+                         f"(1 = standard neutrinos, 0 = no free streaming)")
+    return need, alpha, normalise_params({k: v for k, v in params.items() if k != "alpha_fs"})
 
 
 def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
@@ -102,5 +90,4 @@ class NuInteractingBackend(ModelBackend):
     name, params = "nu_interacting", PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        self.check_params(params)
         return compute_nu_interacting(params, need)
