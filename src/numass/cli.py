@@ -14,7 +14,7 @@ from numass.compare import EXECUTORS
 from numass.compare.hypotheses import HYPOTHESES
 from numass.errors import InputError, NumassError
 from numass.inference import SAMPLERS
-from numass.inference.overrides import parse_fix, parse_overrides
+from numass.inference.overrides import parse_overrides
 from numass.inference.results import RMINUS1_BOUNDS_STOP
 from numass.likelihoods import FULL, LIKELIHOODS, parse_ids, resolve_data
 from numass.models import BACKEND_HELP, MODELS, get_model, model_name
@@ -271,8 +271,9 @@ def cmd_report(args) -> int:
 
 def cmd_chi2(args) -> int:
     from numass.chi2 import VALIDATED_AS, chi2_table, outside_validated
+    from numass.theory.parameters import parse_assignments
 
-    params = parse_fix(args.param, "--param")
+    params = parse_assignments(args.param)
     for warning in outside_validated("w0wa", params, VALIDATED_AS):
         print(f"numass: warning: {warning}", file=sys.stderr)
     table = chi2_table(parse_ids(args.data), args.spectra, params, data_dir=args.data_dir)
@@ -288,8 +289,9 @@ def cmd_chi2(args) -> int:
 def cmd_theory(args) -> int:
     from numass.backends import compute_point
     from numass.chi2 import outside_validated, write_theory_npz
+    from numass.theory.parameters import parse_assignments
 
-    params = parse_fix(args.param, "--param")
+    params = parse_assignments(args.param)
     for warning in outside_validated(args.model, params):
         print(f"numass: warning: {warning}", file=sys.stderr)
     products = compute_point(args.model, args.backend, params)

@@ -30,12 +30,12 @@ def _split_assignment(item: str, option: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def parse_fix(items: list[str] | None, option: str = "--fix") -> dict[str, float]:
-    """['mnu_eff=0.06'] -> {'mnu_eff': 0.06} (``option`` names the command-line option)."""
+def parse_fix(items: list[str] | None) -> dict[str, float]:
+    """['mnu_eff=0.06'] -> {'mnu_eff': 0.06}."""
     out = {}
     for item in items or []:
-        name, value = _split_assignment(item, option)
-        out[name] = _number(value, f"{option} {name}")
+        name, value = _split_assignment(item, "--fix")
+        out[name] = _number(value, f"--fix {name}")
     return out
 
 
