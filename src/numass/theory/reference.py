@@ -51,6 +51,7 @@ class Reference:
     pp: np.ndarray  # [L(L+1)]^2 C_L^φφ / 2π to max_l
     pk: Any  # CAMB's nonlinear P(k, z) interpolator (untyped): k in 1/Mpc, P in Mpc^3
     sigma_R: Callable[[float], float]  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
+    derived: dict
     # linear transfer functions at Z_PK: k [1/Mpc], z (descending, as CAMB orders them) and
     # delta_cdm, delta_b, delta_nu (massive), delta_tot, each (nk, nz)
     transfer: dict = field(default_factory=dict)
@@ -84,7 +85,7 @@ def _camb_run(p: dict, lmax: int) -> dict:
             "pk": res.get_matter_power_interpolator(nonlinear=True, hubble_units=False,
                                                     k_hunit=False, extrap_kmax=K_EXTRAP,
                                                     silent=True),
-            "sigma_R": sigma_R, "transfer": transfer,
+            "sigma_R": sigma_R, "derived": res.get_derived_params(), "transfer": transfer,
             "pk_lin0": (np.asarray(kl, dtype=float),
                         np.asarray(pkl[int(np.argmin(np.abs(zl)))], dtype=float))}
 
