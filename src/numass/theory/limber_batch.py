@@ -2,8 +2,9 @@
 
 ``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons by fixed-step RK4 in
 ln a from a = 0.01, the points on a second axis. ``Nodes``: the Limber integrals' redshift nodes,
-C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ². ``exact_power``: a CAMB
-P(k, z) spline at every (node, L), the CAMB engine's integrals. ``LimberTable``: the emulated
+C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ². ``carried_growth``: both,
+for the rows any engine (CAMB or emulated) carries from reference to target. ``exact_power``: a
+CAMB P(k, z) spline at every (node, L), the CAMB engine's integrals. ``LimberTable``: the emulated
 engines' integrals over the fiducial P(k, z), tabulated once on the fiducial nodes and on a
 grid of offsets w = ln χ − ln χ̄ (quadratic in w, first order in the nodes' offset in
 ln(1 + z)): an integral is a sparse matrix times the table (docs/batch.md; agreement with
