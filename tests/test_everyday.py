@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 from cobaya.yaml import yaml_load_file
 
+from numass.chi2 import read_spectra_npz
 from numass.cli import build_parser, main
 from numass.errors import InputError
 from numass.inference.overrides import apply_override, parse_overrides, parse_prior
 from numass.inference.results import load_chains, proposal_refs, proposal_widths
 from numass.inference.setup import build_info
-from numass.models import MODELS
+from numass.models import BACKEND_HELP, MODELS
 from numass.progress import ProgressDisplay, fraction_done, mcmc_distance, remaining_seconds
-from numass.theory import BACKEND_HELP
-from numass.theory.products import Spectra
 
 EMBEDDED = ["desi-dr2-bao", "cmb-compressed"]
 
@@ -173,7 +172,7 @@ def test_a_spectra_file_that_is_no_npz_says_what_was_expected_and_found(tmp_path
     path = tmp_path / "spectra.npz"
     path.write_bytes(content)
     with pytest.raises(InputError) as exc:
-        Spectra.from_npz(path)
+        read_spectra_npz(path)
     msg = str(exc.value)
     assert "expected an .npz archive" in msg and "'DlTT'" in msg and found in msg
     assert "pickled" not in msg
@@ -184,7 +183,7 @@ def test_a_single_npy_array_is_named_as_such(tmp_path):
     with open(path, "wb") as f:
         np.save(f, np.zeros(3))
     with pytest.raises(InputError, match="a single .npy array, not an .npz archive"):
-        Spectra.from_npz(path)
+        read_spectra_npz(path)
 
 
 def test_missing_or_unreadable_chains_say_what_was_expected(tmp_path):

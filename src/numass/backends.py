@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from numass.emulator.backend import EmulatorBackend
 from numass.errors import InputError
-from numass.models import get_model
-from numass.theory import BACKEND_HELP, BACKENDS, BACKGROUND_ONLY, MODEL_BACKENDS
+from numass.models import (
+    BACKEND_HELP,
+    BACKGROUND_ONLY,
+    MODEL_BACKENDS,
+    STANDARD_BACKENDS,
+    get_model,
+)
 from numass.theory.background_backend import BackgroundBackend
 from numass.theory.camb_backend import CambBackend
 from numass.theory.effective_mass import EffectiveMass
@@ -34,7 +39,7 @@ FACTORIES = {
     "nu_interacting": NuInteractingBackend,
     "nu_interacting-emulator": _emulated(NuInteractingEmulatorBackend),
 }
-assert set(FACTORIES) == set(BACKENDS + MODEL_BACKENDS)
+assert set(FACTORIES) == set(STANDARD_BACKENDS + MODEL_BACKENDS)
 
 assert set(BACKEND_HELP) == set(FACTORIES) | {"emulator-box"}
 
@@ -43,7 +48,7 @@ def make_backend(name: str, **options):
     """The backend ``name`` (see FACTORIES) wrapped by EffectiveMass."""
     if name not in FACTORIES:
         raise InputError(f"unknown backend '{name}'; known backends: "
-                         f"{', '.join(BACKENDS + MODEL_BACKENDS)}")
+                         f"{', '.join(STANDARD_BACKENDS + MODEL_BACKENDS)}")
     return EffectiveMass(FACTORIES[name](**options))
 
 

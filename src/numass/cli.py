@@ -17,9 +17,8 @@ from numass.inference import SAMPLERS
 from numass.inference.overrides import parse_overrides
 from numass.inference.results import RMINUS1_BOUNDS_STOP
 from numass.likelihoods import FULL, LIKELIHOODS, parse_ids, resolve_data
-from numass.models import MODELS, get_model, model_name
+from numass.models import BACKEND_HELP, MODELS, get_model, model_name
 from numass.progress import ProgressDisplay, logs_to, mcmc_distance, mcmc_status
-from numass.theory import BACKEND_HELP
 
 
 def _add_sampler(p, what: str = "sampler"):
@@ -289,8 +288,7 @@ def cmd_chi2(args) -> int:
 
 def cmd_theory(args) -> int:
     from numass.backends import compute_point
-    from numass.chi2 import outside_validated
-    from numass.theory.io import write_theory_npz
+    from numass.chi2 import outside_validated, write_theory_npz
     from numass.theory.parameters import parse_assignments
 
     params = parse_assignments(args.param)

@@ -27,6 +27,7 @@ from numass.theory.densities import (
     Densities,
     batch_densities,
     check_names,
+    lambda_shape,
     row_checks,
     take_rows,
     valid_rows,
@@ -153,8 +154,6 @@ class BackgroundRows:
 
 
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
-                             h_range: tuple[float, float] | None = None,
-                             h_start: np.ndarray | None = None,
                              accuracy: str = "fast") -> BackgroundRows:
     """The background at n points: ``p`` maps CAMB names to arrays (n,) (densities.ALLOWED;
     LSCDM_ALLOWED with de='lscdm'); InputError for names the background cannot take, ok =
@@ -166,9 +165,8 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
     p = {k: np.where(ok, v, SAFE_VALUES[k]) if k in SAFE_VALUES else v for k, v in p.items()}
     d = batch_densities(p, de)
     if "cosmomc_theta" in p:
-        start = np.full(len(ok), 0.68) if h_start is None else h_start
         target = np.where(ok, p["cosmomc_theta"], np.nan)
-        h, converged = solve_h(d, target, start, h_range or H_RANGE[de],
+        h, converged = solve_h(d, target, np.full(len(ok), 0.68), H_RANGE[de],
                                "simpson" if de == "cpl" else "trapezoid", accuracy)
         ok &= converged
     else:
@@ -221,11 +219,7 @@ class BackgroundPoint(RowBackground):
         turns into 1e-5 changes of its free-streaming suppression)."""
         d, a = self.rows.dens, np.asarray(a, dtype=float)
         rad = d.ogh2[0] * (1.0 + NU_PER_GAMMA * d.n_massless[0]) + self.massive_nu(a)
-        if d.de_kind == "lscdm":
-            de = lambda_shape(1.0 / a - 1.0, self.z_dagger, self.eta)
-        else:
-            w0, wa = d.w0[0], d.wa[0]
-            de = a ** (-3 * (1 + w0 + wa)) * np.exp(-3 * wa * (1 - a))
+        de = d.de_shape(np.log(a))[0]
         return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self.rows.odeh2[0] * de
 
     def massive_nu(self, a) -> np.ndarray:
@@ -239,12 +233,6 @@ class BackgroundPoint(RowBackground):
     def Lambda_ratio(self, z):
         """LsCDM's Λ(z) / Λ_s0."""
         return lambda_shape(z, self.z_dagger, self.eta)
-
-
-def lambda_shape(z, z_dagger: float, eta: float = 10.0):
-    """LsCDM's Λ(z) / Λ_s0 = tanh[η(z† − z)] / tanh(η z†)."""
-    z = np.asarray(z, dtype=float)
-    return np.tanh(eta * (z_dagger - z)) / np.tanh(eta * z_dagger)
 
 
 def compute_background(params: dict, de: str = "cpl") -> BackgroundPoint:

@@ -16,11 +16,10 @@ from numass.errors import InputError
 from numass.theory.backend import Backend, batch_accuracy, check_need, one_point
 from numass.theory.background import compute_background, compute_background_batch
 from numass.theory.batch import BatchProducts, broadcast_params
-from numass.theory.parameters import BACKEND_PARAMS, to_camb_names
+from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY, to_camb_names
 from numass.theory.products import TheoryProducts
 
 ALLOWED = (*BACKEND_PARAMS, "YHe", "omk")
-SPECTRA_ONLY = ("tau", "As", "ns", "A_L", "A_lens")  # after to_camb_names (logA -> As)
 BACKGROUND_DERIVED = ("omegam", "rdrag", "theta_star", "zdrag", "zstar")
 
 
@@ -51,24 +50,27 @@ def background_batch(backend, params: dict, need, accuracy: str | None = None,
 
 
 class BackgroundBackend(Backend):
+    """numass's background alone: of CPL dark energy (``de`` 'cpl'), or of ΛsCDM in the
+    subclass theory.latetime.LsCDMBackgroundBackend ('lscdm')."""
+
     name = "background"
     supports_negative_mnu = True
+    de, params = "cpl", ALLOWED
 
     def param_names(self):
-        return ALLOWED
+        return self.params
 
     def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
                 ) -> TheoryProducts:
         """A batch of one, on the exact quadrature."""
         self.check_params(params)
-        return one_point(lambda p, n: background_batch(self, p, n, "exact"), params, need,
-                         self.explain)
+        return one_point(lambda p, n: background_batch(self, p, n, "exact", self.de), params,
+                         need, self.explain)
 
     def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
-        return background_batch(self, params, need)
+        return background_batch(self, params, need, de=self.de)
 
-    @staticmethod
-    def explain(params: dict) -> None:
+    def explain(self, params: dict) -> None:
         """Raises why a point has no background (compute_background's specific errors)."""
         compute_background({k: v for k, v in to_camb_names(params).items()
-                            if k not in SPECTRA_ONLY})
+                            if k not in SPECTRA_ONLY}, self.de)

@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from numass.errors import InputError
-from numass.theory.products import SPECTRA_KEYS, Spectra, TheoryProducts
+from numass.theory.products import SPECTRA_KEYS, Spectra, SpectraArrays, TheoryProducts
 
 
 def check_param_arrays(params: dict) -> int:
@@ -70,19 +70,7 @@ def finite_rows(params: dict[str, np.ndarray]) -> np.ndarray:
     return ok
 
 
-@dataclass
-class BatchSpectra:
-    ell: np.ndarray
-    tt: np.ndarray
-    te: np.ndarray
-    ee: np.ndarray
-    bb: np.ndarray
-    pp: np.ndarray
-
-    @property
-    def lmax(self) -> int:
-        return int(self.ell[-1])
-
+class BatchSpectra(SpectraArrays):
     def row(self, i: int) -> Spectra:
         return Spectra(ell=self.ell, **{k: getattr(self, k)[i] for k in SPECTRA_KEYS})
 

@@ -8,7 +8,7 @@ import numpy as np
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
 from numass.theory.densities import C_KM_S
-from numass.theory.parameters import BACKEND_PARAMS
+from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY
 from numass.theory.products import Spectra, TheoryProducts
 
 # accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their
@@ -16,7 +16,6 @@ from numass.theory.products import Spectra, TheoryProducts
 ACCURACY = {"planck": {"lens_potential_accuracy": 1, "AccuracyBoost": 1.0},
             "high": {"lens_potential_accuracy": 4, "AccuracyBoost": 1.0}}
 LENS_MARGIN = 1250  # extra multipoles computed beyond lmax so that the lensed C_ell are converged
-SPECTRA_ONLY = ("tau", "As", "ns", "A_L")  # inputs a background-only run does not depend on
 
 
 def _vectorised(func, z):
@@ -122,7 +121,7 @@ class CambBackend(Backend):
     def _camb_key(self, p: dict, need: frozenset[str]) -> tuple:
         """Everything CAMB sees: the point without A_lens, and the kind of run."""
         spectra = "spectra" in need
-        ignored = {"A_lens"} if spectra else {"A_lens", *SPECTRA_ONLY}
+        ignored = {"A_lens"} if spectra else set(SPECTRA_ONLY)
         return tuple(sorted((k, v) for k, v in p.items() if k not in ignored)), spectra
 
     def _run_camb(self, p: dict, need: frozenset[str]) -> dict:

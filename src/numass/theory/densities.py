@@ -86,8 +86,7 @@ class Densities:
     def de_shape(self, lna: np.ndarray) -> np.ndarray:
         """rho_DE(a) / rho_DE(1), (n, m), at ln a."""
         if self.de_kind == "lscdm":
-            zd, eta = self.z_dagger[:, None], self.eta[:, None]
-            return np.tanh(eta * (zd - np.expm1(-lna))) / np.tanh(eta * zd)
+            return lambda_shape(np.expm1(-lna), self.z_dagger[:, None], self.eta[:, None])
         if np.all(self.w0 == -1.0) and np.all(self.wa == 0.0):  # Lambda: exactly 1
             return np.ones(np.broadcast_shapes(self.w0[:, None].shape, np.shape(lna)))
         w0, wa = self.w0[:, None], self.wa[:, None]
@@ -110,6 +109,12 @@ class Densities:
             1 + (0.0783 * ombh2**-0.238 / (1 + 39.5 * ombh2**0.763))
             * (omdmh2 + ombh2) ** (0.560 / (1 + 21.1 * ombh2**1.81)))
         return 1 / (1 + zstar)
+
+
+def lambda_shape(z, z_dagger, eta=10.0):
+    """LsCDM's Λ(z) / Λ_s0 = tanh[η(z† − z)] / tanh(η z†)."""
+    z = np.asarray(z, dtype=float)
+    return np.tanh(eta * (z_dagger - z)) / np.tanh(eta * z_dagger)
 
 
 def batch_densities(p: dict[str, np.ndarray], de: str = "cpl") -> Densities:

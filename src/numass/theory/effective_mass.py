@@ -122,7 +122,7 @@ class EffectiveMass(Backend):
         if "mnu_eff" not in params:
             return self.inner.compute(params, need)
         _check_not_both(params)
-        _as_float(params["mnu_eff"])
+        self.check_params(params)
         point = self._combined(broadcast_params(params), need, self._inner_point).point(0)
         assert point is not None  # the wrapped backend raised where it failed
         point.params = dict(params)
@@ -169,12 +169,3 @@ class EffectiveMass(Backend):
             self._zero = (key, self.inner.compute(p, need))
         return BatchProducts.from_points(arrays, [self._zero[1]])
 
-
-def _as_float(v) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"parameter 'mnu_eff' = {v!r} is not a number") from None
-    if not np.isfinite(x):
-        raise InputError(f"parameter 'mnu_eff' = {v!r} is not a finite number")
-    return x

@@ -1,5 +1,5 @@
 """The late-time engine: CMB spectra of a model that differs from ΛCDM only at late times (a target
-background with H(z) and DM(z): ΛsCDM, w0wa ...), and ΛsCDM served through it.
+background of numass's own: ΛsCDM, w0wa ...), and ΛsCDM served through it.
 
 A CAMB run on a ΛCDM REFERENCE with the target's early universe and the H0 that gives it the
 target's D_M(z*) (theory/reference.py) is carried to the target: the matter power by the squared
@@ -15,9 +15,8 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
-from numass.theory.background import compute_lscdm_background
-from numass.theory.background_backend import background_batch
-from numass.theory.densities import batch_densities
+from numass.theory.background import BackgroundPoint, compute_lscdm_background
+from numass.theory.background_backend import BackgroundBackend
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
     EMULATOR_KEYS,
@@ -27,10 +26,10 @@ from numass.theory.latetime_batch import (
     ratio_rows,
     sigma2_ratio,
 )
-from numass.theory.limber_batch import Nodes, exact_power, growth_rows, spline_rows
+from numass.theory.limber_batch import carried_growth, exact_power
 from numass.theory.parameters import LATE_TIME_PARAMS, to_camb_names
 from numass.theory.products import Spectra, TheoryProducts
-from numass.theory.reference import DENSITIES, EARLY, Z_PK, run_reference
+from numass.theory.reference import EARLY, run_reference
 
 _NZ = 600  # redshift nodes of the CAMB engine's Limber integrals
 _NL = 90  # L of its Limber ratio (log-spaced, splined in ln L)
@@ -65,49 +64,14 @@ def background_derived(bg) -> dict:
 
 
 def matched_H0(early: dict, target) -> float:
-    """The ΛCDM H0 whose D_M(z*) equals the target's (numass's own background for both, z*
-    from the densities alone; latetime_batch.matched_h on one row)."""
-    dens = batch_densities({k: np.array([v]) for k, v in early.items() if k in DENSITIES})
-    zstar = float(dens.recombination()[0][0])
-    goal = float(target.DM(zstar))
-    h, solved = matched_h(dens, np.array([-np.log1p(zstar)]), np.array([goal]),
-                          np.array([float(target.H(0.0)) / 100.0]))
+    """The ΛCDM H0 (the densities of ``early``) whose D_M(z*) equals the target's (a
+    BackgroundPoint; numass's own background for both): latetime_batch.matched_h on one row."""
+    h, solved = matched_h(target.rows, {k: np.array([float(v)]) for k, v in early.items()},
+                          np.ones(1, dtype=bool))
     if not solved[0]:
-        raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = {goal:.1f} Mpc")
+        raise TheoryError(f"no ΛCDM H0 in [40, 110] has the target's D_M(z*) = "
+                          f"{float(target.DM_star):.1f} Mpc")
     return 100.0 * float(h[0])
-
-
-class _Points:
-    """Per-point backgrounds (H(z), DM(z)) as the rows limber_batch.Nodes reads."""
-
-    def __init__(self, backgrounds: list):
-        self.bgs = backgrounds
-
-    def _rows(self, name: str, lna: np.ndarray) -> np.ndarray:
-        lna = np.broadcast_to(lna, (len(self.bgs), np.shape(lna)[-1]))
-        return np.array([np.asarray(getattr(b, name)(np.expm1(-x)), dtype=float)
-                         for b, x in zip(self.bgs, lna)])
-
-    def DM_at(self, lna: np.ndarray) -> np.ndarray:
-        return self._rows("DM", lna)
-
-    def h2_at(self, lna: np.ndarray) -> np.ndarray:
-        return (self._rows("H", lna) / 100.0) ** 2
-
-
-def _lensing_ratio(target, ref, growth_ratio: np.ndarray, pk_factor) -> np.ndarray:
-    """R(L) = Limber(target) / Limber(ref) on L = 0..len(ref.pp)-1 over the reference's own
-    P(k, z), the target's × the squared growth ratio (on Z_PK) [× pk_factor(k, z)]."""
-    rbg = ref.background
-    omega_m = ref.params["ombh2"] + ref.params["omch2"] + rbg.omnuh2
-    nodes = Nodes(_Points([target, rbg]), np.full(2, float(rbg.zstar)), np.full(2, omega_m),
-                  nz=_NZ)
-    gsq = spline_rows(np.log1p(Z_PK), growth_ratio[None] ** 2, np.log1p(nodes.z[:1]))[0]
-    n = len(ref.pp)
-    Lg = np.unique(np.geomspace(2, n - 1, _NL).astype(int))
-    lim_t = (nodes.weight[0] * gsq) @ exact_power(ref.pk, nodes, 0, Lg, pk_factor)
-    lim_r = nodes.weight[1] @ exact_power(ref.pk, nodes, 1, Lg)
-    return ratio_rows(Lg, lim_t[None], lim_r[None], n)[0]
 
 
 def map_primary(unlensed: np.ndarray, ratio: float) -> np.ndarray:
@@ -132,18 +96,25 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     matter power (k in 1/Mpc) on top of the growth ratio, used in the Limber integral and σ8
     (theory/nu_interacting.py uses it to scale the neutrino free-streaming suppression)."""
     early = _engine_early(params)
-    for name in ("H", "DM"):
-        if not callable(getattr(target, name, None)):
-            raise InputError(f"the target background has no method {name}(z)")
+    if not isinstance(target, BackgroundPoint):
+        raise InputError("the target background must be numass's own (theory.background's "
+                         "compute_background)")
     if ref_H0 is None:
         ref_H0 = matched_H0(early, target)
     ref = run_reference(early, ref_H0, lmax)
     rbg = ref.background
     omega_cb = ref.params["ombh2"] + ref.params["omch2"]
-    g_t, g_r = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.full(2, omega_cb),
-                           Z_PK)
     pk_factor = pk_factor_for(ref) if pk_factor_for is not None else None
-    pp = ref.pp * _lensing_ratio(target, ref, g_t / g_r, pk_factor)
+    # the emulated engines' carry on one row (latetime_batch.carry_rows), over the reference's
+    # own P(k, z) at every node (finer nodes, 90 L) instead of the fiducial table
+    g_t, g_r, nodes_t, nodes_r, gsq = carried_growth(
+        target.rows, rbg.rows, np.array([omega_cb]), np.array([rbg.zstar]),
+        np.array([omega_cb + rbg.omnuh2]), nz=_NZ)
+    n = len(ref.pp)
+    Lg = np.unique(np.geomspace(2, n - 1, _NL).astype(int))
+    lim_t = (nodes_t.weight * gsq)[0] @ exact_power(ref.pk, nodes_t, 0, Lg, pk_factor)
+    lim_r = nodes_r.weight[0] @ exact_power(ref.pk, nodes_r, 0, Lg)
+    pp = ref.pp * ratio_rows(Lg, lim_t[None], lim_r[None], n)[0]
     pp[:2] = 0.0
     # primary: geometric mapping, then lensing
     zstar = float(rbg.zstar)
@@ -160,19 +131,14 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
     # times the growth ratio today [and the scale-dependent factor, as a ratio of integrals]
     h_t = float(target.H(0.0)) / 100.0
     R8 = 8.0 / h_t
-    sigma8 = ref.sigma_R(R8) * float(g_t[0] / g_r[0])
+    sigma8 = ref.sigma_R(R8) * float(g_t[0, 0] / g_r[0, 0])
     if pk_factor is not None:
         k = ref.pk_lin0[0]
         sigma8 *= float(np.sqrt(sigma2_ratio(ref.pk_lin0, np.array([R8]),
                                              pk_factor(k, np.zeros_like(k))[None])[0]))
-    om = (float(target.omegam) if hasattr(target, "omegam")
-          else (omega_cb + rbg.omnuh2) / h_t**2)
-    derived = {"H0": float(target.H(0.0)), "omegam": om, "sigma8": sigma8,
-               "S8": sigma8 * np.sqrt(om / 0.3), "H0_ref": float(ref_H0),
+    derived = {**background_derived(target), "H0": float(target.H(0.0)), "sigma8": sigma8,
+               "S8": sigma8 * np.sqrt(target.omegam / 0.3), "H0_ref": float(ref_H0),
                "As": float(ref.params["As"])}
-    for name in BACKGROUND_SCALARS:
-        if hasattr(target, name):
-            derived[name] = float(getattr(target, name))
     return TheoryProducts(params=dict(params), spectra=spectra, background=target,
                           derived=derived)
 
@@ -194,10 +160,7 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
     """ΛsCDM at ``params``: background from theory/background.py (de="lscdm"); spectra (if needed) from the
     late-time engine with its CAMB reference. mnu must be >= 0 (wrap with EffectiveMass for
     Σmν,eff < 0)."""
-    unknown = sorted(set(params) - set(LSCDM_PARAMS))
-    if unknown:
-        raise InputError(f"ΛsCDM does not know the parameter(s) {unknown}; it takes: "
-                         f"{', '.join(LSCDM_PARAMS)}")
+    LsCDMBackend().check_params(params)
     p = to_camb_names(params)
     bg = lscdm_point_background(params)
     if "spectra" in need:
@@ -209,41 +172,51 @@ def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
     return TheoryProducts(params=dict(params), background=bg, derived=derived)
 
 
-class LsCDMBackend(Backend):
-    """ΛsCDM (background + late-time-engine spectra) behind the Backend interface.
+class ModelBackend(Backend):
+    """A backend of one of the models CAMB cannot run: its parameter names ``params``."""
 
-    Σmν,eff < 0 goes through the observable-level mirror of EffectiveMass (the engine's reference
-    is CAMB, which has no negative mass), exactly as for the CAMB backend."""
-
-    name = "lscdm"
+    params: tuple[str, ...] = ()
 
     def param_names(self):
-        return LSCDM_PARAMS
-
-    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        self.check_params(params)
-        return compute_lscdm(params, need)
+        return self.params
 
 
-class LsCDMEmulatorBackend(Backend):
-    """ΛsCDM with the late-time engine's reference taken from the emulator (~10 ms a point
-    instead of ~2 s). A reference outside the emulator's box raises TheoryError (a sampler gets
-    -inf there): the box is part of the prior; use the 'lscdm' backend for CAMB."""
-
-    name = "lscdm-emulator"
+class EmulatedEngine(ModelBackend):
+    """A late-time engine with the emulator as its ΛCDM reference (~10 ms a point instead of
+    ~2 s): ``compute_batch`` vectorised over points, a per-point ``compute`` a batch of one whose
+    failure ``explain`` names. A reference outside the emulator's box is a failed point (a
+    sampler gets -inf there): the box is part of the prior; the CAMB-based backends have none."""
 
     def __init__(self, reference: Backend):
         self.emulator = reference  # the emulator backend (built by numass.backends)
-
-    def param_names(self):
-        return LSCDM_PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         self.check_params(params)
         return one_point(self.compute_batch, params, need, lambda p: self.explain(p, need))
 
+    def explain(self, params: dict, need) -> None:
+        raise NotImplementedError
+
+
+class LsCDMBackend(ModelBackend):
+    """ΛsCDM (background + late-time-engine spectra) behind the Backend interface.
+
+    Σmν,eff < 0 goes through the observable-level mirror of EffectiveMass (the engine's reference
+    is CAMB, which has no negative mass), exactly as for the CAMB backend."""
+
+    name, params = "lscdm", LSCDM_PARAMS
+
+    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
+        return compute_lscdm(params, need)
+
+
+class LsCDMEmulatorBackend(EmulatedEngine):
+    """ΛsCDM through the emulated engine (theory/latetime_batch.py); use the 'lscdm' backend
+    for CAMB."""
+
+    name, params = "lscdm-emulator", LSCDM_PARAMS
+
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
-        """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
         return lscdm_emulator_batch(self, params, need)
 
     def explain(self, params: dict, need) -> None:
@@ -258,26 +231,11 @@ class LsCDMEmulatorBackend(Backend):
                 raise TheoryError(f"the ΛCDM reference at the matched H0 = {h0:.6g}: {exc}") from None
 
 
-class LsCDMBackgroundBackend(Backend):
+class LsCDMBackgroundBackend(BackgroundBackend):
     """The ΛsCDM background alone (numass's own code, ~1 ms a point): what BAO and the compressed
     CMB likelihood need. Σmν,eff < 0 is native here, as in the ΛCDM 'background' backend (the
     mass-dependent neutrino density changes sign, Elbers et al. 2024), so that ΛCDM and ΛsCDM
     fits on background-only data use the same definition. Spectra-only parameters (tau, As, ns,
     A_L, A_lens) are accepted and ignored."""
 
-    name = "lscdm-background"
-    supports_negative_mnu = True
-
-    def param_names(self):
-        return LSCDM_PARAMS
-
-    def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
-                ) -> TheoryProducts:
-        """A batch of one, on the exact quadrature."""
-        self.check_params(params)
-        return one_point(lambda p, n: background_batch(self, p, n, "exact", "lscdm"), params,
-                         need, lscdm_point_background)
-
-    def compute_batch(self, params: dict, need: frozenset[str] = frozenset({"background"})):
-        """Vectorised over points (background_backend.background_batch)."""
-        return background_batch(self, params, need, de="lscdm")
+    name, de, params = "lscdm-background", "lscdm", LSCDM_PARAMS

@@ -17,7 +17,6 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from numass.errors import InputError
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
 from numass.theory.background import BackgroundRows, compute_background_batch
@@ -25,7 +24,7 @@ from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
-from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, growth_rows, spline_rows
+from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
 from numass.theory.products import SPECTRA_KEYS
@@ -83,11 +82,15 @@ class _Rows:
         return 100.0 * np.sqrt(self.h2_at(-np.log1p(z)))
 
 
-def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """h of ΛCDM (densities ``dens``, w = -1) with D_M(z*) = goal, per row, by Newton on the
-    background's own discretisation (Simpson on the shared ln a grid from an even index below
-    z*, cubic Hermite at z*); (h, solved)."""
+def matched_h(bg, p: dict[str, np.ndarray], ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """h of the ΛCDM reference (the densities of ``p``, CAMB names; w = -1) with the D_M(z*) of
+    each row of the exact background ``bg``, by Newton on the background's own discretisation
+    (Simpson on the shared ln a grid from an even index below z*, cubic Hermite at z*); rows
+    not ``ok`` on stand-ins; (h, solved)."""
+    dens = batch_densities({k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k])
+                            for k in rf.DENSITIES})
+    lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
+    goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
     step = LNA[1] - LNA[0]
     i_star = np.clip(np.floor((lna_star - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
     i0 = int(i_star.min()) // 2 * 2
@@ -109,7 +112,7 @@ def matched_h(dens, lna_star: np.ndarray, goal: np.ndarray, start: np.ndarray
         lo = dm_and_slope(np.full(len(goal), _H_BRACKET[0]), False)[0] - goal
         hi = dm_and_slope(np.full(len(goal), _H_BRACKET[1]), False)[0] - goal
         solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
-        h = np.clip(np.where(np.isfinite(start), start, 0.68), *_H_BRACKET)
+        h = np.clip(np.where(np.isfinite(bg.h), bg.h, 0.68), *_H_BRACKET)
         for _ in range(30):
             dm, slope = dm_and_slope(h)
             new = np.clip(h - (dm - goal) / slope, *_H_BRACKET)
@@ -202,13 +205,9 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     ``nl_weight`` > 0: the target's power with theory/nl_response.py's factor of that weight.
     Returns (A_L_eff, σ8) of those rows."""
     fid, table, s_spline = _fiducial_tables()
-    target, rbg = _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx)
-    zg = rf.Z_PK
-    g = growth_rows(lambda z: np.vstack([target.H(z), rbg.H(z)]), np.concatenate([ocb, ocb]), zg)
-    g_t, g_r = g[:len(idx)], g[len(idx):]
-    zstar, omega_m = ref_bg.zstar[bg_idx], ocb + ref_bg.omnuh2[bg_idx]
-    nodes_t, nodes_r = Nodes(target, zstar, omega_m), Nodes(rbg, zstar, omega_m)
-    gsq = spline_rows(np.log1p(zg), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
+    g_t, g_r, nodes_t, nodes_r, gsq = carried_growth(
+        _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx), ocb, ref_bg.zstar[bg_idx],
+        ocb + ref_bg.omnuh2[bg_idx])
     if nl_weight:
         lim_t = limber_rows(table, nodes_t, gsq, nl_weight)
     else:
@@ -225,32 +224,16 @@ EMULATOR_KEYS = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "tau", "As", "ns",
 LSCDM_BG_KEYS = ("H0", "cosmomc_theta", *rf.DENSITIES, "z_dagger", "eta_lscdm")
 
 
-def _lscdm_arrays(given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The CAMB names (parameters.to_camb_names) with the batch-level name checks."""
-    p = to_camb_names(given)
-    if ("H0" in p) + ("cosmomc_theta" in p) != 1:
-        raise InputError("give exactly one of 'H0', 'cosmomc_theta', 'theta_MC_100'")
-    for key in ("ombh2", "omch2", "z_dagger"):
-        if key not in p:
-            raise InputError(f"ΛsCDM through the late-time engine needs '{key}'")
-    return p
-
-
 def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     """LsCDMEmulatorBackend.compute_batch: ΛsCDM (the background with de="lscdm") through the emulated engine."""
     need, given = _checked(backend, params, need)
     if "spectra" not in need:
         return background_batch(backend, params, need, de="lscdm")
-    p = _lscdm_arrays(given)
-    n = len(p["ombh2"])
-    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, de="lscdm",
-                                  h_range=(0.3, 1.5), accuracy="exact")
+    p = to_camb_names(given)  # the background checks the names (densities.check_names)
+    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact")
+    n = len(bg.h)
     ok = bg.ok.copy()
-    safe = {k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k]) for k in rf.DENSITIES}
-    dens = batch_densities(safe)
-    lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
-    goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
-    h_ref, solved = matched_h(dens, lna_star, goal, bg.h)
+    h_ref, solved = matched_h(bg, p, ok)
     ok &= solved
     emu = {k: p[k] for k in EMULATOR_KEYS if k in p}
     emu.update({"H0": np.where(ok, 100.0 * h_ref, np.nan), "A_lens": np.ones(n)})

@@ -2,8 +2,9 @@
 
 ``growth_rows``: the scale-independent linear growth D(z) of CDM+baryons by fixed-step RK4 in
 ln a from a = 0.01, the points on a second axis. ``Nodes``: the Limber integrals' redshift nodes,
-C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ². ``exact_power``: a CAMB
-P(k, z) spline at every (node, L), the CAMB engine's integrals. ``LimberTable``: the emulated
+C_L^κκ = ∫ dχ [3/2 Ω_m H0² (1+z) χ (χ* − χ)/χ*]² P((L+½)/χ, z) / χ². ``carried_growth``: both,
+for the rows any engine (CAMB or emulated) carries from reference to target. ``exact_power``: a
+CAMB P(k, z) spline at every (node, L), the CAMB engine's integrals. ``LimberTable``: the emulated
 engines' integrals over the fiducial P(k, z), tabulated once on the fiducial nodes and on a
 grid of offsets w = ln χ − ln χ̄ (quadratic in w, first order in the nodes' offset in
 ln(1 + z)): an integral is a sparse matrix times the table (docs/batch.md; agreement with
@@ -17,7 +18,7 @@ from scipy.interpolate import CubicSpline
 
 from numass.theory.background import C_KM_S
 from numass.theory.quadrature import blocks
-from numass.theory.reference import K_EXTRAP
+from numass.theory.reference import K_EXTRAP, Z_PK
 
 A_GROWTH_INIT = 1e-2  # growth starts in matter domination, where target and reference agree
 # RK4 steps in ln a from a = 0.01: 400 keep D(z) within 1.5e-7 of 1200 steps on ΛsCDM
@@ -118,6 +119,19 @@ class Nodes:
         self.ln_chi = np.log(chi)
 
 
+def carried_growth(target, ref, ocb: np.ndarray, zstar: np.ndarray, omega_m: np.ndarray,
+                   nz: int = NZ) -> tuple:
+    """What a late-time engine needs of n rows carried from reference to target backgrounds
+    (each with H(z), DM_at and h2_at per row; one z* and Ω_m per row, ocb = ω_b + ω_c): their
+    growth on Z_PK (D_target, D_ref), the Limber nodes of both, and the squared growth ratio at
+    the target's nodes."""
+    g = growth_rows(lambda z: np.vstack([target.H(z), ref.H(z)]), np.concatenate([ocb, ocb]), Z_PK)
+    g_t, g_r = g[:len(ocb)], g[len(ocb):]
+    nodes_t, nodes_r = Nodes(target, zstar, omega_m, nz), Nodes(ref, zstar, omega_m, nz)
+    gsq = spline_rows(np.log1p(Z_PK), (g_t / g_r) ** 2, np.log1p(nodes_t.z))
+    return g_t, g_r, nodes_t, nodes_r, gsq
+
+
 def k_range(kmin: float) -> tuple[float, float]:
     """The k [1/Mpc] a CAMB P(k, z) interpolator with smallest k ``kmin`` is evaluated on."""
     return kmin * 1.0001, K_EXTRAP * 0.999
@@ -146,6 +160,16 @@ def quadratic_weights(w: np.ndarray, grid: np.ndarray, step: float) -> tuple:
     i = np.clip(np.rint(s).astype(int), 1, len(grid) - 2)
     t = s - i
     return inside, i, np.stack([0.5 * t * (t - 1), (1 - t) * (1 + t), 0.5 * t * (t + 1)], axis=-1)
+
+
+def quadratic_sum(out, f, off: int, k0, lagrange, delta, weight=None):
+    """``out`` plus a table ``f`` at every (node, L) of some rows: quadratic in w (Lagrange weights
+    of the rows k0 - 1, k0, k0 + 1 of f), first order in the node offset ``delta`` (the
+    x-derivatives ``off`` rows further on), each term times ``weight`` if given."""
+    for step in (-1, 0, 1):
+        k, lw = k0 + step, lagrange[..., step + 1, None]
+        out = out + (lw if weight is None else weight * lw) * (f[k] + delta * f[k + off])
+    return out
 
 
 class LimberTable:
@@ -234,12 +258,8 @@ class LimberTable:
         fitpack for rows outside it)."""
         inside, i, lagrange, delta = self.locate(nodes, rows)
         k0 = np.arange(len(self.x))[None, :] * len(self.w) + i
-        f, off = self.flat, self._offset
-        delta = delta[..., None]
-        p = np.zeros((*k0.shape, len(L_GRID)))
-        for step in (-1, 0, 1):
-            k = k0 + step
-            p = p + lagrange[..., step + 1, None] * (f[k] + delta * f[k + off])
+        p = quadratic_sum(np.zeros((*k0.shape, len(L_GRID))), self.flat, self._offset, k0,
+                          lagrange, delta[..., None])
         for r in np.flatnonzero(~inside):
             p[r] = exact_power(self.pk, nodes, rows.start + r, L_GRID)
         return p
@@ -285,12 +305,10 @@ class SuppressionTables:
         g, tm = self.weights(mnu)
         k0 = np.arange(i.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
         off = self.size // 2  # the x-derivative table follows each mass's ln S table
-        f, tm = self.all, tm[:, None, None]
+        tm = tm[:, None, None]
         out = np.zeros((*k0.shape, len(L_GRID)))
         for mass_weight, k_mass in ((1 - tm, k0), (tm, k0 + self.size)):
-            for step in (-1, 0, 1):
-                k, lw = k_mass + step, lagrange[..., step + 1, None]
-                out = out + mass_weight * lw * (f[k] + delta * f[k + off])
+            out = quadratic_sum(out, self.all, off, k_mass, lagrange, delta, mass_weight)
         for r in np.flatnonzero(~inside):
             out[r] = self.exact(nodes, rows.start + r, g[r], float(tm[r, 0, 0]))
         return out

@@ -34,11 +34,11 @@ LOG_RATIO = np.log(np.concatenate([_rho_ratio_exact(np.exp(chunk))
 NR_COEF = 1.5 * 1.2020569031595942 / _F0
 
 
-def rho_ratio_log(logy: np.ndarray) -> np.ndarray:
+def rho_ratio_log(logy: np.ndarray, interpolate=None) -> np.ndarray:
     """rho(m, T) / rho(0, T) for one Fermi-Dirac species at y = m / (k_B T) = exp(logy): the
-    table, interpolated linearly in ln y; taking ln y so that a shared ln a grid needs no
-    logarithm per element."""
-    out = np.exp(np.interp(logy, LOGY, LOG_RATIO))
+    table, interpolated linearly in ln y (or by ``interpolate``(ln y) inside its range); taking
+    ln y so that a shared ln a grid needs no logarithm per element."""
+    out = np.exp(np.interp(logy, LOGY, LOG_RATIO) if interpolate is None else interpolate(logy))
     low, high = logy < LOGY[0], logy > LOGY[-1]
     if low.any():
         out[low] = 1.0

@@ -9,13 +9,17 @@ is not changed, validation: docs/latetime.md, "Dark-sector interaction".
 """
 from __future__ import annotations
 
-import numpy as np
-
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, Backend, check_need, normalise_params, one_point
+from numass.theory.backend import NEEDS, check_need, normalise_params
 from numass.theory.background import compute_background
 from numass.theory.free_streaming import free_streaming_suppression, suppression_on_grid
-from numass.theory.latetime import background_derived, late_time_products, point_background
+from numass.theory.latetime import (
+    EmulatedEngine,
+    ModelBackend,
+    background_derived,
+    late_time_products,
+    point_background,
+)
 from numass.theory.latetime_batch import nu_interacting_emulator_batch
 from numass.theory.parameters import LATE_TIME_PARAMS
 from numass.theory.products import TheoryProducts
@@ -25,26 +29,16 @@ PARAMS = (*LATE_TIME_PARAMS, "alpha_fs")
 _BG_KEYS = ("H0", "cosmomc_theta", *DENSITIES)
 
 
-def _alpha(params: dict) -> float:
-    try:
-        alpha = float(params.get("alpha_fs", 1.0))
-    except (TypeError, ValueError):
-        raise InputError(f"alpha_fs = {params.get('alpha_fs')!r} is not a number") from None
-    if not np.isfinite(alpha) or alpha < 0:
-        raise InputError(f"alpha_fs = {params.get('alpha_fs')!r}: the free-streaming scaling must "
-                         f"be a finite number >= 0 (1 = standard neutrinos, 0 = no free streaming)")
-    return alpha
-
-
 def _inputs(params: dict, need) -> tuple[frozenset, float, dict]:
-    """(need, alpha_fs, the other parameters normalised: w, wa = -1, 0), checked."""
+    """(need, alpha_fs, the other parameters normalised: w, wa = -1, 0), checked (names and
+    finite values as the backend's, alpha_fs >= 0)."""
     need = check_need(need)
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise InputError(f"nu_interacting does not know the parameter(s) {unknown}; it takes: "
-                         f"{', '.join(PARAMS)}")
-    return need, _alpha(params), normalise_params({k: v for k, v in params.items()
-                                                   if k != "alpha_fs"})
+    NuInteractingBackend().check_params(params)
+    alpha = float(params.get("alpha_fs", 1.0))
+    if alpha < 0:
+        raise InputError(f"alpha_fs = {alpha!r}: the free-streaming scaling must be >= 0 "
+                         f"(1 = standard neutrinos, 0 = no free streaming)")
+    return need, alpha, normalise_params({k: v for k, v in params.items() if k != "alpha_fs"})
 
 
 def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
@@ -70,24 +64,13 @@ def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> Theory
     return out
 
 
-class NuInteractingEmulatorBackend(Backend):
+class NuInteractingEmulatorBackend(EmulatedEngine):
     """Hypothesis 6 on the emulator (~20 ms a point; the first call runs the free-streaming grid,
-    ~30 s of CAMB). Outside the emulator's box: TheoryError (-inf)."""
+    ~30 s of CAMB)."""
 
-    name = "nu_interacting-emulator"
-
-    def __init__(self, reference: Backend):
-        self.emulator = reference  # the emulator backend (built by numass.backends)
-
-    def param_names(self):
-        return PARAMS
-
-    def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        self.check_params(params)
-        return one_point(self.compute_batch, params, need, lambda p: self.explain(p, need))
+    name, params = "nu_interacting-emulator", PARAMS
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS):
-        """Vectorised over points (theory/latetime_batch.py); outside the box: ok = False."""
         return nu_interacting_emulator_batch(self, params, need)
 
     def explain(self, params: dict, need) -> None:
@@ -99,16 +82,12 @@ class NuInteractingEmulatorBackend(Backend):
             raise TheoryError(f"mnu = {p['mnu']:g} is beyond the free-streaming grid (<= {top:g})")
 
 
-class NuInteractingBackend(Backend):
+class NuInteractingBackend(ModelBackend):
     """Hypothesis 6 behind the Backend interface (see the module docstring). Wrapped by
     EffectiveMass in make_backend, so it takes ``mnu_eff``; the model samples it >= 0 (a physical
     mass), and a negative value would go through the observable-level mirror."""
 
-    name = "nu_interacting"
-
-    def param_names(self):
-        return PARAMS
+    name, params = "nu_interacting", PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        self.check_params(params)
         return compute_nu_interacting(params, need)

@@ -61,6 +61,8 @@ FIDUCIAL = {k: PARAMS[k].fiducial for k in ("H0", "ombh2", "omch2", "mnu", "tau"
                                            "nu_states", "w", "wa", "A_L", "A_lens")}
 # every name the standard backends (CAMB, the emulator) accept: CAMB's and the sampled spellings
 BACKEND_PARAMS = tuple(p.name for p in TABLE[:TABLE.index(PARAMS["TCMB"]) + 1])
+# the parameters only the CMB spectra depend on (CAMB names): a background-only run ignores them
+SPECTRA_ONLY = ("tau", "As", "ns", "A_L", "A_lens")
 # the late-time engines' models: the standard backends' names without CPL dark energy
 LATE_TIME_PARAMS = tuple(k for k in BACKEND_PARAMS if k not in ("w", "wa"))
 

@@ -10,12 +10,10 @@ Conventions (shared by every backend and likelihood):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from numass.data.store import describe_file
 from numass.errors import InputError
 
 SPECTRA_KEYS = ("tt", "te", "ee", "bb", "pp")
@@ -24,7 +22,10 @@ NPZ_NAMES = {"tt": "DlTT", "te": "DlTE", "ee": "DlEE", "bb": "DlBB", "pp": "clpp
 
 
 @dataclass
-class Spectra:
+class SpectraArrays:
+    """``ell`` and the spectra on it: of one point (Spectra) or, with a leading axis of points,
+    of a batch (theory.batch.BatchSpectra)."""
+
     ell: np.ndarray
     tt: np.ndarray
     te: np.ndarray
@@ -36,6 +37,8 @@ class Spectra:
     def lmax(self) -> int:
         return int(self.ell[-1])
 
+
+class Spectra(SpectraArrays):
     def validate(self, source: str = "spectra") -> Spectra:
         """Check shapes and values; raise InputError naming the offending array."""
         ell = np.asarray(self.ell)
@@ -50,37 +53,6 @@ class Spectra:
             if not np.all(np.isfinite(arr[2:])):
                 raise InputError(f"{source}: '{name}' contains NaN or infinite values")
         return self
-
-    def require_lmax(self, lmax: int, who: str) -> None:
-        if self.lmax < lmax:
-            raise InputError(f"{who} needs spectra up to ell = {lmax}, got lmax = {self.lmax}")
-
-    @classmethod
-    def from_npz(cls, path: str | Path) -> Spectra:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"spectra file '{path}' does not exist")
-        try:
-            with np.load(path) as f:
-                missing = [n for n in ("ell", *NPZ_NAMES.values()) if n not in f]
-                if missing:
-                    raise InputError(f"spectra file '{path}' lacks the arrays {missing}; it needs "
-                                     f"'ell', {', '.join(repr(n) for n in NPZ_NAMES.values())}")
-                arrays = {k: np.array(f[n], dtype=float) for k, n in NPZ_NAMES.items()}
-                ell = np.array(f["ell"])
-        except InputError:  # an archive missing arrays: already names them
-            raise
-        except (OSError, ValueError, EOFError, TypeError):  # TypeError: a .npy, no archive
-            raise InputError(f"spectra file '{path}': expected an .npz archive (numpy.savez) "
-                             f"with the arrays 'ell', "
-                             f"{', '.join(repr(n) for n in NPZ_NAMES.values())}; found "
-                             f"{describe_file(path)}") from None
-        return cls(ell=ell.astype(int), **arrays).validate(str(path))
-
-    def to_npz_dict(self) -> dict[str, np.ndarray]:
-        out = {"ell": np.asarray(self.ell)}
-        out.update({NPZ_NAMES[k]: np.asarray(getattr(self, k)) for k in SPECTRA_KEYS})
-        return out
 
 
 @runtime_checkable

@@ -174,13 +174,7 @@ _CELL_MEAN = _cell_mean_table()
 def rho_ratio_smooth(logy: np.ndarray) -> np.ndarray:
     """neutrinos.rho_ratio_log with the table's cell-mean spline in place of its linear
     interpolation: what the panels' integrands use (H(z) itself keeps the interpolation)."""
-    out = np.exp(_CELL_MEAN(np.clip(logy, nu.LOGY[0], nu.LOGY[-1])))
-    low, high = logy < nu.LOGY[0], logy > nu.LOGY[-1]
-    if low.any():
-        out[low] = 1.0
-    if high.any():
-        out[high] = nu.NR_COEF * np.exp(logy[high])
-    return out
+    return nu.rho_ratio_log(logy, lambda u: _CELL_MEAN(np.clip(u, nu.LOGY[0], nu.LOGY[-1])))
 
 
 def _switch_edges(d: Densities) -> list[np.ndarray]:
