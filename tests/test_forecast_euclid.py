@@ -82,9 +82,9 @@ def lcdm_point():
     truth = embedded_truths()[TRUTH_FLOOR][1]
     hyp = Hypothesis("lcdm", "lcdm")
     p = hyp.products(hyp.point(truth))
-    from numass.theory.batch import row_background
+    from numass.forecast.shear_theory import first_background
 
-    return truth, row_background(p.background, 0), float(p.derived["H0"][0])
+    return truth, first_background(p), float(p.derived["H0"][0])
 
 
 def _camb_direct(cp):

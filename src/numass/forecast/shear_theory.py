@@ -26,7 +26,7 @@ import numpy as np
 from numass.errors import DataError
 from numass.forecast.engine import FIXED, Hypothesis
 from numass.theory.backend import normalise_params
-from numass.theory.background import compute_background
+from numass.theory.background import BackgroundPoint, BackgroundRows, compute_background
 from numass.theory.batch import row_background
 from numass.theory.camb_backend import CambBackend
 from numass.theory.free_streaming import free_streaming_suppression
@@ -131,6 +131,14 @@ def shear_cls(cosmo, nz: tuple[np.ndarray, np.ndarray], ell: np.ndarray) -> np.n
     return np.array([ccl.angular_cl(cosmo, tracers[i], tracers[j], ell) for i, j in zip(*iu)])
 
 
+def first_background(products):
+    """The background of a batch of one: numass's own background rows as a BackgroundPoint (what
+    the late-time engine's matched H0 reads), any other (a mirror's) viewed as its row 0."""
+    if isinstance(products.background, BackgroundRows):
+        return BackgroundPoint(products.background)
+    return row_background(products.background, 0)
+
+
 def exact_shear(hyp: Hypothesis, point: dict, nz, ell: np.ndarray) -> np.ndarray:
     """C_ℓ^{ij} (npairs, nell) of hypothesis ``hyp`` at ``point`` (its sampled names)."""
     m = float(point["mnu_eff"])
@@ -140,7 +148,7 @@ def exact_shear(hyp: Hypothesis, point: dict, nz, ell: np.ndarray) -> np.ndarray
     products = hyp.products(hyp.point(point))
     if not products.ok[0]:
         raise DataError("euclid_shear", hyp.key, f"the theory failed at {point}")
-    bg = row_background(products.background, 0)
+    bg = first_background(products)
     H0 = float(np.ravel(products.derived["H0"])[0])
     pk, omnu = power_of(hyp.model, point, bg, H0)
     return shear_cls(calculator(point, bg, H0, pk, omnu), nz, ell)
