@@ -11,11 +11,18 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import genpareto
+from test_tail_importance import Curved
 
 from numass.inference import importance
 from numass.inference.importance import PARETO_K_MAX, pareto_khat, posterior_importance
 from numass.inference.nested_analysis import _importance_run
-from test_tail_importance import Curved
+
+
+class _Callable(Curved):
+    """Curved as a full LogPosterior (the best-fit machinery calls it)."""
+
+    def __call__(self, x):
+        return self.evaluate(x).logpost
 
 
 def _mode_covariance(d: int) -> np.ndarray:
@@ -94,7 +101,7 @@ def test_importance_run_gives_the_nested_result_or_says_why_not():
     post = Curved(b=0.0, d=6)
     box = post.box()
     res, record = _importance_run(post, _bestfit(post, 6, _mode_covariance(6).tolist()), box,
-                                  1000, 1, None)
+                                  1000, 1, None, {})
     assert record["fallback"] is None and res["sampler"] == "importance"
     assert res["weights"].sum() == pytest.approx(1.0) and len(res["points"]) == len(res["loglike"])
     assert res["ln_prior_mass_of_box"] == pytest.approx(0.0)
@@ -102,7 +109,17 @@ def test_importance_run_gives_the_nested_result_or_says_why_not():
     assert json.loads(json.dumps(record)) == record  # summary.json's record as it is
     bent = Curved(b=1.0, d=6)
     res, record = _importance_run(bent, _bestfit(bent, 6, _mode_covariance(6).tolist()), box,
-                                  1000, 1, None)
+                                  1000, 1, None, {})
     assert res is None and "Pareto" in record["fallback"]
-    res, record = _importance_run(post, _bestfit(post, 6, None), box, 1000, 1, None)
-    assert res is None and "Hessian" in record["fallback"]
+
+
+
+def test_no_positive_definite_hessian_gets_a_saddle_free_proposal():
+    """A best fit whose Hessian is not positive definite (here: none given) gets the
+    stencil's saddle-free covariance, and the draws still serve."""
+    post = _Callable(b=0.0, d=6)
+    widths = dict.fromkeys(post.names, 0.5)
+    res, record = _importance_run(post, _bestfit(post, 6, None), post.box(), 1000, 1, None,
+                                  widths)
+    assert record["fallback"] is None
+    assert abs(res["ln_evidence"] - post.ln_z) < 4 * res["ln_evidence_err"] + 0.005

@@ -52,10 +52,12 @@ IS_DF = 4.0
 IS_SCALE = 1.3
 # the posterior by importance sampling (--quick: posterior_importance): the Student-t's degrees
 # of freedom, the pilot round's draws, the main round's draws per effective sample asked for,
-# the one top-up's cap (times the main round), and PSIS's threshold on k̂ (Vehtari et al. 2024)
+# the main rounds (the second refitted to the first where k̂ says it missed the tails), the one
+# top-up's cap (times the main round), and PSIS's threshold on k̂ (Vehtari et al. 2024)
 POSTERIOR_DF = 5.0
 PILOT_DRAWS = 1000
 DRAWS_PER_NEFF = 3
+MAIN_ROUNDS = 2
 MORE_DRAWS_CAP = 4
 PARETO_K_MAX = 0.7
 
@@ -243,22 +245,25 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
 
     A pilot round (PILOT_DRAWS from a Student-t, covariance cov x scale^2) gives the posterior's
     moments; the main round draws DRAWS_PER_NEFF x ``n_eff`` from a Student-t with those
-    moments (with the pilot's as a defensive share) and, when its ESS falls short of ``n_eff``,
-    once more as many as the ESS says are missing (at most MORE_DRAWS_CAP times the round). The
-    estimate is the main round's. Returns {'x', 'log_w', 'loglike', 'derived', 'ln_evidence',
+    moments (with the pilot's as a defensive share); where its k̂ says it missed the tails, it
+    is drawn once more refitted to its own draws (MAIN_ROUNDS); when the ESS falls short of
+    ``n_eff``, once more as many draws as the ESS says are missing (at most MORE_DRAWS_CAP times
+    the round). The estimate is the last main round's (with its top-up). Returns {'x', 'log_w', 'loglike', 'derived', 'ln_evidence',
     'ln_evidence_err', 'ess', 'draws', 'pareto_k', 'n_calls', 'proposal', 'fallback'}:
     'fallback' is None when k̂ <= PARETO_K_MAX and ESS >= n_eff, else why the draws do not
     serve (the caller runs nautilus)."""
     rng = np.random.default_rng(seed)
-    pilot = StudentMixture([(1.0, np.asarray(centre, float), np.asarray(cov, float) * scale ** 2)],
-                           df)
-    first = _draw_round(post, pilot, PILOT_DRAWS, rng, lo, hi)
-    calls = PILOT_DRAWS
-    q = _refitted(pilot, first, scale) if estimate(first["log_w"])["ess"] > 10 * len(centre) \
-        else pilot
-    n = DRAWS_PER_NEFF * n_eff
-    run = _draw_round(post, q, n, rng, lo, hi)
-    calls += n
+    pilot = q = StudentMixture([(1.0, np.asarray(centre, float),
+                                 np.asarray(cov, float) * scale ** 2)], df)
+    run = _draw_round(post, pilot, PILOT_DRAWS, rng, lo, hi)
+    calls, n = PILOT_DRAWS, DRAWS_PER_NEFF * n_eff
+    for _ in range(MAIN_ROUNDS):
+        if estimate(run["log_w"])["ess"] > 10 * len(centre):
+            q = _refitted(pilot, run, scale)
+        run = _draw_round(post, q, n, rng, lo, hi)
+        calls += n
+        if pareto_khat(run["log_w"]) <= PARETO_K_MAX:
+            break
     est = estimate(run["log_w"])
     if est["ess"] < n_eff and pareto_khat(run["log_w"]) <= PARETO_K_MAX and est["ess"] > 0:
         more = min(MORE_DRAWS_CAP * n, math.ceil(n * (1.1 * n_eff / est["ess"] - 1)))

@@ -23,7 +23,7 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.inference import say
-from numass.inference.bestfit import newton_fit, newton_profile
+from numass.inference.bestfit import newton_fit, newton_profile, saddle_free_covariance
 from numass.inference.importance import PARETO_K_MAX, posterior_importance
 from numass.inference.nested import (
     N_EFF,
@@ -77,7 +77,7 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     bf = newton_fit(post, refs, widths, seed=seed or 0)
     box = sampling_box(post, bf)
     stages = {"best_fit": time.time() - t0}
-    res, record = (_importance_run(post, bf, box, settings.n_eff, seed, progress)
+    res, record = (_importance_run(post, bf, box, settings.n_eff, seed, progress, widths)
                    if settings.importance else (None, None))
     if res is None:
         say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
@@ -124,15 +124,20 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     return summary
 
 
-def _importance_run(post, bf: dict, box: dict, n_eff: int, seed, progress):
+def _importance_run(post, bf: dict, box: dict, n_eff: int, seed, progress, widths: dict):
     """(run_nautilus's result dict, or None where nautilus must run; summary.json's
-    'importance' record: ESS, k̂, ln Z's error, calls and 'fallback', why it did not serve)."""
-    if bf.get("covariance") is None:
-        return None, {"fallback": "no positive-definite Hessian at the best fit"}
+    'importance' record: ESS, k̂, ln Z's error, calls and 'fallback', why it did not serve).
+    The proposal's covariance: the inverse Hessian at the best fit, else its saddle-free
+    regularisation (bestfit.saddle_free_covariance)."""
+    cov = bf.get("covariance")
+    cov = saddle_free_covariance(post, bf, widths, box) if cov is None else np.asarray(cov)
+    if cov is None:
+        say(progress, "[numass] no Hessian at the best fit for importance sampling: nautilus")
+        return None, {"fallback": "no finite Hessian at the best fit"}
     say(progress, "[numass] 2/4 importance sampling around the best fit (Student-t)")
     lo, hi = (np.array([box[n][i] for n in post.names]) for i in (0, 1))
-    run = posterior_importance(post, np.array([bf[n] for n in post.names]),
-                               np.asarray(bf["covariance"]), lo, hi, n_eff, seed=seed)
+    run = posterior_importance(post, np.array([bf[n] for n in post.names]), cov, lo, hi, n_eff,
+                               seed=seed)
     record = {"ess": run["ess"], "pareto_k": run["pareto_k"], "pareto_k_max": PARETO_K_MAX,
               "ess_target": n_eff, "ln_evidence": run["ln_evidence"],
               "ln_evidence_err": run["ln_evidence_err"], "draws": run["draws"],
