@@ -123,3 +123,13 @@ def test_no_positive_definite_hessian_gets_a_saddle_free_proposal():
                                   widths)
     assert record["fallback"] is None
     assert abs(res["ln_evidence"] - post.ln_z) < 4 * res["ln_evidence_err"] + 0.005
+
+
+def test_an_importance_summary_must_hold_its_record():
+    """summary.json of an importance-sampled run: 'sampler' 'importance' is valid, and its
+    record is among the keys it always writes (as nautilus's settings are for nautilus)."""
+    from numass.inference.summary_schema import summary_problems
+
+    missing = {k for k, _ in summary_problems({"sampler": "importance"}, written=True)}
+    assert {"importance", "n_eff", "ln_evidence", "sampling_box"} <= missing
+    assert "nautilus" not in missing and "sampler" not in missing

@@ -387,11 +387,9 @@ def _add_compare(sub) -> None:
                    help="discard the results already in --out (job folders, summary, report) "
                         "and start afresh; needed when the data or settings differ from theirs")
     p.add_argument("--quick", action="store_true",
-                   help="loose convergence (importance sampling around the best fit, nautilus "
-                        "with 200 live points where it does not cover the posterior: n_eff >= "
-                        "1000; MCMC: R-1 < 0.1), CAMB check without Newton steps, the emulator's "
-                        "box as part "
-                        "of the prior (no CAMB fallback): a fast look, not for publication")
+                   help="loose convergence (importance sampling around the best fit, else nautilus: "
+                        "n_eff >= 1000; MCMC: R-1 < 0.1), CAMB check without Newton steps, the "
+                        "emulator's box as part of the prior (no CAMB fallback): a fast look")
     p.add_argument("--evidence", choices=["auto", "dynesty", "importance"], default=None,
                    help="evidence method: nested sampling (dynesty) or importance sampling from "
                         "the converged chain; auto (default): importance with CMB spectra, "

@@ -73,6 +73,8 @@ SCHEMA: dict[str, Key] = {
 NAUTILUS_WRITTEN = ("sampled_params", "n_eff", "ln_evidence", "ln_evidence_err",
                     "sampling_box", "box_edge_weight", "n_calls", "nautilus", "stage_seconds")
 IMPORTANCE_WRITTEN = (*NAUTILUS_WRITTEN[:-2], "importance", "stage_seconds")
+SAMPLER_WRITTEN: dict[str, tuple[str, ...]] = {"nautilus": NAUTILUS_WRITTEN,
+                                               "importance": IMPORTANCE_WRITTEN}
 SAMPLERS = ("mcmc", "nautilus", "importance")
 
 
@@ -141,8 +143,7 @@ def summary_problems(d, written: bool) -> list[tuple[str, str]]:
     need = {k for k, key in SCHEMA.items() if key.written} if written else \
         {k for k, key in SCHEMA.items() if key.required}
     if written:
-        need.update({"nautilus": NAUTILUS_WRITTEN,
-                     "importance": IMPORTANCE_WRITTEN}.get(d.get("sampler"), ()))
+        need.update(SAMPLER_WRITTEN.get(str(d.get("sampler")), ()))
     problems = [(k, "present (a required key)") for k in SCHEMA if k in need and k not in d]
     for k, key in SCHEMA.items():
         if k not in d or (d[k] is None and key.nullable):
