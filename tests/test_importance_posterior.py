@@ -70,14 +70,15 @@ def test_gaussian_ln_z_and_moments_within_their_errors(seed, cov_factor):
     assert sd[0] == pytest.approx(1.0, rel=0.1) and sd[1] == pytest.approx(0.5, rel=0.1)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_banana_falls_back_on_pareto_k(seed):
-    """x1 bends with x0^2: a Student-t around the mode has tails too light along the curve; k̂
-    says so (here its ESS alone, ~250-1200 of 3000, would not always)."""
+def test_a_banana_falls_back_on_pareto_k():
+    """x1 bends with x0^2: a Student-t around the mode has tails too light along the curve. Over
+    six seeds every run falls back, most on k̂: the ln Z these draws would give is off by up to
+    0.6, by several times its quoted error."""
     post = Curved(b=1.0, d=6)
-    run = _run(post, 6, seed=seed)
-    assert run["pareto_k"] > PARETO_K_MAX
-    assert run["fallback"].startswith("Pareto k̂")
+    runs = [_run(post, 6, seed=seed) for seed in range(1, 7)]
+    assert all(r["fallback"] is not None for r in runs)
+    assert sum(r["pareto_k"] > PARETO_K_MAX and r["fallback"].startswith("Pareto k̂")
+               for r in runs) >= 4
 
 
 def test_short_ess_draws_more_once(monkeypatch):

@@ -187,7 +187,9 @@ def _gpd_shape(x: np.ndarray) -> float:
 
 @dataclass
 class StudentMixture:
-    """A mixture of multivariate Student-t's with one df: [(share, mean, covariance)]."""
+    """A mixture of multivariate Student-t's with one df: [(share, mean, covariance)], held in
+    coordinates divided by the first component's standard deviations (the parameters' scales
+    differ by 10^4, which scipy's positive-definiteness test would read as singular)."""
 
     parts: list[tuple[float, np.ndarray, np.ndarray]]
     df: float
@@ -195,19 +197,23 @@ class StudentMixture:
     def __post_init__(self):
         from scipy.stats import multivariate_t
 
+        self.unit = np.sqrt(np.diag(self.parts[0][2]))
+        u = np.outer(self.unit, self.unit)
         # multivariate_t's shape matrix is cov (df - 2) / df for a covariance cov
-        self.dists = [multivariate_t(loc=m, shape=c * (self.df - 2) / self.df, df=self.df)
-                      for _, m, c in self.parts]
+        self.dists = [multivariate_t(loc=m / self.unit, shape=c / u * (self.df - 2) / self.df,
+                                     df=self.df) for _, m, c in self.parts]
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        d = len(self.parts[0][1])
+        d = len(self.unit)
         counts = rng.multinomial(n, [w for w, _, _ in self.parts])
         return np.vstack([np.reshape(q.rvs(size=c, random_state=rng), (c, d))
-                          for q, c in zip(self.dists, counts) if c])
+                          for q, c in zip(self.dists, counts) if c]) * self.unit
 
     def logpdf(self, x: np.ndarray) -> np.ndarray:
-        return logsumexp([math.log(w) + np.atleast_1d(q.logpdf(x))
-                          for (w, _, _), q in zip(self.parts, self.dists)], axis=0)
+        y = x / self.unit
+        return logsumexp([math.log(w) + np.atleast_1d(q.logpdf(y))
+                          for (w, _, _), q in zip(self.parts, self.dists)], axis=0) \
+            - np.sum(np.log(self.unit))
 
 
 def _draw_round(post, q: StudentMixture, n: int, rng, lo, hi) -> dict:

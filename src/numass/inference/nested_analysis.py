@@ -136,8 +136,12 @@ def _importance_run(post, bf: dict, box: dict, n_eff: int, seed, progress, width
         return None, {"fallback": "no finite Hessian at the best fit"}
     say(progress, "[numass] 2/4 importance sampling around the best fit (Student-t)")
     lo, hi = (np.array([box[n][i] for n in post.names]) for i in (0, 1))
-    run = posterior_importance(post, np.array([bf[n] for n in post.names]), cov, lo, hi, n_eff,
-                               seed=seed)
+    try:
+        run = posterior_importance(post, np.array([bf[n] for n in post.names]), cov, lo, hi,
+                                   n_eff, seed=seed)
+    except np.linalg.LinAlgError as exc:
+        say(progress, f"[numass] importance sampling: no proposal ({exc}); nautilus instead")
+        return None, {"fallback": f"no proposal: {exc}"}
     record = {"ess": run["ess"], "pareto_k": run["pareto_k"], "pareto_k_max": PARETO_K_MAX,
               "ess_target": n_eff, "ln_evidence": run["ln_evidence"],
               "ln_evidence_err": run["ln_evidence_err"], "draws": run["draws"],
