@@ -1,5 +1,5 @@
 """Importance sampling of a LogPosterior: ln Z = ln E_q[ P(x) / q(x) ], x ~ q, with one core
-(``log_weights``, ``estimate``) under its two uses.
+(``log_weights``, ``estimate``, and PSIS's diagnostic ``pareto_khat``) under its three uses.
 
 For a proposal q that covers the posterior, the mean of the weights w = P / q over n draws is an
 unbiased estimate of the evidence Z (P = likelihood x normalised prior, so Z is normalised to the
@@ -23,6 +23,13 @@ itself is unreliable.
   weights; the next round adds a component fitted to round 0's weighted draws. The estimate is
   the last round's. Points outside the sampling box count as zero likelihood, as in the main
   nested run, so both evidences integrate the same region.
+- ``posterior_importance``: the whole posterior and its ln Z around a best fit (--quick, in
+  place of nautilus, whose network training dominates a quick job): a Student-t from the
+  Hessian, refitted to a pilot round's weighted draws. Whether the draws can be trusted is
+  decided by Kish's ESS and by k̂, the shape of a generalized Pareto fitted to the largest
+  weights (Vehtari et al., Pareto smoothed importance sampling): the ESS alone is computed from
+  the weights drawn so far and cannot see a tail the proposal undersamples, while k̂ > 0.7 says
+  the weights' distribution is so heavy-tailed that the mean of n draws is not yet reliable.
 """
 from __future__ import annotations
 
@@ -52,7 +59,7 @@ IS_DF = 4.0
 IS_SCALE = 1.3
 # the posterior by importance sampling (--quick: posterior_importance): the Student-t's degrees
 # of freedom, the pilot round's draws, the main round's draws per effective sample asked for,
-# the main rounds (the second refitted to the first where k̂ says it missed the tails), the one
+# the main rounds (the second refitted to the first where k̂ or the ESS falls short), the one
 # top-up's cap (times the main round), and PSIS's threshold on k̂ (Vehtari et al. 2024)
 POSTERIOR_DF = 5.0
 PILOT_DRAWS = 1000
@@ -251,11 +258,13 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
 
     A pilot round (PILOT_DRAWS from a Student-t, covariance cov x scale^2) gives the posterior's
     moments; the main round draws DRAWS_PER_NEFF x ``n_eff`` from a Student-t with those
-    moments (with the pilot's as a defensive share); where its k̂ says it missed the tails, it
-    is drawn once more refitted to its own draws (MAIN_ROUNDS); when the ESS falls short of
-    ``n_eff``, once more as many draws as the ESS says are missing (at most MORE_DRAWS_CAP times
-    the round). The estimate is the last main round's (with its top-up). Returns {'x', 'log_w', 'loglike', 'derived', 'ln_evidence',
-    'ln_evidence_err', 'ess', 'draws', 'pareto_k', 'n_calls', 'proposal', 'fallback'}:
+    moments (with the pilot's as a defensive share); where its k̂ or its ESS falls short, once
+    more refitted to its own (more) effective draws (MAIN_ROUNDS), and the better round is kept
+    (k̂ within the threshold first, then the larger ESS); when its ESS is short of ``n_eff``,
+    it is topped up once with as many draws as the ESS says are missing (at most MORE_DRAWS_CAP
+    times the round). The estimate is that round's (with its top-up). Returns {'x', 'log_w',
+    'loglike', 'derived', 'ln_evidence', 'ln_evidence_err', 'ess', 'draws', 'pareto_k',
+    'n_calls', 'proposal', 'fallback'}:
     'fallback' is None when k̂ <= PARETO_K_MAX and ESS >= n_eff, else why the draws do not
     serve (the caller runs nautilus)."""
     rng = np.random.default_rng(seed)
@@ -263,13 +272,17 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
                                  np.asarray(cov, float) * scale ** 2)], df)
     run = _draw_round(post, pilot, PILOT_DRAWS, rng, lo, hi)
     calls, n = PILOT_DRAWS, DRAWS_PER_NEFF * n_eff
+    rounds = []
     for _ in range(MAIN_ROUNDS):
         if estimate(run["log_w"])["ess"] > 10 * len(centre):
             q = _refitted(pilot, run, scale)
         run = _draw_round(post, q, n, rng, lo, hi)
         calls += n
-        if pareto_khat(run["log_w"]) <= PARETO_K_MAX:
+        rounds.append((pareto_khat(run["log_w"]) <= PARETO_K_MAX,
+                       estimate(run["log_w"])["ess"], len(rounds), run, q))
+        if rounds[-1][0] and rounds[-1][1] >= n_eff:
             break
+    _, _, _, run, q = max(rounds)  # k̂ within the threshold first, then the larger ESS
     est = estimate(run["log_w"])
     if est["ess"] < n_eff and pareto_khat(run["log_w"]) <= PARETO_K_MAX and est["ess"] > 0:
         more = min(MORE_DRAWS_CAP * n, math.ceil(n * (1.1 * n_eff / est["ess"] - 1)))
