@@ -272,7 +272,7 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
                                  np.asarray(cov, float) * scale ** 2)], df)
     run = _draw_round(post, pilot, PILOT_DRAWS, rng, lo, hi)
     calls, n = PILOT_DRAWS, DRAWS_PER_NEFF * n_eff
-    rounds = []
+    rounds: list[tuple[bool, float, int, dict, StudentMixture]] = []
     for _ in range(MAIN_ROUNDS):
         if estimate(run["log_w"])["ess"] > 10 * len(centre):
             q = _refitted(pilot, run, scale)
