@@ -89,7 +89,7 @@ def test_fixed_mass_without_tensions(tmp_path):
     ("rminus1", "small", "'rminus1' should be a number"),
     ("mnu_eff", {**_posterior(0.1), "std": math.nan}, "'mnu_eff'"),
     ("bestfit", {"H0": 68.0, "chi2": math.inf}, "'bestfit'"),
-    ("sampler", "emcee", "'sampler' should be 'mcmc' or 'nautilus'"),
+    ("sampler", "emcee", "'sampler' should be 'mcmc', 'nautilus' or 'importance'"),
     ("datasets", "desi", "'datasets' should be a list of strings"),
 ])
 def test_invalid_file_is_refused_naming_the_field(tmp_path, key, value, words):

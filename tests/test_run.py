@@ -93,14 +93,16 @@ RESULT_KEYS = ("mnu_eff", "params", "bestfit", "tension_sigma", "tension_sigma_p
 
 @pytest.mark.slow
 def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path, monkeypatch):
-    """Ctrl-C during nested sampling (the default sampler) ends with status 130 and a
-    checkpoint from which the rerun reaches exactly the numbers of an uninterrupted run."""
+    """Ctrl-C during nested sampling (the default sampler; --quick would try importance sampling
+    first, over in seconds) ends with status 130 and a checkpoint from which the rerun reaches
+    exactly the numbers of an uninterrupted run."""
     env = {k: v for k, v in os.environ.items() if k != "NUMASS_DATA_DIR"}
     # the reruns below run in this process: on the same (embedded) data as the interrupted run
     monkeypatch.delenv("NUMASS_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no user data directory
     cut, whole = tmp_path / "cut", tmp_path / "whole"
-    run = [sys.executable, "-m", "numass.cli", "run", "--quick", "--seed", "7", "--out"]
+    quick = ["run", "--quick", "--sampler", "nautilus", "--seed", "7", "--out"]
+    run = [sys.executable, "-m", "numass.cli", *quick]
     proc = subprocess.Popen(run + [str(cut)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, preexec_fn=_ctrl_c_as_in_a_terminal)
     ckpt = cut / "chains" / "nautilus.hdf5"
@@ -113,8 +115,8 @@ def test_ctrl_c_stops_nautilus_and_the_rerun_gives_the_same_numbers(tmp_path, mo
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output[-2000:]
     assert "interrupted" in output and not (cut / "summary.json").exists()
-    assert main(["run", "--quick", "--seed", "7", "--out", str(cut)]) == 0
-    assert main(["run", "--quick", "--seed", "7", "--out", str(whole)]) == 0
+    assert main([*quick, str(cut)]) == 0
+    assert main([*quick, str(whole)]) == 0
     resumed, reference = (json.loads((d / "summary.json").read_text()) for d in (cut, whole))
     assert resumed["quick"] is True
     assert {k: resumed[k] for k in RESULT_KEYS} == {k: reference[k] for k in RESULT_KEYS}

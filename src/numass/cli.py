@@ -145,7 +145,7 @@ def cmd_run(args) -> int:
             data_dir=args.data_dir, resume=not args.restart, rminus1=rminus1, seed=args.seed,
             plot=triangle_plot, progress=say, convergence=convergence,
             param_overrides=overrides or None, sampler=args.sampler,
-            **pipeline.quick_options(args.quick))
+            **pipeline.quick_options(args.quick, args.sampler))
     if not summary:  # an MPI rank other than 0: rank 0 reports
         return 0
     print(pipeline.format_summary(summary))
@@ -328,8 +328,9 @@ def _add_run_options(p) -> None:
     p.add_argument("--rminus1", type=_positive(float), default=None,
                    help="MCMC Gelman-Rubin stop, > 0 (default 0.01; --quick 0.1)")
     p.add_argument("--quick", action="store_true",
-                   help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: R-1 "
-                        "< 0.1, of the 95%% bounds < 0.5), recorded in summary.json: a fast look")
+                   help="loose convergence (importance sampling around the best fit, nautilus "
+                        "where it does not cover the posterior: n_eff >= 1000; MCMC: R-1 < 0.1, "
+                        "of the 95%% bounds < 0.5), recorded in summary.json: a fast look")
     p.add_argument("--seed", type=int, default=None, help="random seed of the sampler")
     p.add_argument("--restart", action="store_true", help="discard earlier chains in --out "
                                                            "instead of resuming them")
@@ -384,9 +385,9 @@ def _add_compare(sub) -> None:
                    help="discard the results already in --out (job folders, summary, report) "
                         "and start afresh; needed when the data or settings differ from theirs")
     p.add_argument("--quick", action="store_true",
-                   help="loose convergence (nautilus: 200 live points, n_eff >= 1000; MCMC: "
-                        "R-1 < 0.1), CAMB check without Newton steps, the emulator's box as part "
-                        "of the prior (no CAMB fallback): a fast look, not for publication")
+                   help="loose convergence (importance sampling around the best fit, else nautilus: "
+                        "n_eff >= 1000; MCMC: R-1 < 0.1), CAMB check without Newton steps, the "
+                        "emulator's box as part of the prior (no CAMB fallback): a fast look")
     p.add_argument("--evidence", choices=["auto", "dynesty", "importance"], default=None,
                    help="evidence method: nested sampling (dynesty) or importance sampling from "
                         "the converged chain; auto (default): importance with CMB spectra, "

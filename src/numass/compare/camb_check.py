@@ -21,7 +21,7 @@ import numpy as np
 
 from numass.compare.plan import CHECK_SETTINGS, Job, Settings
 from numass.errors import InputError, NumassError
-from numass.inference.results import read_summary
+from numass.inference.results import read_summary, weighted_draws
 from numass.stats import FLOORS, profile_sigma
 
 # the emulated backends and the exact ones they stand for
@@ -160,7 +160,7 @@ def run_verify(job: Job, summary: dict, folder: Path, info_a: dict, info_x: dict
     from numass.inference.reweight import reweight_samples
 
     say(f"--verify: {settings.verify} posterior samples reweighted with {exact_backend(job)}")
-    ignore = 0.0 if summary.get("sampler") == "nautilus" else None
+    ignore = 0.0 if weighted_draws(summary.get("sampler")) else None
     with ExactPool(info_x, workers) as pool:
         return reweight_samples(folder, info_a, n=settings.verify, seed=settings.seed,
                                 exact=lambda names, xs: [r["logpost"]

@@ -18,7 +18,7 @@ from numass.compare.tasks import check_task
 from numass.compare.verdicts import DEFINITIONS, beside_prior_variant, verdict
 from numass.errors import InputError
 from numass.fileio import read_json
-from numass.inference.results import read_summary, run_sampler
+from numass.inference.results import read_summary, run_sampler, weighted_draws
 from numass.stats import FLOORS, format_bayes
 
 
@@ -142,7 +142,7 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
     if poi:
         entry["params"] = poi
     entry = apply_camb(entry, summary, _camb_state(src, out, settings))
-    if entry["sampler"] == "nautilus":
+    if weighted_draws(entry["sampler"]):
         entry.update(_nested_evidence(summary, src))
     elif src.evidence:
         ev = read_json(out / src.name / "evidence.json")
@@ -164,8 +164,19 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
 
 def convergence(summary: dict, settings: Settings) -> dict:
     """The job's convergence criterion, its measured figures and whether it was met: nautilus
-    n_eff >= settings.n_eff and sigma(ln Z) <= settings.lnz_err_max; MCMC R-1 < settings.rminus1
-    (Cobaya's stop, with its bounds criterion)."""
+    n_eff >= settings.n_eff and sigma(ln Z) <= settings.lnz_err_max; importance sampling (--quick)
+    the same with n_eff its ESS, and Pareto k̂ <= 0.7; MCMC R-1 < settings.rminus1 (Cobaya's
+    stop, with its bounds criterion)."""
+    if summary.get("sampler") == "importance":
+        rec = summary["importance"]
+        n_eff, err = summary["n_eff"], summary["ln_evidence_err"]
+        met = n_eff >= settings.n_eff and err <= settings.lnz_err_max and \
+            rec["pareto_k"] <= rec["pareto_k_max"]
+        return {"sampler": "importance",
+                "criterion": f"ESS ≥ {settings.n_eff}, σ(ln Z) ≤ {settings.lnz_err_max:g} and "
+                             f"Pareto k̂ ≤ {rec['pareto_k_max']:g}",
+                "n_eff": n_eff, "ln_evidence_err": err, "pareto_k": rec["pareto_k"],
+                "met": bool(met)}
     if summary.get("sampler") == "nautilus":
         n_eff, err = summary.get("n_eff") or 0.0, summary.get("ln_evidence_err") or math.inf
         met = n_eff >= settings.n_eff and err <= settings.lnz_err_max
@@ -184,10 +195,12 @@ def _nested_evidence(summary: dict, job: Job) -> dict:
     return {"evidence_status": "ok",
             "ln_evidence": summary["ln_evidence"] + job.ln_evidence_offset,
             "ln_evidence_err": summary["ln_evidence_err"],
-            "evidence": {"method": "nautilus", "n_calls": summary.get("n_calls"),
+            "evidence": {"method": summary.get("sampler") or "nautilus",
+                         "n_calls": summary.get("n_calls"),
                          "ess": summary.get("n_eff"), "ln_evidence_offset": job.ln_evidence_offset,
                          "ln_prior_mass_of_box": summary.get("ln_prior_mass_of_box"),
-                         **{k: summary[k] for k in ("nautilus", "tail_runs") if k in summary}}}
+                         **{k: summary[k] for k in ("nautilus", "importance", "tail_runs")
+                            if k in summary}}}
 
 
 def collect(jobs: list[Job], out: Path, settings: Settings, data_label: str, base: list[str],

@@ -215,6 +215,25 @@ def newton_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidates: 
     return out
 
 
+def saddle_free_covariance(post, point: dict, widths: dict, box: dict) -> np.ndarray | None:
+    """A proposal covariance at ``point`` where the inverse Hessian is not one (a best fit on a
+    prior edge, a direction the data barely constrain): newton_fit's proposal-sized stencil,
+    the Hessian's eigenvalues taken as |lambda| (saddle-free) and floored at the curvature of a
+    flat posterior across the widest side of ``box`` (12 / width^2), then inverted. None where
+    the stencil fails."""
+    centre = np.array([point[n] for n in post.names], dtype=float)
+    scale = np.array([widths[n] for n in post.names], dtype=float)
+    free = np.ones(len(centre), dtype=bool)
+    _, _, hess, _ = newton_lockstep(Objective(post, centre, scale), np.zeros((1, len(centre))),
+                                    free, h=0.5, max_iter=1, tol=np.inf, h_min=0.5)
+    if not np.all(np.isfinite(hess[0])):
+        return None
+    widest = max((box[n][1] - box[n][0]) / s for n, s in zip(post.names, scale))
+    lam, vec = np.linalg.eigh(hess[0])
+    cov = (vec / np.maximum(np.abs(lam), 12 / widest ** 2)) @ vec.T
+    return cov * np.outer(scale, scale)
+
+
 def newton_profile(post, param: str, values, bestfit: dict, widths: dict) -> list[dict]:
     """Best fits with ``param`` fixed at each of ``values``, all minimised together.
 

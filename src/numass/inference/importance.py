@@ -1,5 +1,5 @@
 """Importance sampling of a LogPosterior: ln Z = ln E_q[ P(x) / q(x) ], x ~ q, with one core
-(``log_weights``, ``estimate``) under its two uses.
+(``log_weights``, ``estimate``, and PSIS's diagnostic ``pareto_khat``) under its three uses.
 
 For a proposal q that covers the posterior, the mean of the weights w = P / q over n draws is an
 unbiased estimate of the evidence Z (P = likelihood x normalised prior, so Z is normalised to the
@@ -23,6 +23,13 @@ itself is unreliable.
   weights; the next round adds a component fitted to round 0's weighted draws. The estimate is
   the last round's. Points outside the sampling box count as zero likelihood, as in the main
   nested run, so both evidences integrate the same region.
+- ``posterior_importance``: the whole posterior and its ln Z around a best fit (--quick, in
+  place of nautilus, whose network training dominates a quick job): a Student-t from the
+  Hessian, refitted to a pilot round's weighted draws. Whether the draws can be trusted is
+  decided by Kish's ESS and by k̂, the shape of a generalized Pareto fitted to the largest
+  weights (Vehtari et al., Pareto smoothed importance sampling): the ESS alone is computed from
+  the weights drawn so far and cannot see a tail the proposal undersamples, while k̂ > 0.7 says
+  the weights' distribution is so heavy-tailed that the mean of n draws is not yet reliable.
 """
 from __future__ import annotations
 
@@ -50,14 +57,26 @@ DEFENSIVE_SHARE = 0.2
 # the chain's
 IS_DF = 4.0
 IS_SCALE = 1.3
+# the posterior by importance sampling (--quick: posterior_importance): the Student-t's degrees
+# of freedom, the pilot round's draws, the main round's draws per effective sample asked for,
+# the main rounds (the second refitted to the first where k̂ or the ESS falls short), the one
+# top-up's cap (times the main round), and PSIS's threshold on k̂ (Vehtari et al. 2024)
+POSTERIOR_DF = 5.0
+PILOT_DRAWS = 1000
+DRAWS_PER_NEFF = 3
+MAIN_ROUNDS = 2
+MORE_DRAWS_CAP = 4
+PARETO_K_MAX = 0.7
 
 
 def log_weights(post, x: np.ndarray, logq: np.ndarray, lo: np.ndarray | None = None,
                 hi: np.ndarray | None = None, progress=None, every: int = 0):
-    """(ln w = ln P - ln q, ln L) at the draws ``x`` (n, d); -inf where P is zero or a draw lies
-    outside the box [lo, hi]. With ``progress``, evaluated in batches of ``every`` draws and
-    ``progress(draws so far)`` called after each."""
+    """(ln w = ln P - ln q, ln L, {derived name: values}) at the draws ``x`` (n, d); -inf (NaN
+    for the derived) where P is zero or a draw lies outside the box [lo, hi]. With
+    ``progress``, evaluated in batches of ``every`` draws and ``progress(draws so far)`` called
+    after each."""
     logpost, loglike = np.full(len(x), -np.inf), np.full(len(x), -np.inf)
+    derived = {k: np.full(len(x), np.nan) for k in getattr(post, "derived_names", ())}
     inside = np.ones(len(x), dtype=bool) if lo is None else np.all((x >= lo) & (x <= hi), axis=1)
     rows = np.flatnonzero(inside)
     step = every if progress is not None and every > 0 else max(len(rows), 1)
@@ -67,9 +86,12 @@ def log_weights(post, x: np.ndarray, logq: np.ndarray, lo: np.ndarray | None = N
         logpost[idx] = r.logpost
         with np.errstate(invalid="ignore"):  # -inf - -inf outside the prior: masked here
             loglike[idx] = np.where(np.isfinite(r.logpost), r.logpost - r.logprior, -np.inf)
+        for k, v in r.derived.items():
+            if k in derived:
+                derived[k][idx] = v
         if progress is not None:
             progress(start + len(idx))
-    return np.where(np.isfinite(logpost), logpost - logq, -np.inf), loglike
+    return np.where(np.isfinite(logpost), logpost - logq, -np.inf), loglike, derived
 
 
 def estimate(log_w: np.ndarray) -> dict:
@@ -109,8 +131,8 @@ def importance_evidence(post, samples: np.ndarray, weights: np.ndarray | None = 
     level = log.level
     log.setLevel(logging.ERROR)  # failures in q's far tails are expected
     try:
-        log_w, loglike = log_weights(post, x, q.logpdf(x), progress=progress,
-                                     every=progress_every)
+        log_w, loglike, _ = log_weights(post, x, q.logpdf(x), progress=progress,
+                                        every=progress_every)
     finally:
         log.setLevel(level)
     if not np.any(np.isfinite(log_w)):
@@ -129,6 +151,154 @@ def importance_evidence(post, samples: np.ndarray, weights: np.ndarray | None = 
                           f"draws; the proposal misses part of the posterior, the error is "
                           f"unreliable")
     return out
+
+
+def pareto_khat(log_w: np.ndarray) -> float:
+    """PSIS's diagnostic k̂ (Vehtari, Simpson, Gelman, Yao & Gabry 2024, arXiv:1507.02646) of
+    the log-weights of n draws: the shape of a generalized Pareto fitted to the M = min(n/5,
+    3 sqrt(n)) largest weights' excesses over the next one (Zhang & Stephens 2009's estimator,
+    with PSIS's weak prior pulling it towards 0.5 by 10 pseudo-draws). The weights' variance is
+    finite for k < 0.5 and their mean's for k < 1; above 0.7 the mean of n draws converges too
+    slowly to be trusted whatever the ESS says, since the draws have not yet met the weights
+    that dominate it. inf when fewer than 5 tail draws have a weight."""
+    log_w = np.asarray(log_w, dtype=float)
+    n = len(log_w)
+    m = int(min(n / 5, 3 * math.sqrt(n)))
+    finite = np.sort(log_w[np.isfinite(log_w)])
+    if m < 5 or len(finite) <= m:
+        return math.inf
+    top = finite[-1]
+    x = np.exp(finite[-m:] - top) - math.exp(finite[-m - 1] - top)
+    if x[-1] <= 0:  # the M largest weights are equal: no tail at all
+        return -math.inf
+    return _gpd_shape(x)
+
+
+def _gpd_shape(x: np.ndarray) -> float:
+    """Zhang & Stephens (2009) posterior-mean estimate of a generalized Pareto's shape from its
+    sorted excesses ``x`` (ascending, positive), over a grid of theta = -shape / scale, with
+    PSIS's prior (shape -> (M shape + 5) / (M + 10))."""
+    m = len(x)
+    grid = 30 + int(math.sqrt(m))
+    j = np.arange(1, grid + 1, dtype=float)
+    quartile = x[max(int(m / 4 + 0.5) - 1, 0)]
+    theta = 1 / x[-1] + (1 - np.sqrt(grid / (j - 0.5))) / (3 * quartile)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shape = np.mean(np.log1p(-theta[:, None] * x), axis=1)
+        profile = m * (np.log(-theta / shape) - shape - 1)
+    ok = np.isfinite(profile)
+    post = np.exp(profile[ok] - logsumexp(profile[ok]))
+    shape_hat = float(np.mean(np.log1p(-np.sum(theta[ok] * post) * x)))
+    return (m * shape_hat + 10 * 0.5) / (m + 10)
+
+
+@dataclass
+class StudentMixture:
+    """A mixture of multivariate Student-t's with one df: [(share, mean, covariance)], held in
+    coordinates divided by the first component's standard deviations (the parameters' scales
+    differ by 10^4, which scipy's positive-definiteness test would read as singular)."""
+
+    parts: list[tuple[float, np.ndarray, np.ndarray]]
+    df: float
+
+    def __post_init__(self):
+        from scipy.stats import multivariate_t
+
+        self.unit = np.sqrt(np.diag(self.parts[0][2]))
+        u = np.outer(self.unit, self.unit)
+        # multivariate_t's shape matrix is cov (df - 2) / df for a covariance cov
+        self.dists = [multivariate_t(loc=m / self.unit, shape=c / u * (self.df - 2) / self.df,
+                                     df=self.df) for _, m, c in self.parts]
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        d = len(self.unit)
+        counts = rng.multinomial(n, [w for w, _, _ in self.parts])
+        return np.vstack([np.reshape(q.rvs(size=c, random_state=rng), (c, d))
+                          for q, c in zip(self.dists, counts) if c]) * self.unit
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        y = x / self.unit
+        return logsumexp([math.log(w) + np.atleast_1d(q.logpdf(y))
+                          for (w, _, _), q in zip(self.parts, self.dists)], axis=0) \
+            - np.sum(np.log(self.unit))
+
+
+def _draw_round(post, q: StudentMixture, n: int, rng, lo, hi) -> dict:
+    x = q.sample(n, rng)
+    log_w, loglike, derived = log_weights(post, x, q.logpdf(x), lo, hi)
+    return {"x": x, "log_w": log_w, "loglike": loglike, "derived": derived}
+
+
+def _joined(a: dict, b: dict) -> dict:
+    return {"x": np.vstack([a["x"], b["x"]]), "log_w": np.concatenate([a["log_w"], b["log_w"]]),
+            "loglike": np.concatenate([a["loglike"], b["loglike"]]),
+            "derived": {k: np.concatenate([v, b["derived"][k]]) for k, v in a["derived"].items()}}
+
+
+def _refitted(pilot: StudentMixture, draws: dict, scale: float) -> StudentMixture:
+    """The main round's proposal: a Student-t with the pilot draws' weighted moments (x scale^2),
+    and the pilot's proposal as a defensive share that bounds the weights where the moments
+    (a few hundred effective draws) are off."""
+    w = np.exp(draws["log_w"] - np.max(draws["log_w"]))
+    mean, cov = weighted_moments(draws["x"], w)
+    try:
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return pilot
+    return StudentMixture([(1 - DEFENSIVE_SHARE, mean, scale ** 2 * cov),
+                           *[(DEFENSIVE_SHARE * s, m, c) for s, m, c in pilot.parts]], pilot.df)
+
+
+def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarray,
+                         hi: np.ndarray, n_eff: int, seed: int | None = None,
+                         df: float = POSTERIOR_DF, scale: float = IS_SCALE) -> dict:
+    """The posterior of ``post`` within the box [lo, hi] and its ln Z (normalised to the full
+    prior: draws outside the box weigh nothing, as nautilus integrates the box) by importance
+    sampling around a best fit ``centre`` with the inverse Hessian ``cov`` there.
+
+    A pilot round (PILOT_DRAWS from a Student-t, covariance cov x scale^2) gives the posterior's
+    moments; the main round draws DRAWS_PER_NEFF x ``n_eff`` from a Student-t with those
+    moments (with the pilot's as a defensive share); where its k̂ or its ESS falls short, once
+    more refitted to its own (more) effective draws (MAIN_ROUNDS), and the better round is kept
+    (k̂ within the threshold first, then the larger ESS); when its ESS is short of ``n_eff``,
+    it is topped up once with as many draws as the ESS says are missing (at most MORE_DRAWS_CAP
+    times the round). The estimate is that round's (with its top-up). Returns {'x', 'log_w',
+    'loglike', 'derived', 'ln_evidence', 'ln_evidence_err', 'ess', 'draws', 'pareto_k',
+    'n_calls', 'proposal', 'fallback'}:
+    'fallback' is None when k̂ <= PARETO_K_MAX and ESS >= n_eff, else why the draws do not
+    serve (the caller runs nautilus)."""
+    rng = np.random.default_rng(seed)
+    pilot = q = StudentMixture([(1.0, np.asarray(centre, float),
+                                 np.asarray(cov, float) * scale ** 2)], df)
+    run = _draw_round(post, pilot, PILOT_DRAWS, rng, lo, hi)
+    calls, n = PILOT_DRAWS, DRAWS_PER_NEFF * n_eff
+    rounds: list[tuple[bool, float, int, dict, StudentMixture]] = []
+    for _ in range(MAIN_ROUNDS):
+        if estimate(run["log_w"])["ess"] > 10 * len(centre):
+            q = _refitted(pilot, run, scale)
+        run = _draw_round(post, q, n, rng, lo, hi)
+        calls += n
+        rounds.append((pareto_khat(run["log_w"]) <= PARETO_K_MAX,
+                       estimate(run["log_w"])["ess"], len(rounds), run, q))
+        if rounds[-1][0] and rounds[-1][1] >= n_eff:
+            break
+    _, _, _, run, q = max(rounds)  # k̂ within the threshold first, then the larger ESS
+    est = estimate(run["log_w"])
+    if est["ess"] < n_eff and pareto_khat(run["log_w"]) <= PARETO_K_MAX and est["ess"] > 0:
+        more = min(MORE_DRAWS_CAP * n, math.ceil(n * (1.1 * n_eff / est["ess"] - 1)))
+        run = _joined(run, _draw_round(post, q, more, rng, lo, hi))
+        calls += more
+        est = estimate(run["log_w"])
+    k = pareto_khat(run["log_w"])
+    fallback = None
+    if not k <= PARETO_K_MAX:
+        fallback = (f"Pareto k̂ = {k:.2f} > {PARETO_K_MAX}: the proposal's tails are lighter "
+                    f"than the posterior's")
+    elif est["ess"] < n_eff:
+        fallback = f"effective sample size {est['ess']:.0f} < {n_eff} after {est['draws']} draws"
+    return {**run, **est, "pareto_k": k, "n_calls": calls, "fallback": fallback,
+            "proposal": {"dist": "student-t mixture", "df": df, "scale": scale,
+                         "pilot_draws": PILOT_DRAWS, "components": len(q.parts)}}
 
 
 @dataclass
@@ -222,7 +392,7 @@ def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.n
     parts, calls, est = base, 0, {}
     for r in range(rounds):
         x = _mixture_sample(parts, draws, rng)
-        log_w, _ = log_weights(post, x, _mixture_logpdf(parts, x), lo, hi)
+        log_w, _, _ = log_weights(post, x, _mixture_logpdf(parts, x), lo, hi)
         calls += len(x)
         est = estimate(log_w)
         if r + 1 < rounds and est["ess"] > 2 * len(names):
@@ -236,6 +406,7 @@ def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.n
 
 
 __all__ = [
+    "PARETO_K_MAX",
     "TAIL_DRAWS",
     "TAIL_IS_MIN_ESS",
     "TAIL_ROUNDS",
@@ -243,6 +414,8 @@ __all__ = [
     "estimate",
     "importance_evidence",
     "log_weights",
+    "pareto_khat",
+    "posterior_importance",
     "round0_proposal",
     "tail_importance",
 ]

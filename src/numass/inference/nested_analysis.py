@@ -5,6 +5,13 @@ A best fit (bestfit.newton_fit, batched), the sampling box around it, the poster
 the best sample, profiles at the oscillation floors (bestfit.newton_profile, all floors in one
 batch), and the tails the samples do not resolve by the evidence ratio (tail.py). In place of
 R-1 the summary gives n_eff and ln Z with its error ('rminus1' is null).
+
+With ``NestedSettings.importance`` (--quick) the posterior and ln Z come first from importance
+sampling around the best fit (importance.posterior_importance: a few thousand batched calls and
+no network training, where nautilus's bounds cost a minute of it), and nautilus runs only when
+the draws do not cover the posterior: Pareto k̂ above 0.7, or fewer effective draws than n_eff
+after one top-up. Importance sampling cannot see a mode the proposal never reaches; that is the
+price of the quick look. summary.json says which served ('sampler') and why ('importance').
 """
 from __future__ import annotations
 
@@ -16,8 +23,17 @@ import numpy as np
 
 from numass.errors import InputError
 from numass.inference import say
-from numass.inference.bestfit import newton_fit, newton_profile
-from numass.inference.nested import N_EFF, N_LIVE, run_nautilus, sampling_box, write_getdist_chain
+from numass.inference.bestfit import newton_fit, newton_profile, saddle_free_covariance
+from numass.inference.importance import PARETO_K_MAX, posterior_importance
+from numass.inference.nested import (
+    N_EFF,
+    N_LIVE,
+    TruncatedPrior,
+    edge_weight,
+    run_nautilus,
+    sampling_box,
+    write_getdist_chain,
+)
 from numass.inference.overrides import fixed_value
 from numass.inference.posterior import BatchPosterior
 from numass.inference.results import CHAIN_ROOT, proposal_refs, proposal_widths
@@ -29,7 +45,8 @@ from numass.stats import FLOORS
 @dataclass(frozen=True)
 class NestedSettings:
     """nautilus's settings for a run: live points, the effective samples it runs to, its
-    networks per bound, and a cap on likelihood calls."""
+    networks per bound, and a cap on likelihood calls; ``importance``: try importance sampling
+    around the best fit first (the quick look), nautilus only where it does not cover."""
 
     n_live: int = N_LIVE
     n_eff: int = N_EFF
@@ -37,6 +54,7 @@ class NestedSettings:
     # cheap likelihoods (numass run on the embedded data: 37 s with four, 21 s with one)
     n_networks: int = 1
     n_like_max: float = float("inf")
+    importance: bool = False
 
 
 def _latex(info: dict) -> dict:
@@ -61,12 +79,16 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     bf = newton_fit(post, refs, widths, seed=seed or 0)
     box = sampling_box(post, bf)
     stages = {"best_fit": time.time() - t0}
-    say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
-    res = run_nautilus(post, box, out, n_live=settings.n_live, n_eff=settings.n_eff, seed=seed,
-                       resume=resume, say=progress, n_like_max=settings.n_like_max,
-                       n_networks=settings.n_networks)
+    res, record = (_importance_run(post, bf, box, settings.n_eff, seed, progress, widths)
+                   if settings.importance else (None, None))
+    if res is None:
+        say(progress, f"[numass] 2/4 nested sampling (nautilus; checkpoint in {out / 'chains'})")
+        res = run_nautilus(post, box, out, n_live=settings.n_live, n_eff=settings.n_eff,
+                           seed=seed, resume=resume, say=progress,
+                           n_like_max=settings.n_like_max, n_networks=settings.n_networks)
     root = write_getdist_chain(out / CHAIN_ROOT, post, res, _latex(info))
-    stages["nested"] = time.time() - t0 - sum(stages.values())
+    stages["importance" if res.get("sampler") == "importance" else "nested"] = \
+        time.time() - t0 - sum(stages.values())
     say(progress, "[numass] 3/4 best fit refined from the best sample" +
         (", profiles at the floors" if fixed_mass is None else ""))
     top = res["points"][int(np.argmax(res["loglike"]))]
@@ -79,8 +101,11 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     summary = _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
                               fixed_mass)
     stages["profiles"] = time.time() - t0 - sum(stages.values())
-    summary["nautilus"] = {"n_live": settings.n_live, "n_eff_target": settings.n_eff,
-                           "n_networks": settings.n_networks}
+    if record is not None:
+        summary["importance"] = record
+    if record is None or record["fallback"]:
+        summary["nautilus"] = {"n_live": settings.n_live, "n_eff_target": settings.n_eff,
+                               "n_networks": settings.n_networks}
     if tail is not None and fixed_mass is None:
         resolve_tails(post, summary, box, dict(FLOORS), out, mass_param, tail, seed=seed,
                       resume=resume, say=progress, posterior=(res["points"], res["weights"]))
@@ -101,15 +126,63 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     return summary
 
 
+def _importance_run(post, bf: dict, box: dict, n_eff: int, seed, progress, widths: dict):
+    """(run_nautilus's result dict, or None where nautilus must run; summary.json's
+    'importance' record: ESS, k̂, ln Z's error, calls and 'fallback', why it did not serve).
+    The proposal's covariance: the inverse Hessian at the best fit, else its saddle-free
+    regularisation (bestfit.saddle_free_covariance)."""
+    cov = bf.get("covariance")
+    cov = saddle_free_covariance(post, bf, widths, box) if cov is None else np.asarray(cov)
+    if cov is None:
+        say(progress, "[numass] no Hessian at the best fit for importance sampling: nautilus")
+        return None, {"fallback": "no finite Hessian at the best fit"}
+    say(progress, "[numass] 2/4 importance sampling around the best fit (Student-t)")
+    lo, hi = (np.array([box[n][i] for n in post.names]) for i in (0, 1))
+    try:
+        run = posterior_importance(post, np.array([bf[n] for n in post.names]), cov, lo, hi,
+                                   n_eff, seed=seed)
+    except np.linalg.LinAlgError as exc:
+        say(progress, f"[numass] importance sampling: no proposal ({exc}); nautilus instead")
+        return None, {"fallback": f"no proposal: {exc}"}
+    record = {"ess": run["ess"], "pareto_k": run["pareto_k"], "pareto_k_max": PARETO_K_MAX,
+              "ess_target": n_eff, "ln_evidence": run["ln_evidence"],
+              "ln_evidence_err": run["ln_evidence_err"], "draws": run["draws"],
+              "n_calls": run["n_calls"], "proposal": run["proposal"],
+              "fallback": run["fallback"]}
+    say(progress, f"[numass] importance sampling: ESS {run['ess']:.0f} of {run['draws']} draws, "
+                  f"Pareto k̂ {run['pareto_k']:.2f}, ln Z = {run['ln_evidence']:.2f} ± "
+                  f"{run['ln_evidence_err']:.2f}"
+                  + (f"; nautilus instead ({run['fallback']})" if run["fallback"] else ""))
+    if run["fallback"]:
+        return None, record
+    return _importance_result(post, box, run), record
+
+
+def _importance_result(post, box: dict, run: dict) -> dict:
+    """run_nautilus's result dict from posterior_importance's weighted draws (weights below
+    e^-40 of the largest dropped, as nautilus's)."""
+    keep = np.isfinite(run["log_w"]) & (run["log_w"] > np.max(run["log_w"]) - 40)
+    w = np.exp(run["log_w"][keep] - np.max(run["log_w"]))
+    w /= w.sum()
+    points = run["x"][keep]
+    return {"points": points, "weights": w, "loglike": run["loglike"][keep],
+            "derived": {k: v[keep] for k, v in run["derived"].items()},
+            "ln_evidence": run["ln_evidence"], "ln_evidence_err": run["ln_evidence_err"],
+            "ln_prior_mass_of_box": TruncatedPrior(post, box).ln_mass, "n_eff": run["ess"],
+            "n_calls": run["n_calls"], "edge_weight": edge_weight(post, points, w, box),
+            "box": {k: [float(a), float(b)] for k, (a, b) in box.items()},
+            "finished": True, "sampler": "importance"}
+
+
 def _nested_summary(model, datasets, post, res, bf, profiles, mass_param, root,
                     fixed_mass=None) -> dict:
     """summary.json of a nested run: the posterior fields every sampler writes, with the
-    nautilus keys ('sampler': 'nautilus', which every chain reader branches on:
-    results.burn_in)."""
+    keys of weighted draws ('sampler': 'nautilus' or 'importance', which every chain reader
+    branches on: results.burn_in)."""
     columns = {n: res["points"][:, i] for i, n in enumerate(post.names)} | res["derived"]
     summary = {
         "model": model, "datasets": datasets, "backend": post.backend_name,
-        "sampler": "nautilus",
+        "sampler": res.get("sampler", "nautilus"),
         **posterior_fields(post.names, columns, res["weights"], bf, profiles, mass_param,
                            fixed_mass),
         "rminus1": None, "converged": bool(res["finished"]),

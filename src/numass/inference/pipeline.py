@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from cobaya import mpi
@@ -23,7 +24,7 @@ from numass.inference.mcmc_analysis import run_mcmc_analysis
 from numass.inference.nested_analysis import NestedSettings, run_nested_analysis
 from numass.inference.overrides import fixed_value
 from numass.inference.posterior import batched_backend
-from numass.inference.results import RunResult, proposal_widths
+from numass.inference.results import RunResult, proposal_widths, weighted_draws
 from numass.inference.setup import build_info
 from numass.inference.tail import TailSettings
 from numass.likelihoods import EMBEDDED
@@ -32,14 +33,17 @@ from numass.stats import FLOORS
 EMBEDDED_DATASETS = list(EMBEDDED)
 
 
-# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication)
-QUICK_NESTED = NestedSettings(n_live=200, n_eff=1000)
+# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication):
+# importance sampling around the best fit, nautilus where it does not cover the posterior
+QUICK_NESTED = NestedSettings(n_live=200, n_eff=1000, importance=True)
 QUICK_RMINUS1, QUICK_RMINUS1_CL = 0.1, 0.5  # R-1 of the means and of the 95% bounds
 
 
-def quick_options(quick: bool) -> dict:
-    """run_analysis's sampler settings for --quick (and the record of it in summary.json)."""
-    return {"nested": QUICK_NESTED if quick else None, "record": {"quick": quick},
+def quick_options(quick: bool, sampler: str | None = None) -> dict:
+    """run_analysis's sampler settings for --quick (and the record of it in summary.json); an
+    explicit ``sampler`` 'nautilus' keeps nautilus (no importance sampling first)."""
+    nested = replace(QUICK_NESTED, importance=sampler in (None, "auto"))
+    return {"nested": nested if quick else None, "record": {"quick": quick},
             "mcmc_options": {"Rminus1_cl_stop": QUICK_RMINUS1_CL} if quick else None}
 
 
@@ -127,7 +131,9 @@ def run_analysis(model: str = "lcdm", datasets: list[str] | None = None,
 
 
 def format_nested_line(s: dict) -> str:
-    return (f"  nautilus: n_eff = {s['n_eff']:.0f}, ln Z = {s['ln_evidence']:.2f} ± "
+    k = (f", Pareto k {s['importance']['pareto_k']:.2f}" if s["sampler"] == "importance"
+         else "")
+    return (f"  {s['sampler']}: n_eff = {s['n_eff']:.0f}{k}, ln Z = {s['ln_evidence']:.2f} ± "
             f"{s['ln_evidence_err']:.2f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s")
 
 
@@ -135,7 +141,7 @@ def format_summary(s: dict) -> str:
     m = s["mnu_eff"]
     t, tp = s["tension_sigma"], s["tension_sigma_profile"]
     head = f"numass: {s['model']} on {', '.join(s['datasets'])}"
-    end = (format_nested_line(s) if s.get("sampler") == "nautilus" else
+    end = (format_nested_line(s) if weighted_draws(s.get("sampler")) else
            f"  R-1 = {s['rminus1']:.4f}, {s['n_samples']} samples, {s['wall_seconds']:.0f} s")
     if not t:  # the mass was fixed (--fix): nothing to measure
         return "\n".join([head, (f"  Sigma m_nu,eff fixed at {m['mean']:+.3f} eV; best fit "

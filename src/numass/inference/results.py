@@ -37,9 +37,10 @@ def chain_root(folder: str | Path) -> Path:
 
 
 def run_sampler(folder: str | Path) -> str:
-    """'nautilus' or 'mcmc': the sampler that wrote the chains in ``folder``, as its summary.json
-    records it ('sampler'); without a summary, 'nautilus' where its settings file lies beside
-    the chains. Every reader of a run's chains branches on this, and only on this."""
+    """'nautilus', 'importance' or 'mcmc': the sampler that wrote the chains in ``folder``, as
+    its summary.json records it ('sampler'); without a summary, 'nautilus' where its settings
+    file lies beside the chains. Every reader of a run's chains branches on this, and only on
+    this (weighted_draws: the samplers whose rows are weighted independent draws)."""
     try:
         recorded = json.loads((Path(folder) / "summary.json").read_text()).get("sampler")
     except (OSError, ValueError, AttributeError):
@@ -49,10 +50,16 @@ def run_sampler(folder: str | Path) -> str:
     return "nautilus" if (Path(folder) / NESTED_MARKER).exists() else "mcmc"
 
 
+def weighted_draws(sampler: str | None) -> bool:
+    """Are the chains of this sampler importance-weighted independent draws (nautilus, and the
+    importance sampling of --quick), not a Markov chain (MCMC)?"""
+    return sampler in ("nautilus", "importance")
+
+
 def burn_in(folder: str | Path) -> float:
-    """The fraction of each chain to drop: BURN_IN for MCMC; none for nautilus, whose rows are
-    importance-weighted independent draws (dropping 30% would drop part of the posterior)."""
-    return 0.0 if run_sampler(folder) == "nautilus" else BURN_IN
+    """The fraction of each chain to drop: BURN_IN for MCMC; none for weighted independent
+    draws (weighted_draws: dropping 30% would drop part of the posterior)."""
+    return 0.0 if weighted_draws(run_sampler(folder)) else BURN_IN
 
 
 def load_chains(folder: str | Path, **settings):
@@ -142,7 +149,8 @@ _KEYS = ("model", "datasets", "backend", "mnu_eff", "params", "bestfit", *_TENSI
 # the optional keys, typed fields of RunResult, written only when set (not None), in this order
 _OPTIONAL = ("mass_param", "triangle_plot", "param_overrides", "sampler", "sampled_params",
              "n_eff", "ln_evidence", "ln_evidence_err", "ln_prior_mass_of_box", "sampling_box",
-             "box_edge_weight", "n_calls", "nautilus", "tail_runs", "stage_seconds", "quick",
+             "box_edge_weight", "n_calls", "nautilus", "importance", "tail_runs",
+             "stage_seconds", "quick",
              "warning")
 
 
@@ -173,7 +181,7 @@ class RunResult:
     mass_param: str | None = None  # the mass parameter when not mnu_eff
     triangle_plot: str | None = None
     param_overrides: dict | None = None  # --fix / --prior as given
-    sampler: str | None = None  # 'mcmc' or 'nautilus' (chain readers branch on it)
+    sampler: str | None = None  # 'mcmc', 'nautilus' or 'importance' (chain readers branch on it)
     sampled_params: list[str] | None = None
     n_eff: float | None = None  # nautilus: effective sample size
     ln_evidence: float | None = None
@@ -183,6 +191,9 @@ class RunResult:
     box_edge_weight: dict[str, float] | None = None
     n_calls: int | None = None  # likelihood calls of the nested sampler
     nautilus: dict | None = None  # its settings (n_live, n_eff_target, n_networks)
+    # --quick's importance sampling: ESS, Pareto k̂, ln Z's error, calls, 'fallback' (why
+    # nautilus ran instead; None: it served)
+    importance: dict | None = None
     tail_runs: dict | None = None  # the tails' evidence runs (tail.py)
     stage_seconds: dict[str, float] | None = None
     quick: bool | None = None  # the CLI's --quick

@@ -60,6 +60,7 @@ SCHEMA: dict[str, Key] = {
     "box_edge_weight": Key("dict[float]"),
     "n_calls": Key("int"),
     "nautilus": Key("dict"),
+    "importance": Key("dict"),
     "tail_runs": Key("dict"),
     "stage_seconds": Key("dict[float]"),
     "quick": Key("bool"),
@@ -67,9 +68,14 @@ SCHEMA: dict[str, Key] = {
     "triangle_plot": Key("str"),
     "param_overrides": Key("dict"),
 }
-# what a nautilus run writes besides the keys every run writes
+# what a nautilus run writes besides the keys every run writes, and an importance-sampled one
+# (--quick: the weighted draws around the best fit, nested_analysis)
 NAUTILUS_WRITTEN = ("sampled_params", "n_eff", "ln_evidence", "ln_evidence_err",
                     "sampling_box", "box_edge_weight", "n_calls", "nautilus", "stage_seconds")
+IMPORTANCE_WRITTEN = (*NAUTILUS_WRITTEN[:-2], "importance", "stage_seconds")
+SAMPLER_WRITTEN: dict[str, tuple[str, ...]] = {"nautilus": NAUTILUS_WRITTEN,
+                                               "importance": IMPORTANCE_WRITTEN}
+SAMPLERS = ("mcmc", "nautilus", "importance")
 
 
 def _real(v) -> bool:
@@ -95,7 +101,7 @@ def _problem(kind: str, v, finite: bool) -> str | None:
     if kind == "str":
         return None if isinstance(v, str) else "a string"
     if kind == "sampler":
-        return None if v in ("mcmc", "nautilus") else "'mcmc' or 'nautilus'"
+        return None if v in SAMPLERS else "'mcmc', 'nautilus' or 'importance'"
     if kind == "bool":
         return None if isinstance(v, bool) else "true or false"
     if kind == "int":
@@ -136,8 +142,8 @@ def summary_problems(d, written: bool) -> list[tuple[str, str]]:
         return [("(top level)", "an object of summary keys")]
     need = {k for k, key in SCHEMA.items() if key.written} if written else \
         {k for k, key in SCHEMA.items() if key.required}
-    if written and d.get("sampler") == "nautilus":
-        need.update(NAUTILUS_WRITTEN)
+    if written:
+        need.update(SAMPLER_WRITTEN.get(str(d.get("sampler")), ()))
     problems = [(k, "present (a required key)") for k in SCHEMA if k in need and k not in d]
     for k, key in SCHEMA.items():
         if k not in d or (d[k] is None and key.nullable):
@@ -161,8 +167,10 @@ def check_summary(d, source: str | Path, written: bool = False) -> None:
 
 
 __all__ = [
+    "IMPORTANCE_WRITTEN",
     "NAUTILUS_WRITTEN",
     "POSTERIOR_KEYS",
+    "SAMPLERS",
     "SCHEMA",
     "Key",
     "check_summary",

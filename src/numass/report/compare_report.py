@@ -22,7 +22,7 @@ from numass.compare.hypotheses import HYPOTHESIS_TABLE
 from numass.compare.prior_edges import describe as describe_prior_bounded
 from numass.compare.prior_edges import edge_findings
 from numass.compare.provenance import data_rows
-from numass.inference.importance import TAIL_IS_MIN_ESS
+from numass.inference.importance import PARETO_K_MAX, TAIL_IS_MIN_ESS
 from numass.inference.results import load_chains
 from numass.report import published_section
 from numass.report.camb_table import (
@@ -324,21 +324,40 @@ def settings_rows(summary: dict) -> list[list[str]]:
             ["wall time", f"{summary['wall_seconds']:.0f} s"]]
 
 
+def _importance_row(drawn: dict, fallbacks: dict) -> list[list[str]]:
+    """--quick's importance sampling: the jobs it served, and those where nautilus ran (why)."""
+    if not drawn and not fallbacks:
+        return []
+    why = "; ".join(f"{n}: {w}" for n, w in fallbacks.items())
+    return [["importance sampling (--quick)",
+             (f"{len(drawn)} job(s) from a Student-t around the best fit, refitted on a pilot "
+              f"round (posterior and ln Z, no network training); convergence: ESS ≥ n_eff and "
+              f"Pareto k̂ ≤ {PARETO_K_MAX}, else nautilus"
+              + (f" (ran for {len(fallbacks)} job(s): {why})" if fallbacks else ""))]]
+
+
 def nested_rows(summary: dict) -> list[list[str]]:
-    """The nested sampler's settings and each job's convergence, where any job used nautilus."""
+    """The sampler's settings and each job's convergence, where any job used nautilus or
+    (--quick) importance sampling."""
     s = summary["settings"]
     entries = {**summary["hypotheses"], **summary["variants"],
                **{f"tau_{k}": v for k, v in summary["hypotheses"]["tau"].get("ladder", {}).items()}}
     nested = {n: e for n, e in entries.items() if e.get("sampler") == "nautilus"}
-    if not nested or "n_eff" not in s:
+    drawn = {n: e for n, e in entries.items() if e.get("sampler") == "importance"}
+    fallbacks = {n: e["evidence"]["importance"]["fallback"] for n, e in nested.items()
+                 if (e.get("evidence") or {}).get("importance", {}).get("fallback")}
+    if not (nested or drawn) or "n_eff" not in s:
         return []
-    missed = [n for n, e in nested.items() if not e["convergence"]["met"]]
-    return [["posterior sampler", (f"nautilus (batched theory) for {len(nested)} job(s), "
-                                   f"{s['n_live']} live points, {s['n_networks']} network(s), "
-                                   f"seed {s['seed']}; posterior and ln Z in one run")],
+    missed = [n for n, e in {**nested, **drawn}.items() if not e["convergence"]["met"]]
+    return [*_importance_row(drawn, fallbacks),
+            *([["posterior sampler", (f"nautilus (batched theory) for {len(nested)} job(s), "
+                                      f"{s['n_live']} live points, {s['n_networks']} network(s), "
+                                      f"seed {s['seed']}; posterior and ln Z in one run")]]
+              if nested else []),
             ["convergence criterion", f"n_eff ≥ {s['n_eff']} and σ(ln Z) ≤ {s['lnz_err_max']:g}; "
                                       + (f"missed by {', '.join(missed)}" if missed
-                                         else "met by every nautilus job")],
+                                         else "met by every nautilus job" if not drawn
+                                         else "met by every job")],
             ["Bayesian tails", (f"counted where ≥ {s['tail_min_ess']:g} effective samples lie "
                                 f"above the floor, else P = Z(Σmν,eff ≥ floor) / Z, the cut "
                                 f"region's Z by importance sampling (a proposal from the "

@@ -1,0 +1,139 @@
+"""--quick's posterior by importance sampling around the best fit (importance.posterior_importance,
+nested_analysis._importance_run): on a Gaussian, whose ln Z is analytic, the estimate must agree
+within its error; on a curved ('banana') posterior the Student-t's tails are too light, and
+PSIS's Pareto k̂ must send the job to nautilus; the k̂ estimator itself against draws of known
+shape; and the one top-up of draws when the effective sample size falls short."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import genpareto
+from test_tail_importance import Curved
+
+from numass.inference import importance
+from numass.inference.importance import PARETO_K_MAX, pareto_khat, posterior_importance
+from numass.inference.nested_analysis import _importance_run
+
+
+class _Callable(Curved):
+    """Curved as a full LogPosterior (the best-fit machinery calls it)."""
+
+    def __call__(self, x):
+        return self.evaluate(x).logpost
+
+
+def _mode_covariance(d: int) -> np.ndarray:
+    """The inverse Hessian of Curved at its mode (exact for b = 0): x0 ~ N(0, 1),
+    x1 ~ N(0, 1/4), x2.. = x1 / 2 + N(0, 1)."""
+    cov = np.eye(d)
+    cov[1, 1] = 0.25
+    cov[1, 2:] = cov[2:, 1] = 0.125
+    cov[2:, 2:] += 0.0625
+    return cov
+
+
+def _run(post, d, n_eff=1000, seed=1, cov_factor=1.0):
+    lo, hi = post.bounds.T
+    return posterior_importance(post, np.zeros(d), cov_factor * _mode_covariance(d), lo, hi,
+                                n_eff, seed=seed)
+
+
+@pytest.mark.parametrize("shape", [-0.2, 0.5, 1.0])
+def test_pareto_khat_recovers_a_generalized_paretos_shape(shape):
+    """k̂ of draws whose upper tail is a generalized Pareto of known shape (M = 3 sqrt(n) = 600
+    tail draws: the estimate's spread is ~(1 + k) / sqrt(M) < 0.1)."""
+    log_w = np.log(genpareto(c=shape).rvs(size=40_000, random_state=3))
+    assert pareto_khat(log_w) == pytest.approx(shape, abs=0.2)
+
+
+def test_pareto_khat_of_equal_or_too_few_weights():
+    assert pareto_khat(np.zeros(1000)) == -math.inf
+    assert pareto_khat(np.array([0.0, 1.0, -np.inf])) == math.inf
+
+
+@pytest.mark.parametrize("seed,cov_factor", [(1, 1.0), (2, 1.0), (3, 0.5), (4, 2.0)])
+def test_gaussian_ln_z_and_moments_within_their_errors(seed, cov_factor):
+    """A 6-d Gaussian: ln Z = -6 ln 60 exactly; the pilot round corrects a Hessian that is off by
+    a factor 2 either way."""
+    post = Curved(b=0.0, d=6)
+    run = _run(post, 6, seed=seed, cov_factor=cov_factor)
+    assert run["fallback"] is None and run["ess"] >= 1000
+    assert run["pareto_k"] <= PARETO_K_MAX
+    assert abs(run["ln_evidence"] - post.ln_z) < 4 * run["ln_evidence_err"] + 0.005
+    w = np.exp(run["log_w"] - np.max(run["log_w"]))
+    mean = np.average(run["x"], axis=0, weights=w)
+    sd = np.sqrt(np.average((run["x"] - mean) ** 2, axis=0, weights=w))
+    assert np.all(np.abs(mean) / np.sqrt(np.diag(_mode_covariance(6))) < 0.15)
+    assert sd[0] == pytest.approx(1.0, rel=0.1) and sd[1] == pytest.approx(0.5, rel=0.1)
+
+
+def test_a_banana_falls_back_on_pareto_k():
+    """x1 bends with x0^2: a Student-t around the mode has tails too light along the curve. Over
+    six seeds every run falls back, most on k̂: the ln Z these draws would give is off by up to
+    0.6, by several times its quoted error."""
+    post = Curved(b=1.0, d=6)
+    runs = [_run(post, 6, seed=seed) for seed in range(1, 7)]
+    assert all(r["fallback"] is not None for r in runs)
+    assert sum(r["pareto_k"] > PARETO_K_MAX and r["fallback"].startswith("Pareto k̂")
+               for r in runs) >= 4
+
+
+def test_short_ess_draws_more_once(monkeypatch):
+    """Main rounds of n_eff draws in 20-d give ~half the ESS asked for: a second round refitted
+    to the first, then one top-up of as many draws as the ESS says are missing, and the
+    criterion holds."""
+    monkeypatch.setattr(importance, "DRAWS_PER_NEFF", 1)
+    post = Curved(b=0.0, d=20)
+    run = _run(post, 20)
+    main = importance.MAIN_ROUNDS * 1000
+    assert run["draws"] > 1000 and run["n_calls"] == importance.PILOT_DRAWS + main + \
+        run["draws"] - 1000
+    assert run["fallback"] is None and run["ess"] >= 1000
+    assert abs(run["ln_evidence"] - post.ln_z) < 4 * run["ln_evidence_err"] + 0.005
+
+
+def _bestfit(post, d: int, cov) -> dict:
+    return {**dict(zip(post.names, np.zeros(d))), "covariance": cov}
+
+
+def test_importance_run_gives_the_nested_result_or_says_why_not():
+    """nested_analysis's step: run_nautilus's result dict where the draws serve (and summary.json's
+    record), else None with the reason nautilus runs instead."""
+    post = Curved(b=0.0, d=6)
+    box = post.box()
+    res, record = _importance_run(post, _bestfit(post, 6, _mode_covariance(6).tolist()), box,
+                                  1000, 1, None, {})
+    assert record["fallback"] is None and res["sampler"] == "importance"
+    assert res["weights"].sum() == pytest.approx(1.0) and len(res["points"]) == len(res["loglike"])
+    assert res["ln_prior_mass_of_box"] == pytest.approx(0.0)
+    assert res["n_eff"] == record["ess"] >= 1000 and record["n_calls"] == res["n_calls"]
+    assert json.loads(json.dumps(record)) == record  # summary.json's record as it is
+    bent = Curved(b=1.0, d=6)
+    res, record = _importance_run(bent, _bestfit(bent, 6, _mode_covariance(6).tolist()), box,
+                                  1000, 1, None, {})
+    assert res is None and "Pareto" in record["fallback"]
+
+
+
+def test_no_positive_definite_hessian_gets_a_saddle_free_proposal():
+    """A best fit whose Hessian is not positive definite (here: none given) gets the
+    stencil's saddle-free covariance, and the draws still serve."""
+    post = _Callable(b=0.0, d=6)
+    widths = dict.fromkeys(post.names, 0.5)
+    res, record = _importance_run(post, _bestfit(post, 6, None), post.box(), 1000, 1, None,
+                                  widths)
+    assert record["fallback"] is None
+    assert abs(res["ln_evidence"] - post.ln_z) < 4 * res["ln_evidence_err"] + 0.005
+
+
+def test_an_importance_summary_must_hold_its_record():
+    """summary.json of an importance-sampled run: 'sampler' 'importance' is valid, and its
+    record is among the keys it always writes (as nautilus's settings are for nautilus)."""
+    from numass.inference.summary_schema import summary_problems
+
+    missing = {k for k, _ in summary_problems({"sampler": "importance"}, written=True)}
+    assert {"importance", "n_eff", "ln_evidence", "sampling_box"} <= missing
+    assert "nautilus" not in missing and "sampler" not in missing
