@@ -91,6 +91,9 @@ class Settings:
 
 # the settings of the CAMB check alone: changing them reruns the check, not the posterior
 CHECK_SETTINGS = ("camb_check", "camb_steps", "verify")
+# what serves --quick's posteriors; part of a quick job's fingerprint, so that a folder of an
+# earlier quick run (nautilus alone, before 2026-12-03) is recomputed, not mixed with this method
+QUICK_METHOD = "importance sampling around the best fit, nautilus where its diagnostics fail"
 
 
 @dataclass
@@ -115,8 +118,10 @@ class Job:
         return {k: v for k, v in asdict(self).items() if k not in ("label",)}
 
     def fingerprint(self, settings: Settings) -> str:
-        spec = {**self.spec(), "settings": {k: v for k, v in asdict(settings).items()
-                                             if k not in CHECK_SETTINGS}}
+        fixed = {k: v for k, v in asdict(settings).items() if k not in CHECK_SETTINGS}
+        if settings.quick:
+            fixed["quick_method"] = QUICK_METHOD
+        spec = {**self.spec(), "settings": fixed}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
