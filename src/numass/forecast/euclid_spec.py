@@ -30,14 +30,25 @@ from functools import lru_cache
 
 import numpy as np
 
+from numass.forecast.noise import whiten_blocks
 from numass.theory.batch import BatchProducts
+from numass.theory.densities import C_KM_S
 from numass.theory.limber_batch import growth_rows
 
-C_KM_S = 299792.458
 DEG2_SKY = 4 * np.pi * (180 / np.pi) ** 2
 K_MIN = 1e-3  # h/Mpc; k_max is the spec's kmax_h_Mpc
 DLNA = 0.01  # the central difference of ln D in ln a
 SIGMA_Z = 0.001  # Euclid's spectroscopic redshift error, times (1 + z) (IST:F)
+
+
+def growth_and_rate(hubble, omega_cb: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D, f) at z (n, len(z)) of n backgrounds: D from limber_batch.growth_rows, f = d ln D /
+    d ln a by a central difference of DLNA in ln a."""
+    z = np.asarray(z, float)
+    lna, n = -np.log1p(z), len(z)
+    d = growth_rows(hubble, omega_cb, np.concatenate([z, np.expm1(-(lna - DLNA)),
+                                                      np.expm1(-(lna + DLNA))]))
+    return d[:, :n], (np.log(d[:, 2 * n:]) - np.log(d[:, n:2 * n])) / (2 * DLNA)
 
 
 def growth_rate_sigma8(products: BatchProducts, z: np.ndarray) -> np.ndarray:
@@ -46,9 +57,6 @@ def growth_rate_sigma8(products: BatchProducts, z: np.ndarray) -> np.ndarray:
     assert bg is not None  # the forecast asks for the background
     omega_cb = np.asarray(products.params["ombh2"], float) + np.asarray(products.params["omch2"],
                                                                          float)
-    lna = -np.log1p(z)
-    zz = np.concatenate([[0.0], np.expm1(-(lna - DLNA)), np.expm1(-(lna + DLNA)),
-                         np.asarray(z, float)])
     failed = ~np.asarray(products.ok, dtype=bool)
 
     def hubble(zq):  # rows where the theory failed get a placeholder history, NaN below
@@ -57,11 +65,10 @@ def growth_rate_sigma8(products: BatchProducts, z: np.ndarray) -> np.ndarray:
         h[failed] = 100.0
         return h
 
-    d = growth_rows(hubble, np.broadcast_to(omega_cb, (products.n,)), zz)
-    nz = len(z)
-    f = (np.log(d[:, 1 + nz:1 + 2 * nz]) - np.log(d[:, 1:1 + nz])) / (2 * DLNA)
+    d, f = growth_and_rate(hubble, np.broadcast_to(omega_cb, (products.n,)),
+                           np.concatenate([[0.0], np.asarray(z, float)]))
     sigma8 = np.asarray(products.derived["sigma8"], float)
-    out = f * sigma8[:, None] * d[:, 1 + 2 * nz:] / d[:, :1]
+    out = f[:, 1:] * sigma8[:, None] * d[:, 1:] / d[:, :1]
     out[failed] = np.nan
     return out
 
@@ -139,17 +146,14 @@ def fiducial() -> dict:
     kh, _, pk = res.get_linear_matter_power_spectrum(hubble_units=True, k_hunit=True)
     sigma8 = float(np.ravel(res.get_sigma8())[-1])
     zs = np.linspace(0.0, 2.0, 201)
-    d = growth_rows(lambda z: np.atleast_2d(bg.H(z)), np.array([p["ombh2"] + p["omch2"]]),
-                    np.concatenate([zs, np.expm1(np.log1p(zs) - DLNA),
-                                    np.expm1(np.log1p(zs) + DLNA)]))[0]
-    n = len(zs)
-    f = (np.log(d[n:2 * n]) - np.log(d[2 * n:])) / (2 * DLNA)
+    d, f = (v[0] for v in growth_and_rate(lambda z: np.atleast_2d(bg.H(z)),
+                                          np.array([p["ombh2"] + p["omch2"]]), zs))
     # IST:F's velocity dispersion sigma_p^2 = (1/6 pi^2) int P_lin dk at z = 0 [(Mpc/h)^2]
     sigma_p0 = float(np.sqrt(np.trapezoid(pk[0], kh) / (6 * np.pi ** 2)))
     return {"h": h, "DM": lambda z: float(bg.DM(z)), "H": lambda z: float(bg.H(z)),
             "sigma_p0": sigma_p0,
             "pk": lambda k: np.exp(np.interp(np.log(k), np.log(kh), np.log(pk[0]))),
-            "sigma8_z": lambda z: sigma8 * float(np.interp(z, zs, d[:n] / d[0])),
+            "sigma8_z": lambda z: sigma8 * float(np.interp(z, zs, d / d[0])),
             "f": lambda z: float(np.interp(z, zs, f))}
 
 
@@ -177,7 +181,4 @@ class EuclidSpecMock:
         self.data = spec_observables(truth, self.z)[0]
 
     def residual(self, p: BatchProducts) -> np.ndarray:
-        r = spec_observables(p, self.z) - self.data
-        out = np.einsum("bij,nbj->nbi", self.linv, r).reshape(p.n, -1)
-        out[~np.asarray(p.ok, dtype=bool)] = np.nan
-        return out
+        return whiten_blocks(self.linv, spec_observables(p, self.z) - self.data, p.ok)

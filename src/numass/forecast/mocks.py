@@ -18,17 +18,14 @@ from numass.forecast.noise import (
     cl_to_dl,
     cmb_block_cov,
     lensing_noise_kappa,
+    nan_failed,
     pp_to_kappa,
     white_noise_cl,
+    whiten_blocks,
 )
 from numass.forecast.shear import EuclidShearMock
 from numass.forecast.specs import Experiment
 from numass.theory.batch import BatchProducts
-
-
-def _bad_rows(products: BatchProducts, out: np.ndarray) -> np.ndarray:
-    out[~np.asarray(products.ok, dtype=bool)] = np.nan
-    return out
 
 
 class CmbPrimaryMock:
@@ -56,8 +53,7 @@ class CmbPrimaryMock:
                         axis=-1).reshape(p.n, -1)
 
     def residual(self, p: BatchProducts) -> np.ndarray:
-        r = (self._vector(p) - self.data).reshape(p.n, -1, 3)
-        return _bad_rows(p, np.einsum("lij,nlj->nli", self.linv, r).reshape(p.n, -1))
+        return whiten_blocks(self.linv, (self._vector(p) - self.data).reshape(p.n, -1, 3), p.ok)
 
 
 class LensingMock:
@@ -79,7 +75,7 @@ class LensingMock:
         return pp_to_kappa(self.ell, p.spectra.pp[:, self.sel])
 
     def residual(self, p: BatchProducts) -> np.ndarray:
-        return _bad_rows(p, (self._kappa(p) @ self.b.T - self.data) / self.sigma)
+        return nan_failed(p.ok, (self._kappa(p) @ self.b.T - self.data) / self.sigma)
 
 
 class BaoMock:
@@ -94,7 +90,7 @@ class BaoMock:
 
     def residual(self, p: BatchProducts) -> np.ndarray:
         r = self.lik.theory_rows(p, p.n) - self.data
-        return _bad_rows(p, r @ self.whiten.T)
+        return nan_failed(p.ok, r @ self.whiten.T)
 
 
 class TauMock:
@@ -105,7 +101,7 @@ class TauMock:
         self.data = float(truth.params["tau"][0])
 
     def residual(self, p: BatchProducts) -> np.ndarray:
-        return _bad_rows(p, ((np.asarray(p.params["tau"], dtype=float) - self.data)
+        return nan_failed(p.ok, ((np.asarray(p.params["tau"], dtype=float) - self.data)
                              / self.sigma)[:, None])
 
 

@@ -1,4 +1,5 @@
-"""Noise spectra and Gaussian covariances of the synthetic CMB likelihoods (pure functions)."""
+"""Noise spectra and Gaussian covariances of the synthetic likelihoods, and their whitening
+(pure functions)."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,6 +11,18 @@ import numpy as np
 from numass.errors import DataError
 
 ARCMIN = np.pi / 180.0 / 60.0
+
+
+def nan_failed(ok: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` (n, m) with the rows whose theory failed (``ok`` False) set to NaN."""
+    out[~np.asarray(ok, dtype=bool)] = np.nan
+    return out
+
+
+def whiten_blocks(linv: np.ndarray, r: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """L_b^-1 r_b for every block b of the residuals r (n, n_blocks, m), with linv (n_blocks,
+    m, m) the blocks' inverse Cholesky factors: (n, n_blocks m), failed rows NaN."""
+    return nan_failed(ok, np.einsum("bij,nbj->nbi", linv, r).reshape(len(r), -1))
 
 
 def white_noise_cl(ell: np.ndarray, noise_uk_arcmin: float, beam_fwhm_arcmin: float) -> np.ndarray:

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
-from numass.forecast.engine import NULL_VALUES, Hypothesis, jacobian_points
+from numass.forecast.engine import NULL_VALUES, Hypothesis, jacobian, jacobian_points
+from numass.forecast.noise import whiten_blocks
 from numass.forecast.truths import TRUTH_FLOOR, embedded_truths
 from numass.theory.batch import BatchProducts
 
@@ -135,11 +136,9 @@ def _columns(hyp: Hypothesis, names, x0: dict, evaluate) -> tuple[np.ndarray, di
     x = hyp.point(x0)
     free = np.isin(hyp.names, names)
     rows = jacobian_points(hyp, x, free, JACOBIAN_FRAC)
-    mu = [evaluate(hyp, dict(zip(hyp.names, r))) for r in rows]
-    h = JACOBIAN_FRAC * hyp.widths[free]
-    cols = {n: (mu[1 + 2 * k] - mu[2 + 2 * k]) / (2 * h[k])
-            for k, n in enumerate(n for n, f in zip(hyp.names, free) if f)}
-    return mu[0], cols
+    mu = np.array([evaluate(hyp, dict(zip(hyp.names, r))) for r in rows])
+    cols = jacobian(mu, hyp, free, JACOBIAN_FRAC).T
+    return mu[0], dict(zip([n for n, f in zip(hyp.names, free) if f], cols))
 
 
 _LINEAR: dict = {}
@@ -191,6 +190,4 @@ class EuclidShearMock:
 
     def residual(self, p: BatchProducts) -> np.ndarray:
         r = (self.model.predict(p.params) - self.data).reshape(p.n, len(self.linv), -1)
-        out = np.einsum("bij,nbj->nbi", self.linv, r).reshape(p.n, -1)
-        out[~np.asarray(p.ok, dtype=bool)] = np.nan
-        return out
+        return whiten_blocks(self.linv, r, p.ok)
