@@ -40,7 +40,7 @@ from numass.fileio import (
 from numass.inference.bestfit import nelder_mead_fit, proposal_covmat
 from numass.inference.evidence import log_evidence
 from numass.inference.importance import importance_evidence
-from numass.inference.nested_analysis import NestedSettings
+from numass.inference.nested_analysis import NestedSettings, importance_first
 from numass.inference.pipeline import run_analysis
 from numass.inference.posterior import CobayaPosterior, batched_backend
 from numass.inference.results import chain_root, load_chains, proposal_refs, proposal_widths
@@ -247,7 +247,7 @@ def nested_settings(settings: Settings) -> tuple[NestedSettings, TailSettings]:
     it does not cover the posterior)."""
     n_eff = max(settings.n_eff, math.ceil(settings.lnz_err_max ** -2))
     return (NestedSettings(n_live=settings.n_live, n_eff=n_eff, n_networks=settings.n_networks,
-                           importance=settings.quick and settings.sampler == "auto"),
+                           importance=importance_first(settings.quick, settings.sampler)),
             TailSettings(min_ess=settings.tail_min_ess, n_live=settings.tail_n_live,
                          n_eff=settings.tail_n_eff, n_networks=settings.n_networks))
 

@@ -282,9 +282,9 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
                        estimate(run["log_w"])["ess"], len(rounds), run, q))
         if rounds[-1][0] and rounds[-1][1] >= n_eff:
             break
-    _, _, _, run, q = max(rounds)  # k̂ within the threshold first, then the larger ESS
+    k_ok, _, _, run, q = max(rounds)  # k̂ within the threshold first, then the larger ESS
     est = estimate(run["log_w"])
-    if est["ess"] < n_eff and pareto_khat(run["log_w"]) <= PARETO_K_MAX and est["ess"] > 0:
+    if est["ess"] < n_eff and k_ok and est["ess"] > 0:
         more = min(MORE_DRAWS_CAP * n, math.ceil(n * (1.1 * n_eff / est["ess"] - 1)))
         run = _joined(run, _draw_round(post, q, more, rng, lo, hi))
         calls += more

@@ -57,6 +57,12 @@ class NestedSettings:
     importance: bool = False
 
 
+def importance_first(quick: bool, sampler: str | None) -> bool:
+    """--quick with the automatic sampler choice tries importance sampling first; an explicit
+    nautilus (or MCMC) keeps its own sampler."""
+    return quick and sampler in (None, "auto")
+
+
 def _latex(info: dict) -> dict:
     return {n: v["latex"] for n, v in info["params"].items()
             if isinstance(v, dict) and "latex" in v}

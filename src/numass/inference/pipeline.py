@@ -21,7 +21,7 @@ from numass.errors import InputError
 from numass.inference import say
 from numass.inference.data_record import prepared_folder
 from numass.inference.mcmc_analysis import run_mcmc_analysis
-from numass.inference.nested_analysis import NestedSettings, run_nested_analysis
+from numass.inference.nested_analysis import NestedSettings, importance_first, run_nested_analysis
 from numass.inference.overrides import fixed_value
 from numass.inference.posterior import batched_backend
 from numass.inference.results import RunResult, proposal_widths, weighted_draws
@@ -42,7 +42,7 @@ QUICK_RMINUS1, QUICK_RMINUS1_CL = 0.1, 0.5  # R-1 of the means and of the 95% bo
 def quick_options(quick: bool, sampler: str | None = None) -> dict:
     """run_analysis's sampler settings for --quick (and the record of it in summary.json); an
     explicit ``sampler`` 'nautilus' keeps nautilus (no importance sampling first)."""
-    nested = replace(QUICK_NESTED, importance=sampler in (None, "auto"))
+    nested = replace(QUICK_NESTED, importance=importance_first(quick, sampler))
     return {"nested": nested if quick else None, "record": {"quick": quick},
             "mcmc_options": {"Rminus1_cl_stop": QUICK_RMINUS1_CL} if quick else None}
 
