@@ -123,12 +123,13 @@ class EmulatorBackend(Backend):
         return TheoryProducts(params=dict(params), spectra=spectra, background=bg, derived=derived)
 
     def compute_batch(self, params: dict, need: frozenset[str] = NEEDS,
-                      accuracy: str | None = None):
+                      accuracy: str | None = None, theta_accuracy: str | None = None):
         """Vectorised over points (emulator/batch.py); outside the box: ok = False.
-        ``accuracy``: the background's ('fast' or 'exact'; default the backend's)."""
+        ``accuracy``: the background's ('fast' or 'exact'; default the backend's);
+        ``theta_accuracy``: that of theta_MC <-> H0 (default: the same)."""
         from numass.emulator.batch import emulator_batch
 
-        return emulator_batch(self, params, need, accuracy)
+        return emulator_batch(self, params, need, accuracy, theta_accuracy)
 
     def _camb_compute(self, params: dict, need: frozenset[str]) -> TheoryProducts:
         from numass.theory.camb_backend import CambBackend

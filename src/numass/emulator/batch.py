@@ -123,10 +123,12 @@ def _safe(p: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.where(ok, v, centre[k]) if k in centre else v for k, v in p.items()}
 
 
-def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> BatchProducts:
+def emulator_batch(backend, params: dict, need, accuracy: str | None = None,
+                   theta_accuracy: str | None = None) -> BatchProducts:
     """EmulatorBackend.compute_batch: one emulator call and one batched background for all the
     rows inside the box; rows outside it get ok = False (no CAMB fallback inside a batch).
-    ``accuracy`` overrides the backend's background accuracy ('fast' or 'exact')."""
+    ``accuracy`` overrides the backend's background accuracy ('fast' or 'exact'),
+    ``theta_accuracy`` that of theta_MC <-> H0 (default: ``accuracy``)."""
     need = check_need(need)
     backend.check_names(params)
     given = broadcast_params(params)
@@ -135,7 +137,8 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
     p = _safe(p, ok)
     dens = batch_densities({k: p[k] for k in ("ombh2", "omch2", "mnu", "nnu", "w", "wa")})
     accuracy = accuracy or batch_accuracy(backend)
-    rows = design_rows(p, dens, accuracy)
+    theta_accuracy = theta_accuracy or accuracy
+    rows = design_rows(p, dens, theta_accuracy)
     finite = np.all(np.isfinite(rows), axis=1)
     ext = np.flatnonzero(ok & finite & design.by_transfer(rows))  # w0/wa beyond the box
     ok &= design.in_box(rows) & finite
@@ -145,7 +148,7 @@ def emulator_batch(backend, params: dict, need, accuracy: str | None = None) -> 
     out_all = backend.emulator.outputs(rows) if "spectra" in need else None
     h_emu = None if out_all is None else out_all[:, -1]  # the emulated h: the last column
     if "cosmomc_theta" in p:
-        h0 = emulated_h0(backend.emulator, rows, dens, accuracy, h_emu)
+        h0 = emulated_h0(backend.emulator, rows, dens, theta_accuracy, h_emu)
     else:
         h0 = p["H0"]
     carried = None

@@ -63,11 +63,15 @@ def solve_h(d: Densities, target: np.ndarray, h_start: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for rows in blocks(len(h), quad.block):
             theta = quad.theta_mc(take_rows(d, rows), rule)
-            h[rows], solved[rows] = _newton_rows(theta, target[rows], h[rows], h_range)
+            h[rows], solved[rows] = newton_rows(theta, target[rows], h[rows], h_range)
     return h, solved
 
 
-def _newton_rows(theta, target: np.ndarray, h: np.ndarray, h_range: tuple[float, float]):
+def newton_rows(theta, target: np.ndarray, h: np.ndarray, h_range: tuple[float, float]):
+    """h with theta(h) = target per row, by Newton from h inside h_range; ``theta(h, rows,
+    slope)`` -> (value, d value / dh) as ThetaMC. Returns (h, solved): solved False where
+    theta - target has no sign change on h_range (or is NaN at an end) or Newton did not
+    converge."""
     lo, hi = h_range
     active = np.isfinite(h) & np.isfinite(target) & _bracketed(theta, target, h_range)
     done = np.zeros(len(h), dtype=bool)
@@ -154,11 +158,14 @@ class BackgroundRows:
 
 
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
-                             accuracy: str = "fast") -> BackgroundRows:
+                             accuracy: str = "fast",
+                             theta_accuracy: str | None = None) -> BackgroundRows:
     """The background at n points: ``p`` maps CAMB names to arrays (n,) (densities.ALLOWED;
     LSCDM_ALLOWED with de='lscdm'); InputError for names the background cannot take, ok =
     False for the rows it cannot compute. ``accuracy``: the quadrature, 'fast' (within ~1e-8
-    of 'exact', docs/batch.md) or 'exact'."""
+    of 'exact', docs/batch.md) or 'exact'; ``theta_accuracy`` that of the cosmomc_theta -> H0
+    solve (default: the same; the late-time engines solve on 'fast', ~10x cheaper, and keep the
+    'exact' distance grids they read)."""
     quadrature_of(accuracy)
     check_names(p, de)
     ok = valid_rows(p, de)
@@ -167,7 +174,8 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
     if "cosmomc_theta" in p:
         target = np.where(ok, p["cosmomc_theta"], np.nan)
         h, converged = solve_h(d, target, np.full(len(ok), 0.68), H_RANGE[de],
-                               "simpson" if de == "cpl" else "trapezoid", accuracy)
+                               "simpson" if de == "cpl" else "trapezoid",
+                               theta_accuracy or accuracy)
         ok &= converged
     else:
         h = p["H0"] / 100.0

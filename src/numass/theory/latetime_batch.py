@@ -19,19 +19,18 @@ from scipy.interpolate import CubicSpline
 
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
-from numass.theory.background import BackgroundRows, compute_background_batch
+from numass.theory.background import BackgroundRows, compute_background_batch, newton_rows
 from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
-from numass.theory.densities import C_KM_S, SAFE_VALUES, batch_densities, take_rows
+from numass.theory.densities import SAFE_VALUES, batch_densities, take_rows
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
 from numass.theory.products import SPECTRA_KEYS
-from numass.theory.quadrature import LNA, cumulative_simpson_rows, hermite_rows
+from numass.theory.quadrature import PanelDistance, hermite_rows
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
-_NEWTON_TOL = 1e-12
 _SIGMA_R = np.geomspace(4.0, 30.0, 90)  # radii [Mpc] of the fiducial σ_R table
 
 
@@ -57,7 +56,7 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
 def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, BackgroundRows]:
     """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), and
     its background on the exact grids, whose D_M and H histories the engines read."""
-    ref = backend.emulator.compute_batch(params, need, accuracy="exact")
+    ref = backend.emulator.compute_batch(params, need, accuracy="exact", theta_accuracy="fast")
     assert isinstance(ref.background, BackgroundRows)  # the emulator's is numass's own
     return ref, ref.background
 
@@ -84,42 +83,15 @@ class _Rows:
 
 def matched_h(bg, p: dict[str, np.ndarray], ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """h of the ΛCDM reference (the densities of ``p``, CAMB names; w = -1) with the D_M(z*) of
-    each row of the exact background ``bg``, by Newton on the background's own discretisation
-    (Simpson on the shared ln a grid from an even index below z*, cubic Hermite at z*); rows
-    not ``ok`` on stand-ins; (h, solved)."""
+    each row of the exact background ``bg``: Newton on the fast panels' D_M(z*; h) (within
+    ~1e-8 of the exact grids'); rows not ``ok`` on stand-ins; (h, solved)."""
     dens = batch_densities({k: np.where(ok, p.get(k, SAFE_VALUES[k]), SAFE_VALUES[k])
                             for k in rf.DENSITIES})
     lna_star = -np.log1p(np.where(ok, bg.zstar, 1090.0))
     goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
-    step = LNA[1] - LNA[0]
-    i_star = np.clip(np.floor((lna_star - LNA[0]) / step).astype(int), 0, len(LNA) - 2)
-    i0 = int(i_star.min()) // 2 * 2
-    lna = LNA[i0:]
-    a = np.exp(lna)
-    base = dens.not_de(lna)
-    m1 = dens.not_de(np.zeros(1))[:, 0]
-
-    def dm_and_slope(h: np.ndarray, slope: bool = True):
-        h2 = base + (h**2 - m1)[:, None]
-        f = C_KM_S / (a * 100.0 * np.sqrt(h2))
-        out = []
-        for g in (f, -f * h[:, None] / h2) if slope else (f,):  # D_M, its derivative in h
-            cum = cumulative_simpson_rows(g, step)
-            out.append(hermite_rows(lna_star[:, None], cum[:, -1:] - cum, -g, i0)[:, 0])
-        return out
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = dm_and_slope(np.full(len(goal), _H_BRACKET[0]), False)[0] - goal
-        hi = dm_and_slope(np.full(len(goal), _H_BRACKET[1]), False)[0] - goal
-        solved = np.isfinite(lo) & np.isfinite(hi) & (lo * hi <= 0)
-        h = np.clip(np.where(np.isfinite(bg.h), bg.h, 0.68), *_H_BRACKET)
-        for _ in range(30):
-            dm, slope = dm_and_slope(h)
-            new = np.clip(h - (dm - goal) / slope, *_H_BRACKET)
-            done = np.abs(new - h) < _NEWTON_TOL
-            h = np.where(np.isfinite(new), new, h)
-            if np.all(done | ~solved):
-                break
+    start = np.clip(np.where(np.isfinite(bg.h), bg.h, 0.68), *_H_BRACKET)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        h, solved = newton_rows(PanelDistance(dens, lna_star), goal, start, _H_BRACKET)
     return h, solved & np.isfinite(h)
 
 
@@ -230,7 +202,8 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     if "spectra" not in need:
         return background_batch(backend, params, need, de="lscdm")
     p = to_camb_names(given)  # the background checks the names (densities.check_names)
-    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact")
+    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact",
+                                  theta_accuracy="fast")
     n = len(bg.h)
     ok = bg.ok.copy()
     h_ref, solved = matched_h(bg, p, ok)

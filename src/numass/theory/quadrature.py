@@ -111,14 +111,18 @@ class ThetaMC:
         """(the integral of f, -h times that of g) over each row's grid."""
         return f @ self.w * step[rows], g @ self.w * (-h * step[rows]) if g is not None else None
 
-    def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
+    def integrals(self, h: np.ndarray, rows=slice(None), slope: bool = True) -> list[tuple]:
+        """(integral, its h-derivative or None) over each of the grids at h."""
         odeh2 = (h**2 - self.m1[rows])[:, None]
         out = []
         for not_de, shape, pre, step in self.grids:
             inv_h2 = 1.0 / (not_de[rows] + odeh2 * shape[rows])
             f = pre[rows] * np.sqrt(inv_h2)
             out.append(self.sums(f, f * shape[rows] * inv_h2 if slope else None, step, rows, h))
-        (rs, drs), (dm, ddm) = out
+        return out
+
+    def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
+        (rs, drs), (dm, ddm) = self.integrals(h, rows, slope)
         return rs / dm, (drs * dm - rs * ddm) / dm**2 if slope else None
 
 
@@ -244,6 +248,20 @@ class PanelThetaMC(ThetaMC):
 
     def sums(self, f: np.ndarray, g: np.ndarray | None, step, rows, h: np.ndarray) -> tuple:
         return np.sum(f, axis=1), -h * np.sum(g, axis=1) if g is not None else None
+
+
+class PanelDistance(PanelThetaMC):
+    """D_M to ln a = ``lna_end`` (n,) of each row as a function of h, on the late panels: the
+    interface of ThetaMC (h, rows, slope) -> (D_M, d D_M / dh or None) for a Newton solve."""
+
+    def __init__(self, d: Densities, lna_end: np.ndarray):
+        self.m1 = d.not_de(np.zeros(1))[:, 0]
+        late = Panels([lna_end, np.zeros_like(lna_end)], (*LATE_EDGES, *_switch_edges(d)))
+        not_de, shape, pre = _theta_parts(d, late.x, False, rho_ratio_smooth)
+        self.grids = [(not_de, shape, pre * late.w, None)]
+
+    def __call__(self, h: np.ndarray, rows=slice(None), slope: bool = True):
+        return self.integrals(h, rows, slope)[0]
 
 
 class PanelQuadrature:
