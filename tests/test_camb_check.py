@@ -13,7 +13,7 @@ from numass.compare.camb_check import apply_camb, camb_fingerprint, wants_camb_c
 from numass.compare.collect import collect
 from numass.compare.plan import Job, Settings
 from numass.compare.tasks import write_task_manifest
-from numass.inference.camb_refine import DeltaModel, refine
+from numass.inference.camb_refine import refine
 from numass.stats import FLOORS
 
 # ---------------------------------------------------------------- refinement on toy problems
@@ -88,37 +88,6 @@ def test_a_held_parameter_never_moves_and_a_failure_at_the_start_is_reported():
     again = refine(exact_from(quadratic(EXACT_MIN), []), quadratic(EMU_MIN), EMU_MIN, SCALE, LO,
                    HI, steps=0)
     assert again.n_calls == 1 and np.array_equal(again.x, EMU_MIN)
-
-
-def test_a_profile_point_reuses_the_plane_of_delta_and_falls_back_where_it_is_curved():
-    """Exact = emulator + δ: a linear δ is predicted at the profile point from the best fit's
-    points, which then costs 2 exact calls and still reaches the exact conditional minimum; a
-    curved δ misses the prediction and the stencil is evaluated."""
-    f_emu = quadratic(EMU_MIN, offset=0.4)
-    held = np.array([1.5, -0.10, 0.02])  # x0 held 3 widths away, as a floor from the best fit
-    cond = EXACT_MIN[1:] - np.linalg.solve(A[1:, 1:], A[1:, 0] * (held[0] - EXACT_MIN[0]))
-
-    def profile_start():  # the emulator's conditional optimum with x0 held
-        start = EMU_MIN[1:] - np.linalg.solve(A[1:, 1:], A[1:, 0] * (held[0] - EMU_MIN[0]))
-        return np.concatenate([[held[0]], start])
-
-    linear = DeltaModel(SCALE)
-    refine(exact_from(quadratic(EXACT_MIN), []), f_emu, EMU_MIN, SCALE, LO, HI, delta=linear)
-    calls = []
-    r = refine(exact_from(quadratic(EXACT_MIN), calls), f_emu, profile_start(), SCALE, LO, HI,
-               held=(0,), delta=linear)
-    assert r.n_calls == len(calls) == 2
-    assert "plane" in r.steps[0]["gradient_of_delta"]
-    np.testing.assert_allclose(r.x[1:], cond, atol=1e-6)
-
-    def f_curved(x):  # δ with a curvature of 0.2 per width² along x0
-        return quadratic(EXACT_MIN)(x) + 0.2 * ((x[0] - EMU_MIN[0]) / SCALE[0]) ** 2
-
-    curved = DeltaModel(SCALE)
-    refine(exact_from(f_curved, []), f_emu, EMU_MIN, SCALE, LO, HI, delta=curved)
-    r = refine(exact_from(f_curved, []), f_emu, profile_start(), SCALE, LO, HI, held=(0,),
-               delta=curved)
-    assert r.n_calls == 1 + 2 + 1 and "gradient_of_delta" not in r.steps[0]
 
 
 # ---------------------------------------------------------------- the collector and the report

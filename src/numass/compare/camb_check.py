@@ -3,9 +3,8 @@
 The job's emulator best fit and its profile points at both oscillation floors (Σmν,eff held at
 the floor) are re-evaluated with the exact backend (``camb``; the CAMB late-time engines
 ``lscdm`` and ``nu_interacting`` for the emulated ones) and refined by ``Settings.camb_steps``
-Newton steps (inference.camb_refine: about d + 2 CAMB calls for the best fit's step, in parallel
-over the task's cores, and 2 for a profile point's where the exact-minus-emulator difference is
-still the best fit's plane there). The collector then builds χ²_min, Δχ², ΔAIC and the profile
+Newton steps (inference.camb_refine: about d + 2 CAMB calls per optimum for one step, in
+parallel over the task's cores). The collector then builds χ²_min, Δχ², ΔAIC and the profile
 tensions from the CAMB values and keeps the emulator's beside them. With ``Settings.verify`` N,
 N thinned posterior samples are importance-reweighted with CAMB (inference.reweight).
 """
@@ -107,7 +106,7 @@ def _point_entry(r, names: list[str], x0: np.ndarray, chi2_emulator: float, scal
 def run_camb_check(job: Job, settings: Settings, data_dir, folder: Path,
                    approx_backend: str | None, workers: int = 1, say=None) -> dict:
     """camb.json's content for the finished posterior in ``folder`` (see the module text)."""
-    from numass.inference.camb_refine import DeltaModel, ExactPool, refine
+    from numass.inference.camb_refine import ExactPool, refine
     from numass.inference.posterior import CobayaPosterior
     from numass.inference.results import proposal_widths
 
@@ -136,10 +135,9 @@ def run_camb_check(job: Job, settings: Settings, data_dir, folder: Path,
     with ExactPool(info_x, workers) as pool:
         say(f"CAMB check with {exact_backend(job)} ({pool.workers} process(es), "
             f"{settings.camb_steps} Newton step(s) per optimum)")
-        delta = DeltaModel(scale)  # the best fit's exact points serve the profile points
         for key, (x0, held, chi2_e) in _targets(summary, info_a, approx, names).items():
             r = refine(lambda xs: pool.evaluate(names, xs), f_approx, x0, scale, lo, hi,
-                       held=held, steps=settings.camb_steps, delta=delta)
+                       held=held, steps=settings.camb_steps)
             points[key] = _point_entry(r, names, x0, chi2_e, scale)
             c = points[key]["chi2_camb"]
             say(f"{key}: chi2 emulator {chi2_e:.3f}, CAMB "

@@ -13,12 +13,6 @@ d + 2 exact calls. A further step starts near the optimum, where the gradient is
 one-sided error (δ's curvature times the step) would dominate it: it uses central differences,
 2d + 1 calls.
 
-The profile points at the oscillation floors lie a few widths from the best fit, where δ is
-still close to the plane through the exact points already evaluated (``DeltaModel``): when that
-plane predicts δ at a profile point's start within REUSE_TOL, its gradient stands in for the
-stencil, and the point costs 2 exact calls (the start and the step's end) instead of d + 1; when
-it does not, or the step does not lower the exact objective, the stencil is evaluated as above.
-
 A parameter at a prior edge whose gradient pushes outwards stays on the edge (z† = 3 in ΛsCDM,
 Σmν = 0 in the interaction model); held parameters (the profiled mass) never move. A step is
 at most ``MAX_STEP`` proposal widths per parameter and is kept only when the exact objective
@@ -42,11 +36,6 @@ MAX_STEP = 2.0  # longest step per parameter, in proposal widths
 HESSIAN_STEP = 0.3  # emulator Hessian stencil, in proposal widths
 EDGE_TOL = 0.01  # a parameter this close to a prior edge (in widths) is on it
 MIN_CURVATURE = 1e-2  # eigenvalue floor of the scaled Hessian (σ at most 10 widths)
-# |δ - the plane's prediction| (in -ln P) up to which the plane's gradient is used: a curvature
-# of δ that leaves this error over the distance from the earlier points leaves a gradient error
-# ~1e-2 per width, which costs ~1e-4 in -ln P at the step's end
-REUSE_TOL = 0.05
-EMULATOR_STEP = 0.1  # central differences of the emulator's gradient, in widths
 
 
 @dataclass
@@ -59,32 +48,6 @@ class Refined:
     n_calls: int
     status: str
     steps: list[dict] = field(default_factory=list)
-
-
-class DeltaModel:
-    """δ = f_exact - f_emulator at the exact points of one check, and the least-squares plane
-    through them (in widths); ``predict(x)`` -> (δ, ∇δ per width) or None while the points do
-    not determine a plane."""
-
-    def __init__(self, scale: np.ndarray):
-        self.scale = np.asarray(scale, float)
-        self.xs: list[np.ndarray] = []
-        self.deltas: list[float] = []
-
-    def add(self, x: np.ndarray, delta: float) -> None:
-        if math.isfinite(delta):
-            self.xs.append(np.asarray(x, float))
-            self.deltas.append(float(delta))
-
-    def predict(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
-        if len(self.xs) <= len(self.scale):
-            return None
-        u = (np.array(self.xs) - self.xs[0]) / self.scale
-        design = np.column_stack([np.ones(len(u)), u])
-        coef, _, rank, _ = np.linalg.lstsq(design, np.array(self.deltas), rcond=None)
-        if rank < design.shape[1]:
-            return None
-        return float(coef[0] + (x - self.xs[0]) / self.scale @ coef[1:]), coef[1:]
 
 
 def objective(record: dict | None) -> float:
@@ -172,90 +135,39 @@ def newton_step(g: np.ndarray, hess: np.ndarray, x: np.ndarray, scale: np.ndarra
     return np.clip(x + dx, lo, hi) - x
 
 
-def refine(exact, f_approx, x0, scale, lo, hi, held=(), steps: int = 1,
-           delta: DeltaModel | None = None) -> Refined:
+def refine(exact, f_approx, x0, scale, lo, hi, held=(), steps: int = 1) -> Refined:
     """The exact objective at the emulator optimum ``x0`` and after ``steps`` Newton steps.
 
     ``exact(points) -> [record | None]`` evaluates a list of points (in parallel); a record has
     'logpost' (and whatever the caller wants back, e.g. chi2). ``f_approx(x)`` is the emulator's
-    −ln posterior. ``held``: indices of parameters that stay fixed. ``delta``: the check's
-    DeltaModel (every exact point is added to it; its plane replaces the first step's stencil
-    where it predicts δ at x0)."""
+    −ln posterior. ``held``: indices of parameters that stay fixed."""
     x0, scale = np.asarray(x0, float), np.asarray(scale, float)
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    delta = delta if delta is not None else DeltaModel(scale)
     free = np.ones(len(x0), dtype=bool)
     free[list(held)] = False
     if steps < 1 or not free.any():
         start = exact([x0])[0]
-        delta.add(x0, objective(start) - f_approx(x0))
         return Refined(x0, start, start, 1, _start_status(start, "re-evaluated, no step"))
     hess = scaled_hessian(f_approx, x0, scale, lo, hi, free)
-    box = (scale, lo, hi, free, hess)
-    prediction = delta.predict(x0)
-    start, n_calls, history = None, 0, []
-    if prediction is not None:
-        start, n_calls = exact([x0])[0], 1
-        if not math.isfinite(objective(start)):
-            return Refined(x0, None, None, n_calls, _start_status(start, ""))
-        error = objective(start) - f_approx(x0) - prediction[0]
-        delta.add(x0, objective(start) - f_approx(x0))
-        if abs(error) <= REUSE_TOL:
-            g = emulator_gradient(f_approx, x0, scale, lo, hi, free) + prediction[1][free]
-            x, record, used, entry = _take_step(exact, x0, newton_step(g, hess, x0, *box[:4]),
-                                                start)
-            n_calls += used
-            entry["gradient_of_delta"] = f"plane of earlier points (error {error:+.3f})"
-            if entry["accepted"]:
-                delta.add(x, objective(record) - f_approx(x))
-                return _stencil_steps(exact, f_approx, x, record, start, box, steps - 1,
-                                      n_calls, [entry], delta)
-            history = [entry]  # the plane's step went up: the stencil's, from x0
-    return _stencil_steps(exact, f_approx, x0, start, start, box, steps, n_calls, history, delta)
-
-
-def emulator_gradient(f_approx, x, scale, lo, hi, free) -> np.ndarray:
-    """The emulator's gradient per width over the free axes: central differences of
-    EMULATOR_STEP widths, one-sided inwards at a prior edge."""
-    g = []
-    for i in np.flatnonzero(free):
-        e = np.zeros(len(x))
-        e[i] = EMULATOR_STEP * scale[i]
-        up = x + e if x[i] + e[i] <= hi[i] else x
-        down = x - e if x[i] - e[i] >= lo[i] else x
-        g.append((f_approx(up) - f_approx(down)) / ((up[i] - down[i]) / scale[i]))
-    return np.array(g)
-
-
-def _stencil_steps(exact, f_approx, x, record, start, box, steps, n_calls, history,
-                   delta: DeltaModel) -> Refined:
-    """``steps`` Newton steps from x whose exact gradient comes from a stencil of exact calls
-    (one-sided for a first step, central later); ``record`` the exact record at x (None: not
-    yet evaluated, then with the stencil)."""
-    scale, lo, hi, free, hess = box
+    x, record, n_calls = x0, None, 0
+    start, history = None, []
     for k in range(steps):
         # later steps start near the optimum, where the gradient is small: central differences
-        central = k > 0 or any(e["accepted"] for e in history)
-        offsets = _gradient_offsets(x, scale, lo, hi, free, hess, central=central)
+        offsets = _gradient_offsets(x, scale, lo, hi, free, hess, central=k > 0)
         points = [x + o for o in offsets] + ([x] if record is None else [])
         results = exact(points)
         n_calls += len(points)
         if record is None:
             record = start = results[-1]
             if not math.isfinite(objective(start)):
-                return Refined(x, None, None, n_calls, _start_status(start, ""))
-            delta.add(x, objective(start) - f_approx(x))
+                return Refined(x0, None, None, n_calls, _start_status(start, ""))
         f_x = objective(record)
         approx = [f_approx(p) for p in points[:len(offsets)]]
-        for p, r, a in zip(points, results, approx):
-            delta.add(p, objective(r) - a)
         g, n_failed = _exact_gradient(x, f_x, [objective(r) for r in results[:len(offsets)]],
                                       approx, offsets, f_approx, scale, free)
         dx = newton_step(g, hess, x, scale, lo, hi, free)
         x, record, used, entry = _take_step(exact, x, dx, record)
         n_calls += used
-        if entry["accepted"]:
-            delta.add(x, objective(record) - f_approx(x))
         history.append({**entry, "gradient_points_failed": n_failed})
         if not entry["accepted"]:
             break
@@ -348,5 +260,5 @@ def _build(info: dict) -> CobayaPosterior:
     return CobayaPosterior.from_info(info)
 
 
-__all__ = ["DeltaModel", "ExactPool", "Refined", "exact_record", "newton_step", "objective", "refine",
+__all__ = ["ExactPool", "Refined", "exact_record", "newton_step", "objective", "refine",
            "scaled_hessian"]
