@@ -296,14 +296,15 @@ def test_the_camb_task_waits_for_the_posterior_and_records_its_state(tmp_path, m
     assert not tasks.task_done(lcdm, "camb", tmp_path, Settings(verify=10))  # reruns the check
 
 
-def test_a_quick_job_fingerprint_names_its_method(monkeypatch):
-    """A quick folder of another posterior method is recomputed, never mixed; full runs' folders
-    are unaffected by the quick method."""
+def test_a_job_fingerprint_names_its_posterior_method(monkeypatch):
+    """A folder of another posterior method is recomputed, never mixed; an explicit sampler's
+    folders are unaffected by the automatic choice's method."""
     from numass.compare import plan as plan_module
 
     lcdm = _job("lcdm")
     quick, full = Settings.make(quick=True), Settings()
-    before_quick, before_full = lcdm.fingerprint(quick), lcdm.fingerprint(full)
-    monkeypatch.setattr(plan_module, "QUICK_METHOD", "nautilus alone")
-    assert lcdm.fingerprint(quick) != before_quick
-    assert lcdm.fingerprint(full) == before_full
+    nautilus = Settings(sampler="nautilus")
+    before = [lcdm.fingerprint(s) for s in (quick, full, nautilus)]
+    monkeypatch.setattr(plan_module, "POSTERIOR_METHOD", "nautilus alone")
+    assert lcdm.fingerprint(quick) != before[0] and lcdm.fingerprint(full) != before[1]
+    assert lcdm.fingerprint(nautilus) == before[2]

@@ -152,3 +152,22 @@ def test_resolve_tails_falls_back_to_the_nested_run(tmp_path):
     far = summary["tension_bayes"]["far"]
     assert far["tail_method"] == "nested"
     assert abs(far["sigma"] - sigma_of_tail(norm.sf(4.0))) < 0.1
+
+
+@pytest.mark.slow
+def test_two_nested_tails_run_side_by_side_with_the_same_results(tmp_path, monkeypatch):
+    """Two floors that need nested runs: in two forked processes, each writing its own folder,
+    with the same records as one after the other (same seeds)."""
+    import numass.inference.tail as tail_module
+
+    post = Curved(b=0.0, d=3)
+    x = post.draw(10_000)
+    floors = {"far": 3.6, "farther": 4.0}
+    settings = TailSettings(min_ess=100, n_live=300, n_eff=400, n_networks=1)
+    side = resolve_tails(post, _summary(post, x, floors), post.box(), floors, tmp_path / "a",
+                         "x0", settings, seed=2)
+    monkeypatch.setattr(tail_module.os, "cpu_count", lambda: 1)
+    one = resolve_tails(post, _summary(post, x, floors), post.box(), floors, tmp_path / "b",
+                        "x0", settings, seed=2)
+    assert side == one and {r["method"] for r in side.values()} == {"nested"}
+    assert all((tmp_path / "a" / f"tail_{k}").is_dir() for k in floors)

@@ -61,9 +61,10 @@ class Settings:
     camb_check: str = "hypotheses"
     camb_steps: int = 1
     verify: int = 0
-    # the posterior's sampler: 'auto' (nautilus for every job whose backend is batched, one run
-    # giving posterior and ln Z; Cobaya's MCMC + a separate evidence task otherwise), 'nautilus'
-    # (an error for a job with no batched backend) or 'mcmc'; docs/compare.md
+    # the posterior's sampler: 'auto' (for every job whose backend is batched, importance
+    # sampling around the best fit, nautilus where its diagnostics fail, each giving posterior
+    # and ln Z; Cobaya's MCMC + a separate evidence task otherwise), 'nautilus' (an error for a
+    # job with no batched backend) or 'mcmc'; docs/compare.md
     sampler: str = "auto"
     # nautilus: live points, networks, and the convergence criterion, which is also its stop:
     # n_eff >= n_eff and sigma(ln Z) = 1/sqrt(n_eff) <= lnz_err_max (docs/compare.md: why)
@@ -91,9 +92,9 @@ class Settings:
 
 # the settings of the CAMB check alone: changing them reruns the check, not the posterior
 CHECK_SETTINGS = ("camb_check", "camb_steps", "verify")
-# what serves --quick's posteriors; part of a quick job's fingerprint, so that a folder of an
-# earlier quick run (nautilus alone, before 2026-12-03) is recomputed, not mixed with this method
-QUICK_METHOD = "importance sampling around the best fit, nautilus where its diagnostics fail"
+# what serves the posteriors; part of every job's fingerprint, so that a folder of an earlier run
+# (nautilus alone, before 2026-12-03) is recomputed, not mixed with this method
+POSTERIOR_METHOD = "importance sampling around the best fit, nautilus where its diagnostics fail"
 
 
 @dataclass
@@ -119,8 +120,8 @@ class Job:
 
     def fingerprint(self, settings: Settings) -> str:
         fixed = {k: v for k, v in asdict(settings).items() if k not in CHECK_SETTINGS}
-        if settings.quick:
-            fixed["quick_method"] = QUICK_METHOD
+        if settings.sampler in (None, "auto"):
+            fixed["posterior_method"] = POSTERIOR_METHOD
         spec = {**self.spec(), "settings": fixed}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

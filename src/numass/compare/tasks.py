@@ -243,11 +243,11 @@ def needs_evidence_task(job: Job, settings: Settings) -> bool:
 def nested_settings(settings: Settings) -> tuple[NestedSettings, TailSettings]:
     """run_analysis's nautilus and tail settings for a comparison job: run to n_eff (which also
     makes sigma(ln Z) = 1/sqrt(n_eff) <= lnz_err_max), and the tails by the evidence ratio.
-    --quick with --sampler auto: importance sampling around the best fit first (nautilus where
-    it does not cover the posterior)."""
+    With --sampler auto: importance sampling around the best fit first (nautilus where it does
+    not cover the posterior)."""
     n_eff = max(settings.n_eff, math.ceil(settings.lnz_err_max ** -2))
     return (NestedSettings(n_live=settings.n_live, n_eff=n_eff, n_networks=settings.n_networks,
-                           importance=importance_first(settings.quick, settings.sampler)),
+                           importance=importance_first(settings.sampler)),
             TailSettings(min_ess=settings.tail_min_ess, n_live=settings.tail_n_live,
                          n_eff=settings.tail_n_eff, n_networks=settings.n_networks))
 

@@ -40,10 +40,12 @@ QUICK_RMINUS1, QUICK_RMINUS1_CL = 0.1, 0.5  # R-1 of the means and of the 95% bo
 
 
 def quick_options(quick: bool, sampler: str | None = None) -> dict:
-    """run_analysis's sampler settings for --quick (and the record of it in summary.json); an
-    explicit ``sampler`` 'nautilus' keeps nautilus (no importance sampling first)."""
-    nested = replace(QUICK_NESTED, importance=importance_first(quick, sampler))
-    return {"nested": nested if quick else None, "record": {"quick": quick},
+    """run_analysis's sampler settings, --quick's or the full ones (and the record of it in
+    summary.json); an explicit ``sampler`` 'nautilus' keeps nautilus (no importance sampling
+    first)."""
+    nested = replace(QUICK_NESTED if quick else NestedSettings(),
+                     importance=importance_first(sampler))
+    return {"nested": nested, "record": {"quick": quick},
             "mcmc_options": {"Rminus1_cl_stop": QUICK_RMINUS1_CL} if quick else None}
 
 

@@ -17,7 +17,10 @@ analytic.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import math
+import multiprocessing
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,23 +82,59 @@ def importance_tail(post, box: dict, mass_param: str, floor: float, folder: Path
     return run
 
 
-def tail_run(post, box, mass_param, label, floor, out, posterior, anchor, seed, resume, say,
-             settings: TailSettings) -> dict | None:
-    """Z(mass >= floor): importance sampling where its proposal fits (>= TAIL_IS_MIN_ESS
-    effective draws), else a nested run on the cut prior."""
-    folder = out / f"tail_{label}"
-    if posterior is not None:
-        run = importance_tail(post, box, mass_param, floor, folder, posterior, anchor, seed,
-                              resume)
-        if run is None or run["ess"] >= TAIL_IS_MIN_ESS:
-            return run
-        if say:
-            say(f"[numass] tail above {floor} eV: importance sampling had {run['ess']:.0f} "
-                f"effective draws (< {TAIL_IS_MIN_ESS}); nested run on the cut prior instead")
-    run = tail_evidence(post, box, mass_param, floor, folder, n_live=settings.n_live,
-                        n_eff=settings.n_eff, seed=seed, resume=resume, say=say,
-                        n_networks=settings.n_networks)
+def importance_route(post, box, mass_param, label, floor, out, posterior, anchor, seed,
+                     resume, say) -> dict | None | str:
+    """Z(mass >= floor) by importance sampling: its record where its proposal fits (>=
+    TAIL_IS_MIN_ESS effective draws), None beyond the box, NESTED where the nested run on the cut
+    prior must give it."""
+    if posterior is None:
+        return NESTED
+    run = importance_tail(post, box, mass_param, floor, out / f"tail_{label}", posterior,
+                          anchor, seed, resume)
+    if run is None or run["ess"] >= TAIL_IS_MIN_ESS:
+        return run
+    if say:
+        say(f"[numass] tail above {floor} eV: importance sampling had {run['ess']:.0f} "
+            f"effective draws (< {TAIL_IS_MIN_ESS}); nested run on the cut prior instead")
+    return NESTED
+
+
+NESTED = "nested"
+_FORKED: list = []  # what the forked tail runs read: (post, box, mass_param, out, settings, ...)
+
+
+def _nested_tail(label: str, floor: float) -> dict | None:
+    post, box, mass_param, out, settings, seed, resume, say = _FORKED[0]
+    run = tail_evidence(post, box, mass_param, floor, out / f"tail_{label}",
+                        n_live=settings.n_live, n_eff=settings.n_eff, seed=seed, resume=resume,
+                        say=say, n_networks=settings.n_networks)
     return None if run is None else {**run, "method": "nested"}
+
+
+def _forked_child() -> None:
+    from numass.processes import die_with_parent
+
+    die_with_parent()
+
+
+def nested_tails(post, box, mass_param, floors: dict, out: Path, settings: TailSettings,
+                 seed, resume, say) -> dict:
+    """{label: the nested run's record} for each floor: side by side in forked processes when
+    there are two or more and more than one core (each run writes its own folder; the same
+    seeds, so the same results as one after the other), else here."""
+    _FORKED[:] = [(post, box, mass_param, out, settings, seed, resume, say)]
+    try:
+        if len(floors) < 2 or (os.cpu_count() or 1) < 2 or \
+                "fork" not in multiprocessing.get_all_start_methods():
+            return {label: _nested_tail(label, floor) for label, floor in floors.items()}
+        with cf.ProcessPoolExecutor(min(len(floors), os.cpu_count() or 1),
+                                    mp_context=multiprocessing.get_context("fork"),
+                                    initializer=_forked_child) as pool:
+            futures = {label: pool.submit(_nested_tail, label, floor)
+                       for label, floor in floors.items()}
+            return {label: f.result() for label, f in futures.items()}
+    finally:
+        _FORKED.clear()
 
 
 def _profile_point(summary: dict, label: str) -> dict | None:
@@ -114,7 +153,7 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
     out/tail_<floor>).
     ``posterior``: the main run's (points, weights), for the importance route (None: nested
     runs only). Returns {floor label: the tail run's record}."""
-    runs = {}
+    runs: dict = {}
     for label, floor in floors.items():
         counted = summary["tension_bayes"][label]
         if counted["ess_above"] is not None and counted["ess_above"] >= settings.min_ess:
@@ -124,9 +163,14 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
                 f"{counted['ess_above']:.1f} effective samples there; evidence ratio "
                 f"Z(mass >= {floor} eV) / Z")
         anchor = _profile_point(summary, label)
-        run = tail_run(post, box, mass_param, label, floor, out, posterior,
-                       {**anchor, mass_param: floor} if anchor else None, seed, resume, say,
-                       settings)
+        runs[label] = importance_route(post, box, mass_param, label, floor, out, posterior,
+                                       {**anchor, mass_param: floor} if anchor else None, seed,
+                                       resume, say)
+    runs.update(nested_tails(post, box, mass_param,
+                             {k: floors[k] for k, v in runs.items() if v == NESTED}, out,
+                             settings, seed, resume, say))
+    for label, run in runs.items():
+        counted = summary["tension_bayes"][label]
         if run is None:
             t = {**counted, "sigma": OUTSIDE_BOX_SIGMA, "method": "evidence-ratio",
                  "extrapolated": False, "beyond_cap": True, "p_above": 0.0,
