@@ -110,6 +110,7 @@ class BackgroundRows:
     def __init__(self, d: Densities, h: np.ndarray, ok: np.ndarray, accuracy: str = "exact"):
         self.quadrature = quadrature_of(accuracy)
         self.dens, self.h = d, np.where(ok, h, np.nan)
+        self.h_given = h  # H0/100 or theta_MC's solution (NaN: none), even where not ok
         h_safe = np.where(ok, h, 0.7)
         self.odeh2 = h_safe**2 - d.not_de(np.zeros(1))[:, 0]  # flatness today
         ok = ok & (self.odeh2 > 0)
@@ -176,11 +177,11 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
         h, converged = solve_h(d, target, np.full(len(ok), 0.68), H_RANGE[de],
                                "simpson" if de == "cpl" else "trapezoid",
                                theta_accuracy or accuracy)
-        ok &= converged
+        h = np.where(converged, h, np.nan)
     else:
         h = p["H0"] / 100.0
     ok &= (h > 0.1) & (h < 2.0)
-    return BackgroundRows(d, np.where(ok, h, 0.7), ok, accuracy)
+    return BackgroundRows(d, h, ok, accuracy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,35 +247,24 @@ class BackgroundPoint(RowBackground):
 def compute_background(params: dict, de: str = "cpl") -> BackgroundPoint:
     """The background at ``params`` (CAMB names; mnu < 0 is Sigma m_nu,eff < 0; de='lscdm' for
     LsCDM's sign-switching Λ, with z_dagger and eta_lscdm): the exact quadrature."""
-    p = _point_arrays(params, de)
-    rows = compute_background_batch(p, de, accuracy=GRID.name)
+    rows = compute_background_batch(_point_arrays(params, de), de, accuracy=GRID.name)
     if not rows.ok[0]:
-        raise TheoryError(f"no background at {params}: {_why_no_background(p, de)}")
+        raise TheoryError(f"no background at {params}: {_why_no_background(rows, de)}")
     return BackgroundPoint(rows)
 
 
-def _why_no_background(p: dict[str, np.ndarray], de: str) -> str:
-    """Why a point that passed the input checks has no background (solved again, one point)."""
-    d = batch_densities(p, de)
-    if "cosmomc_theta" in p:
+def _why_no_background(rows: BackgroundRows, de: str) -> str:
+    """Why a point that passed the input checks has no background."""
+    h = rows.h_given[0]
+    if not np.isfinite(h):
         lo, hi = H_RANGE[de]
-        h, solved = solve_h(d, p["cosmomc_theta"], np.full(1, 0.68), (lo, hi),
-                            "simpson" if de == "cpl" else "trapezoid", GRID.name)
-        if not solved[0]:
-            return f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives this cosmomc_theta"
-    else:
-        h = p["H0"] / 100.0
-    if not 0.1 < h[0] < 2.0:
-        return f"H0 = {100 * h[0]:g} km/s/Mpc is outside [10, 200]"
-    if h[0] ** 2 <= d.not_de(np.zeros(1))[0, 0]:
+        return f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives this cosmomc_theta"
+    if not 0.1 < h < 2.0:
+        return f"H0 = {100 * h:g} km/s/Mpc is outside [10, 200]"
+    if h**2 <= rows.dens.not_de(np.zeros(1))[0, 0]:
         return (f"no room for dark energy: matter and radiation exceed the critical density at "
-                f"H0 = {100 * h[0]:.2f}")
+                f"H0 = {100 * h:.2f}")
     return "H(z) is not positive and finite over the history"
-
-
-def compute_lscdm_background(params: dict) -> BackgroundPoint:
-    """The ΛsCDM background at ``params`` (CAMB names, z_dagger, eta_lscdm)."""
-    return compute_background(params, de="lscdm")
 
 
 def theta_mc_at(params: dict, h: float) -> float:

@@ -15,7 +15,7 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
-from numass.theory.background import BackgroundPoint, compute_lscdm_background
+from numass.theory.background import BackgroundPoint, compute_background
 from numass.theory.background_backend import BackgroundBackend
 from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
@@ -47,10 +47,12 @@ def _engine_early(params: dict) -> dict:
     return early
 
 
-def point_background(compute, p: dict, params: dict):
-    """``compute(p)``, a per-point background; a numerical failure as TheoryError (-inf)."""
+def model_background(params: dict, keys: tuple[str, ...], de: str = "cpl") -> BackgroundPoint:
+    """numass's background of a point from the entries ``keys`` of ``params`` (any spelling):
+    InputError naming a bad input, TheoryError why there is none (a numerical failure too)."""
+    p = to_camb_names(params)
     try:
-        return compute(p)
+        return compute_background({k: v for k, v in p.items() if k in keys}, de)
     except (InputError, TheoryError):
         raise
     except Exception as exc:  # numerical failure at a point: the sampler gets -inf
@@ -148,30 +150,6 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 LSCDM_PARAMS = (*LATE_TIME_PARAMS, "z_dagger", "eta_lscdm")
 
 
-def lscdm_point_background(params: dict):
-    """The ΛsCDM background of a point (any parameter names; InputError naming a bad input,
-    TheoryError naming why there is no background)."""
-    p = to_camb_names(params)
-    return point_background(compute_lscdm_background,
-                            {k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, params)
-
-
-def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-    """ΛsCDM at ``params``: background from theory/background.py (de="lscdm"); spectra (if needed) from the
-    late-time engine with its CAMB reference. mnu must be >= 0 (wrap with EffectiveMass for
-    Σmν,eff < 0)."""
-    LsCDMBackend().check_params(params)
-    p = to_camb_names(params)
-    bg = lscdm_point_background(params)
-    if "spectra" in need:
-        out = late_time_products(p, bg)
-        out.params = dict(params)
-        out.derived.update({"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta})
-        return out
-    derived = {**background_derived(bg), "z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
-    return TheoryProducts(params=dict(params), background=bg, derived=derived)
-
-
 class ModelBackend(Backend):
     """A backend of one of the models CAMB cannot run: its parameter names ``params``."""
 
@@ -207,7 +185,18 @@ class LsCDMBackend(ModelBackend):
     name, params = "lscdm", LSCDM_PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        return compute_lscdm(params, need)
+        """The background from theory/background.py (de="lscdm"); the spectra (if needed) from
+        the late-time engine with its CAMB reference."""
+        self.check_params(params)
+        bg = model_background(params, LSCDM_BG_KEYS, "lscdm")
+        lscdm = {"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
+        if "spectra" not in need:
+            return TheoryProducts(params=dict(params), background=bg,
+                                  derived={**background_derived(bg), **lscdm})
+        out = late_time_products(to_camb_names(params), bg)
+        out.params = dict(params)
+        out.derived.update(lscdm)
+        return out
 
 
 class LsCDMEmulatorBackend(EmulatedEngine):
@@ -221,7 +210,7 @@ class LsCDMEmulatorBackend(EmulatedEngine):
 
     def explain(self, params: dict, need) -> None:
         """Raises why a point has no theory: its background, the matched H0, the emulator."""
-        bg = lscdm_point_background(params)
+        bg = model_background(params, LSCDM_BG_KEYS, "lscdm")
         if "spectra" in need:
             p = to_camb_names(params)
             h0 = matched_H0(_engine_early(p), bg)
