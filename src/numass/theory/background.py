@@ -18,11 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError, TheoryError
-from numass.theory import neutrinos as nu
 from numass.theory.batch import RowBackground
 from numass.theory.densities import (
     C_KM_S,
-    NU_PER_GAMMA,
     SAFE_VALUES,
     Densities,
     batch_densities,
@@ -207,8 +205,8 @@ def _point_arrays(params: dict, de: str = "cpl") -> dict:
 
 
 class BackgroundPoint(RowBackground):
-    """compute_background's result: the background of one point (row 0 of a batch of one),
-    with its scalars as floats and H^2(a), omega_nu(a) for the late-time engines."""
+    """compute_background's result: the background of one point (row 0 of a batch of one,
+    ``rows``), with its scalars as floats."""
 
     def __init__(self, rows: BackgroundRows):
         super().__init__(rows, 0)
@@ -217,27 +215,9 @@ class BackgroundPoint(RowBackground):
                                                                    rows.omnuh2))
         self.zstar, self.zdrag = float(rows.zstar[0]), float(rows.zdrag[0])
         self.rstar, self.DM_star = float(rows.rstar[0]), float(rows.DM_star[0])
-        self.n_massive = int(rows.dens.n_massive[0])
         if rows.dens.de_kind == "lscdm":
             self.z_dagger, self.eta = float(rows.dens.z_dagger[0]), float(rows.dens.eta[0])
             self.omega_lambda_s0 = float(rows.odeh2[0]) / self.h**2
-
-    def h2(self, a) -> np.ndarray:
-        """H^2 / (100 km/s/Mpc)^2 at scale factors a (1-d), term by term in powers of a (h2_at's
-        sum in ln a differs in the last digit, which the interaction model's adaptive ODE solver
-        turns into 1e-5 changes of its free-streaming suppression)."""
-        d, a = self.rows.dens, np.asarray(a, dtype=float)
-        rad = d.ogh2[0] * (1.0 + NU_PER_GAMMA * d.n_massless[0]) + self.massive_nu(a)
-        de = d.de_shape(np.log(a))[0]
-        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self.rows.odeh2[0] * de
-
-    def massive_nu(self, a) -> np.ndarray:
-        """omega_nu h^2 (a) a^4 of the massive neutrinos at scale factors a (1-d); the table at
-        ln(y0 a) itself (not ln y0 + ln a), so that finite differences in a (the interaction
-        model's w_nu = P/rho, a near-cancellation) round as they always have."""
-        d = self.rows.dens
-        ratio = nu.rho_ratio_log(np.log(np.maximum(d.y0[0] * np.asarray(a, dtype=float), 1e-300)))
-        return d.rel[0] * (1.0 + d.sign[0] * (ratio - 1.0))
 
     def Lambda_ratio(self, z):
         """LsCDM's Λ(z) / Λ_s0."""
