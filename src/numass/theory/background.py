@@ -15,12 +15,13 @@ differs from the sign flip at O(m^2) (measured in tests/test_background.py).
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from numass.errors import InputError, TheoryError
-from numass.theory.batch import RowBackground
+from numass.theory.batch import Distances, RowBackground
 from numass.theory.densities import (
-    C_KM_S,
     SAFE_VALUES,
     Densities,
     batch_densities,
@@ -99,7 +100,7 @@ def z_array(z) -> np.ndarray:
     return np.atleast_1d(np.asarray(z, dtype=float)).ravel()
 
 
-class BackgroundRows:
+class BackgroundRows(Distances):
     """The background of n points: H, DM, DH, DV (1-d z -> (n, nz)); rdrag, theta_star, zstar,
     zdrag, rstar, DM_star, omnuh2, omegam, h (all (n,)); ``ok`` False (and NaN) where a point
     has no background (no room for dark energy, H^2 <= 0 somewhere, a failed integral).
@@ -123,6 +124,17 @@ class BackgroundRows:
         for name in ("omnuh2", "omegam", "zstar", "zdrag", "rstar", "rdrag", "DM_star",
                      "theta_star"):
             setattr(self, name, np.where(ok, getattr(self, name), np.nan))
+
+    def take(self, idx: np.ndarray) -> BackgroundRows:
+        """Rows ``idx`` (sorted, unique) of this background, as they are (nothing recomputed)."""
+        if len(idx) == len(self.h):
+            return self
+        out = copy.copy(self)
+        out.dens, out._dm = take_rows(self.dens, idx), {}
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and value.shape[:1] == self.h.shape:
+                setattr(out, name, value[idx])
+        return out
 
     def h2_at(self, lna: np.ndarray, rows=slice(None), ratio_of_log=None) -> np.ndarray:
         """H^2 / (100 km/s/Mpc)^2 of ``rows`` at ln a."""
@@ -148,12 +160,6 @@ class BackgroundRows:
             self._dm[key] = np.where(self.ok[:, None], out, np.nan)
         return self._dm[key].copy()
 
-    def DH(self, z) -> np.ndarray:
-        return C_KM_S / self.H(z)
-
-    def DV(self, z) -> np.ndarray:
-        z = z_array(z)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
 
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",

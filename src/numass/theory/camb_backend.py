@@ -7,7 +7,7 @@ import numpy as np
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
-from numass.theory.densities import C_KM_S
+from numass.theory.batch import Distances
 from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY
 from numass.theory.products import Spectra, TheoryProducts
 
@@ -24,7 +24,7 @@ def _vectorised(func, z):
     return np.asarray(func(np.atleast_1d(z)), dtype=float).reshape(z.shape)
 
 
-class CambBackground:
+class CambBackground(Distances):
     """CAMB's background through the Background protocol (H in km/s/Mpc, distances in Mpc)."""
 
     def __init__(self, results, derived: dict):
@@ -39,12 +39,6 @@ class CambBackground:
     def DM(self, z):
         return _vectorised(self._r.comoving_radial_distance, z)
 
-    def DH(self, z):
-        return C_KM_S / self.H(z)
-
-    def DV(self, z):
-        z = np.asarray(z, dtype=float)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
 
 class CambBackend(Backend):

@@ -47,12 +47,13 @@ def _engine_early(params: dict) -> dict:
     return early
 
 
-def model_background(params: dict, keys: tuple[str, ...], de: str = "cpl") -> BackgroundPoint:
-    """numass's background of a point from the entries ``keys`` of ``params`` (any spelling):
-    InputError naming a bad input, TheoryError why there is none (a numerical failure too)."""
+def model_background(params: dict, de: str = "cpl") -> BackgroundPoint:
+    """numass's background of a late-time model's point (any spelling; the entries
+    LSCDM_BG_KEYS, those of ΛsCDM's switch absent elsewhere): InputError naming a bad input,
+    TheoryError why there is none (a numerical failure too)."""
     p = to_camb_names(params)
     try:
-        return compute_background({k: v for k, v in p.items() if k in keys}, de)
+        return compute_background({k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, de)
     except (InputError, TheoryError):
         raise
     except Exception as exc:  # numerical failure at a point: the sampler gets -inf
@@ -188,7 +189,7 @@ class LsCDMBackend(ModelBackend):
         """The background from theory/background.py (de="lscdm"); the spectra (if needed) from
         the late-time engine with its CAMB reference."""
         self.check_params(params)
-        bg = model_background(params, LSCDM_BG_KEYS, "lscdm")
+        bg = model_background(params, "lscdm")
         lscdm = {"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
         if "spectra" not in need:
             return TheoryProducts(params=dict(params), background=bg,
@@ -210,7 +211,7 @@ class LsCDMEmulatorBackend(EmulatedEngine):
 
     def explain(self, params: dict, need) -> None:
         """Raises why a point has no theory: its background, the matched H0, the emulator."""
-        bg = model_background(params, LSCDM_BG_KEYS, "lscdm")
+        bg = model_background(params, "lscdm")
         if "spectra" in need:
             p = to_camb_names(params)
             h0 = matched_H0(_engine_early(p), bg)

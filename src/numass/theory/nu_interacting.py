@@ -22,10 +22,8 @@ from numass.theory.latetime import (
 from numass.theory.latetime_batch import nu_interacting_emulator_batch
 from numass.theory.parameters import LATE_TIME_PARAMS
 from numass.theory.products import TheoryProducts
-from numass.theory.reference import DENSITIES
 
 PARAMS = (*LATE_TIME_PARAMS, "alpha_fs")
-_BG_KEYS = ("H0", "cosmomc_theta", *DENSITIES)
 
 
 def _inputs(params: dict, need) -> tuple[frozenset, float, dict]:
@@ -68,7 +66,7 @@ class NuInteractingBackend(ModelBackend):
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         """The model at ``params`` (mnu >= 0 the physical mass; alpha_fs defaults to 1)."""
         need, alpha, p = _inputs(params, need)
-        bg = model_background(p, _BG_KEYS)
+        bg = model_background(p)
         if "spectra" not in need:
             derived = {**background_derived(bg), "omnuh2": float(bg.omnuh2), "alpha_fs": alpha}
             return TheoryProducts(params=dict(params), background=bg, derived=derived)
