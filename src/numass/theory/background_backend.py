@@ -57,9 +57,6 @@ class BackgroundBackend(Backend):
     supports_negative_mnu = True
     de, params = "cpl", ALLOWED
 
-    def param_names(self):
-        return self.params
-
     def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
                 ) -> TheoryProducts:
         """A batch of one, on the exact quadrature."""

@@ -59,8 +59,7 @@ class CambBackend(Backend):
     CAMB, or non-finite output, raises TheoryError naming the point.
     """
 
-    name = "camb"
-    supports_negative_mnu = False
+    name, params = "camb", BACKEND_PARAMS
 
     def __init__(self, lmax: int = 3000, lens_lmax: int | None = None, accuracy: str = "planck",
                  lens_potential_accuracy: int | None = None, halofit_version: str = "mead2016",
@@ -84,9 +83,6 @@ class CambBackend(Backend):
     def ell_max(self) -> int:
         """The last multipole of the returned spectra."""
         return max(self.lmax, self.lens_lmax)
-
-    def param_names(self):
-        return BACKEND_PARAMS
 
     def camb_params(self, p: dict, need: frozenset[str]):
         """CAMBparams for a normalised point ``p`` (see normalise_params)."""

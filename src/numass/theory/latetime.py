@@ -151,16 +151,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 LSCDM_PARAMS = (*LATE_TIME_PARAMS, "z_dagger", "eta_lscdm")
 
 
-class ModelBackend(Backend):
-    """A backend of one of the models CAMB cannot run: its parameter names ``params``."""
-
-    params: tuple[str, ...] = ()
-
-    def param_names(self):
-        return self.params
-
-
-class EmulatedEngine(ModelBackend):
+class EmulatedEngine(Backend):
     """A late-time engine with the emulator as its ΛCDM reference (~10 ms a point instead of
     ~2 s): ``compute_batch`` vectorised over points, a per-point ``compute`` a batch of one whose
     failure ``explain`` names. A reference outside the emulator's box is a failed point (a
@@ -177,7 +168,7 @@ class EmulatedEngine(ModelBackend):
         raise NotImplementedError
 
 
-class LsCDMBackend(ModelBackend):
+class LsCDMBackend(Backend):
     """ΛsCDM (background + late-time-engine spectra) behind the Backend interface.
 
     Σmν,eff < 0 goes through the observable-level mirror of EffectiveMass (the engine's reference

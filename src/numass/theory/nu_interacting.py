@@ -10,11 +10,10 @@ is not changed, validation: docs/latetime.md, "Dark-sector interaction".
 from __future__ import annotations
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, check_need, normalise_params
+from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
 from numass.theory.free_streaming import free_streaming_suppression, suppression_on_grid
 from numass.theory.latetime import (
     EmulatedEngine,
-    ModelBackend,
     background_derived,
     late_time_products,
     model_background,
@@ -56,7 +55,7 @@ class NuInteractingEmulatorBackend(EmulatedEngine):
             raise TheoryError(f"mnu = {p['mnu']:g} is beyond the free-streaming grid (<= {top:g})")
 
 
-class NuInteractingBackend(ModelBackend):
+class NuInteractingBackend(Backend):
     """Hypothesis 6 behind the Backend interface (see the module docstring). Wrapped by
     EffectiveMass in make_backend, so it takes ``mnu_eff``; the model samples it >= 0 (a physical
     mass), and a negative value would go through the observable-level mirror."""
