@@ -10,8 +10,7 @@ degenerate states); H0 from cosmomc_theta ~1e-5. docs/physics.md, docs/batch.md.
 One implementation: ``compute_background_batch`` (arrays (n,) in, ``BackgroundRows`` out, ok =
 False where a point cannot be computed); ``compute_background`` is a batch of one that raises
 instead (InputError for what the background cannot honour, TheoryError for a point without a
-solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m), which
-differs from the sign flip at O(m^2) (measured in tests/test_background.py).
+solution).
 """
 from __future__ import annotations
 
@@ -31,7 +30,6 @@ from numass.theory.densities import (
     take_rows,
     valid_rows,
 )
-from numass.theory.effective_mass import BACKGROUND_SCALARS, MirroredBackground
 from numass.theory.quadrature import GRID, blocks, quadrature_of
 
 _NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14
@@ -258,14 +256,3 @@ def theta_mc_at(params: dict, h: float) -> float:
     p = _point_arrays({**{k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")},
                       "H0": 100.0 * h})
     return float(theta_mc(batch_densities(p), np.array([h]))[0])
-
-
-def mirror_background(params: dict) -> BackgroundPoint | MirroredBackground:
-    """The observable-level mirror (docs/physics.md): X(-m) = 2 X(0) - X(m) for every X."""
-    m = float(params.get("mnu", 0.0))
-    if m >= 0:
-        return compute_background(params)
-    return MirroredBackground(compute_background({**params, "mnu": 0.0}),
-                              compute_background({**params, "mnu": -m}),
-                              scalars=(*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam",
-                                       "omnuh2", "h"))

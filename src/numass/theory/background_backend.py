@@ -41,12 +41,8 @@ def background_batch(backend, params: dict, need, accuracy: str | None = None,
     bg = compute_background_batch(p, de=de, accuracy=accuracy or batch_accuracy(backend))
     derived = {"H0": bg.h * 100, **{k: getattr(bg, k) for k in BACKGROUND_DERIVED},
                **({k: p[k] for k in ("z_dagger", "eta_lscdm")} if de == "lscdm" else {})}
-    ok = bg.ok.copy()
-    for v in derived.values():
-        ok &= np.isfinite(v)
-    derived = {k: np.where(ok, v, np.nan) for k, v in derived.items()}
-    bg.ok = ok
-    return BatchProducts(params=arrays, ok=ok, background=bg, derived=derived)
+    ok = bg.ok & np.all([np.isfinite(v) for v in derived.values()], axis=0)
+    return BatchProducts(params=arrays, ok=ok, background=bg, derived=derived).masked(ok)
 
 
 class BackgroundBackend(Backend):

@@ -180,6 +180,17 @@ class BatchProducts:
     def n(self) -> int:
         return len(self.ok)
 
+    def masked(self, ok: np.ndarray) -> BatchProducts:
+        """These products with ``ok`` (bool (n,)): NaN in every row that is not."""
+        self.ok = ok
+        self.derived = {k: np.where(ok, v, np.nan) for k, v in self.derived.items()}
+        if self.spectra is not None:
+            for k in SPECTRA_KEYS:
+                getattr(self.spectra, k)[~ok] = np.nan
+        if isinstance(getattr(self.background, "ok", None), np.ndarray):  # numass's own rows
+            self.background.ok = self.background.ok & ok  # type: ignore[union-attr]
+        return self
+
     def point(self, i: int) -> TheoryProducts | None:
         """The per-point products of row i (None where the theory failed)."""
         if not self.ok[i]:

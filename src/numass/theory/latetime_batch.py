@@ -27,7 +27,6 @@ from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
-from numass.theory.products import SPECTRA_KEYS
 from numass.theory.quadrature import PanelDistance
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
@@ -128,17 +127,6 @@ def _apply_ratio(spectra: BatchSpectra, idx: np.ndarray, lim_t: np.ndarray, lim_
     return a_eff
 
 
-def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
-    products.ok = ok
-    products.derived = {k: np.where(ok, v, np.nan) for k, v in products.derived.items()}
-    if products.spectra is not None:
-        for k in SPECTRA_KEYS:
-            getattr(products.spectra, k)[~ok] = np.nan
-    if isinstance(products.background, BackgroundRows):
-        products.background.ok = products.background.ok & ok
-    return products
-
-
 def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarray]]:
     need = check_need(need)
     backend.check_names(params)
@@ -207,8 +195,8 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
                "As": ref.derived["As"], "A_L_eff": a_eff,
                **{k: getattr(bg, k) for k in ("rdrag", "theta_star", "zstar", "zdrag")},
                "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
-    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
-                                   derived=derived), ok)
+    return BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
+                         derived=derived).masked(ok)
 
 
 def sigma2_ratio(pk_lin0: tuple, R: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -266,5 +254,5 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         ref.derived["A_L_eff"] = a_eff
         ok &= np.all(np.isfinite(spectra.pp), axis=1)
     ref.params = given
-    return _nan_rows(ref, ok)
+    return ref.masked(ok)
 
