@@ -76,9 +76,7 @@ class NuInteractingBackend(Backend):
             interp = free_streaming_suppression(ref)["interp"]
             return lambda k, z: interp(k, z) ** (alpha - 1.0)
 
-        engine_params = {k: v for k, v in p.items() if k not in ("H0", "cosmomc_theta", "w", "wa")}
-        out = late_time_products(engine_params, bg, ref_H0=float(bg.h * 100),
-                                 pk_factor_for=factor_for)
+        out = late_time_products(p, bg, ref_H0=float(bg.h * 100), pk_factor_for=factor_for)
         out.params = dict(params)
         out.derived.update({"alpha_fs": alpha, "omnuh2": float(bg.omnuh2)})
         return out
