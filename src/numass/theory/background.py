@@ -30,6 +30,7 @@ from numass.theory.densities import (
     take_rows,
     valid_rows,
 )
+from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.quadrature import GRID, blocks, quadrature_of
 
 _NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14
@@ -249,6 +250,13 @@ def _why_no_background(rows: BackgroundRows, de: str) -> str:
         return (f"no room for dark energy: matter and radiation exceed the critical density at "
                 f"H0 = {100 * h:.2f}")
     return "H(z) is not positive and finite over the history"
+
+
+def background_derived(bg) -> dict:
+    """H0, Ω_m and the recombination scalars of a background: arrays (n,) of BackgroundRows,
+    floats of a BackgroundPoint."""
+    return {"H0": bg.h * 100, "omegam": bg.omegam,
+            **{k: getattr(bg, k) for k in BACKGROUND_SCALARS}}
 
 
 def theta_mc_at(params: dict, h: float) -> float:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
+from numass.theory import background as bk
 from numass.theory.backend import Backend, batch_accuracy, check_need, one_point
-from numass.theory.background import compute_background, compute_background_batch
 from numass.theory.batch import BatchProducts, broadcast_params
 from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY, to_camb_names
 from numass.theory.products import TheoryProducts
 
 ALLOWED = (*BACKEND_PARAMS, "YHe", "omk")
-BACKGROUND_DERIVED = ("omegam", "rdrag", "theta_star", "zdrag", "zstar")
 
 
 def background_batch(backend, params: dict, need, accuracy: str | None = None,
@@ -38,8 +37,8 @@ def background_batch(backend, params: dict, need, accuracy: str | None = None,
     p = {k: v for k, v in to_camb_names(arrays).items() if k not in SPECTRA_ONLY}
     if de == "lscdm":
         p.setdefault("eta_lscdm", np.full(len(next(iter(arrays.values()))), 10.0))
-    bg = compute_background_batch(p, de=de, accuracy=accuracy or batch_accuracy(backend))
-    derived = {"H0": bg.h * 100, **{k: getattr(bg, k) for k in BACKGROUND_DERIVED},
+    bg = bk.compute_background_batch(p, de=de, accuracy=accuracy or batch_accuracy(backend))
+    derived = {**bk.background_derived(bg),
                **({k: p[k] for k in ("z_dagger", "eta_lscdm")} if de == "lscdm" else {})}
     ok = bg.ok & np.all([np.isfinite(v) for v in derived.values()], axis=0)
     return BatchProducts(params=arrays, ok=ok, background=bg, derived=derived).masked(ok)
@@ -65,5 +64,5 @@ class BackgroundBackend(Backend):
 
     def explain(self, params: dict) -> None:
         """Raises why a point has no background (compute_background's specific errors)."""
-        compute_background({k: v for k, v in to_camb_names(params).items()
+        bk.compute_background({k: v for k, v in to_camb_names(params).items()
                             if k not in SPECTRA_ONLY}, self.de)

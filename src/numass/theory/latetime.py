@@ -15,9 +15,8 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
-from numass.theory.background import BackgroundPoint, compute_background
+from numass.theory.background import BackgroundPoint, background_derived, compute_background
 from numass.theory.background_backend import BackgroundBackend
-from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
     EMULATOR_KEYS,
     LSCDM_BG_KEYS,
@@ -58,12 +57,6 @@ def model_background(params: dict, de: str = "cpl") -> BackgroundPoint:
         raise
     except Exception as exc:  # numerical failure at a point: the sampler gets -inf
         raise TheoryError(f"background failed at {params}: {exc}") from exc
-
-
-def background_derived(bg) -> dict:
-    """H0, Ω_m and the recombination scalars of a per-point background."""
-    return {"H0": float(bg.h * 100), "omegam": float(bg.omegam),
-            **{k: float(getattr(bg, k)) for k in BACKGROUND_SCALARS}}
 
 
 def matched_H0(early: dict, target) -> float:

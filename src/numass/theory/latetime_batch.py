@@ -17,9 +17,9 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from numass.theory import background as bk
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
-from numass.theory.background import BackgroundRows, compute_background_batch, newton_rows
 from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
 from numass.theory.densities import SAFE_VALUES, batch_densities
@@ -52,11 +52,11 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, BackgroundRows]:
+def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, bk.BackgroundRows]:
     """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), and
     its background on the exact grids, whose D_M and H histories the engines read."""
     ref = backend.emulator.compute_batch(params, need, accuracy="exact", theta_accuracy="fast")
-    assert isinstance(ref.background, BackgroundRows)  # the emulator's is numass's own
+    assert isinstance(ref.background, bk.BackgroundRows)  # the emulator's is numass's own
     return ref, ref.background
 
 
@@ -70,7 +70,7 @@ def matched_h(bg, p: dict[str, np.ndarray], ok: np.ndarray) -> tuple[np.ndarray,
     goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
     start = np.clip(np.where(np.isfinite(bg.h), bg.h, 0.68), *_H_BRACKET)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        h, solved = newton_rows(PanelDistance(dens, lna_star), goal, start, _H_BRACKET)
+        h, solved = bk.newton_rows(PanelDistance(dens, lna_star), goal, start, _H_BRACKET)
     return h, solved & np.isfinite(h)
 
 
@@ -168,7 +168,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     if "spectra" not in need:
         return background_batch(backend, params, need, de="lscdm")
     p = to_camb_names(given)  # the background checks the names (densities.check_names)
-    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact",
+    bg = bk.compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact",
                                   theta_accuracy="fast")
     n = len(bg.h)
     ok = bg.ok.copy()
@@ -190,11 +190,10 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
                                              h_t[idx], h_ref[idx], a_l[idx], a_lens[idx],
                                              ref.derived["sigma8"][idx])
     ok &= np.all(np.isfinite(spectra.pp), axis=1)
-    derived = {"H0": 100.0 * h_t, "omegam": bg.omegam, "sigma8": sigma8,
+    derived = {**bk.background_derived(bg), "H0": 100.0 * h_t, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,
-               "As": ref.derived["As"], "A_L_eff": a_eff,
-               **{k: getattr(bg, k) for k in ("rdrag", "theta_star", "zstar", "zdrag")},
-               "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
+               "As": ref.derived["As"], "A_L_eff": a_eff, "z_dagger": p["z_dagger"],
+               "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
     return BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
                          derived=derived).masked(ok)
 

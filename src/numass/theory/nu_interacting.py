@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
+from numass.theory.background import background_derived
 from numass.theory.free_streaming import free_streaming_suppression, suppression_on_grid
 from numass.theory.latetime import (
     EmulatedEngine,
-    background_derived,
     late_time_products,
     model_background,
 )
