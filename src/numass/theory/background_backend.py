@@ -1,12 +1,12 @@
 """A backend that computes only the background, with numass's own code (no Boltzmann solver).
 
 It serves BAO and the compressed CMB likelihood in about a millisecond a point (far less in a
-batch), which is what makes the embedded-data analysis converge in minutes. Negative
-Sigma m_nu,eff is native here: the mass-dependent part of the neutrino energy density changes
-sign (Elbers et al. 2024). ``background_batch`` with de='lscdm' is the same for LsCDM's
-background (the 'lscdm-background' backend of theory/latetime.py). Batches use the fast
-quadrature unless the backend's ``batch_accuracy`` attribute is 'exact'; a single point (a batch
-of one), the exact one.
+batch), which is what makes the embedded-data analysis converge in minutes; spectra-only
+parameters (tau, As, ns, A_L, A_lens) are accepted and ignored. Negative Sigma m_nu,eff is native
+here: the mass-dependent part of the neutrino energy density changes sign (Elbers et al. 2024).
+``background_batch`` with de='lscdm' is the same for LsCDM's background (the 'lscdm-background'
+backend of theory/latetime.py). Batches use the fast quadrature unless the backend's
+``batch_accuracy`` attribute is 'exact'; a single point (a batch of one), the exact one.
 """
 from __future__ import annotations
 

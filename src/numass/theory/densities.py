@@ -13,9 +13,9 @@ the mass changes sign at every scale factor, rho_nu(a; -m) = 2 rho_nu(a; 0) - rh
 N_eff and the early universe are untouched and the late neutrinos add -|m|-like matter (omnuh2
 < 0). omega_c is CDM alone: Omega_m = (omch2 + ombh2 + omnuh2)/h^2 moves with mnu.
 
-Every field is an array (n,); functions of ln a return (n, m). A row the background cannot
-compute is refused (``refusals``): the batch marks it ok = False, a single point raises
-InputError with the reason.
+Every field is an array (n,); functions of ln a return (n, m). A row that fails a check of
+``row_checks`` is refused: the batch marks it ok = False, a single point raises InputError
+with the reason.
 """
 from __future__ import annotations
 

@@ -206,10 +206,8 @@ class LsCDMEmulatorBackend(EmulatedEngine):
 
 
 class LsCDMBackgroundBackend(BackgroundBackend):
-    """The ΛsCDM background alone (numass's own code, ~1 ms a point): what BAO and the compressed
-    CMB likelihood need. Σmν,eff < 0 is native here, as in the ΛCDM 'background' backend (the
-    mass-dependent neutrino density changes sign, Elbers et al. 2024), so that ΛCDM and ΛsCDM
-    fits on background-only data use the same definition. Spectra-only parameters (tau, As, ns,
-    A_L, A_lens) are accepted and ignored."""
+    """The ΛsCDM background alone (theory/background_backend.py with de='lscdm'): what BAO and
+    the compressed CMB likelihood need. Σmν,eff < 0 is native, as in the ΛCDM 'background'
+    backend, so that ΛCDM and ΛsCDM fits on background-only data use one definition."""
 
     name, de, params = "lscdm-background", "lscdm", LSCDM_PARAMS
