@@ -19,7 +19,7 @@ import copy
 import numpy as np
 
 from numass.errors import InputError, TheoryError
-from numass.theory.batch import Distances, RowBackground
+from numass.theory.batch import RowBackground
 from numass.theory.densities import (
     SAFE_VALUES,
     Densities,
@@ -31,6 +31,7 @@ from numass.theory.densities import (
     valid_rows,
 )
 from numass.theory.effective_mass import BACKGROUND_SCALARS
+from numass.theory.products import Distances
 from numass.theory.quadrature import GRID, blocks, quadrature_of
 
 _NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14

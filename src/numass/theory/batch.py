@@ -24,7 +24,6 @@ from typing import Protocol
 import numpy as np
 
 from numass.errors import InputError
-from numass.theory.densities import C_KM_S
 from numass.theory.products import SPECTRA_KEYS, Spectra, SpectraArrays, TheoryProducts
 
 
@@ -90,17 +89,6 @@ class BatchBackground(Protocol):
     def DH(self, z) -> np.ndarray: ...
 
     def DV(self, z) -> np.ndarray: ...
-
-
-class Distances:
-    """DH = c / H and DV = (z DM² DH)^(1/3) from a background's own H(z) and DM(z)."""
-
-    def DH(self, z):
-        return C_KM_S / self.H(z)
-
-    def DV(self, z):
-        z = np.asarray(z, dtype=float)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
 
 class Delegated:

@@ -7,9 +7,8 @@ import numpy as np
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
-from numass.theory.batch import Distances
 from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY
-from numass.theory.products import Spectra, TheoryProducts
+from numass.theory.products import Distances, Spectra, TheoryProducts
 
 # accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their
 # error bars; "high" is the lensing-potential accuracy ACT DR6 recommends for its final analyses.

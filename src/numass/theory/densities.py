@@ -28,7 +28,6 @@ from numass.errors import InputError
 from numass.theory import neutrinos as nu
 from numass.theory.recombination_fit import redshift_fit
 
-C_KM_S = sc.c / 1e3
 MPC_M = 3.0856775814913673e22
 _RHO_CRIT_100 = 3 * (1e5 / MPC_M) ** 2 / (8 * np.pi * sc.G)  # kg/m^3 per h^2
 _A_RAD = 4 * sc.Stefan_Boltzmann / sc.c  # J/m^3/K^4

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 from scipy.interpolate import CubicSpline
 
-from numass.theory.densities import C_KM_S
+from numass.theory.products import C_KM_S
 from numass.theory.quadrature import blocks
 from numass.theory.reference import K_EXTRAP, Z_PK
 

@@ -17,7 +17,8 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError
 from numass.theory import neutrinos as nu
-from numass.theory.densities import C_KM_S, Densities, take_rows
+from numass.theory.densities import Densities, take_rows
+from numass.theory.products import C_KM_S
 
 # grid in ln a for chi and r_s (Simpson, cubic Hermite in between): 1e-9 to 1
 LNA = np.linspace(np.log(1e-9), 0.0, 6001)
