@@ -35,11 +35,9 @@ def background_batch(backend, params: dict, need, accuracy: str | None = None,
     backend.check_names(params)
     arrays = broadcast_params(params)
     p = {k: v for k, v in to_camb_names(arrays).items() if k not in SPECTRA_ONLY}
-    if de == "lscdm":
-        p.setdefault("eta_lscdm", np.full(len(next(iter(arrays.values()))), 10.0))
     bg = bk.compute_background_batch(p, de=de, accuracy=accuracy or batch_accuracy(backend))
-    derived = {**bk.background_derived(bg),
-               **({k: p[k] for k in ("z_dagger", "eta_lscdm")} if de == "lscdm" else {})}
+    lscdm = {"z_dagger": bg.dens.z_dagger, "eta_lscdm": bg.dens.eta} if de == "lscdm" else {}
+    derived = {**bk.background_derived(bg), **lscdm}
     ok = bg.ok & np.all([np.isfinite(v) for v in derived.values()], axis=0)
     return BatchProducts(params=arrays, ok=ok, background=bg, derived=derived).masked(ok)
 

@@ -192,8 +192,8 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     ok &= np.all(np.isfinite(spectra.pp), axis=1)
     derived = {**bk.background_derived(bg), "H0": 100.0 * h_t, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,
-               "As": ref.derived["As"], "A_L_eff": a_eff, "z_dagger": p["z_dagger"],
-               "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
+               "As": ref.derived["As"], "A_L_eff": a_eff, "z_dagger": bg.dens.z_dagger,
+               "eta_lscdm": bg.dens.eta}
     return BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
                          derived=derived).masked(ok)
 
