@@ -74,7 +74,7 @@ def synthetic():
                            "ombh2", "omch2", "mnu")}, "H0": rf.FIDUCIAL_H0}),
                        unlensed=None, pp=np.ones(4251), pk=pk,
                        sigma_R=lambda R: 0.81 * (float(R) / 11.9) ** -0.7 / (1 + 0.01 * float(R)),
-                       derived={}, pk_lin0=(k_lin, np.exp(_ln_p(0.0, np.log(k_lin)))))
+                       pk_lin0=(k_lin, np.exp(_ln_p(0.0, np.log(k_lin)))))
     edges = np.unique(np.geomspace(2, 4251, 25).astype(int))
     ell = np.arange(3001)
     lensed = np.stack([1e3 + 5e3 * np.exp(-ell / 800), 20 + 10 * np.sin(ell / 50) ** 2,
