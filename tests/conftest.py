@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numass.theory.background import compute_background
+from numass.theory.effective_mass import BACKGROUND_SCALARS, MirroredBackground
 from numass.theory.products import Spectra
 
 # Planck 2018-like LCDM point used as the reference cosmology in validation tests
@@ -72,3 +74,16 @@ def spectra_errors(ref, test) -> tuple[float, float]:
     sig = ref.spectra.tt[ell] * np.sqrt(2 / (2 * ell + 1))
     return (float(np.max(np.abs(test.spectra.tt[ell] - ref.spectra.tt[ell]) / sig)),
             float(np.max(np.abs(test.spectra.pp[L] / ref.spectra.pp[L] - 1))))
+
+
+def mirror_background(params: dict):
+    """numass's background under the observable-level mirror X(-m) = 2 X(0) - X(m) of every X
+    (docs/physics.md), to measure it against the native sign flip of the mass-dependent density,
+    from which it differs at O(m^2)."""
+    m = float(params.get("mnu", 0.0))
+    if m >= 0:
+        return compute_background(params)
+    return MirroredBackground(compute_background({**params, "mnu": 0.0}),
+                              compute_background({**params, "mnu": -m}),
+                              scalars=(*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam",
+                                       "omnuh2", "h"))

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from numass.errors import InputError, TheoryError
-from numass.theory.background import compute_background, mirror_background
+from numass.theory.background import compute_background
 from numass.theory.products import Background
 from numass.theory.recombination_fit import calibration_box, redshift_fit
+
+from conftest import mirror_background
 
 TOL = 2e-4
 C_KM_S = 299792.458

@@ -74,7 +74,7 @@ def synthetic():
                            "ombh2", "omch2", "mnu")}, "H0": rf.FIDUCIAL_H0}),
                        unlensed=None, pp=np.ones(4251), pk=pk,
                        sigma_R=lambda R: 0.81 * (float(R) / 11.9) ** -0.7 / (1 + 0.01 * float(R)),
-                       derived={}, pk_lin0=(k_lin, np.exp(_ln_p(0.0, np.log(k_lin)))))
+                       pk_lin0=(k_lin, np.exp(_ln_p(0.0, np.log(k_lin)))))
     edges = np.unique(np.geomspace(2, 4251, 25).astype(int))
     ell = np.arange(3001)
     lensed = np.stack([1e3 + 5e3 * np.exp(-ell / 800), 20 + 10 * np.sin(ell / 50) ** 2,
@@ -191,14 +191,13 @@ def test_limber_table_against_fitpack(synthetic, monkeypatch):
     inside the table and for a row pushed outside its ln χ range (which takes the exact path)."""
     from numass.theory import limber_batch as lb
     from numass.theory.background import compute_background_batch
-    from numass.theory.latetime_batch import _Rows
 
     bg = compute_background_batch({"H0": np.array([60.0, 67.0, 75.0]),
                                    "ombh2": np.full(3, 0.0224), "omch2": np.full(3, 0.12),
                                    "mnu": np.array([0.0, 0.06, 0.3])}, accuracy="exact")
     monkeypatch.setattr(lb, "_W_RANGE", (-0.1, 0.1))  # H0 = 60 and 75 leave it at low z
     table = lb.LimberTable(synthetic.pk, synthetic.background)
-    nodes = lb.Nodes(_Rows(bg, np.arange(3)), bg.zstar, np.full(3, 0.14))
+    nodes = lb.Nodes(bg, bg.zstar, np.full(3, 0.14))
     exact = np.array([nodes.weight[r] @ lb.exact_power(synthetic.pk, nodes, r, lb.L_GRID)
                       for r in range(3)])
     inside = table.locate(nodes)[0]

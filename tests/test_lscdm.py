@@ -8,7 +8,7 @@ from scipy import constants as sc
 from scipy.integrate import solve_ivp
 
 from numass.errors import InputError, TheoryError
-from numass.theory.background import compute_background, compute_lscdm_background, lambda_shape
+from numass.theory.background import compute_background, lambda_shape
 from numass.theory.products import TheoryProducts
 
 from conftest import SPECTRA_LIKELIHOODS, need_dataset, spectra_errors
@@ -43,7 +43,8 @@ def _independent(z_dagger, eta=10.0, p=BASE):
 
 @pytest.mark.parametrize("z_dagger,eta", [(1.8, 10.0), (2.4, 10.0), (1.5, 3.0)])
 def test_against_independent_integration(z_dagger, eta):
-    bg = compute_lscdm_background({**BASE, "mnu": 0.0, "z_dagger": z_dagger, "eta_lscdm": eta})
+    bg = compute_background({**BASE, "mnu": 0.0, "z_dagger": z_dagger, "eta_lscdm": eta},
+                            "lscdm")
     H, DM = _independent(z_dagger, eta)
     z = np.concatenate([Z_BAO, [z_dagger, 3.0, 10.0, 1000.0]])
     np.testing.assert_allclose(bg.H(z), H(z), rtol=1e-6)
@@ -53,7 +54,7 @@ def test_against_independent_integration(z_dagger, eta):
 def test_large_z_dagger_is_lcdm():
     p = {**BASE, "mnu": 0.06}
     lcdm = compute_background(p)
-    ls = compute_lscdm_background({**p, "z_dagger": 40.0})
+    ls = compute_background({**p, "z_dagger": 40.0}, "lscdm")
     z = np.concatenate([Z_BAO, [10.0, lcdm.zstar]])
     np.testing.assert_allclose(ls.DM(z), lcdm.DM(z), rtol=1e-6)
     np.testing.assert_allclose(ls.H(z), lcdm.H(z), rtol=1e-6)
@@ -63,14 +64,14 @@ def test_large_z_dagger_is_lcdm():
     # integral reaches z ~ 1e8, so the switch is moved beyond z*, where Λ is negligible)
     q = {k: v for k, v in p.items() if k != "H0"}
     a = compute_background({**q, "cosmomc_theta": 0.0104})
-    b = compute_lscdm_background({**q, "cosmomc_theta": 0.0104, "z_dagger": 3000.0})
+    b = compute_background({**q, "cosmomc_theta": 0.0104, "z_dagger": 3000.0}, "lscdm")
     # (the ΛsCDM code integrates on its own grid: agreement at the 1e-6 level, 100x inside the
     # 2e-4 accuracy target of the background)
     assert b.h == pytest.approx(a.h, rel=1e-5)
 
 
 def test_flatness_and_shape():
-    bg = compute_lscdm_background({**BASE, "mnu": 0.06, "z_dagger": 2.0})
+    bg = compute_background({**BASE, "mnu": 0.06, "z_dagger": 2.0}, "lscdm")
     assert float(bg.H(0.0)) == pytest.approx(BASE["H0"], rel=1e-12)
     assert bg.Lambda_ratio(0.0) == pytest.approx(1.0, abs=1e-14)
     assert bg.Lambda_ratio(2.0) == pytest.approx(0.0, abs=1e-14)
@@ -83,7 +84,7 @@ def test_flatness_and_shape():
 def test_smooth_in_z_dagger():
     """D_M at BAO redshifts moves smoothly with z† (no jumps from the tanh step or the grid)."""
     zds = np.linspace(1.4, 2.6, 241)  # steps of 0.005, 1/20 of the switch width 1/η
-    dm = np.array([compute_lscdm_background({**BASE, "mnu": 0.06, "z_dagger": zd}).DM(Z_BAO)
+    dm = np.array([compute_background({**BASE, "mnu": 0.06, "z_dagger": zd}, "lscdm").DM(Z_BAO)
                    for zd in zds])
     d1 = np.diff(dm, axis=0)
     d2 = np.diff(dm, n=2, axis=0)
@@ -97,7 +98,7 @@ def test_dm_at_bao_redshifts_against_lcdm():
     """At z < z† Λ_s is ΛCDM's; above it the negative Λ lowers H, so D_M(z > z†) grows
     relative to ΛCDM at the same H0."""
     p = {**BASE, "mnu": 0.06}
-    ls = compute_lscdm_background({**p, "z_dagger": 1.7})
+    ls = compute_background({**p, "z_dagger": 1.7}, "lscdm")
     lc = compute_background(p)
     # below z† only the tanh tail, ~exp(-2η(z† - z)), differs
     np.testing.assert_allclose(ls.DM(Z_BAO[:4]), lc.DM(Z_BAO[:4]), rtol=1e-7)
@@ -112,24 +113,24 @@ def test_desi_bao_chi2(data_dir):
     need_dataset(data_dir, "desi_bao_dr2")
     lik = get_likelihood("desi-dr2-bao", data_dir=data_dir)
     params = {"H0": 68.0, "ombh2": 0.02238, "omch2": 0.1201, "mnu": 0.06}
-    chi_ls = lik.chi2(TheoryProducts(params={**params, "z_dagger": 2.0},
-                                     background=compute_lscdm_background({**params, "z_dagger": 2.0})))
+    lscdm = {**params, "z_dagger": 2.0}
+    chi_ls = lik.chi2(TheoryProducts(params=lscdm, background=compute_background(lscdm, "lscdm")))
     chi_lc = lik.chi2(TheoryProducts(params=params, background=compute_background(params)))
-    chi_far = lik.chi2(TheoryProducts(params=params, background=compute_lscdm_background(
-        {**params, "z_dagger": 40.0})))
+    chi_far = lik.chi2(TheoryProducts(params=params, background=compute_background(
+        {**params, "z_dagger": 40.0}, "lscdm")))
     assert np.isfinite(chi_ls) and chi_ls != pytest.approx(chi_lc, abs=1e-3)
     assert chi_far == pytest.approx(chi_lc, abs=1e-4)
 
 
 def test_bad_input():
     with pytest.raises(InputError, match="z_dagger"):
-        compute_lscdm_background(BASE)
+        compute_background(BASE, "lscdm")
     with pytest.raises(InputError):
-        compute_lscdm_background({**BASE, "z_dagger": -1.0})
+        compute_background({**BASE, "z_dagger": -1.0}, "lscdm")
     with pytest.raises(InputError):
-        compute_lscdm_background({**BASE, "z_dagger": 2.0, "eta_lscdm": float("nan")})
+        compute_background({**BASE, "z_dagger": 2.0, "eta_lscdm": float("nan")}, "lscdm")
     with pytest.raises(InputError, match="unknown"):
-        compute_lscdm_background({**BASE, "z_dagger": 2.0, "w": -0.9})
+        compute_background({**BASE, "z_dagger": 2.0, "w": -0.9}, "lscdm")
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
@@ -156,15 +157,15 @@ def test_backend_point_errors_name_the_cause():
 def test_too_early_switch_is_a_theory_error():
     """A switch at z† ≲ 1 with a large H0 makes H² < 0 before it: the sampler must get -inf."""
     with pytest.raises(TheoryError):
-        compute_lscdm_background({**BASE, "H0": 90.0, "z_dagger": 0.3})
+        compute_background({**BASE, "H0": 90.0, "z_dagger": 0.3}, "lscdm")
 
 
 def test_lscdm_spectra_through_engine():
-    from numass.theory.latetime import LsCDMBackend, compute_lscdm
+    from numass.theory.latetime import LsCDMBackend
 
     p = {"H0": 69.0, "ombh2": 0.02238, "omch2": 0.1201, "mnu": 0.06, "tau": 0.0543,
          "As": 2.1e-9, "ns": 0.966, "z_dagger": 2.0}
-    out = compute_lscdm(p)
+    out = LsCDMBackend().compute(p)
     s = out.spectra.validate("lscdm")
     assert s.lmax == 3000
     assert out.derived["z_dagger"] == 2.0 and out.derived["H0"] == pytest.approx(69.0)
@@ -261,7 +262,7 @@ def test_lscdm_background_backend_is_fast_and_native_in_mass():
     p = {**BASE, "mnu_eff": -0.1, "nnu": 3.044, "nu_states": 1, "eta_lscdm": 10.0}
     bgb = make_backend("lscdm-background")
     out = bgb.compute({**p, "z_dagger": 2.0}, frozenset({"background"}))
-    direct = compute_lscdm_background({**BASE, "mnu": -0.1, "z_dagger": 2.0})
+    direct = compute_background({**BASE, "mnu": -0.1, "z_dagger": 2.0}, "lscdm")
     np.testing.assert_allclose(out.background.DM(Z_BAO), direct.DM(Z_BAO), rtol=1e-12)
     assert out.derived["mnu_eff"] == -0.1 and out.derived["theta_star"] == direct.theta_star
     far = bgb.compute({**p, "z_dagger": 40.0}, frozenset({"background"}))
@@ -278,8 +279,8 @@ def test_lscdm_background_backend_is_fast_and_native_in_mass():
     assert not spec.inner.supports_negative_mnu
     mirrored = spec.compute({**p, "z_dagger": 2.0}, frozenset({"background"}))
     assert isinstance(mirrored.background, MirroredBackground)
-    b0 = compute_lscdm_background({**BASE, "mnu": 0.0, "z_dagger": 2.0})
-    b1 = compute_lscdm_background({**BASE, "mnu": 0.1, "z_dagger": 2.0})
+    b0 = compute_background({**BASE, "mnu": 0.0, "z_dagger": 2.0}, "lscdm")
+    b1 = compute_background({**BASE, "mnu": 0.1, "z_dagger": 2.0}, "lscdm")
     np.testing.assert_allclose(mirrored.background.DM(Z_BAO), 2 * b0.DM(Z_BAO) - b1.DM(Z_BAO),
                                rtol=1e-12)
 

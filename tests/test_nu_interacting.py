@@ -8,7 +8,7 @@ import pytest
 
 from numass.errors import InputError
 from numass.theory.free_streaming import free_streaming_suppression
-from numass.theory.nu_interacting import compute_nu_interacting
+from numass.theory.nu_interacting import NuInteractingBackend
 
 from conftest import FIDUCIAL, SPECTRA_LIKELIHOODS, need_dataset, spectra_errors
 
@@ -20,7 +20,7 @@ def runs():
     """alpha_fs = 1, 0.5, 0 (one CAMB reference run, cached) and the CAMB backend itself."""
     from numass.theory.camb_backend import CambBackend
 
-    out = {a: compute_nu_interacting({**POINT, "alpha_fs": a}) for a in (1.0, 0.5, 0.0)}
+    out = {a: NuInteractingBackend().compute({**POINT, "alpha_fs": a}) for a in (1.0, 0.5, 0.0)}
     out["camb"] = CambBackend().compute(POINT)
     return out
 
@@ -99,7 +99,7 @@ def test_suppression_limits(runs):
 def test_background_only_needs_no_boltzmann_code():
     from numass.theory.background import compute_background
 
-    out = compute_nu_interacting({**POINT, "alpha_fs": 0.3}, frozenset({"background"}))
+    out = NuInteractingBackend().compute({**POINT, "alpha_fs": 0.3}, frozenset({"background"}))
     assert out.spectra is None and out.derived["alpha_fs"] == 0.3
     bg = compute_background({k: POINT[k] for k in ("H0", "ombh2", "omch2", "mnu", "nnu")})
     assert out.background.DM(1.5) == pytest.approx(bg.DM(1.5), rel=1e-12)
@@ -110,13 +110,13 @@ def test_bad_input():
 
     for bad in (-0.1, float("nan"), "x"):
         with pytest.raises(InputError, match="alpha_fs"):
-            compute_nu_interacting({**POINT, "alpha_fs": bad}, frozenset({"background"}))
+            NuInteractingBackend().compute({**POINT, "alpha_fs": bad}, frozenset({"background"}))
     with pytest.raises(InputError, match="does not know"):
-        compute_nu_interacting({**POINT, "w": -0.9}, frozenset({"background"}))
+        NuInteractingBackend().compute({**POINT, "w": -0.9}, frozenset({"background"}))
     with pytest.raises(InputError, match="does not know"):
-        compute_nu_interacting({**POINT, "z_dagger": 2.0}, frozenset({"background"}))
+        NuInteractingBackend().compute({**POINT, "z_dagger": 2.0}, frozenset({"background"}))
     with pytest.raises(InputError, match="cannot be negative"):
-        compute_nu_interacting({**POINT, "mnu": -0.1}, frozenset({"background"}))
+        NuInteractingBackend().compute({**POINT, "mnu": -0.1}, frozenset({"background"}))
     with pytest.raises(InputError, match="physical neutrino mass"):
         compute_point("nu_interacting", "background", {"mnu_eff": -0.05})
     with pytest.raises(InputError, match="no w, wa"):

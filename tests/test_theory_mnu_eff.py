@@ -8,9 +8,11 @@ import pytest
 from numass.backends import make_backend
 from numass.errors import InputError
 from numass.theory.backend import Backend
-from numass.theory.background import compute_background, mirror_background
+from numass.theory.background import compute_background
 from numass.theory.effective_mass import EffectiveMass
 from numass.theory.products import SPECTRA_KEYS, Spectra, TheoryProducts
+
+from conftest import mirror_background
 
 Z = np.array([0.3, 0.51, 1.0, 2.33])
 BASE = {"H0": 67.36, "ombh2": 0.02237, "omch2": 0.12}

@@ -26,6 +26,21 @@ from numass.theory.products import NPZ_NAMES, SPECTRA_KEYS, Spectra, TheoryProdu
 CHI2_PARAMS = tuple(k for k in FIDUCIAL if k not in ("As", "ns", "A_L", "A_lens"))
 
 
+def parse_assignments(items: list[str] | None) -> dict[str, float]:
+    """The command line's --param: ['H0=67', 'mnu=0.06'] -> {'H0': 67.0, 'mnu': 0.06};
+    malformed items raise InputError."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param expects NAME=VALUE, got '{item}'")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--param {name.strip()}: '{value}' is not a number") from None
+    return out
+
+
 # chi2's CAMB-named parameters checked against the models' priors (the range where numass's
 # theory is validated against CAMB); w0wa's priors include every other model's on these names
 VALIDATED_AS = {"ombh2": "ombh2", "omch2": "omch2", "mnu": "mnu_eff", "w": "w", "wa": "wa",

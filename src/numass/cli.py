@@ -270,8 +270,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_chi2(args) -> int:
-    from numass.chi2 import VALIDATED_AS, chi2_table, outside_validated
-    from numass.theory.parameters import parse_assignments
+    from numass.chi2 import VALIDATED_AS, chi2_table, outside_validated, parse_assignments
 
     params = parse_assignments(args.param)
     for warning in outside_validated("w0wa", params, VALIDATED_AS):
@@ -288,8 +287,7 @@ def cmd_chi2(args) -> int:
 
 def cmd_theory(args) -> int:
     from numass.backends import compute_point
-    from numass.chi2 import outside_validated, write_theory_npz
-    from numass.theory.parameters import parse_assignments
+    from numass.chi2 import outside_validated, parse_assignments, write_theory_npz
 
     params = parse_assignments(args.param)
     for warning in outside_validated(args.model, params):

@@ -32,8 +32,8 @@ import numpy as np
 
 from numass.forecast.noise import whiten_blocks
 from numass.theory.batch import BatchProducts
-from numass.theory.densities import C_KM_S
 from numass.theory.limber_batch import growth_rows
+from numass.theory.products import C_KM_S
 
 DEG2_SKY = 4 * np.pi * (180 / np.pi) ** 2
 K_MIN = 1e-3  # h/Mpc; k_max is the spec's kmax_h_Mpc

@@ -92,16 +92,18 @@ def batch_accuracy(backend) -> str:
 class Backend:
     """Maps a parameter point to the products likelihoods ask for.
 
-    Subclasses set ``name``, ``supports_negative_mnu`` and implement ``param_names`` and
-    ``compute(params, need)`` with ``need`` a subset of NEEDS. A numerical failure at a point
-    raises numass.errors.TheoryError (the sampler then gets -inf); bad input raises InputError.
+    Subclasses set ``name``, ``params`` (the names they take), ``supports_negative_mnu`` and
+    implement ``compute(params, need)`` with ``need`` a subset of NEEDS. A numerical failure at
+    a point raises numass.errors.TheoryError (the sampler then gets -inf); bad input raises
+    InputError.
     """
 
     name = "backend"
     supports_negative_mnu = False
+    params: tuple[str, ...] = ()
 
     def param_names(self) -> tuple[str, ...]:
-        raise NotImplementedError
+        return self.params
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
         raise NotImplementedError

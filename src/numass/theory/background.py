@@ -10,19 +10,17 @@ degenerate states); H0 from cosmomc_theta ~1e-5. docs/physics.md, docs/batch.md.
 One implementation: ``compute_background_batch`` (arrays (n,) in, ``BackgroundRows`` out, ok =
 False where a point cannot be computed); ``compute_background`` is a batch of one that raises
 instead (InputError for what the background cannot honour, TheoryError for a point without a
-solution). ``mirror_background`` is the observable-level mirror X(-m) = 2 X(0) - X(m), which
-differs from the sign flip at O(m^2) (measured in tests/test_background.py).
+solution).
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
 from numass.errors import InputError, TheoryError
-from numass.theory import neutrinos as nu
 from numass.theory.batch import RowBackground
 from numass.theory.densities import (
-    C_KM_S,
-    NU_PER_GAMMA,
     SAFE_VALUES,
     Densities,
     batch_densities,
@@ -32,7 +30,8 @@ from numass.theory.densities import (
     take_rows,
     valid_rows,
 )
-from numass.theory.effective_mass import BACKGROUND_SCALARS, MirroredBackground
+from numass.theory.effective_mass import BACKGROUND_SCALARS
+from numass.theory.products import Distances
 from numass.theory.quadrature import GRID, blocks, quadrature_of
 
 _NEWTON_TOL = 1e-8  # |dh| after which one more Newton step is exact to ~1e-14
@@ -101,7 +100,7 @@ def z_array(z) -> np.ndarray:
     return np.atleast_1d(np.asarray(z, dtype=float)).ravel()
 
 
-class BackgroundRows:
+class BackgroundRows(Distances):
     """The background of n points: H, DM, DH, DV (1-d z -> (n, nz)); rdrag, theta_star, zstar,
     zdrag, rstar, DM_star, omnuh2, omegam, h (all (n,)); ``ok`` False (and NaN) where a point
     has no background (no room for dark energy, H^2 <= 0 somewhere, a failed integral).
@@ -110,6 +109,7 @@ class BackgroundRows:
     def __init__(self, d: Densities, h: np.ndarray, ok: np.ndarray, accuracy: str = "exact"):
         self.quadrature = quadrature_of(accuracy)
         self.dens, self.h = d, np.where(ok, h, np.nan)
+        self.h_given = h  # H0/100 or theta_MC's solution (NaN: none), even where not ok
         h_safe = np.where(ok, h, 0.7)
         self.odeh2 = h_safe**2 - d.not_de(np.zeros(1))[:, 0]  # flatness today
         ok = ok & (self.odeh2 > 0)
@@ -124,6 +124,17 @@ class BackgroundRows:
         for name in ("omnuh2", "omegam", "zstar", "zdrag", "rstar", "rdrag", "DM_star",
                      "theta_star"):
             setattr(self, name, np.where(ok, getattr(self, name), np.nan))
+
+    def take(self, idx: np.ndarray) -> BackgroundRows:
+        """Rows ``idx`` (sorted, unique) of this background, as they are (nothing recomputed)."""
+        if len(idx) == len(self.h):
+            return self
+        out = copy.copy(self)
+        out.dens, out._dm = take_rows(self.dens, idx), {}
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and value.shape[:1] == self.h.shape:
+                setattr(out, name, value[idx])
+        return out
 
     def h2_at(self, lna: np.ndarray, rows=slice(None), ratio_of_log=None) -> np.ndarray:
         """H^2 / (100 km/s/Mpc)^2 of ``rows`` at ln a."""
@@ -149,12 +160,6 @@ class BackgroundRows:
             self._dm[key] = np.where(self.ok[:, None], out, np.nan)
         return self._dm[key].copy()
 
-    def DH(self, z) -> np.ndarray:
-        return C_KM_S / self.H(z)
-
-    def DV(self, z) -> np.ndarray:
-        z = z_array(z)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
 
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
@@ -176,11 +181,11 @@ def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
         h, converged = solve_h(d, target, np.full(len(ok), 0.68), H_RANGE[de],
                                "simpson" if de == "cpl" else "trapezoid",
                                theta_accuracy or accuracy)
-        ok &= converged
+        h = np.where(converged, h, np.nan)
     else:
         h = p["H0"] / 100.0
     ok &= (h > 0.1) & (h < 2.0)
-    return BackgroundRows(d, np.where(ok, h, 0.7), ok, accuracy)
+    return BackgroundRows(d, h, ok, accuracy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,8 +211,8 @@ def _point_arrays(params: dict, de: str = "cpl") -> dict:
 
 
 class BackgroundPoint(RowBackground):
-    """compute_background's result: the background of one point (row 0 of a batch of one),
-    with its scalars as floats and H^2(a), omega_nu(a) for the late-time engines."""
+    """compute_background's result: the background of one point (row 0 of a batch of one,
+    ``rows``), with its scalars as floats."""
 
     def __init__(self, rows: BackgroundRows):
         super().__init__(rows, 0)
@@ -216,27 +221,9 @@ class BackgroundPoint(RowBackground):
                                                                    rows.omnuh2))
         self.zstar, self.zdrag = float(rows.zstar[0]), float(rows.zdrag[0])
         self.rstar, self.DM_star = float(rows.rstar[0]), float(rows.DM_star[0])
-        self.n_massive = int(rows.dens.n_massive[0])
         if rows.dens.de_kind == "lscdm":
             self.z_dagger, self.eta = float(rows.dens.z_dagger[0]), float(rows.dens.eta[0])
             self.omega_lambda_s0 = float(rows.odeh2[0]) / self.h**2
-
-    def h2(self, a) -> np.ndarray:
-        """H^2 / (100 km/s/Mpc)^2 at scale factors a (1-d), term by term in powers of a (h2_at's
-        sum in ln a differs in the last digit, which the interaction model's adaptive ODE solver
-        turns into 1e-5 changes of its free-streaming suppression)."""
-        d, a = self.rows.dens, np.asarray(a, dtype=float)
-        rad = d.ogh2[0] * (1.0 + NU_PER_GAMMA * d.n_massless[0]) + self.massive_nu(a)
-        de = d.de_shape(np.log(a))[0]
-        return (d.ombh2[0] + d.omch2[0]) / a**3 + rad / a**4 + self.rows.odeh2[0] * de
-
-    def massive_nu(self, a) -> np.ndarray:
-        """omega_nu h^2 (a) a^4 of the massive neutrinos at scale factors a (1-d); the table at
-        ln(y0 a) itself (not ln y0 + ln a), so that finite differences in a (the interaction
-        model's w_nu = P/rho, a near-cancellation) round as they always have."""
-        d = self.rows.dens
-        ratio = nu.rho_ratio_log(np.log(np.maximum(d.y0[0] * np.asarray(a, dtype=float), 1e-300)))
-        return d.rel[0] * (1.0 + d.sign[0] * (ratio - 1.0))
 
     def Lambda_ratio(self, z):
         """LsCDM's Λ(z) / Λ_s0."""
@@ -246,35 +233,31 @@ class BackgroundPoint(RowBackground):
 def compute_background(params: dict, de: str = "cpl") -> BackgroundPoint:
     """The background at ``params`` (CAMB names; mnu < 0 is Sigma m_nu,eff < 0; de='lscdm' for
     LsCDM's sign-switching Λ, with z_dagger and eta_lscdm): the exact quadrature."""
-    p = _point_arrays(params, de)
-    rows = compute_background_batch(p, de, accuracy=GRID.name)
+    rows = compute_background_batch(_point_arrays(params, de), de, accuracy=GRID.name)
     if not rows.ok[0]:
-        raise TheoryError(f"no background at {params}: {_why_no_background(p, de)}")
+        raise TheoryError(f"no background at {params}: {_why_no_background(rows, de)}")
     return BackgroundPoint(rows)
 
 
-def _why_no_background(p: dict[str, np.ndarray], de: str) -> str:
-    """Why a point that passed the input checks has no background (solved again, one point)."""
-    d = batch_densities(p, de)
-    if "cosmomc_theta" in p:
+def _why_no_background(rows: BackgroundRows, de: str) -> str:
+    """Why a point that passed the input checks has no background."""
+    h = rows.h_given[0]
+    if not np.isfinite(h):
         lo, hi = H_RANGE[de]
-        h, solved = solve_h(d, p["cosmomc_theta"], np.full(1, 0.68), (lo, hi),
-                            "simpson" if de == "cpl" else "trapezoid", GRID.name)
-        if not solved[0]:
-            return f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives this cosmomc_theta"
-    else:
-        h = p["H0"] / 100.0
-    if not 0.1 < h[0] < 2.0:
-        return f"H0 = {100 * h[0]:g} km/s/Mpc is outside [10, 200]"
-    if h[0] ** 2 <= d.not_de(np.zeros(1))[0, 0]:
+        return f"no H0 in [{100 * lo:g}, {100 * hi:g}] gives this cosmomc_theta"
+    if not 0.1 < h < 2.0:
+        return f"H0 = {100 * h:g} km/s/Mpc is outside [10, 200]"
+    if h**2 <= rows.dens.not_de(np.zeros(1))[0, 0]:
         return (f"no room for dark energy: matter and radiation exceed the critical density at "
-                f"H0 = {100 * h[0]:.2f}")
+                f"H0 = {100 * h:.2f}")
     return "H(z) is not positive and finite over the history"
 
 
-def compute_lscdm_background(params: dict) -> BackgroundPoint:
-    """The ΛsCDM background at ``params`` (CAMB names, z_dagger, eta_lscdm)."""
-    return compute_background(params, de="lscdm")
+def background_derived(bg) -> dict:
+    """H0, Ω_m and the recombination scalars of a background: arrays (n,) of BackgroundRows,
+    floats of a BackgroundPoint."""
+    return {"H0": bg.h * 100, "omegam": bg.omegam,
+            **{k: getattr(bg, k) for k in BACKGROUND_SCALARS}}
 
 
 def theta_mc_at(params: dict, h: float) -> float:
@@ -282,14 +265,3 @@ def theta_mc_at(params: dict, h: float) -> float:
     p = _point_arrays({**{k: v for k, v in params.items() if k not in ("H0", "cosmomc_theta")},
                       "H0": 100.0 * h})
     return float(theta_mc(batch_densities(p), np.array([h]))[0])
-
-
-def mirror_background(params: dict) -> BackgroundPoint | MirroredBackground:
-    """The observable-level mirror (docs/physics.md): X(-m) = 2 X(0) - X(m) for every X."""
-    m = float(params.get("mnu", 0.0))
-    if m >= 0:
-        return compute_background(params)
-    return MirroredBackground(compute_background({**params, "mnu": 0.0}),
-                              compute_background({**params, "mnu": -m}),
-                              scalars=(*BACKGROUND_SCALARS, "rstar", "DM_star", "omegam",
-                                       "omnuh2", "h"))

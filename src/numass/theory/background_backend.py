@@ -1,26 +1,25 @@
 """A backend that computes only the background, with numass's own code (no Boltzmann solver).
 
 It serves BAO and the compressed CMB likelihood in about a millisecond a point (far less in a
-batch), which is what makes the embedded-data analysis converge in minutes. Negative
-Sigma m_nu,eff is native here: the mass-dependent part of the neutrino energy density changes
-sign (Elbers et al. 2024). ``background_batch`` with de='lscdm' is the same for LsCDM's
-background (the 'lscdm-background' backend of theory/latetime.py). Batches use the fast
-quadrature unless the backend's ``batch_accuracy`` attribute is 'exact'; a single point (a batch
-of one), the exact one.
+batch), which is what makes the embedded-data analysis converge in minutes; spectra-only
+parameters (tau, As, ns, A_L, A_lens) are accepted and ignored. Negative Sigma m_nu,eff is native
+here: the mass-dependent part of the neutrino energy density changes sign (Elbers et al. 2024).
+``background_batch`` with de='lscdm' is the same for LsCDM's background (the 'lscdm-background'
+backend of theory/latetime.py). Batches use the fast quadrature unless the backend's
+``batch_accuracy`` attribute is 'exact'; a single point (a batch of one), the exact one.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from numass.errors import InputError
+from numass.theory import background as bk
 from numass.theory.backend import Backend, batch_accuracy, check_need, one_point
-from numass.theory.background import compute_background, compute_background_batch
 from numass.theory.batch import BatchProducts, broadcast_params
 from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY, to_camb_names
 from numass.theory.products import TheoryProducts
 
 ALLOWED = (*BACKEND_PARAMS, "YHe", "omk")
-BACKGROUND_DERIVED = ("omegam", "rdrag", "theta_star", "zdrag", "zstar")
 
 
 def background_batch(backend, params: dict, need, accuracy: str | None = None,
@@ -36,17 +35,11 @@ def background_batch(backend, params: dict, need, accuracy: str | None = None,
     backend.check_names(params)
     arrays = broadcast_params(params)
     p = {k: v for k, v in to_camb_names(arrays).items() if k not in SPECTRA_ONLY}
-    if de == "lscdm":
-        p.setdefault("eta_lscdm", np.full(len(next(iter(arrays.values()))), 10.0))
-    bg = compute_background_batch(p, de=de, accuracy=accuracy or batch_accuracy(backend))
-    derived = {"H0": bg.h * 100, **{k: getattr(bg, k) for k in BACKGROUND_DERIVED},
-               **({k: p[k] for k in ("z_dagger", "eta_lscdm")} if de == "lscdm" else {})}
-    ok = bg.ok.copy()
-    for v in derived.values():
-        ok &= np.isfinite(v)
-    derived = {k: np.where(ok, v, np.nan) for k, v in derived.items()}
-    bg.ok = ok
-    return BatchProducts(params=arrays, ok=ok, background=bg, derived=derived)
+    bg = bk.compute_background_batch(p, de=de, accuracy=accuracy or batch_accuracy(backend))
+    lscdm = {"z_dagger": bg.dens.z_dagger, "eta_lscdm": bg.dens.eta} if de == "lscdm" else {}
+    derived = {**bk.background_derived(bg), **lscdm}
+    ok = bg.ok & np.all([np.isfinite(v) for v in derived.values()], axis=0)
+    return BatchProducts(params=arrays, ok=ok, background=bg, derived=derived).masked(ok)
 
 
 class BackgroundBackend(Backend):
@@ -56,9 +49,6 @@ class BackgroundBackend(Backend):
     name = "background"
     supports_negative_mnu = True
     de, params = "cpl", ALLOWED
-
-    def param_names(self):
-        return self.params
 
     def compute(self, params: dict, need: frozenset[str] = frozenset({"background"})
                 ) -> TheoryProducts:
@@ -72,5 +62,5 @@ class BackgroundBackend(Backend):
 
     def explain(self, params: dict) -> None:
         """Raises why a point has no background (compute_background's specific errors)."""
-        compute_background({k: v for k, v in to_camb_names(params).items()
+        bk.compute_background({k: v for k, v in to_camb_names(params).items()
                             if k not in SPECTRA_ONLY}, self.de)

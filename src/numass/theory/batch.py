@@ -168,6 +168,17 @@ class BatchProducts:
     def n(self) -> int:
         return len(self.ok)
 
+    def masked(self, ok: np.ndarray) -> BatchProducts:
+        """These products with ``ok`` (bool (n,)): NaN in every row that is not."""
+        self.ok = ok
+        self.derived = {k: np.where(ok, v, np.nan) for k, v in self.derived.items()}
+        if self.spectra is not None:
+            for k in SPECTRA_KEYS:
+                getattr(self.spectra, k)[~ok] = np.nan
+        if isinstance(getattr(self.background, "ok", None), np.ndarray):  # numass's own rows
+            self.background.ok = self.background.ok & ok  # type: ignore[union-attr]
+        return self
+
     def point(self, i: int) -> TheoryProducts | None:
         """The per-point products of row i (None where the theory failed)."""
         if not self.ok[i]:
@@ -189,14 +200,10 @@ class BatchProducts:
         rows = [p.spectra if p is not None else None for p in points]
         first = next((s for s in rows if s is not None), None)
         if first is not None and all(p.spectra is not None for p in good):
-            arrays = {}
-            for k in SPECTRA_KEYS:
-                a = np.full((len(points), len(first.ell)), np.nan)
-                for i, s in enumerate(rows):
-                    if s is not None:
-                        a[i] = getattr(s, k)
-                arrays[k] = a
-            spectra = BatchSpectra(ell=first.ell, **arrays)
+            nan = np.full(len(first.ell), np.nan)
+            spectra = BatchSpectra(ell=first.ell, **{
+                k: np.array([getattr(s, k) if s is not None else nan for s in rows], dtype=float)
+                for k in SPECTRA_KEYS})
         background = None
         if good and all(p.background is not None for p in good):
             background = StackedBackground([p.background if p is not None else None

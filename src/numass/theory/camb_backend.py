@@ -7,9 +7,8 @@ import numpy as np
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
-from numass.theory.densities import C_KM_S
 from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY
-from numass.theory.products import Spectra, TheoryProducts
+from numass.theory.products import Distances, Spectra, TheoryProducts
 
 # accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their
 # error bars; "high" is the lensing-potential accuracy ACT DR6 recommends for its final analyses.
@@ -24,7 +23,7 @@ def _vectorised(func, z):
     return np.asarray(func(np.atleast_1d(z)), dtype=float).reshape(z.shape)
 
 
-class CambBackground:
+class CambBackground(Distances):
     """CAMB's background through the Background protocol (H in km/s/Mpc, distances in Mpc)."""
 
     def __init__(self, results, derived: dict):
@@ -39,12 +38,6 @@ class CambBackground:
     def DM(self, z):
         return _vectorised(self._r.comoving_radial_distance, z)
 
-    def DH(self, z):
-        return C_KM_S / self.H(z)
-
-    def DV(self, z):
-        z = np.asarray(z, dtype=float)
-        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
 
 class CambBackend(Backend):
@@ -65,8 +58,7 @@ class CambBackend(Backend):
     CAMB, or non-finite output, raises TheoryError naming the point.
     """
 
-    name = "camb"
-    supports_negative_mnu = False
+    name, params = "camb", BACKEND_PARAMS
 
     def __init__(self, lmax: int = 3000, lens_lmax: int | None = None, accuracy: str = "planck",
                  lens_potential_accuracy: int | None = None, halofit_version: str = "mead2016",
@@ -90,9 +82,6 @@ class CambBackend(Backend):
     def ell_max(self) -> int:
         """The last multipole of the returned spectra."""
         return max(self.lmax, self.lens_lmax)
-
-    def param_names(self):
-        return BACKEND_PARAMS
 
     def camb_params(self, p: dict, need: frozenset[str]):
         """CAMBparams for a normalised point ``p`` (see normalise_params)."""

@@ -13,9 +13,9 @@ the mass changes sign at every scale factor, rho_nu(a; -m) = 2 rho_nu(a; 0) - rh
 N_eff and the early universe are untouched and the late neutrinos add -|m|-like matter (omnuh2
 < 0). omega_c is CDM alone: Omega_m = (omch2 + ombh2 + omnuh2)/h^2 moves with mnu.
 
-Every field is an array (n,); functions of ln a return (n, m). A row the background cannot
-compute is refused (``refusals``): the batch marks it ok = False, a single point raises
-InputError with the reason.
+Every field is an array (n,); functions of ln a return (n, m). A row that fails a check of
+``row_checks`` is refused: the batch marks it ok = False, a single point raises InputError
+with the reason.
 """
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from numass.errors import InputError
 from numass.theory import neutrinos as nu
 from numass.theory.recombination_fit import redshift_fit
 
-C_KM_S = sc.c / 1e3
 MPC_M = 3.0856775814913673e22
 _RHO_CRIT_100 = 3 * (1e5 / MPC_M) ** 2 / (8 * np.pi * sc.G)  # kg/m^3 per h^2
 _A_RAD = 4 * sc.Stefan_Boltzmann / sc.c  # J/m^3/K^4

@@ -19,14 +19,13 @@ from numass.errors import TheoryError
 from numass.theory.reference import FIDUCIAL_EARLY, FIDUCIAL_H0, run_reference
 
 
-def _nonrel_density(dens, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nonrel_density(bg, lna: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ρ_ν − 3P_ν) a³ of the massive states in ω h² units (→ ω_ν today), = d(ρ a⁴)/dln a / a,
-    and their equation of state w_ν = P_ν/ρ_ν."""
+    and their equation of state w_ν = P_ν/ρ_ν, at ln a (1-d) of a background of one row."""
     eps = 1e-4
-    x = np.log(a)
-    f = dens.massive_nu(a)
-    df = (dens.massive_nu(np.exp(x + eps)) - dens.massive_nu(np.exp(x - eps))) / (2 * eps)
-    return df / a, (f - df) / (3.0 * f)
+    f = bg.dens.massive_nu(lna)[0]
+    df = (bg.dens.massive_nu(lna + eps)[0] - bg.dens.massive_nu(lna - eps)[0]) / (2 * eps)
+    return df / np.exp(lna), (f - df) / (3.0 * f)
 
 
 def free_streaming_suppression(ref) -> dict:
@@ -35,8 +34,7 @@ def free_streaming_suppression(ref) -> dict:
     if "fs_suppression" in ref.cache:
         return ref.cache["fs_suppression"]
     tr = ref.transfer
-    bg = ref.background
-    dens = bg
+    bg = ref.background.rows
     k, z = tr["k"], tr["z"]
     order = np.argsort(-np.log1p(z))  # ascending ln a
     lna = -np.log1p(z[order])
@@ -44,16 +42,16 @@ def free_streaming_suppression(ref) -> dict:
     ocb = ombh2 + omch2
     dcb = (omch2 * tr["cdm"] + ombh2 * tr["b"])[:, order] / ocb
     dnu = tr["nu"][:, order]
-    if dens.n_massive == 0 or not np.any(dnu):
+    if bg.dens.n_massive[0] == 0 or not np.any(dnu):
         S = np.ones_like(dcb)
     else:
         # background coefficients on a fine grid, splined (the ODE right-hand side is then cheap)
         xf = np.linspace(lna[0], 0.0, 3001)
         af = np.exp(xf)
-        h2 = dens.h2(af)
+        h2 = bg.h2_at(xf)[0]
         fric = 2.0 + 0.5 * np.gradient(np.log(h2), xf)
         o_cb = ocb / af**3 / h2
-        w_nr, w_nu = _nonrel_density(dens, af)
+        w_nr, w_nu = _nonrel_density(bg, xf)
         o_nu = w_nr / af**3 / h2
         # without free streaming the neutrinos follow the CDM adiabatically,
         # δ_ν/(1 + w_ν) = δ_cb, which CAMB's δ_ν also does on super-horizon scales: S -> 1 there
@@ -77,7 +75,7 @@ def free_streaming_suppression(ref) -> dict:
         if not sol.success:
             raise TheoryError(f"free-streaming growth integration failed: {sol.message}")
         y = sol.y.reshape(4, nk, -1)
-        w_nr, w_nu = (v[None, :] for v in _nonrel_density(dens, np.exp(lna)))
+        w_nr, w_nu = (v[None, :] for v in _nonrel_density(bg, lna))
         d_m_fs = (ocb * y[0] + w_nr * ratio(lna) * y[0]) / (ocb + w_nr)
         d_m_no = (ocb * y[2] + w_nr * (1 + w_nu) * y[2]) / (ocb + w_nr)
         S = (d_m_fs / d_m_no) ** 2

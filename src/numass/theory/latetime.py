@@ -15,9 +15,8 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
 from numass.theory.backend import NEEDS, Backend, one_point
-from numass.theory.background import BackgroundPoint, compute_lscdm_background
+from numass.theory.background import BackgroundPoint, background_derived, compute_background
 from numass.theory.background_backend import BackgroundBackend
-from numass.theory.effective_mass import BACKGROUND_SCALARS
 from numass.theory.latetime_batch import (
     EMULATOR_KEYS,
     LSCDM_BG_KEYS,
@@ -47,20 +46,17 @@ def _engine_early(params: dict) -> dict:
     return early
 
 
-def point_background(compute, p: dict, params: dict):
-    """``compute(p)``, a per-point background; a numerical failure as TheoryError (-inf)."""
+def model_background(params: dict, de: str = "cpl") -> BackgroundPoint:
+    """numass's background of a late-time model's point (any spelling; the entries
+    LSCDM_BG_KEYS, those of ΛsCDM's switch absent elsewhere): InputError naming a bad input,
+    TheoryError why there is none (a numerical failure too)."""
+    p = to_camb_names(params)
     try:
-        return compute(p)
+        return compute_background({k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, de)
     except (InputError, TheoryError):
         raise
     except Exception as exc:  # numerical failure at a point: the sampler gets -inf
         raise TheoryError(f"background failed at {params}: {exc}") from exc
-
-
-def background_derived(bg) -> dict:
-    """H0, Ω_m and the recombination scalars of a per-point background."""
-    return {"H0": float(bg.h * 100), "omegam": float(bg.omegam),
-            **{k: float(getattr(bg, k)) for k in BACKGROUND_SCALARS}}
 
 
 def matched_H0(early: dict, target) -> float:
@@ -148,40 +144,7 @@ def late_time_products(params: dict, target, *, ref_H0: float | None = None,
 LSCDM_PARAMS = (*LATE_TIME_PARAMS, "z_dagger", "eta_lscdm")
 
 
-def lscdm_point_background(params: dict):
-    """The ΛsCDM background of a point (any parameter names; InputError naming a bad input,
-    TheoryError naming why there is no background)."""
-    p = to_camb_names(params)
-    return point_background(compute_lscdm_background,
-                            {k: v for k, v in p.items() if k in LSCDM_BG_KEYS}, params)
-
-
-def compute_lscdm(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-    """ΛsCDM at ``params``: background from theory/background.py (de="lscdm"); spectra (if needed) from the
-    late-time engine with its CAMB reference. mnu must be >= 0 (wrap with EffectiveMass for
-    Σmν,eff < 0)."""
-    LsCDMBackend().check_params(params)
-    p = to_camb_names(params)
-    bg = lscdm_point_background(params)
-    if "spectra" in need:
-        out = late_time_products(p, bg)
-        out.params = dict(params)
-        out.derived.update({"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta})
-        return out
-    derived = {**background_derived(bg), "z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
-    return TheoryProducts(params=dict(params), background=bg, derived=derived)
-
-
-class ModelBackend(Backend):
-    """A backend of one of the models CAMB cannot run: its parameter names ``params``."""
-
-    params: tuple[str, ...] = ()
-
-    def param_names(self):
-        return self.params
-
-
-class EmulatedEngine(ModelBackend):
+class EmulatedEngine(Backend):
     """A late-time engine with the emulator as its ΛCDM reference (~10 ms a point instead of
     ~2 s): ``compute_batch`` vectorised over points, a per-point ``compute`` a batch of one whose
     failure ``explain`` names. A reference outside the emulator's box is a failed point (a
@@ -198,7 +161,7 @@ class EmulatedEngine(ModelBackend):
         raise NotImplementedError
 
 
-class LsCDMBackend(ModelBackend):
+class LsCDMBackend(Backend):
     """ΛsCDM (background + late-time-engine spectra) behind the Backend interface.
 
     Σmν,eff < 0 goes through the observable-level mirror of EffectiveMass (the engine's reference
@@ -207,7 +170,18 @@ class LsCDMBackend(ModelBackend):
     name, params = "lscdm", LSCDM_PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        return compute_lscdm(params, need)
+        """The background from theory/background.py (de="lscdm"); the spectra (if needed) from
+        the late-time engine with its CAMB reference."""
+        self.check_params(params)
+        bg = model_background(params, "lscdm")
+        lscdm = {"z_dagger": bg.z_dagger, "eta_lscdm": bg.eta}
+        if "spectra" not in need:
+            return TheoryProducts(params=dict(params), background=bg,
+                                  derived={**background_derived(bg), **lscdm})
+        out = late_time_products(to_camb_names(params), bg)
+        out.params = dict(params)
+        out.derived.update(lscdm)
+        return out
 
 
 class LsCDMEmulatorBackend(EmulatedEngine):
@@ -221,7 +195,7 @@ class LsCDMEmulatorBackend(EmulatedEngine):
 
     def explain(self, params: dict, need) -> None:
         """Raises why a point has no theory: its background, the matched H0, the emulator."""
-        bg = lscdm_point_background(params)
+        bg = model_background(params, "lscdm")
         if "spectra" in need:
             p = to_camb_names(params)
             h0 = matched_H0(_engine_early(p), bg)
@@ -232,10 +206,8 @@ class LsCDMEmulatorBackend(EmulatedEngine):
 
 
 class LsCDMBackgroundBackend(BackgroundBackend):
-    """The ΛsCDM background alone (numass's own code, ~1 ms a point): what BAO and the compressed
-    CMB likelihood need. Σmν,eff < 0 is native here, as in the ΛCDM 'background' backend (the
-    mass-dependent neutrino density changes sign, Elbers et al. 2024), so that ΛCDM and ΛsCDM
-    fits on background-only data use the same definition. Spectra-only parameters (tau, As, ns,
-    A_L, A_lens) are accepted and ignored."""
+    """The ΛsCDM background alone (theory/background_backend.py with de='lscdm'): what BAO and
+    the compressed CMB likelihood need. Σmν,eff < 0 is native, as in the ΛCDM 'background'
+    backend, so that ΛCDM and ΛsCDM fits on background-only data use one definition."""
 
     name, de, params = "lscdm-background", "lscdm", LSCDM_PARAMS

@@ -17,18 +17,17 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from numass.theory import background as bk
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
-from numass.theory.background import BackgroundRows, compute_background_batch, newton_rows
 from numass.theory.background_backend import background_batch
 from numass.theory.batch import BatchProducts, BatchSpectra, broadcast_params
-from numass.theory.densities import SAFE_VALUES, batch_densities, take_rows
+from numass.theory.densities import SAFE_VALUES, batch_densities
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
 from numass.theory.parameters import to_camb_names
-from numass.theory.products import SPECTRA_KEYS
-from numass.theory.quadrature import PanelDistance, hermite_rows
+from numass.theory.quadrature import PanelDistance
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
 _SIGMA_R = np.geomspace(4.0, 30.0, 90)  # radii [Mpc] of the fiducial σ_R table
@@ -53,32 +52,12 @@ def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, BackgroundRows]:
+def _reference_batch(backend, params: dict, need) -> tuple[BatchProducts, bk.BackgroundRows]:
     """The emulator's ΛCDM batch (the backend holds it: theory never imports the emulator), and
     its background on the exact grids, whose D_M and H histories the engines read."""
     ref = backend.emulator.compute_batch(params, need, accuracy="exact", theta_accuracy="fast")
-    assert isinstance(ref.background, BackgroundRows)  # the emulator's is numass's own
+    assert isinstance(ref.background, bk.BackgroundRows)  # the emulator's is numass's own
     return ref, ref.background
-
-
-class _Rows:
-    """Rows ``idx`` of a batched background: D_M and H² at per-row ln a, H at shared z."""
-
-    def __init__(self, bg, idx: np.ndarray):
-        every = len(idx) == len(bg.h)  # idx is sorted and unique: all rows, no copies
-        take = slice(None) if every else idx
-        self.dens = take_rows(bg.dens, take)
-        self.chi_grid, self.dchi_grid = bg.chi_grid[take], bg.dchi_grid[take]
-        self.odeh2 = bg.odeh2[take]
-
-    def DM_at(self, lna: np.ndarray) -> np.ndarray:
-        return hermite_rows(lna, self.chi_grid, self.dchi_grid)
-
-    def h2_at(self, lna: np.ndarray) -> np.ndarray:
-        return self.dens.not_de(lna) + self.odeh2[:, None] * self.dens.de_shape(lna)
-
-    def H(self, z: np.ndarray) -> np.ndarray:
-        return 100.0 * np.sqrt(self.h2_at(-np.log1p(z)))
 
 
 def matched_h(bg, p: dict[str, np.ndarray], ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +70,7 @@ def matched_h(bg, p: dict[str, np.ndarray], ok: np.ndarray) -> tuple[np.ndarray,
     goal = np.where(ok, bg.DM_at(lna_star[:, None])[:, 0], 1.4e4)
     start = np.clip(np.where(np.isfinite(bg.h), bg.h, 0.68), *_H_BRACKET)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        h, solved = newton_rows(PanelDistance(dens, lna_star), goal, start, _H_BRACKET)
+        h, solved = bk.newton_rows(PanelDistance(dens, lna_star), goal, start, _H_BRACKET)
     return h, solved & np.isfinite(h)
 
 
@@ -130,10 +109,14 @@ def effective_scale_rows(pp: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     return np.sum(w * ratio[:, 2:], axis=1) / np.sum(w, axis=1)
 
 
-def _apply_ratio(spectra: BatchSpectra, idx: np.ndarray, ratio: np.ndarray, a_l: np.ndarray,
-                 a_lens: np.ndarray) -> np.ndarray:
-    """Rows ``idx`` of ``spectra`` lensed by R(L) (in place); returns A_L_eff of those rows."""
+def _apply_ratio(spectra: BatchSpectra, idx: np.ndarray, lim_t: np.ndarray, lim_r: np.ndarray,
+                 a_l: np.ndarray, a_lens: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of ``spectra`` lensed by R(L) = lim_t / lim_r (the Limber integrals of
+    target and reference on L_GRID), in place, to the lensing response's range; returns
+    A_L_eff of those rows."""
     size = spectra.pp.shape[1]
+    ratio = ratio_rows(L_GRID, lim_t, lim_r,
+                       max(size, int(rf.lensing_response(size - 1)["edges"][-1])))
     pp = spectra.pp[idx]
     a_eff = effective_scale_rows(pp, ratio[:, :size])
     d_tt, d_ee, d_te = lensing_change_rows(ratio, spectra.tt[idx], spectra.ee[idx], a_l)
@@ -142,21 +125,6 @@ def _apply_ratio(spectra: BatchSpectra, idx: np.ndarray, ratio: np.ndarray, a_l:
     spectra.te[idx] += d_te
     spectra.pp[idx] = pp * ratio[:, :size] * a_lens[:, None]
     return a_eff
-
-
-def _response_size(lmax: int) -> int:
-    return max(lmax + 1, int(rf.lensing_response(lmax)["edges"][-1]))
-
-
-def _nan_rows(products: BatchProducts, ok: np.ndarray) -> BatchProducts:
-    products.ok = ok
-    products.derived = {k: np.where(ok, v, np.nan) for k, v in products.derived.items()}
-    if products.spectra is not None:
-        for k in SPECTRA_KEYS:
-            getattr(products.spectra, k)[~ok] = np.nan
-    if isinstance(products.background, BackgroundRows):
-        products.background.ok = products.background.ok & ok
-    return products
 
 
 def _checked(backend, params: dict, need) -> tuple[frozenset, dict[str, np.ndarray]]:
@@ -178,15 +146,13 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     Returns (A_L_eff, σ8) of those rows."""
     fid, table, s_spline = _fiducial_tables()
     g_t, g_r, nodes_t, nodes_r, gsq = carried_growth(
-        _Rows(target_bg, bg_idx), _Rows(ref_bg, bg_idx), ocb, ref_bg.zstar[bg_idx],
+        target_bg.take(bg_idx), ref_bg.take(bg_idx), ocb, ref_bg.zstar[bg_idx],
         ocb + ref_bg.omnuh2[bg_idx])
     if nl_weight:
         lim_t = limber_rows(table, nodes_t, gsq, nl_weight)
     else:
         lim_t = table.integrals(nodes_t, gsq)
-    ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes_r),
-                       _response_size(spectra.tt.shape[1] - 1))
-    a_eff = _apply_ratio(spectra, idx, ratio, a_l, a_lens)
+    a_eff = _apply_ratio(spectra, idx, lim_t, table.integrals(nodes_r), a_l, a_lens)
     sigma8 = (sigma8_ref * _sigma_r(fid, s_spline, 8.0 / h_t) / _sigma_r(fid, s_spline, 8.0 / h_r)
               * g_t[:, 0] / g_r[:, 0])
     return a_eff, sigma8
@@ -202,7 +168,7 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
     if "spectra" not in need:
         return background_batch(backend, params, need, de="lscdm")
     p = to_camb_names(given)  # the background checks the names (densities.check_names)
-    bg = compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact",
+    bg = bk.compute_background_batch({k: p[k] for k in LSCDM_BG_KEYS if k in p}, "lscdm", "exact",
                                   theta_accuracy="fast")
     n = len(bg.h)
     ok = bg.ok.copy()
@@ -224,13 +190,12 @@ def lscdm_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
                                              h_t[idx], h_ref[idx], a_l[idx], a_lens[idx],
                                              ref.derived["sigma8"][idx])
     ok &= np.all(np.isfinite(spectra.pp), axis=1)
-    derived = {"H0": 100.0 * h_t, "omegam": bg.omegam, "sigma8": sigma8,
+    derived = {**bk.background_derived(bg), "H0": 100.0 * h_t, "sigma8": sigma8,
                "S8": sigma8 * np.sqrt(bg.omegam / 0.3), "H0_ref": 100.0 * h_ref,
-               "As": ref.derived["As"], "A_L_eff": a_eff,
-               **{k: getattr(bg, k) for k in ("rdrag", "theta_star", "zstar", "zdrag")},
-               "z_dagger": p["z_dagger"], "eta_lscdm": p.get("eta_lscdm", np.full(n, 10.0))}
-    return _nan_rows(BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
-                                   derived=derived), ok)
+               "As": ref.derived["As"], "A_L_eff": a_eff, "z_dagger": bg.dens.z_dagger,
+               "eta_lscdm": bg.dens.eta}
+    return BatchProducts(params=given, ok=ok, spectra=spectra, background=bg,
+                         derived=derived).masked(ok)
 
 
 def sigma2_ratio(pk_lin0: tuple, R: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -276,18 +241,17 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         if len(idx):
             fid, table, _ = _fiducial_tables()
             stab = table.suppression("free_streaming", suppression_on_grid)
-            nodes = Nodes(_Rows(bg, idx), bg.zstar[idx],
+            nodes = Nodes(bg.take(idx), bg.zstar[idx],
                           p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
             lim_t = table.suppressed(nodes, stab, nodes.weight, (alpha[idx] - 1.0)[:, None],
                                      p["mnu"][idx])
-            ratio = ratio_rows(L_GRID, lim_t, table.integrals(nodes),
-                               _response_size(spectra.tt.shape[1] - 1))
-            a_eff[idx] = _apply_ratio(spectra, idx, ratio, p["A_L"][idx], np.ones(len(idx)))
+            a_eff[idx] = _apply_ratio(spectra, idx, lim_t, table.integrals(nodes), p["A_L"][idx],
+                                      np.ones(len(idx)))
             s8 = ref.derived["sigma8"]
             s8[idx] *= _sigma8_factor(fid, stab, bg.h[idx], alpha[idx], p["mnu"][idx])
             ref.derived["S8"] = s8 * np.sqrt(bg.omegam / 0.3)
         ref.derived["A_L_eff"] = a_eff
         ok &= np.all(np.isfinite(spectra.pp), axis=1)
     ref.params = given
-    return _nan_rows(ref, ok)
+    return ref.masked(ok)
 

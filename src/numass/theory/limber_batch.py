@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 from scipy.interpolate import CubicSpline
 
-from numass.theory.background import C_KM_S
+from numass.theory.products import C_KM_S
 from numass.theory.quadrature import blocks
 from numass.theory.reference import K_EXTRAP, Z_PK
 
@@ -210,11 +210,12 @@ class LimberTable:
         """ln k (clipped as exact_power clips k) at node j, offset w, every L."""
         return np.clip(self.ln_l - self.ln_chi[j] - w, *self.u_clip)
 
-    def locate(self, nodes: Nodes, rows: slice = slice(None)):
+    def locate(self, nodes: Nodes, rows: slice = slice(None), w=None, dw: float = _DW):
         """(in table, middle index i, quadratic weights of w_(i-1), w_i, w_(i+1), δ) of every
-        node of ``rows``: rows whose offsets leave the grid are out of the table."""
+        node of ``rows`` on the w grid ``w`` (default: the table's) of step ``dw``: rows whose
+        offsets leave the grid are out of the table."""
         inside, i, lagrange = quadratic_weights(nodes.ln_chi[rows] - self.ln_chi[None, :],
-                                                self.w, _DW)
+                                                self.w if w is None else w, dw)
         return inside, i, lagrange, nodes.x[rows] - self.x[None, :]
 
     def integrals(self, nodes: Nodes, factor: np.ndarray | None = None) -> np.ndarray:
@@ -299,16 +300,15 @@ class SuppressionTables:
 
     def elements(self, nodes: Nodes, rows: slice, mnu: np.ndarray) -> np.ndarray:
         """ln S at every (node, L) of ``rows`` (Σmν of those rows in ``mnu``)."""
-        inside, i, lagrange = quadratic_weights(nodes.ln_chi[rows] - self.table.ln_chi[None, :],
-                                                self.w, _DW_S)
-        delta = (nodes.x[rows] - self.table.x[None, :])[..., None]
+        inside, i, lagrange, delta = self.table.locate(nodes, rows, self.w, _DW_S)
         g, tm = self.weights(mnu)
         k0 = np.arange(i.shape[1])[None, :] * len(self.w) + i + (g * self.size)[:, None]
         off = self.size // 2  # the x-derivative table follows each mass's ln S table
         tm = tm[:, None, None]
         out = np.zeros((*k0.shape, len(L_GRID)))
         for mass_weight, k_mass in ((1 - tm, k0), (tm, k0 + self.size)):
-            out = quadratic_sum(out, self.all, off, k_mass, lagrange, delta, mass_weight)
+            out = quadratic_sum(out, self.all, off, k_mass, lagrange, delta[..., None],
+                                mass_weight)
         for r in np.flatnonzero(~inside):
             out[r] = self.exact(nodes, rows.start + r, g[r], float(tm[r, 0, 0]))
         return out

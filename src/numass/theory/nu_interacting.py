@@ -10,23 +10,15 @@ is not changed, validation: docs/latetime.md, "Dark-sector interaction".
 from __future__ import annotations
 
 from numass.errors import InputError, TheoryError
-from numass.theory.backend import NEEDS, check_need, normalise_params
-from numass.theory.background import compute_background
+from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
+from numass.theory.background import background_derived
 from numass.theory.free_streaming import free_streaming_suppression, suppression_on_grid
-from numass.theory.latetime import (
-    EmulatedEngine,
-    ModelBackend,
-    background_derived,
-    late_time_products,
-    point_background,
-)
+from numass.theory.latetime import EmulatedEngine, late_time_products, model_background
 from numass.theory.latetime_batch import nu_interacting_emulator_batch
 from numass.theory.parameters import LATE_TIME_PARAMS
 from numass.theory.products import TheoryProducts
-from numass.theory.reference import DENSITIES
 
 PARAMS = (*LATE_TIME_PARAMS, "alpha_fs")
-_BG_KEYS = ("H0", "cosmomc_theta", *DENSITIES)
 
 
 def _inputs(params: dict, need) -> tuple[frozenset, float, dict]:
@@ -39,29 +31,6 @@ def _inputs(params: dict, need) -> tuple[frozenset, float, dict]:
         raise InputError(f"alpha_fs = {alpha!r}: the free-streaming scaling must be >= 0 "
                          f"(1 = standard neutrinos, 0 = no free streaming)")
     return need, alpha, normalise_params({k: v for k, v in params.items() if k != "alpha_fs"})
-
-
-def compute_nu_interacting(params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-    """The interacting-neutrino model at ``params`` (mnu >= 0 is the physical mass; alpha_fs
-    defaults to 1)."""
-    need, alpha, p = _inputs(params, need)
-    bg = point_background(compute_background, {k: p[k] for k in _BG_KEYS if k in p}, params)
-    if "spectra" not in need:
-        derived = {**background_derived(bg), "omnuh2": float(bg.omnuh2), "alpha_fs": alpha}
-        return TheoryProducts(params=dict(params), background=bg, derived=derived)
-
-    def factor_for(ref):
-        if alpha == 1.0 or p["mnu"] == 0.0:
-            return None  # standard neutrinos: the reference itself
-        interp = free_streaming_suppression(ref)["interp"]
-        return lambda k, z: interp(k, z) ** (alpha - 1.0)
-
-    engine_params = {k: v for k, v in p.items() if k not in ("H0", "cosmomc_theta", "w", "wa")}
-    out = late_time_products(engine_params, bg, ref_H0=float(bg.h * 100),
-                             pk_factor_for=factor_for)
-    out.params = dict(params)
-    out.derived.update({"alpha_fs": alpha, "omnuh2": float(bg.omnuh2)})
-    return out
 
 
 class NuInteractingEmulatorBackend(EmulatedEngine):
@@ -82,7 +51,7 @@ class NuInteractingEmulatorBackend(EmulatedEngine):
             raise TheoryError(f"mnu = {p['mnu']:g} is beyond the free-streaming grid (<= {top:g})")
 
 
-class NuInteractingBackend(ModelBackend):
+class NuInteractingBackend(Backend):
     """Hypothesis 6 behind the Backend interface (see the module docstring). Wrapped by
     EffectiveMass in make_backend, so it takes ``mnu_eff``; the model samples it >= 0 (a physical
     mass), and a negative value would go through the observable-level mirror."""
@@ -90,4 +59,20 @@ class NuInteractingBackend(ModelBackend):
     name, params = "nu_interacting", PARAMS
 
     def compute(self, params: dict, need: frozenset[str] = NEEDS) -> TheoryProducts:
-        return compute_nu_interacting(params, need)
+        """The model at ``params`` (mnu >= 0 the physical mass; alpha_fs defaults to 1)."""
+        need, alpha, p = _inputs(params, need)
+        bg = model_background(p)
+        if "spectra" not in need:
+            derived = {**background_derived(bg), "omnuh2": float(bg.omnuh2), "alpha_fs": alpha}
+            return TheoryProducts(params=dict(params), background=bg, derived=derived)
+
+        def factor_for(ref):
+            if alpha == 1.0 or p["mnu"] == 0.0:
+                return None  # standard neutrinos: the reference itself
+            interp = free_streaming_suppression(ref)["interp"]
+            return lambda k, z: interp(k, z) ** (alpha - 1.0)
+
+        out = late_time_products(p, bg, ref_H0=float(bg.h * 100), pk_factor_for=factor_for)
+        out.params = dict(params)
+        out.derived.update({"alpha_fs": alpha, "omnuh2": float(bg.omnuh2)})
+        return out

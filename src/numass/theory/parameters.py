@@ -85,16 +85,3 @@ def to_camb_names(params: dict) -> dict:
         p["cosmomc_theta"] = p.pop("theta_MC_100") / 100.0
     return p
 
-
-def parse_assignments(items: list[str] | None) -> dict[str, float]:
-    """['H0=67', 'mnu=0.06'] -> {'H0': 67.0, 'mnu': 0.06}; malformed items raise InputError."""
-    out: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"--param expects NAME=VALUE, got '{item}'")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise InputError(f"--param {name.strip()}: '{value}' is not a number") from None
-    return out

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from scipy import constants as sc
 
 from numass.errors import InputError
 
+C_KM_S = sc.c / 1e3  # the speed of light in km/s: D_H = c / H
 SPECTRA_KEYS = ("tt", "te", "ee", "bb", "pp")
 # names of the arrays in the npz layout that `numass chi2 --spectra` reads and `numass theory` writes
 NPZ_NAMES = {"tt": "DlTT", "te": "DlTE", "ee": "DlEE", "bb": "DlBB", "pp": "clpp_L2"}
@@ -67,6 +69,17 @@ class Background(Protocol):
     def DH(self, z): ...
 
     def DV(self, z): ...
+
+
+class Distances:
+    """DH = c / H and DV = (z DM² DH)^(1/3) from a background's own H(z) and DM(z)."""
+
+    def DH(self, z):
+        return C_KM_S / self.H(z)
+
+    def DV(self, z):
+        z = np.asarray(z, dtype=float)
+        return np.cbrt(z * self.DM(z) ** 2 * self.DH(z))
 
 
 @dataclass

@@ -17,7 +17,8 @@ from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError
 from numass.theory import neutrinos as nu
-from numass.theory.densities import C_KM_S, Densities, take_rows
+from numass.theory.densities import Densities, take_rows
+from numass.theory.products import C_KM_S
 
 # grid in ln a for chi and r_s (Simpson, cubic Hermite in between): 1e-9 to 1
 LNA = np.linspace(np.log(1e-9), 0.0, 6001)
@@ -41,14 +42,14 @@ def blocks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray, start: int = 0) -> np.ndarray:
-    """Cubic Hermite interpolation on the LNA grid from ``start`` on, from values y and exact
-    derivatives dy (n, len(LNA) - start) at x (q,) shared or (n, q) per row -> (n, q): ~h^4
-    where linear would leave ~1e-5."""
+def hermite_rows(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Cubic Hermite interpolation on the LNA grid from values y and exact derivatives dy
+    (n, len(LNA)) at x (q,) shared or (n, q) per row -> (n, q): ~h^4 where linear would leave
+    ~1e-5."""
     step = LNA[1] - LNA[0]
     x = np.broadcast_to(x, (y.shape[0], np.shape(x)[-1]))
-    i = np.clip(((x - LNA[start]) / step).astype(int), 0, y.shape[1] - 2)
-    t = (x - LNA[start + i]) / step
+    i = np.clip(((x - LNA[0]) / step).astype(int), 0, y.shape[1] - 2)
+    t = (x - LNA[i]) / step
     h00, h10 = (1 + 2 * t) * (1 - t) ** 2, t * (1 - t) ** 2
     h01, h11 = t**2 * (3 - 2 * t), t**2 * (t - 1)
     take = np.take_along_axis
@@ -198,7 +199,7 @@ class Panels:
     inside each row's span of ``ends``. ``cumulative(values)`` returns the integral from the first
     end to each end (signed, (n, len(ends))) of a function given at the nodes."""
 
-    def __init__(self, ends: list[np.ndarray], fixed=(), rule=_GL8):
+    def __init__(self, ends: list[np.ndarray], fixed=()):
         n = len(ends[0])
         end_cols = np.column_stack([np.broadcast_to(e, (n,)) for e in ends])
         lo, hi = end_cols.min(axis=1, keepdims=True), end_cols.max(axis=1, keepdims=True)
@@ -207,7 +208,7 @@ class Panels:
         order = np.argsort(cols, axis=1, kind="stable")
         edges = np.take_along_axis(cols, order, axis=1)
         self.rank = np.argsort(order, axis=1)[:, :len(ends)]  # where each end went
-        t, w = rule
+        t, w = _GL8
         mid = 0.5 * (edges[:, 1:] + edges[:, :-1])
         half = 0.5 * (edges[:, 1:] - edges[:, :-1])
         self.shape = (n, edges.shape[1] - 1, len(t))

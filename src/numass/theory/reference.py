@@ -51,9 +51,8 @@ class Reference:
     pp: np.ndarray  # [L(L+1)]^2 C_L^φφ / 2π to max_l
     pk: Any  # CAMB's nonlinear P(k, z) interpolator (untyped): k in 1/Mpc, P in Mpc^3
     sigma_R: Callable[[float], float]  # R [Mpc] -> linear sigma_R at z = 0 (delta_tot)
-    derived: dict
     # linear transfer functions at Z_PK: k [1/Mpc], z (descending, as CAMB orders them) and
-    # delta_cdm, delta_b, delta_nu (massive), delta_tot, each (nk, nz)
+    # delta_cdm, delta_b, delta_nu (massive), each (nk, nz)
     transfer: dict = field(default_factory=dict)
     pk_lin0: tuple = ()  # (k [1/Mpc], linear P_tot(k, z = 0) [Mpc^3])
     cache: dict = field(default_factory=dict)  # products derived from the run (e.g. suppression)
@@ -74,7 +73,7 @@ def _camb_run(p: dict, lmax: int) -> dict:
     transfer = {"k": np.asarray(td.q, dtype=float),
                 "z": np.asarray(res.transfer_redshifts, dtype=float),
                 "cdm": T[camb.model.Transfer_cdm - 1], "b": T[camb.model.Transfer_b - 1],
-                "nu": T[camb.model.Transfer_nu - 1], "tot": T[camb.model.Transfer_tot - 1]}
+                "nu": T[camb.model.Transfer_nu - 1]}
     kl, zl, pkl = res.get_linear_matter_power_spectrum(hubble_units=False, k_hunit=False)
 
     def sigma_R(R):
@@ -85,7 +84,7 @@ def _camb_run(p: dict, lmax: int) -> dict:
             "pk": res.get_matter_power_interpolator(nonlinear=True, hubble_units=False,
                                                     k_hunit=False, extrap_kmax=K_EXTRAP,
                                                     silent=True),
-            "sigma_R": sigma_R, "derived": res.get_derived_params(), "transfer": transfer,
+            "sigma_R": sigma_R, "transfer": transfer,
             "pk_lin0": (np.asarray(kl, dtype=float),
                         np.asarray(pkl[int(np.argmin(np.abs(zl)))], dtype=float))}
 
