@@ -12,8 +12,8 @@ from numass.cli import main
 from numass.likelihoods import get_likelihood
 from numass.likelihoods.act_dr6_lensing import DATASET as ACT_FOLDER
 from numass.likelihoods.plik_lite import DATASET as PLIK_FOLDER
+from numass.parameters import FIDUCIAL
 from numass.theory.background import compute_background
-from numass.theory.parameters import FIDUCIAL
 from numass.theory.products import Spectra, TheoryProducts
 
 from conftest import need_dataset

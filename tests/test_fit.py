@@ -127,8 +127,8 @@ def test_theory_lscdm_background_npz(capsys, tmp_path):
         assert float(f["eta_lscdm"]) == 10.0 and "ell" not in f.files
         H, z = f["H"], f["z"]
     # the sign switch: H drops across z† relative to a smooth LCDM-like trend
+    from numass.parameters import FIDUCIAL
     from numass.theory.background import compute_background
-    from numass.theory.parameters import FIDUCIAL
 
     lcdm = compute_background({k: FIDUCIAL[k] for k in ("H0", "ombh2", "omch2", "nnu")}
                               | {"mnu": -0.05})

@@ -278,7 +278,7 @@ def test_camb_mirror_agrees_with_native_background(camb_points):
 
 def test_compute_point_background_mnu_eff():
     from numass.backends import compute_point
-    from numass.theory.parameters import FIDUCIAL
+    from numass.parameters import FIDUCIAL
 
     out = compute_point("lcdm", "background", {"mnu_eff": -0.1})
     bg_keys = ("H0", "ombh2", "omch2", "nnu", "nu_states", "w", "wa")

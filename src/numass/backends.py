@@ -15,12 +15,12 @@ from numass.models import (
     STANDARD_BACKENDS,
     get_model,
 )
+from numass.parameters import FIDUCIAL
 from numass.theory.background_backend import BackgroundBackend
 from numass.theory.camb_backend import CambBackend
 from numass.theory.effective_mass import EffectiveMass
 from numass.theory.latetime import LsCDMBackend, LsCDMBackgroundBackend, LsCDMEmulatorBackend
 from numass.theory.nu_interacting import NuInteractingBackend, NuInteractingEmulatorBackend
-from numass.theory.parameters import FIDUCIAL
 
 
 def _emulated(engine):

@@ -18,7 +18,7 @@ from numass.data.store import describe_file
 from numass.errors import InputError
 from numass.fileio import atomic_write_bytes
 from numass.likelihoods import get_likelihood
-from numass.theory.parameters import FIDUCIAL
+from numass.parameters import FIDUCIAL
 from numass.theory.products import NPZ_NAMES, SPECTRA_KEYS, Spectra, TheoryProducts
 
 # the cosmological parameters `numass chi2` takes (CAMB names): the fiducial point's, less those

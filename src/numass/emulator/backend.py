@@ -20,8 +20,8 @@ import numpy as np
 
 from numass.emulator import design, targets
 from numass.errors import InputError, TheoryError
+from numass.parameters import BACKEND_PARAMS
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
-from numass.theory.parameters import BACKEND_PARAMS
 from numass.theory.products import Spectra, TheoryProducts
 
 if TYPE_CHECKING:

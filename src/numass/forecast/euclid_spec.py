@@ -129,9 +129,9 @@ def fiducial() -> dict:
     import camb
 
     from numass.forecast.shear_theory import early_params
+    from numass.parameters import PARAMS
     from numass.theory.background import compute_background
     from numass.theory.camb_backend import CambBackend
-    from numass.theory.parameters import PARAMS
     from numass.theory.reference import DENSITIES
 
     point = {k: PARAMS[k].fiducial for k in ("ombh2", "omch2", "ns", "tau")}

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from numass.errors import InputError
-from numass.theory.parameters import PARAMS
+from numass.parameters import PARAMS
 
 
 @dataclass(frozen=True)

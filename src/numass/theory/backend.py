@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from numass.errors import InputError, TheoryError
+from numass.parameters import DEFAULTS, to_camb_names
 from numass.theory.batch import BatchProducts, broadcast_params, finite_rows
-from numass.theory.parameters import DEFAULTS, to_camb_names
 from numass.theory.products import TheoryProducts
 
 NEEDS = frozenset({"spectra", "background"})

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from numass.errors import InputError
+from numass.parameters import BACKEND_PARAMS, SPECTRA_ONLY, to_camb_names
 from numass.theory import background as bk
 from numass.theory.backend import Backend, batch_accuracy, check_need, one_point
 from numass.theory.batch import BatchProducts, broadcast_params
-from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY, to_camb_names
 from numass.theory.products import TheoryProducts
 
 ALLOWED = (*BACKEND_PARAMS, "YHe", "omk")

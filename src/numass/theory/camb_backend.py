@@ -6,8 +6,8 @@ from collections import OrderedDict
 import numpy as np
 
 from numass.errors import InputError, TheoryError
+from numass.parameters import BACKEND_PARAMS, SPECTRA_ONLY
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
-from numass.theory.parameters import BACKEND_PARAMS, SPECTRA_ONLY
 from numass.theory.products import Distances, Spectra, TheoryProducts
 
 # accuracy presets: "planck" is enough for plik_lite, PR4 lensing and ACT DR6 lensing at their

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from numass.errors import InputError, TheoryError
+from numass.parameters import LATE_TIME_PARAMS, to_camb_names
 from numass.theory.backend import NEEDS, Backend, one_point
 from numass.theory.background import BackgroundPoint, background_derived, compute_background
 from numass.theory.background_backend import BackgroundBackend
@@ -26,7 +27,6 @@ from numass.theory.latetime_batch import (
     sigma2_ratio,
 )
 from numass.theory.limber_batch import carried_growth, exact_power
-from numass.theory.parameters import LATE_TIME_PARAMS, to_camb_names
 from numass.theory.products import Spectra, TheoryProducts
 from numass.theory.reference import EARLY, run_reference
 

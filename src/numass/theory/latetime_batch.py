@@ -17,6 +17,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from numass.parameters import to_camb_names
 from numass.theory import background as bk
 from numass.theory import reference as rf
 from numass.theory.backend import NEEDS, check_need, normalise_arrays
@@ -26,7 +27,6 @@ from numass.theory.densities import SAFE_VALUES, batch_densities
 from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
-from numass.theory.parameters import to_camb_names
 from numass.theory.quadrature import PanelDistance
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]

@@ -10,12 +10,12 @@ is not changed, validation: docs/latetime.md, "Dark-sector interaction".
 from __future__ import annotations
 
 from numass.errors import InputError, TheoryError
+from numass.parameters import LATE_TIME_PARAMS
 from numass.theory.backend import NEEDS, Backend, check_need, normalise_params
 from numass.theory.background import background_derived
 from numass.theory.free_streaming import free_streaming_suppression, suppression_on_grid
 from numass.theory.latetime import EmulatedEngine, late_time_products, model_background
 from numass.theory.latetime_batch import nu_interacting_emulator_batch
-from numass.theory.parameters import LATE_TIME_PARAMS
 from numass.theory.products import TheoryProducts
 
 PARAMS = (*LATE_TIME_PARAMS, "alpha_fs")

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from numass.errors import TheoryError
+from numass.parameters import PARAMS
 from numass.theory.backend import normalise_params
 from numass.theory.background import BackgroundPoint, compute_background
 from numass.theory.camb_backend import CambBackend
-from numass.theory.parameters import PARAMS
 
 # the parameters of numass's background that target and reference share (CAMB names)
 DENSITIES = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
