@@ -153,11 +153,14 @@ def test_batched_jobs_use_nautilus_and_need_no_evidence_task(monkeypatch):
     tasks = pending_tasks([j for j in embedded.values() if not j.skip], _nowhere(), auto,
                           say=lambda _: None)
     assert {part for _, part in tasks} == {"posterior"}
-    # slowest first: the late-time engines (3-4x the emulator's cost a point) lead the queue
+    # slowest first: the late-time engines (3-4x the emulator's cost a point) lead the queue,
+    # the prior variant (z† in [1, 10], its floors in the tail) ahead of its hypothesis
     runnable = [j for j in full.values() if not j.skip and not j.same_as]
     order = [(j.name, part) for j, part in pending_tasks(runnable, _nowhere(), auto,
                                                          say=lambda _: None)]
-    assert [n for n, _ in order[:3]] == ["lscdm", "lscdm_wide", "nu_interacting"]
+    assert [n for n, _ in order[:3]] == ["lscdm_wide", "lscdm", "nu_interacting"]
+    emb = [j for j in embedded.values() if not j.skip and not j.same_as]
+    assert pending_tasks(emb, _nowhere(), auto, say=lambda _: None)[0][0].name == "lscdm_wide"
     assert order.index(("lcdm", "posterior")) < order.index(("lcdm", "camb"))
 
 
