@@ -164,7 +164,7 @@ def _job_result(job: Job, jobs_by_name: dict, out: Path, settings: Settings) -> 
 
 def convergence(summary: dict, settings: Settings) -> dict:
     """The job's convergence criterion, its measured figures and whether it was met: nautilus
-    n_eff >= settings.n_eff and sigma(ln Z) <= settings.lnz_err_max; importance sampling (--quick)
+    n_eff >= settings.n_eff and sigma(ln Z) <= settings.lnz_err_max; importance sampling
     the same with n_eff its ESS, and Pareto k̂ <= 0.7; MCMC R-1 < settings.rminus1 (Cobaya's
     stop, with its bounds criterion)."""
     if summary.get("sampler") == "importance":

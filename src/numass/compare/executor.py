@@ -169,7 +169,7 @@ def latest_progress(folder: Path, part: str) -> str:
             return "nested sampling, " + line.split("nautilus:", 1)[1].split(" (")[0].strip()
         if "tail above" in line:
             return "tail by the evidence ratio"
-        if "2/4 importance sampling" in line:  # --quick's posterior
+        if "2/4 importance sampling" in line:
             return "importance sampling"
         if "Sampling complete" in line or "has converged" in line:
             return "MCMC done; best fit, profiles"

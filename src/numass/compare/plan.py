@@ -28,6 +28,7 @@ from numass.compare.hypotheses import (
 )
 from numass.data.store import data_dir as resolve_data_dir
 from numass.errors import InputError
+from numass.inference.nested_analysis import importance_first
 from numass.likelihoods import LIKELIHOODS, resolve_data
 from numass.likelihoods.sources import data_folder as _data_folder
 from numass.likelihoods.sources import data_sources  # noqa: F401 - for compare.run, .tasks
@@ -120,7 +121,7 @@ class Job:
 
     def fingerprint(self, settings: Settings) -> str:
         fixed = {k: v for k, v in asdict(settings).items() if k not in CHECK_SETTINGS}
-        if settings.sampler in (None, "auto"):
+        if importance_first(settings.sampler):
             fixed["posterior_method"] = POSTERIOR_METHOD
         spec = {**self.spec(), "settings": fixed}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]

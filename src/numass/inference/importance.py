@@ -23,8 +23,8 @@ itself is unreliable.
   weights; the next round adds a component fitted to round 0's weighted draws. The estimate is
   the last round's. Points outside the sampling box count as zero likelihood, as in the main
   nested run, so both evidences integrate the same region.
-- ``posterior_importance``: the whole posterior and its ln Z around a best fit (--quick, in
-  place of nautilus, whose network training dominates a quick job): a Student-t from the
+- ``posterior_importance``: the whole posterior and its ln Z around a best fit (the default
+  posterior, in place of nautilus, whose network training dominates a run): a Student-t from the
   Hessian, refitted to a pilot round's weighted draws. Whether the draws can be trusted is
   decided by Kish's ESS and by k̂, the shape of a generalized Pareto fitted to the largest
   weights (Vehtari et al., Pareto smoothed importance sampling): the ESS alone is computed from
@@ -57,7 +57,7 @@ DEFENSIVE_SHARE = 0.2
 # the chain's
 IS_DF = 4.0
 IS_SCALE = 1.3
-# the posterior by importance sampling (--quick: posterior_importance): the Student-t's degrees
+# the posterior by importance sampling (posterior_importance): the Student-t's degrees
 # of freedom, the pilot round's draws, the main round's draws per effective sample asked for,
 # the main rounds (the second refitted to the first where k̂ or the ESS falls short), the one
 # top-up's cap (times the main round), and PSIS's threshold on k̂ (Vehtari et al. 2024)

@@ -1,17 +1,19 @@
-"""The posterior by nested sampling (nautilus) on a BatchPosterior: the default sampler's steps.
+"""The posterior on a BatchPosterior, by importance sampling or nested sampling (nautilus): the
+default sampler's steps.
 
 A best fit (bestfit.newton_fit, batched), the sampling box around it, the posterior and ln Z
-(nested.run_nautilus) written as GetDist chains at out/chains/numass, the best fit refined from
+(importance sampling or nested.run_nautilus) written as GetDist chains at out/chains/numass, the best fit refined from
 the best sample, profiles at the oscillation floors (bestfit.newton_profile, all floors in one
 batch), and the tails the samples do not resolve by the evidence ratio (tail.py). In place of
 R-1 the summary gives n_eff and ln Z with its error ('rminus1' is null).
 
-With ``NestedSettings.importance`` (--quick) the posterior and ln Z come first from importance
-sampling around the best fit (importance.posterior_importance: a few thousand batched calls and
-no network training, where nautilus's bounds cost a minute of it), and nautilus runs only when
-the draws do not cover the posterior: Pareto k̂ above 0.7, or fewer effective draws than n_eff
-after one top-up. Importance sampling cannot see a mode the proposal never reaches; that is the
-price of the quick look. summary.json says which served ('sampler') and why ('importance').
+With ``NestedSettings.importance`` (--sampler auto, the default) the posterior and ln Z come
+first from importance sampling around the best fit (importance.posterior_importance: batched
+calls and no network training, where nautilus's bounds cost most of a run), and nautilus runs
+only where that does not suit or does not cover the posterior: a best fit within
+EDGE_CLEARANCE σ of a prior edge, Pareto k̂ above 0.7, or fewer effective draws than n_eff after
+one top-up. Importance sampling cannot see a mode the proposal never reaches.
+summary.json says which served ('sampler') and why ('importance').
 """
 from __future__ import annotations
 

@@ -33,9 +33,8 @@ from numass.stats import FLOORS
 EMBEDDED_DATASETS = list(EMBEDDED)
 
 
-# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication):
-# importance sampling around the best fit, nautilus where it does not cover the posterior
-QUICK_NESTED = NestedSettings(n_live=200, n_eff=1000, importance=True)
+# --quick on run/fit: compare --quick's sampler settings (a fast look, not for publication)
+QUICK_NESTED = NestedSettings(n_live=200, n_eff=1000)
 QUICK_RMINUS1, QUICK_RMINUS1_CL = 0.1, 0.5  # R-1 of the means and of the 95% bounds
 
 

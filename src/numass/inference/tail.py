@@ -29,6 +29,7 @@ import numpy as np
 from numass.fileio import atomic_write_json, read_json
 from numass.inference.importance import TAIL_IS_MIN_ESS, tail_importance
 from numass.inference.nested import run_nautilus
+from numass.processes import die_with_parent
 from numass.stats import SIGMA_PRINT_CAP, TAIL_RESOLVED_ESS, evidence_ratio_tension
 
 # the live points and effective samples of a tail run: ln Z to 1/sqrt(n_eff) needs few effective
@@ -111,12 +112,6 @@ def _nested_tail(label: str, floor: float) -> dict | None:
     return None if run is None else {**run, "method": "nested"}
 
 
-def _forked_child() -> None:
-    from numass.processes import die_with_parent
-
-    die_with_parent()
-
-
 def nested_tails(post, box, mass_param, floors: dict, out: Path, settings: TailSettings,
                  seed, resume, say) -> dict:
     """{label: the nested run's record} for each floor: side by side in forked processes when
@@ -129,7 +124,7 @@ def nested_tails(post, box, mass_param, floors: dict, out: Path, settings: TailS
             return {label: _nested_tail(label, floor) for label, floor in floors.items()}
         with cf.ProcessPoolExecutor(min(len(floors), os.cpu_count() or 1),
                                     mp_context=multiprocessing.get_context("fork"),
-                                    initializer=_forked_child) as pool:
+                                    initializer=die_with_parent) as pool:
             futures = {label: pool.submit(_nested_tail, label, floor)
                        for label, floor in floors.items()}
             return {label: f.result() for label, f in futures.items()}

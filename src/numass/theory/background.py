@@ -161,7 +161,6 @@ class BackgroundRows(Distances):
         return self._dm[key].copy()
 
 
-
 def compute_background_batch(p: dict[str, np.ndarray], de: str = "cpl",
                              accuracy: str = "fast",
                              theta_accuracy: str | None = None) -> BackgroundRows:
