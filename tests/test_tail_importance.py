@@ -171,3 +171,24 @@ def test_two_nested_tails_run_side_by_side_with_the_same_results(tmp_path, monke
                         "x0", settings, seed=2)
     assert side == one and {r["method"] for r in side.values()} == {"nested"}
     assert all((tmp_path / "a" / f"tail_{k}").is_dir() for k in floors)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
+def test_a_failure_in_a_forked_tail_run_reaches_the_command(tmp_path, monkeypatch, error):
+    """A Ctrl-C or an error inside one of the side-by-side tail runs is raised in the parent
+    (the task then fails or stops with its status), never swallowed as a finished tail."""
+    import numass.inference.tail as tail_module
+
+    def failing(post, box, mass_param, floor, out, **kw):
+        if floor > 3.8:
+            raise error("in the forked tail run")
+        return {"ln_evidence": -1.0, "ln_evidence_err": 0.1, "n_eff": 400, "n_calls": 1,
+                "finished": True}
+
+    monkeypatch.setattr(tail_module, "tail_evidence", failing)
+    post = Curved(b=0.0, d=3)
+    x = post.draw(10_000)
+    floors = {"far": 3.6, "farther": 4.0}
+    with pytest.raises(error, match="forked tail run"):
+        resolve_tails(post, _summary(post, x, floors), post.box(), floors, tmp_path, "x0",
+                      TailSettings(min_ess=100), seed=2)
