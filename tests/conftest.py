@@ -16,6 +16,13 @@ FIDUCIAL = dict(H0=67.32, ombh2=0.02238, omch2=0.1201, mnu=0.06, nnu=3.044, tau=
                 As=2.1e-9, ns=0.9660)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _table_cache(tmp_path_factory):
+    """The fiducial tables' disk cache in the session's temporary folder (inherited by the CLI's
+    subprocesses): tests never write to the user's cache, and share what one computes."""
+    os.environ["NUMASS_CACHE_DIR"] = str(tmp_path_factory.mktemp("numass-tables"))
+
+
 def _data_dir() -> Path | None:
     d = os.environ.get("NUMASS_DATA_DIR")
     return Path(d) if d and Path(d).is_dir() else None

@@ -5,7 +5,9 @@ The sub-horizon growth equation of δ_cb is solved per k from z = 1200 twice: wi
 (free streaming) and with δ_ν = (1 + w_ν) δ_cb (neutrinos following the CDM); S is the squared
 ratio of the total matter contrasts, in which the equation's approximations cancel to first
 order (docs/latetime.md, "How S is computed", with the limits measured). The emulated engine
-takes S from fiducial runs on a grid of Σmν (MNU_GRID), ln S linear in Σmν.
+takes S from fiducial runs on a grid of Σmν (MNU_GRID), ln S linear in Σmν; that grid's
+tables are kept on disk between runs (table_cache: verified, keyed by CAMB's version and this
+code).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from scipy.interpolate import CubicSpline, RectBivariateSpline
 
 from numass.errors import TheoryError
 from numass.theory.reference import FIDUCIAL_EARLY, FIDUCIAL_H0, run_reference
+from numass.theory.table_cache import cached_arrays, source_digest
 
 
 def _nonrel_density(bg, lna: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,8 +34,15 @@ def _nonrel_density(bg, lna: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def free_streaming_suppression(ref) -> dict:
     """S(k, z) = P_lin(fs) / P_lin(no fs) on the reference's transfer grid (cached on ``ref``):
     a dict with k [1/Mpc], z (as the transfer grid), S (nk, nz) and ``interp`` f(k, z) -> S."""
-    if "fs_suppression" in ref.cache:
-        return ref.cache["fs_suppression"]
+    if "fs_suppression" not in ref.cache:
+        lna, k, S = suppression_table(ref)
+        ref.cache["fs_suppression"] = {"k": k, "z": np.expm1(-lna), "S": S,
+                                       "interp": suppression_interp(lna, k, S)}
+    return ref.cache["fs_suppression"]
+
+
+def suppression_table(ref) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ln a ascending, k [1/Mpc], S (nk, n_a)) of the reference's transfer grid."""
     tr = ref.transfer
     bg = ref.background.rows
     k, z = tr["k"], tr["z"]
@@ -81,6 +91,11 @@ def free_streaming_suppression(ref) -> dict:
         S = (d_m_fs / d_m_no) ** 2
     if not np.all(np.isfinite(S)) or np.any(S <= 0):
         raise TheoryError("non-finite free-streaming suppression")
+    return lna, k, S
+
+
+def suppression_interp(lna: np.ndarray, k: np.ndarray, S: np.ndarray):
+    """f(k, z) -> S, bicubic in (ln a, ln k) on suppression_table's grid, flat beyond it."""
     spline = RectBivariateSpline(lna, np.log(k), np.log(S).T, kx=3, ky=3)
     lnk_lo, lnk_hi = np.log(k[0]), np.log(k[-1])
 
@@ -90,17 +105,34 @@ def free_streaming_suppression(ref) -> dict:
         lk = np.clip(np.log(kk), lnk_lo, lnk_hi)  # S is flat beyond both ends of the k range
         return np.exp(spline.ev(x.ravel(), lk.ravel())).reshape(kk.shape)
 
-    out = {"k": k, "z": z[order], "S": S, "interp": interp}
-    ref.cache["fs_suppression"] = out
-    return out
+    return interp
 
 
 MNU_GRID = (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
+def _grid_tables() -> dict[str, np.ndarray]:
+    tables = {}
+    for i, m in enumerate(MNU_GRID):
+        if m:
+            ref = run_reference({**FIDUCIAL_EARLY, "mnu": m}, FIDUCIAL_H0)
+            tables[f"lna_{i}"], tables[f"k_{i}"], tables[f"S_{i}"] = suppression_table(ref)
+    return tables
+
+
 @lru_cache(maxsize=1)
 def suppression_on_grid() -> list:
-    """[(mnu, S interp, None at mnu = 0)] from fiducial CAMB runs at MNU_GRID (once a process)."""
-    return [(m, free_streaming_suppression(run_reference({**FIDUCIAL_EARLY, "mnu": m},
-                                                         FIDUCIAL_H0))["interp"] if m else None)
-            for m in MNU_GRID]
+    """[(mnu, S interp, None at mnu = 0)] from fiducial CAMB runs at MNU_GRID (once a process;
+    the tables kept on disk between runs, table_cache)."""
+    import camb
+
+    from numass import parameters
+    from numass.theory import backend, background, camb_backend, densities, reference
+
+    code = [__file__, *(m.__file__ or "" for m in (reference, camb_backend, backend, background,
+                                                  densities, parameters))]
+    key = {"grid": MNU_GRID, "early": FIDUCIAL_EARLY, "H0": FIDUCIAL_H0,
+           "camb": camb.__version__, "code": source_digest(code)}
+    t = cached_arrays("free-streaming", key, _grid_tables)
+    return [(m, suppression_interp(t[f"lna_{i}"], t[f"k_{i}"], t[f"S_{i}"]) if m else None)
+            for i, m in enumerate(MNU_GRID)]

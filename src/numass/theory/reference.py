@@ -24,6 +24,7 @@ from numass.parameters import PARAMS
 from numass.theory.backend import normalise_params
 from numass.theory.background import BackgroundPoint, compute_background
 from numass.theory.camb_backend import CambBackend
+from numass.theory.table_cache import cached_arrays, source_digest
 
 # the parameters of numass's background that target and reference share (CAMB names)
 DENSITIES = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
@@ -125,19 +126,33 @@ _RESPONSE: dict = {}
 
 def lensing_response(lmax: int = 3000) -> dict:
     """d(lensed D_ℓ)/d ln C_L^φφ for C_L^φφ scaled in each of _RESPONSE_BINS log-spaced L bins,
-    at the fiducial model (finite differences of lensed_cls; cached): {'edges', 'resp' (n_bins,
+    at the fiducial model (finite differences of lensed_cls; cached, and kept on disk between
+    runs by table_cache): {'edges', 'resp' (n_bins,
     lmax+1, 4: TT, EE, BB, TE), 'lensed' (lmax+1, 4)}."""
     if lmax not in _RESPONSE:
-        from camb.correlations import lensed_cls
+        import camb
 
-        fid = fiducial_reference()
-        n = len(fid.pp)
-        edges = np.unique(np.geomspace(2, n, _RESPONSE_BINS + 1).astype(int))
-        base = lensed_cls(fid.unlensed, fid.pp, lmax_lensed=lmax)
-        resp = []
-        for lo, hi in pairwise(edges):
-            pp = fid.pp.copy()
-            pp[lo:hi] *= 1.0 + _RESPONSE_STEP
-            resp.append((lensed_cls(fid.unlensed, pp, lmax_lensed=lmax) - base) / _RESPONSE_STEP)
-        _RESPONSE[lmax] = {"edges": edges, "resp": np.array(resp), "lensed": base}
+        from numass import parameters
+        from numass.theory import backend, camb_backend
+
+        code = [__file__, *(m.__file__ or "" for m in (camb_backend, backend, parameters))]
+        key = {"lmax": lmax, "bins": _RESPONSE_BINS, "step": _RESPONSE_STEP,
+               "camb": camb.__version__, "code": source_digest(code)}
+        _RESPONSE[lmax] = cached_arrays("lensing-response", key,
+                                        lambda: _lensing_response(lmax))
     return _RESPONSE[lmax]
+
+
+def _lensing_response(lmax: int) -> dict[str, np.ndarray]:
+    from camb.correlations import lensed_cls
+
+    fid = fiducial_reference()
+    n = len(fid.pp)
+    edges = np.unique(np.geomspace(2, n, _RESPONSE_BINS + 1).astype(int))
+    base = lensed_cls(fid.unlensed, fid.pp, lmax_lensed=lmax)
+    resp = []
+    for lo, hi in pairwise(edges):
+        pp = fid.pp.copy()
+        pp[lo:hi] *= 1.0 + _RESPONSE_STEP
+        resp.append((lensed_cls(fid.unlensed, pp, lmax_lensed=lmax) - base) / _RESPONSE_STEP)
+    return {"edges": edges, "resp": np.array(resp), "lensed": base}
