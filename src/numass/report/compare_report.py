@@ -10,11 +10,14 @@ Markdown.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import functools
 import html
 import json
 import logging
 import math
+import multiprocessing
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from numass.compare.prior_edges import edge_findings
 from numass.compare.provenance import data_rows
 from numass.inference.importance import PARETO_K_MAX, TAIL_IS_MIN_ESS
 from numass.inference.results import load_chains
+from numass.processes import die_with_parent
 from numass.report import published_section
 from numass.report.camb_table import (
     CAMB_HEAD,
@@ -189,13 +193,34 @@ def tension_bars(summary: dict, path: Path) -> Path | None:
     return path
 
 
+def _drawn(make: Callable[[], Path | None]) -> tuple[Path | None, str | None]:
+    """(the figure's path, None), or (None, why) where drawing it failed: a figure that fails
+    must not lose the report."""
+    try:
+        return make(), None
+    except Exception as exc:  # noqa: BLE001 - any failure of one figure
+        return None, str(exc)
+
+
+def _drawn_all(steps: list[tuple[str, Callable[[], Path | None]]]) -> list:
+    """Each step's _drawn, side by side in forked processes where there are cores to spare
+    (each figure is its own file; GetDist's 2-d densities are most of a report's time)."""
+    cores = min(len(steps), os.cpu_count() or 1, 4)
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_drawn(make) for _, make in steps]
+    with cf.ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"),
+                                initializer=die_with_parent) as pool:
+        return list(pool.map(_drawn, [make for _, make in steps]))
+
+
 def make_figures(summary: dict, out: Path) -> dict:
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
     figs = {}
     steps: list[tuple[str, Callable[[], Path | None]]] = [
-        ("posteriors", lambda: posterior_overlay(summary, out, figdir / "mnu_posteriors.png")),
-        ("tension_bars", lambda: tension_bars(summary, figdir / "tension_bars.png"))]
+        ("posteriors", functools.partial(posterior_overlay, summary, out,
+                                         figdir / "mnu_posteriors.png")),
+        ("tension_bars", functools.partial(tension_bars, summary, figdir / "tension_bars.png"))]
     for name, e in summary["hypotheses"].items():
         if name != "lcdm" and e["status"] == "ok":
             steps.append((f"triangle_{name}", functools.partial(
@@ -204,12 +229,9 @@ def make_figures(summary: dict, out: Path) -> dict:
         folder = summary["hypotheses"]["lcdm"]["folder"]
         if (out / folder / "triangle.png").exists():
             figs["triangle_lcdm"] = f"{folder}/triangle.png"
-    for key, make in steps:
-        try:
-            path = make()
-        except Exception as exc:  # noqa: BLE001 - a figure that fails must not lose the report
-            log.warning("figure %s failed: %s", key, exc)
-            path = None
+    for (key, _), (path, failed) in zip(steps, _drawn_all(steps)):
+        if failed is not None:
+            log.warning("figure %s failed: %s", key, failed)
         if path is not None:
             figs[key] = str(Path(path).relative_to(out))
     return figs
