@@ -1,7 +1,9 @@
 """--quick's posterior by importance sampling around the best fit (importance.posterior_importance,
 nested_analysis._importance_run): on a Gaussian, whose ln Z is analytic, the estimate must agree
 within its error; on a curved ('banana') posterior the Student-t's tails are too light, and
-PSIS's Pareto k̂ must send the job to nautilus; the k̂ estimator itself against draws of known
+PSIS's Pareto k̂ (or moments that do not settle) must send the job to nautilus; a start off
+the mean and a posterior cut at a prior edge are adapted to, a corner of two edges goes to
+nautilus; the k̂ estimator itself against draws of known
 shape; and the one top-up of draws when the effective sample size falls short."""
 from __future__ import annotations
 
@@ -70,15 +72,31 @@ def test_gaussian_ln_z_and_moments_within_their_errors(seed, cov_factor):
     assert sd[0] == pytest.approx(1.0, rel=0.1) and sd[1] == pytest.approx(0.5, rel=0.1)
 
 
-def test_a_banana_falls_back_on_pareto_k():
-    """x1 bends with x0^2: a Student-t around the mode has tails too light along the curve. Over
-    six seeds every run falls back, most on k̂: the ln Z these draws would give is off by up to
-    0.6, by several times its quoted error."""
+def test_a_banana_falls_back_on_pareto_k_or_unsettled_moments():
+    """x1 bends with x0^2: a Student-t around the mode has tails too light along the curve, and
+    refitting it to its draws does not settle. Over six seeds every run falls back and says
+    why (k̂, or moments that keep moving): the ln Z these draws would give is off by up to
+    0.15, by several times its quoted error."""
     post = Curved(b=1.0, d=6)
     runs = [_run(post, 6, seed=seed) for seed in range(1, 7)]
     assert all(r["fallback"] is not None for r in runs)
-    assert sum(r["pareto_k"] > PARETO_K_MAX and r["fallback"].startswith("Pareto k̂")
-               for r in runs) >= 4
+    assert all(any(why in r["fallback"] for why in ("Pareto k̂", "the proposal's",
+                                                    "do not converge")) for r in runs)
+    assert sum("Pareto k̂" in r["fallback"] for r in runs) >= 4
+
+
+def test_a_skewed_start_is_adapted_and_serves():
+    """A Hessian off by a factor 3 in σ and a best fit 1σ off the mean: the pilot's draws say
+    so, adaptation rounds refit the proposal until its draws settle, and the estimate is right."""
+    post = Curved(b=0.0, d=6)
+    lo, hi = post.bounds.T
+    centre = np.full(6, 1.0)
+    run = posterior_importance(post, centre, _mode_covariance(6) / 9, lo, hi, 1000, seed=5)
+    assert run["proposal"]["adaptation_rounds"] >= 1 and run["fallback"] is None
+    assert abs(run["ln_evidence"] - post.ln_z) < 4 * run["ln_evidence_err"] + 0.005
+    # the settled round's draws count towards the ESS: only the earlier rounds' are spent
+    assert run["n_calls"] - run["draws"] == importance.PILOT_DRAWS * 2 ** (
+        run["proposal"]["adaptation_rounds"] - 1)
 
 
 def test_short_ess_draws_more_once(monkeypatch):
@@ -88,7 +106,7 @@ def test_short_ess_draws_more_once(monkeypatch):
     monkeypatch.setattr(importance, "DRAWS_PER_NEFF", 1)
     post = Curved(b=0.0, d=20)
     run = _run(post, 20)
-    assert run["draws"] > 1000 and run["n_calls"] == importance.PILOT_DRAWS + run["draws"]
+    assert run["draws"] > 1000 and run["n_calls"] == run["draws"]
     assert run["fallback"] is None and run["ess"] >= 1000
     assert abs(run["ln_evidence"] - post.ln_z) < 4 * run["ln_evidence_err"] + 0.005
 
@@ -115,16 +133,36 @@ def test_importance_run_gives_the_nested_result_or_says_why_not():
     assert res is None and "Pareto" in record["fallback"]
 
 
-def test_a_best_fit_near_a_prior_edge_goes_to_nautilus():
-    """A best fit 2σ from a prior edge: the posterior is cut there, importance sampling is not
-    tried (no likelihood call) and the record says which edge."""
+def test_a_posterior_cut_at_a_prior_edge_is_served_with_its_half():
+    """A best fit on a prior edge (the box cuts x0 at the mode, as Σmν >= 0 cuts a mass whose
+    peak is at zero): the Hessian's Student-t misplaces the mean, adaptation moves it, and the
+    draws give the half-normal's moments and half the evidence (draws outside the box weigh
+    nothing)."""
+    post = Curved(b=0.0, d=6)
+    box = {**post.box(), post.names[0]: (0.0, 30.0)}
+    res, record = _importance_run(post, _bestfit(post, 6, _mode_covariance(6).tolist()), box,
+                                  2000, 3, None, {})
+    assert record["fallback"] is None and record["proposal"]["adaptation_rounds"] >= 1
+    assert abs(res["ln_evidence"] - (post.ln_z - math.log(2))) < 4 * res["ln_evidence_err"] + 0.01
+    mean = np.average(res["points"][:, 0], weights=res["weights"])
+    sd = math.sqrt(np.average((res["points"][:, 0] - mean) ** 2, weights=res["weights"]))
+    assert mean == pytest.approx(math.sqrt(2 / math.pi), abs=0.05)
+    assert sd == pytest.approx(math.sqrt(1 - 2 / math.pi), rel=0.05)
+
+
+def test_a_best_fit_in_a_prior_corner_goes_to_nautilus():
+    """A best fit near the prior's edges in two parameters (x0 0.5σ and x1 0.4σ below 30): the
+    posterior has a corner no Student-t follows; importance sampling is not tried and the
+    record names both edges. One edge alone is adapted to (the test above)."""
     post = Curved(b=0.0, d=6)
     bf = _bestfit(post, 6, _mode_covariance(6).tolist())
-    bf[post.names[0]] = post.bounds[0, 1] - 2.0  # x0's σ is 1
+    bf[post.names[0]], bf[post.names[1]] = 29.5, 29.8
     res, record = _importance_run(post, bf, post.box(), 1000, 1, None, {})
-    assert res is None and record == {"fallback": f"the best fit's {post.names[0]} lies 2.0σ "
-                                                  f"from its prior edge {post.bounds[0, 1]:g}, "
-                                                  f"which cuts the posterior"}
+    assert res is None and "prior edges in 2 parameters" in record["fallback"]
+    assert f"{post.names[0]} 0.5σ from 30" in record["fallback"]
+    bf[post.names[1]] = 0.0  # one edge: importance sampling is tried
+    _, record = _importance_run(post, bf, post.box(), 1000, 1, None, {})
+    assert "corner" not in (record["fallback"] or "") and record["n_calls"] > 0
 
 
 def test_no_positive_definite_hessian_gets_a_saddle_free_proposal():

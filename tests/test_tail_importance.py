@@ -82,6 +82,18 @@ def test_without_the_profile_anchor_a_curved_tail_is_flagged_not_trusted():
     assert run["ess"] < TAIL_IS_MIN_ESS
 
 
+def test_a_short_last_round_is_topped_up_to_min_ess():
+    """Rounds of 300 draws give ~150 effective: one top-up from the last proposal brings the
+    ESS to min_ess, and the tail is still the analytic one."""
+    post = Curved(b=0.0)
+    x = post.draw(20_000)
+    run = tail_importance(post, post.box(), "x0", 3.0, x, np.ones(len(x)),
+                          anchor=post.profile_point(3.0), seed=2, draws=300, min_ess=400)
+    assert run["n_calls"] > 2 * 300 and run["ess"] >= 380
+    ln_p, err = _ln_p(post, run)
+    assert abs(ln_p - math.log(norm.sf(3.0))) < 4 * err + 0.01
+
+
 def test_cut_gaussian_is_normalised_and_cut():
     g = CutGaussian(np.array([0.2, -0.1]), np.array([[1.0, 0.6], [0.6, 2.0]]), 0, 1.5, 4.0)
     x = g.sample(5000, np.random.default_rng(0))

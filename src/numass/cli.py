@@ -391,10 +391,12 @@ def _add_compare(sub) -> None:
                         "the converged chain; auto (default): importance with CMB spectra, "
                         "dynesty on background-only data")
     p.add_argument("--sampler", choices=["auto", *SAMPLERS], default="auto",
-                   help="posteriors: 'auto' (default) nautilus for every job whose backend is "
-                        "batched (posterior and ln Z in one run, tails by the evidence ratio), "
-                        "MCMC + an evidence task for the others; 'nautilus' (an error where a "
-                        "job's backend is not batched); 'mcmc' (Cobaya's MCMC throughout)")
+                   help="posteriors: 'auto' (default) for every job whose backend is batched, "
+                        "adaptive importance sampling around the best fit, nautilus where its "
+                        "draws do not settle (posterior and ln Z in one run, tails by the "
+                        "evidence ratio), MCMC + an evidence task for the others; 'nautilus' "
+                        "(an error where a job's backend is not batched); 'mcmc' (Cobaya's MCMC "
+                        "throughout)")
     p.add_argument("--allow-camb", action="store_true",
                    help="with CMB spectra, also run the model the emulator does not serve "
                         "(nu_interacting) with CAMB at every point: about a day a chain")

@@ -93,9 +93,11 @@ class Settings:
 
 # the settings of the CAMB check alone: changing them reruns the check, not the posterior
 CHECK_SETTINGS = ("camb_check", "camb_steps", "verify")
-# what serves the posteriors; part of every job's fingerprint, so that a folder of an earlier run
-# (nautilus alone, before 2026-12-03) is recomputed, not mixed with this method
-POSTERIOR_METHOD = "importance sampling around the best fit, nautilus where its diagnostics fail"
+# what serves the posteriors; part of every job's fingerprint, so that a folder of an earlier
+# method's run (nautilus alone; importance sampling with one refit and prior edges to nautilus)
+# is recomputed, not mixed with this one
+POSTERIOR_METHOD = ("adaptive importance sampling around the best fit (refitted until its draws "
+                    "settle), nautilus where they do not or its diagnostics fail")
 
 
 @dataclass

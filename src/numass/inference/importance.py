@@ -25,8 +25,10 @@ itself is unreliable.
   nested run, so both evidences integrate the same region.
 - ``posterior_importance``: the whole posterior and its ln Z around a best fit (the default
   posterior, in place of nautilus, whose network training dominates a run): a Student-t from the
-  Hessian, refitted to a pilot round's weighted draws. Whether the draws can be trusted is
-  decided by Kish's ESS and by k̂, the shape of a generalized Pareto fitted to the largest
+  Hessian, refitted to each round's weighted draws until a round's draws agree with the
+  moments its proposal was built from (adaptive importance sampling: a skewed posterior, one cut
+  by a prior edge, a Hessian that misjudges a degeneracy). Whether the draws can be trusted is
+  decided by that agreement, Kish's ESS and k̂, the shape of a generalized Pareto fitted to the largest
   weights (Vehtari et al., Pareto smoothed importance sampling): the ESS alone is computed from
   the weights drawn so far and cannot see a tail the proposal undersamples, while k̂ > 0.7 says
   the weights' distribution is so heavy-tailed that the mean of n draws is not yet reliable.
@@ -58,15 +60,32 @@ DEFENSIVE_SHARE = 0.2
 IS_DF = 4.0
 IS_SCALE = 1.3
 # the posterior by importance sampling (posterior_importance): the Student-t's degrees
-# of freedom, the pilot round's draws, the main round's draws per effective sample asked for,
-# the main rounds (the second refitted to the first where k̂ or the ESS falls short), the one
-# top-up's cap (times the main round), and PSIS's threshold on k̂ (Vehtari et al. 2024)
+# of freedom, the pilot round's draws, the main round's least draws per effective sample still
+# missing, the top-ups where the ESS falls short (each at most MORE_DRAWS_CAP x the main round),
+# and PSIS's threshold on k̂ (Vehtari et al. 2024)
 POSTERIOR_DF = 5.0
 PILOT_DRAWS = 1000
-DRAWS_PER_NEFF = 1.5  # efficiency 0.45-0.75 on the comparison's posteriors: one top-up at most
-MAIN_ROUNDS = 2
+DRAWS_PER_NEFF = 1.5
 MORE_DRAWS_CAP = 4
+TOP_UPS = 3
 PARETO_K_MAX = 0.7
+# adaptation before the main round: rounds of PILOT_DRAWS x 2^r (r = 0, 1, ...: their moments
+# sharpen as the rounds grow), each from a Student-t refitted to the previous round's weighted
+# draws, until a round's draws agree with the moments its proposal was fitted to (means within
+# SETTLE_SHIFT σ, standard deviations within a factor e^SETTLE_STRETCH) with k̂ <= PARETO_K_MAX;
+# at most ADAPT_ROUNDS. The effective draws below which a round's moments are too rough to refit
+# to (per dimension; the last proposal is widened by WIDEN instead).
+ADAPT_ROUNDS = 4
+# where all draws' moments have moved from those of the proposal that drew most of them, the
+# whole adaptation runs again from them, once (SETTLE_ATTEMPTS = 2)
+SETTLE_ATTEMPTS = 2
+SETTLE_SHIFT = 0.2
+SETTLE_STRETCH = 0.2
+ADAPT_MIN_ESS = 3
+WIDEN = 2.0
+# a settled proposal with fewer effective draws than this share does not serve: nautilus needs
+# ~4 calls an effective sample, importance sampling would need more than 12
+MIN_EFFICIENCY = 0.08
 
 
 def log_weights(post, x: np.ndarray, logq: np.ndarray, lo: np.ndarray | None = None,
@@ -235,18 +254,96 @@ def _joined(a: dict, b: dict) -> dict:
             "derived": {k: np.concatenate([v, b["derived"][k]]) for k, v in a["derived"].items()}}
 
 
-def _refitted(pilot: StudentMixture, draws: dict, scale: float) -> StudentMixture:
-    """The main round's proposal: a Student-t with the pilot draws' weighted moments (x scale^2),
-    and the pilot's proposal as a defensive share that bounds the weights where the moments
-    (a few hundred effective draws) are off."""
+def _proposal(pilot: StudentMixture, mean: np.ndarray, cov: np.ndarray,
+              scale: float) -> StudentMixture:
+    """A Student-t with moments (mean, cov x scale^2), and the pilot's proposal as a defensive
+    share that bounds the weights where the moments (a few hundred effective draws) are off."""
+    return StudentMixture([(1 - DEFENSIVE_SHARE, mean, scale ** 2 * cov),
+                           *[(DEFENSIVE_SHARE * s, m, c) for s, m, c in pilot.parts]], pilot.df)
+
+
+def _refitted(pilot: StudentMixture, draws: dict, scale: float) -> tuple[StudentMixture, tuple]:
+    """The next round's proposal, fitted to the draws' weighted moments, and those moments (the
+    pilot and its moments where they are not positive definite)."""
     w = np.exp(draws["log_w"] - np.max(draws["log_w"]))
     mean, cov = weighted_moments(draws["x"], w)
     try:
         np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
-        return pilot
-    return StudentMixture([(1 - DEFENSIVE_SHARE, mean, scale ** 2 * cov),
-                           *[(DEFENSIVE_SHARE * s, m, c) for s, m, c in pilot.parts]], pilot.df)
+        return pilot, (pilot.parts[0][1], pilot.parts[0][2] / scale ** 2)
+    return _proposal(pilot, mean, cov, scale), (mean, cov)
+
+
+def unsettled(draws: dict, fit: tuple, names: list[str]) -> str | None:
+    """Why the proposal that drew ``draws`` does not yet match the posterior: k̂ above
+    PARETO_K_MAX, or the draws' weighted moments away from ``fit`` = (mean, covariance), the
+    moments the proposal was built from (a mean more than SETTLE_SHIFT σ off, a standard
+    deviation off by more than a factor e^SETTLE_STRETCH); None when it matches."""
+    k = pareto_khat(draws["log_w"])
+    if not k <= PARETO_K_MAX:
+        return f"Pareto k̂ = {k:.2f} > {PARETO_K_MAX}"
+    mean, cov = weighted_moments(draws["x"], np.exp(draws["log_w"] - np.max(draws["log_w"])))
+    sd, sd_fit = np.sqrt(np.diag(cov)), np.sqrt(np.diag(fit[1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.abs(mean - fit[0]) / sd
+        stretch = np.abs(np.log(sd / sd_fit))
+    i, j = int(np.nanargmax(shift)), int(np.nanargmax(stretch))
+    if not shift[i] <= SETTLE_SHIFT:
+        return f"{names[i]}'s mean lies {shift[i]:.2f}σ from the proposal's"
+    if not stretch[j] <= SETTLE_STRETCH:
+        return f"{names[j]}'s σ is {sd[j] / sd_fit[j]:.2f} x the proposal's"
+    return None
+
+
+def _adapted(post, pilot: StudentMixture, q: StudentMixture, fit: tuple, run: dict,
+             scale: float, rng, lo, hi) -> tuple[dict, StudentMixture, tuple, int, int, str | None]:
+    """(the last round's draws, its proposal and the moments that was fitted to, the
+    adaptation rounds drawn, their draws, why it is still unsettled or None): rounds refitted
+    to the previous round's draws, from ``run`` (drawn by ``q``, fitted to ``fit``), until one
+    settles or two in a row have less than half the best round's share of effective draws
+    (the refits are not converging: a curved or multimodal posterior)."""
+    names = list(post.names)
+    why, rounds, calls, best, strikes = unsettled(run, fit, names), 0, 0, 0.0, 0
+    while why is not None and rounds < ADAPT_ROUNDS:
+        efficiency = estimate(run["log_w"])["ess"] / len(run["log_w"])
+        strikes = strikes + 1 if efficiency < best / 2 else 0
+        best = max(best, efficiency)
+        if strikes == 2:
+            return run, q, fit, rounds, calls, f"the refitted rounds do not converge ({why})"
+        if estimate(run["log_w"])["ess"] > ADAPT_MIN_ESS * len(fit[0]):
+            q, fit = _refitted(pilot, run, scale)
+        else:  # too few effective draws for moments: the last proposal, wider
+            fit = (fit[0], WIDEN ** 2 * fit[1])
+            q = _proposal(pilot, *fit, scale)
+        run = _draw_round(post, q, PILOT_DRAWS * 2 ** rounds, rng, lo, hi)
+        rounds, calls = rounds + 1, calls + len(run["x"])
+        why = unsettled(run, fit, names)
+    return run, q, fit, rounds, calls, why
+
+
+def _main_round(post, q: StudentMixture, run: dict, n_eff: int, rng, lo, hi) -> tuple[dict, int]:
+    """(the settled round ``run`` with the main round's draws from its proposal ``q`` joined,
+    the draws added): as many as ``run``'s efficiency says the missing ESS needs (at least
+    DRAWS_PER_NEFF per missing effective draw, and at least ``run``'s draws), then up to
+    TOP_UPS top-ups where the ESS still falls short (not where the main round's efficiency
+    fell below MIN_EFFICIENCY)."""
+    est = estimate(run["log_w"])
+    efficiency = est["ess"] / len(run["log_w"])
+    # at least as many as the settled round: its k̂ passed because the adaptation stopped
+    # there (the first round that passed), the main round's were not chosen
+    n = max(math.ceil((n_eff - est["ess"]) * max(DRAWS_PER_NEFF, 1 / efficiency)),
+            len(run["log_w"]))
+    main = _draw_round(post, q, n, rng, lo, hi)
+    run, calls = _joined(run, main), n
+    gain = estimate(main["log_w"])["ess"] / n  # the main round's efficiency
+    for _ in range(TOP_UPS):
+        est = estimate(run["log_w"])
+        if est["ess"] >= n_eff or gain < MIN_EFFICIENCY \
+                or not pareto_khat(run["log_w"]) <= PARETO_K_MAX:
+            break
+        more = min(MORE_DRAWS_CAP * n, math.ceil(1.2 * (n_eff - est["ess"]) / gain))
+        run, calls = _joined(run, _draw_round(post, q, more, rng, lo, hi)), calls + more
+    return run, calls
 
 
 def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarray,
@@ -256,49 +353,57 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
     prior: draws outside the box weigh nothing, as nautilus integrates the box) by importance
     sampling around a best fit ``centre`` with the inverse Hessian ``cov`` there.
 
-    A pilot round (PILOT_DRAWS from a Student-t, covariance cov x scale^2) gives the posterior's
-    moments; the main round draws DRAWS_PER_NEFF x ``n_eff`` from a Student-t with those
-    moments (with the pilot's as a defensive share); where its k̂ exceeds PARETO_K_MAX, once
-    more refitted to its own (more) effective draws (MAIN_ROUNDS), and the better round is kept
-    (k̂ within the threshold first, then the larger ESS); when its ESS is short of ``n_eff``,
-    it is topped up once from the same proposal with as many draws as the ESS says are missing
-    (at most MORE_DRAWS_CAP times the round). The estimate is that round's (with its top-up). Returns {'x', 'log_w',
-    'loglike', 'derived', 'ln_evidence', 'ln_evidence_err', 'ess', 'draws', 'pareto_k',
-    'n_calls', 'proposal', 'fallback'}:
-    'fallback' is None when k̂ <= PARETO_K_MAX and ESS >= n_eff, else why the draws do not
-    serve (the caller runs nautilus)."""
+    A pilot round (PILOT_DRAWS from a Student-t, covariance cov x scale^2) checks the best fit's
+    moments against the draws' (``unsettled``). Where they disagree (a skewed or cut posterior,
+    a Hessian that misjudges a degeneracy) or k̂ is high, adaptation rounds refit the
+    Student-t to the last round's draws until a round settles (at most ADAPT_ROUNDS, else
+    nautilus; so too where the settled round has fewer than MIN_EFFICIENCY of its draws
+    effective). The settled round's draws are kept (each draw's weight is P over the proposal
+    that drew it, so rounds pool into one estimate) and the main round adds draws from the same
+    proposal (``_main_round``). Where all draws' moments then lie away from the proposal's (a
+    pilot that settled by chance), the adaptation runs once more from all of them
+    (SETTLE_ATTEMPTS); where their k̂ exceeds PARETO_K_MAX, nautilus. Returns {'x', 'log_w', 'loglike', 'derived', 'ln_evidence',
+    'ln_evidence_err', 'ess', 'draws', 'pareto_k', 'n_calls', 'proposal', 'fallback'}:
+    'fallback' is None where the draws serve (k̂ <= PARETO_K_MAX, ESS >= n_eff, all draws'
+    moments where the proposal's are), else why not (the caller runs nautilus)."""
     rng = np.random.default_rng(seed)
-    pilot = q = StudentMixture([(1.0, np.asarray(centre, float),
-                                 np.asarray(cov, float) * scale ** 2)], df)
+    pilot = q = StudentMixture([(1.0, np.asarray(centre, float), np.asarray(cov, float)
+                                 * scale ** 2)], df)
+    fit = (pilot.parts[0][1], pilot.parts[0][2] / scale ** 2)
     run = _draw_round(post, pilot, PILOT_DRAWS, rng, lo, hi)
-    calls, n = PILOT_DRAWS, math.ceil(DRAWS_PER_NEFF * n_eff)
-    rounds: list[tuple[bool, float, int, dict, StudentMixture]] = []
-    for _ in range(MAIN_ROUNDS):
-        if estimate(run["log_w"])["ess"] > 10 * len(centre):
-            q = _refitted(pilot, run, scale)
-        run = _draw_round(post, q, n, rng, lo, hi)
-        calls += n
-        rounds.append((pareto_khat(run["log_w"]) <= PARETO_K_MAX,
-                       estimate(run["log_w"])["ess"], len(rounds), run, q))
-        if rounds[-1][0]:  # the proposal covers: a short ESS is topped up from it below
+    calls, adapt, names = PILOT_DRAWS, 0, list(post.names)
+    for attempt in range(SETTLE_ATTEMPTS):
+        run, q, fit, rounds, spent, why = _adapted(post, pilot, q, fit, run, scale, rng, lo, hi)
+        adapt, calls = adapt + rounds, calls + spent
+        efficiency = estimate(run["log_w"])["ess"] / len(run["log_w"])
+        if why is None and efficiency < MIN_EFFICIENCY:
+            why = f"{efficiency:.1%} of the settled round's draws effective"
+        if why is not None:
+            return _verdict(run, calls, q, adapt, n_eff, f"after {adapt} adaptation rounds: {why}",
+                            {"df": df, "scale": scale})
+        run, spent = _main_round(post, q, run, n_eff, rng, lo, hi)
+        calls += spent
+        moved = unsettled(run, fit, names)
+        if moved is None or moved.startswith("Pareto"):  # heavy tails: no second chance
             break
-    k_ok, _, _, run, q = max(rounds)  # k̂ within the threshold first, then the larger ESS
-    est = estimate(run["log_w"])
-    if est["ess"] < n_eff and k_ok and est["ess"] > 0:
-        more = min(MORE_DRAWS_CAP * n, math.ceil(n * (1.1 * n_eff / est["ess"] - 1)))
-        run = _joined(run, _draw_round(post, q, more, rng, lo, hi))
-        calls += more
-        est = estimate(run["log_w"])
-    k = pareto_khat(run["log_w"])
-    fallback = None
-    if not k <= PARETO_K_MAX:
-        fallback = (f"Pareto k̂ = {k:.2f} > {PARETO_K_MAX}: the proposal's tails are lighter "
-                    f"than the posterior's")
-    elif est["ess"] < n_eff:
-        fallback = f"effective sample size {est['ess']:.0f} < {n_eff} after {est['draws']} draws"
-    return {**run, **est, "pareto_k": k, "n_calls": calls, "fallback": fallback,
-            "proposal": {"dist": "student-t mixture", "df": df, "scale": scale,
-                         "pilot_draws": PILOT_DRAWS, "components": len(q.parts)}}
+    fallback = None if moved is None or moved.startswith("Pareto") else \
+        f"the draws moved from the moments of the proposal ({moved})"  # (k̂: _verdict says)
+    return _verdict(run, calls, q, adapt, n_eff, fallback, {"df": df, "scale": scale})
+
+
+def _verdict(run: dict, calls: int, q: StudentMixture, adapt: int, n_eff: int,
+             why: str | None, settings: dict) -> dict:
+    """posterior_importance's result: the draws, their estimate, and 'fallback', ``why`` or
+    else the first of k̂ above PARETO_K_MAX and an ESS short of ``n_eff`` (None: they serve)."""
+    est, k = estimate(run["log_w"]), pareto_khat(run["log_w"])
+    if why is None and not k <= PARETO_K_MAX:
+        why = (f"Pareto k̂ = {k:.2f} > {PARETO_K_MAX}: the proposal's tails are lighter than the "
+               f"posterior's")
+    elif why is None and est["ess"] < n_eff:
+        why = f"effective sample size {est['ess']:.0f} < {n_eff} after {est['draws']} draws"
+    return {**run, **est, "pareto_k": k, "n_calls": calls, "fallback": why,
+            "proposal": {"dist": "student-t mixture", **settings, "pilot_draws": PILOT_DRAWS,
+                         "adaptation_rounds": adapt, "components": len(q.parts)}}
 
 
 @dataclass
@@ -371,12 +476,14 @@ def round0_proposal(mean, cov, k: int, floor: float, hi: float,
 
 def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.ndarray,
                     weights: np.ndarray, anchor: dict | None = None, seed: int | None = None,
-                    draws: int = TAIL_DRAWS, rounds: int = TAIL_ROUNDS) -> dict | None:
+                    draws: int = TAIL_DRAWS, rounds: int = TAIL_ROUNDS,
+                    min_ess: float = 0.0) -> dict | None:
     """ln Z of ``post`` over ``box`` with the mass at or above ``floor`` (normalised to the full
     prior, like run_nautilus's ln Z) by importance sampling: {'ln_evidence', 'ln_evidence_err',
     'ess', 'draws', 'n_calls', 'rounds'}; None when the floor lies at or beyond the box's upper
     edge. ``points``/``weights``: the main run's posterior; ``anchor``: the profile point at the
-    floor ({param: value}), or None."""
+    floor ({param: value}), or None. Where the last round has fewer than ``min_ess`` effective
+    draws, it is topped up once from its proposal (at most MORE_DRAWS_CAP x ``draws``)."""
     names = list(post.names)
     k = names.index(mass_param)
     lo = np.array([box[n][0] for n in names])
@@ -389,7 +496,7 @@ def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.n
     start = None if anchor is None else np.array([anchor.get(n, mean[i])
                                                   for i, n in enumerate(names)])
     base = round0_proposal(mean, cov, k, max(floor, lo[k]), hi[k], start)
-    parts, calls, est = base, 0, {}
+    parts, calls, est, log_w = base, 0, {}, np.empty(0)
     for r in range(rounds):
         x = _mixture_sample(parts, draws, rng)
         log_w, _, _ = log_weights(post, x, _mixture_logpdf(parts, x), lo, hi)
@@ -402,6 +509,12 @@ def tail_importance(post, box: dict, mass_param: str, floor: float, points: np.n
             except np.linalg.LinAlgError:
                 continue  # a degenerate fit: keep round 0's proposal
             parts = [(0.6, fitted), (0.2, base[0][1]), (0.2, base[1][1])]
+    if 0 < est["ess"] < min_ess:
+        x = _mixture_sample(parts, min(MORE_DRAWS_CAP * draws,
+                                       math.ceil(draws * (1.2 * min_ess / est["ess"] - 1))), rng)
+        more, _, _ = log_weights(post, x, _mixture_logpdf(parts, x), lo, hi)
+        calls += len(x)
+        est = estimate(np.concatenate([log_w, more]))
     return {**est, "n_calls": calls, "rounds": rounds, "method": "importance"}
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from numass.fileio import atomic_write_json, read_json
-from numass.inference.importance import TAIL_IS_MIN_ESS, tail_importance
+from numass.inference.importance import TAIL_DRAWS, TAIL_IS_MIN_ESS, tail_importance
 from numass.inference.nested import run_nautilus
 from numass.processes import die_with_parent
 from numass.stats import SIGMA_PRINT_CAP, TAIL_RESOLVED_ESS, evidence_ratio_tension
@@ -70,33 +70,41 @@ def tail_evidence(post, box: dict, mass_param: str, floor: float, out: str | Pat
 
 def importance_tail(post, box: dict, mass_param: str, floor: float, folder: Path,
                     posterior: tuple[np.ndarray, np.ndarray], anchor: dict | None,
-                    seed: int | None, resume: bool) -> dict | None:
-    """tail_importance's record, kept in folder/importance.json (a rerun reads it back)."""
+                    seed: int | None, resume: bool, draws: int = TAIL_DRAWS,
+                    min_ess: float = 0.0) -> dict | None:
+    """tail_importance's record (``draws`` a round, topped up towards ``min_ess`` effective
+    draws), kept in folder/importance.json (a rerun reads it back)."""
     path = folder / "importance.json"
-    key = {"floor": floor, "seed": seed, "box": {k: list(v) for k, v in box.items()}}
+    key = {"floor": floor, "seed": seed, "box": {k: list(v) for k, v in box.items()},
+           "draws": draws, "min_ess": min_ess}
     saved = read_json(path) if resume else None  # None: missing or unreadable
     if isinstance(saved, dict) and saved.get("key") == key:
         return saved["result"]
-    run = tail_importance(post, box, mass_param, floor, *posterior, anchor=anchor, seed=seed)
+    run = tail_importance(post, box, mass_param, floor, *posterior, anchor=anchor, seed=seed,
+                          draws=draws, min_ess=min_ess)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, {"key": key, "result": run}, indent=1)
     return run
 
 
 def importance_route(post, box, mass_param, label, floor, out, posterior, anchor, seed,
-                     resume, say) -> dict | None | str:
-    """Z(mass >= floor) by importance sampling: its record where its proposal fits (>=
-    TAIL_IS_MIN_ESS effective draws), None beyond the box, NESTED where the nested run on the cut
-    prior must give it."""
+                     resume, say, n_eff: int = TAIL_N_EFF) -> dict | None | str:
+    """Z(mass >= floor) by importance sampling: its record where its proposal fits (as many
+    effective draws as the nested tail run would run to, ``n_eff``, at most TAIL_IS_MIN_ESS;
+    TAIL_DRAWS a round at TAIL_N_EFF, in proportion otherwise, and one top-up where the last
+    round falls short), None beyond the box, NESTED where the nested run on the cut prior must
+    give it."""
     if posterior is None:
         return NESTED
+    need = min(n_eff, TAIL_IS_MIN_ESS)
     run = importance_tail(post, box, mass_param, floor, out / f"tail_{label}", posterior,
-                          anchor, seed, resume)
-    if run is None or run["ess"] >= TAIL_IS_MIN_ESS:
+                          anchor, seed, resume, draws=round(TAIL_DRAWS * need / TAIL_N_EFF),
+                          min_ess=need)
+    if run is None or run["ess"] >= need:
         return run
     if say:
         say(f"[numass] tail above {floor} eV: importance sampling had {run['ess']:.0f} "
-            f"effective draws (< {TAIL_IS_MIN_ESS}); nested run on the cut prior instead")
+            f"effective draws (< {need}); nested run on the cut prior instead")
     return NESTED
 
 
@@ -160,7 +168,7 @@ def resolve_tails(post, summary: dict, box: dict, floors: dict, out: Path, mass_
         anchor = _profile_point(summary, label)
         runs[label] = importance_route(post, box, mass_param, label, floor, out, posterior,
                                        {**anchor, mass_param: floor} if anchor else None, seed,
-                                       resume, say)
+                                       resume, say, n_eff=settings.n_eff)
     runs.update(nested_tails(post, box, mass_param,
                              {k: floors[k] for k, v in runs.items() if v == NESTED}, out,
                              settings, seed, resume, say))
