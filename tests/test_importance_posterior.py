@@ -151,7 +151,7 @@ def test_a_posterior_cut_at_a_prior_edge_is_served_with_its_half():
 
 
 def test_a_best_fit_in_a_prior_corner_goes_to_nautilus():
-    """A best fit near the prior's edges in two parameters (x0 0.5σ and x1 0.4σ below 30): the
+    """A best fit on the prior's edges in two parameters (x0 0.5σ and x1 0.4σ below 30): the
     posterior has a corner no Student-t follows; importance sampling is not tried and the
     record names both edges. One edge alone is adapted to (the test above)."""
     post = Curved(b=0.0, d=6)
