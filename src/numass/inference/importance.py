@@ -76,13 +76,13 @@ PARETO_K_MAX = 0.7
 # at most ADAPT_ROUNDS. The effective draws below which a round's moments are too rough to refit
 # to (per dimension; the last proposal is widened by WIDEN instead).
 ADAPT_ROUNDS = 4
-# where all draws' moments have moved from those of the proposal that drew most of them, the
-# whole adaptation runs again from them, once (SETTLE_ATTEMPTS = 2)
-SETTLE_ATTEMPTS = 2
 SETTLE_SHIFT = 0.2
 SETTLE_STRETCH = 0.2
 ADAPT_MIN_ESS = 3
 WIDEN = 2.0
+# where all draws' moments have moved from those of the proposal that drew most of them, the
+# whole adaptation runs again from them, once (SETTLE_ATTEMPTS = 2)
+SETTLE_ATTEMPTS = 2
 # a settled proposal with fewer effective draws than this share does not serve: nautilus needs
 # ~4 calls an effective sample, importance sampling would need more than 12
 MIN_EFFICIENCY = 0.08
@@ -274,14 +274,10 @@ def _refitted(pilot: StudentMixture, draws: dict, scale: float) -> tuple[Student
     return _proposal(pilot, mean, cov, scale), (mean, cov)
 
 
-def unsettled(draws: dict, fit: tuple, names: list[str]) -> str | None:
-    """Why the proposal that drew ``draws`` does not yet match the posterior: k̂ above
-    PARETO_K_MAX, or the draws' weighted moments away from ``fit`` = (mean, covariance), the
-    moments the proposal was built from (a mean more than SETTLE_SHIFT σ off, a standard
-    deviation off by more than a factor e^SETTLE_STRETCH); None when it matches."""
-    k = pareto_khat(draws["log_w"])
-    if not k <= PARETO_K_MAX:
-        return f"Pareto k̂ = {k:.2f} > {PARETO_K_MAX}"
+def moments_moved(draws: dict, fit: tuple, names: list[str]) -> str | None:
+    """How the draws' weighted moments lie away from ``fit`` = (mean, covariance), the moments
+    the proposal that drew them was built from: a mean more than SETTLE_SHIFT σ off, or a
+    standard deviation off by more than a factor e^SETTLE_STRETCH; None when they agree."""
     mean, cov = weighted_moments(draws["x"], np.exp(draws["log_w"] - np.max(draws["log_w"])))
     sd, sd_fit = np.sqrt(np.diag(cov)), np.sqrt(np.diag(fit[1]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -295,6 +291,15 @@ def unsettled(draws: dict, fit: tuple, names: list[str]) -> str | None:
     return None
 
 
+def unsettled(draws: dict, fit: tuple, names: list[str]) -> str | None:
+    """Why the proposal that drew ``draws`` does not yet match the posterior: k̂ above
+    PARETO_K_MAX, else ``moments_moved``; None when it matches."""
+    k = pareto_khat(draws["log_w"])
+    if not k <= PARETO_K_MAX:
+        return f"Pareto k̂ = {k:.2f} > {PARETO_K_MAX}"
+    return moments_moved(draws, fit, names)
+
+
 def _adapted(post, pilot: StudentMixture, q: StudentMixture, fit: tuple, run: dict,
              scale: float, rng, lo, hi) -> tuple[dict, StudentMixture, tuple, int, int, str | None]:
     """(the last round's draws, its proposal and the moments that was fitted to, the
@@ -305,12 +310,12 @@ def _adapted(post, pilot: StudentMixture, q: StudentMixture, fit: tuple, run: di
     names = list(post.names)
     why, rounds, calls, best, strikes = unsettled(run, fit, names), 0, 0, 0.0, 0
     while why is not None and rounds < ADAPT_ROUNDS:
-        efficiency = estimate(run["log_w"])["ess"] / len(run["log_w"])
-        strikes = strikes + 1 if efficiency < best / 2 else 0
-        best = max(best, efficiency)
+        ess = estimate(run["log_w"])["ess"]
+        strikes = strikes + 1 if ess / len(run["log_w"]) < best / 2 else 0
+        best = max(best, ess / len(run["log_w"]))
         if strikes == 2:
             return run, q, fit, rounds, calls, f"the refitted rounds do not converge ({why})"
-        if estimate(run["log_w"])["ess"] > ADAPT_MIN_ESS * len(fit[0]):
+        if ess > ADAPT_MIN_ESS * len(fit[0]):
             q, fit = _refitted(pilot, run, scale)
         else:  # too few effective draws for moments: the last proposal, wider
             fit = (fit[0], WIDEN ** 2 * fit[1])
@@ -383,11 +388,14 @@ def posterior_importance(post, centre: np.ndarray, cov: np.ndarray, lo: np.ndarr
                             {"df": df, "scale": scale})
         run, spent = _main_round(post, q, run, n_eff, rng, lo, hi)
         calls += spent
-        moved = unsettled(run, fit, names)
-        if moved is None or moved.startswith("Pareto"):  # heavy tails: no second chance
+        if not pareto_khat(run["log_w"]) <= PARETO_K_MAX:  # heavy tails: _verdict says so
+            moved = None
             break
-    fallback = None if moved is None or moved.startswith("Pareto") else \
-        f"the draws moved from the moments of the proposal ({moved})"  # (k̂: _verdict says)
+        moved = moments_moved(run, fit, names)
+        if moved is None:
+            break
+    fallback = None if moved is None else \
+        f"the draws moved from the moments of the proposal ({moved})"
     return _verdict(run, calls, q, adapt, n_eff, fallback, {"df": df, "scale": scale})
 
 
@@ -527,6 +535,7 @@ __all__ = [
     "estimate",
     "importance_evidence",
     "log_weights",
+    "moments_moved",
     "pareto_khat",
     "posterior_importance",
     "round0_proposal",

@@ -19,7 +19,7 @@ from scipy.interpolate import CubicSpline, RectBivariateSpline
 
 from numass.errors import TheoryError
 from numass.theory.reference import FIDUCIAL_EARLY, FIDUCIAL_H0, run_reference
-from numass.theory.table_cache import cached_arrays, source_digest
+from numass.theory.table_cache import cached_arrays, code_key
 
 
 def _nonrel_density(bg, lna: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,15 +124,14 @@ def _grid_tables() -> dict[str, np.ndarray]:
 def suppression_on_grid() -> list:
     """[(mnu, S interp, None at mnu = 0)] from fiducial CAMB runs at MNU_GRID (once a process;
     the tables kept on disk between runs, table_cache)."""
-    import camb
+    import sys
 
     from numass import parameters
     from numass.theory import backend, background, camb_backend, densities, reference
 
-    code = [__file__, *(m.__file__ or "" for m in (reference, camb_backend, backend, background,
-                                                  densities, parameters))]
     key = {"grid": MNU_GRID, "early": FIDUCIAL_EARLY, "H0": FIDUCIAL_H0,
-           "camb": camb.__version__, "code": source_digest(code)}
+           **code_key([sys.modules[__name__], reference, camb_backend, backend, background,
+                       densities, parameters])}
     t = cached_arrays("free-streaming", key, _grid_tables)
     return [(m, suppression_interp(t[f"lna_{i}"], t[f"k_{i}"], t[f"S_{i}"]) if m else None)
             for i, m in enumerate(MNU_GRID)]

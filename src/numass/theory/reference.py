@@ -24,7 +24,7 @@ from numass.parameters import PARAMS
 from numass.theory.backend import normalise_params
 from numass.theory.background import BackgroundPoint, compute_background
 from numass.theory.camb_backend import CambBackend
-from numass.theory.table_cache import cached_arrays, source_digest
+from numass.theory.table_cache import cached_arrays, code_key
 
 # the parameters of numass's background that target and reference share (CAMB names)
 DENSITIES = ("ombh2", "omch2", "mnu", "nnu", "nu_states", "TCMB")
@@ -130,14 +130,13 @@ def lensing_response(lmax: int = 3000) -> dict:
     runs by table_cache): {'edges', 'resp' (n_bins,
     lmax+1, 4: TT, EE, BB, TE), 'lensed' (lmax+1, 4)}."""
     if lmax not in _RESPONSE:
-        import camb
+        import sys
 
         from numass import parameters
         from numass.theory import backend, camb_backend
 
-        code = [__file__, *(m.__file__ or "" for m in (camb_backend, backend, parameters))]
         key = {"lmax": lmax, "bins": _RESPONSE_BINS, "step": _RESPONSE_STEP,
-               "camb": camb.__version__, "code": source_digest(code)}
+               **code_key([sys.modules[__name__], camb_backend, backend, parameters])}
         _RESPONSE[lmax] = cached_arrays("lensing-response", key,
                                         lambda: _lensing_response(lmax))
     return _RESPONSE[lmax]

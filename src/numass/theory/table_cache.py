@@ -52,6 +52,15 @@ def source_digest(paths: Iterable[str | Path]) -> str:
     return h.hexdigest()
 
 
+def code_key(modules: Iterable) -> dict:
+    """What a table computed by these modules' code with CAMB depends on besides its inputs:
+    {'camb': CAMB's version, 'code': source_digest of the modules' files}."""
+    import camb
+
+    return {"camb": camb.__version__,
+            "code": source_digest(m.__file__ for m in modules if m.__file__)}
+
+
 def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256()
     for name in sorted(arrays):
@@ -102,4 +111,4 @@ def cached_arrays(name: str, key: dict,
     return arrays
 
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached_arrays", "source_digest"]
+__all__ = ["CACHE_ENV", "cache_dir", "cached_arrays", "code_key", "source_digest"]
