@@ -37,6 +37,7 @@ from numass.report.camb_table import (
     camb_rows,
     verify_rows,
 )
+from numass.report.plots import FIGURE_SETTINGS
 from numass.stats import FLOORS, format_bayes, weighted_quantile
 
 log = logging.getLogger("numass")
@@ -50,7 +51,7 @@ LATEX_SHORT = {h.key: h.latex for h in HYPOTHESIS_TABLE}
 # ---------------------------------------------------------------- figures
 
 def _load(out: Path, folder: str):
-    return load_chains(out / folder, smooth_scale_1D=0.3)
+    return load_chains(out / folder, smooth_scale_1D=0.3, **FIGURE_SETTINGS)
 
 
 def _mpl():

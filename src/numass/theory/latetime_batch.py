@@ -12,8 +12,6 @@ checked for the whole batch (InputError).
 """
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 from scipy.interpolate import CubicSpline
 
@@ -83,22 +81,40 @@ def ratio_rows(Lg: np.ndarray, lim_t: np.ndarray, lim_r: np.ndarray, size: int) 
     return ratio
 
 
+# per lmax: (the response dict the arrays were derived from, the arrays)
+_RELATIVE_RESPONSE: dict[int, tuple[dict, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def relative_response(lmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fiducial lensing response of TT, EE and TE divided by the fiducial lensed TT, EE and
+    √(TT EE) (0 where those are not positive), each (n_bins, lmax + 1): the change of a row's
+    lensed spectrum is then one product with its bin deviations times its own spectrum.
+    Derived once from each response reference.lensing_response returns."""
+    r = rf.lensing_response(lmax)
+    held = _RELATIVE_RESPONSE.get(lmax)
+    if held is None or held[0] is not r:
+        f, resp = r["lensed"], r["resp"]
+        with np.errstate(divide="ignore"):
+            inv_tt = np.where(f[:, 0] > 0, 1.0 / f[:, 0], 0.0)
+            inv_ee = np.where(f[:, 1] > 0, 1.0 / f[:, 1], 0.0)
+        held = r, (np.ascontiguousarray(resp[..., 0] * inv_tt),
+                   np.ascontiguousarray(resp[..., 1] * inv_ee),
+                   np.ascontiguousarray(resp[..., 3] * np.sqrt(inv_tt * inv_ee)))
+        _RELATIVE_RESPONSE[lmax] = held
+    return held[1]
+
+
 def lensing_change_rows(ratio: np.ndarray, tt, ee, scale: np.ndarray) -> tuple:
     """Change of the lensed TT, EE, TE of rows when their lensing potential is multiplied by
     ``ratio`` (R(L), to at least the response's range) times ``scale`` (A_L) instead of
     ``scale``: the fiducial linear response to the bin means of scale × (R − 1), rescaled by the
     ratio of each row's lensed spectra to the fiducial ones. (ΔTT, ΔEE, ΔTE), each (n, lmax+1)."""
-    r = rf.lensing_response(tt.shape[1] - 1)
-    edges = r["edges"]
-    dev = np.stack([ratio[:, lo:hi].mean(axis=1) - 1.0 for lo, hi in pairwise(edges)],
-                   axis=1) * scale[:, None]
-    resp = r["resp"]
-    d = (dev @ resp.reshape(len(resp), -1)).reshape(len(dev), *resp.shape[1:])
-    f = r["lensed"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rt = np.where(f[:, 0] > 0, tt / f[:, 0], 0.0)
-        re = np.where(f[:, 1] > 0, ee / f[:, 1], 0.0)
-    return d[..., 0] * rt, d[..., 1] * re, d[..., 3] * np.sqrt(rt * re)
+    lmax = tt.shape[1] - 1
+    edges = rf.lensing_response(lmax)["edges"]
+    dev = (np.add.reduceat(ratio[:, edges[0]:edges[-1]], edges[:-1] - edges[0], axis=1)
+           / np.diff(edges) - 1.0) * scale[:, None]
+    r_tt, r_ee, r_te = relative_response(lmax)
+    return (dev @ r_tt) * tt, (dev @ r_ee) * ee, (dev @ r_te) * np.sqrt(tt * ee)
 
 
 def effective_scale_rows(pp: np.ndarray, ratio: np.ndarray) -> np.ndarray:
