@@ -82,6 +82,9 @@ def synthetic():
     lensed[:2] = 0
     resp = np.random.default_rng(1).normal(0, 1, (len(edges) - 1, 1, 4)) * lensed[None] * 1e-2
     mp.setattr(rf, "fiducial_reference", lambda: fid)
+    # the engines' tables from this synthetic run, neither this process's earlier nor the disk's
+    mp.setattr(lb, "_FIDUCIAL", {})
+    mp.setattr(lb, "cached_arrays", lambda name, key, compute: compute())
     mp.setitem(rf._RESPONSE, 3000, {"edges": edges, "resp": resp, "lensed": lensed})
     grid = [(m, _suppression(m) if m else None) for m in fs.MNU_GRID]
     mp.setattr(lb, "suppression_on_grid", lambda: grid)

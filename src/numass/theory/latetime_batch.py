@@ -12,6 +12,9 @@ checked for the whole batch (InputError).
 """
 from __future__ import annotations
 
+import sys
+from typing import NamedTuple
+
 import numpy as np
 from scipy.interpolate import CubicSpline
 
@@ -26,27 +29,73 @@ from numass.theory.free_streaming import suppression_on_grid
 from numass.theory.limber_batch import L_GRID, LimberTable, Nodes, carried_growth
 from numass.theory.nl_response import limber_rows
 from numass.theory.quadrature import PanelDistance
+from numass.theory.table_cache import cached_arrays, code_key
 
 _H_BRACKET = (0.40, 1.10)  # the reference's h is sought in [0.4, 1.1]
 _SIGMA_R = np.geomspace(4.0, 30.0, 90)  # radii [Mpc] of the fiducial σ_R table
 
 
-def _fiducial_tables() -> tuple:
-    """(fiducial reference, its LimberTable, ln σ_R spline in ln R), built once per reference."""
+class Fiducial(NamedTuple):
+    """What the emulated engines take from the fiducial CAMB run: its LimberTable, the spline of
+    ln σ_R in ln R on _SIGMA_R, and (k, linear P(k, z = 0))."""
+    table: LimberTable
+    sigma_spline: CubicSpline
+    pk_lin0: tuple[np.ndarray, np.ndarray]
+
+
+_FIDUCIAL: dict[str, Fiducial] = {}  # this process's, built once
+
+
+def _table_key() -> dict:
+    """What the fiducial tables depend on: the fiducial parameters, CAMB, and the code that
+    computes them (any edit of it is a new key)."""
+    from numass import parameters
+    from numass.theory import (
+        backend,
+        background,
+        camb_backend,
+        densities,
+        free_streaming,
+        limber_batch,
+        neutrinos,
+        nl_response,
+        quadrature,
+    )
+
+    return {"early": rf.FIDUCIAL_EARLY, "H0": rf.FIDUCIAL_H0,
+            **code_key([sys.modules[__name__], limber_batch, rf, camb_backend, backend,
+                        background, quadrature, densities, neutrinos, free_streaming,
+                        nl_response, parameters])}
+
+
+def _tabulate_fiducial() -> dict[str, np.ndarray]:
     fid = rf.fiducial_reference()
-    if "limber_table" not in fid.cache:
-        sig = np.array([fid.sigma_R(r) for r in _SIGMA_R])
-        fid.cache["limber_table"] = (LimberTable(fid.pk, fid.background),
-                                     CubicSpline(np.log(_SIGMA_R), np.log(sig)))
-    return (fid, *fid.cache["limber_table"])
+    return {**LimberTable(fid.pk, fid.background).arrays(),
+            "sigma_R": np.array([fid.sigma_R(r) for r in _SIGMA_R]),
+            "k_lin0": fid.pk_lin0[0], "pk_lin0": fid.pk_lin0[1]}
 
 
-def _sigma_r(fid, spline, R: np.ndarray) -> np.ndarray:
-    """fid.sigma_R at radii R (the table inside its range, CAMB itself outside)."""
+def _fiducial_tables() -> Fiducial:
+    """The Fiducial of this process: its arrays kept on disk between runs (table_cache, keyed by
+    _table_key), so that a process needs the fiducial CAMB run (~2 s) only to compute them, or
+    for a row outside the tables."""
+    if "tables" not in _FIDUCIAL:
+        key = _table_key()
+        t = cached_arrays("fiducial-limber", key, _tabulate_fiducial)
+        table = LimberTable.from_arrays(
+            t, lambda: rf.fiducial_reference().pk,
+            store=lambda name, compute: cached_arrays(f"fiducial-{name}", key, compute))
+        _FIDUCIAL["tables"] = Fiducial(table, CubicSpline(np.log(_SIGMA_R), np.log(t["sigma_R"])),
+                                       (t["k_lin0"], t["pk_lin0"]))
+    return _FIDUCIAL["tables"]
+
+
+def _sigma_r(spline, R: np.ndarray) -> np.ndarray:
+    """The fiducial σ_R at radii R (the table inside its range, CAMB itself outside)."""
     inside = (R >= _SIGMA_R[0]) & (R <= _SIGMA_R[-1])
     out = np.exp(spline(np.log(np.clip(R, _SIGMA_R[0], _SIGMA_R[-1]))))
     for i in np.flatnonzero(~inside & np.isfinite(R)):
-        out[i] = fid.sigma_R(float(R[i]))
+        out[i] = rf.fiducial_reference().sigma_R(float(R[i]))
     return out
 
 
@@ -160,7 +209,7 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     ``bg_idx`` of ``target_bg`` and ``ref_bg`` (exact batched backgrounds); ocb = ω_b + ω_c, h_t, h_r, a_l, a_lens (× C_L^φφ), sigma8_ref per row of idx;
     ``nl_weight`` > 0: the target's power with theory/nl_response.py's factor of that weight.
     Returns (A_L_eff, σ8) of those rows."""
-    fid, table, s_spline = _fiducial_tables()
+    table, s_spline, _ = _fiducial_tables()
     g_t, g_r, nodes_t, nodes_r, gsq = carried_growth(
         target_bg.take(bg_idx), ref_bg.take(bg_idx), ocb, ref_bg.zstar[bg_idx],
         ocb + ref_bg.omnuh2[bg_idx])
@@ -169,7 +218,7 @@ def carry_rows(spectra: BatchSpectra, idx: np.ndarray, target_bg, ref_bg, bg_idx
     else:
         lim_t = table.integrals(nodes_t, gsq)
     a_eff = _apply_ratio(spectra, idx, lim_t, table.integrals(nodes_r), a_l, a_lens)
-    sigma8 = (sigma8_ref * _sigma_r(fid, s_spline, 8.0 / h_t) / _sigma_r(fid, s_spline, 8.0 / h_r)
+    sigma8 = (sigma8_ref * _sigma_r(s_spline, 8.0 / h_t) / _sigma_r(s_spline, 8.0 / h_r)
               * g_t[:, 0] / g_r[:, 0])
     return a_eff, sigma8
 
@@ -225,15 +274,15 @@ def sigma2_ratio(pk_lin0: tuple, R: np.ndarray, factor: np.ndarray) -> np.ndarra
     return np.trapezoid(base * factor, lnk, axis=1) / np.trapezoid(base, lnk, axis=1)
 
 
-def _sigma8_factor(fid, stab, h, alpha, mnu) -> np.ndarray:
+def _sigma8_factor(pk_lin0, stab, h, alpha, mnu) -> np.ndarray:
     """σ8 / σ8,ref: √ sigma2_ratio with S^(α−1) at z = 0, per row."""
     if "ln_s0" not in stab.__dict__:
-        k0 = fid.pk_lin0[0]
+        k0 = pk_lin0[0]
         stab.ln_s0 = np.array([np.log(f(k0, np.zeros_like(k0))) if f is not None
                                else np.zeros_like(k0) for _, f in stab.grid])
     g, tm = stab.weights(mnu)
     ln_s = (1 - tm)[:, None] * stab.ln_s0[g] + tm[:, None] * stab.ln_s0[g + 1]
-    return np.sqrt(sigma2_ratio(fid.pk_lin0, 8.0 / h, np.exp((alpha - 1.0)[:, None] * ln_s)))
+    return np.sqrt(sigma2_ratio(pk_lin0, 8.0 / h, np.exp((alpha - 1.0)[:, None] * ln_s)))
 
 
 def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchProducts:
@@ -255,7 +304,7 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
         idx = np.flatnonzero(active & ok)
         a_eff = np.full(n, np.nan)
         if len(idx):
-            fid, table, _ = _fiducial_tables()
+            table, _, pk_lin0 = _fiducial_tables()
             stab = table.suppression("free_streaming", suppression_on_grid)
             nodes = Nodes(bg.take(idx), bg.zstar[idx],
                           p["ombh2"][idx] + p["omch2"][idx] + bg.omnuh2[idx])
@@ -264,7 +313,7 @@ def nu_interacting_emulator_batch(backend, params: dict, need=NEEDS) -> BatchPro
             a_eff[idx] = _apply_ratio(spectra, idx, lim_t, table.integrals(nodes), p["A_L"][idx],
                                       np.ones(len(idx)))
             s8 = ref.derived["sigma8"]
-            s8[idx] *= _sigma8_factor(fid, stab, bg.h[idx], alpha[idx], p["mnu"][idx])
+            s8[idx] *= _sigma8_factor(pk_lin0, stab, bg.h[idx], alpha[idx], p["mnu"][idx])
             ref.derived["S8"] = s8 * np.sqrt(bg.omegam / 0.3)
         ref.derived["A_L_eff"] = a_eff
         ok &= np.all(np.isfinite(spectra.pp), axis=1)

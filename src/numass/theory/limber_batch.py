@@ -12,6 +12,9 @@ fitpack in tests/test_latetime_batch.py). Points whose w leaves the table go thr
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 from scipy.interpolate import CubicSpline
@@ -172,43 +175,90 @@ def quadratic_sum(out, f, off: int, k0, lagrange, delta, weight=None):
     return out
 
 
+# the arrays that make a LimberTable (LimberTable.arrays, LimberTable.from_arrays)
+TABLE_KEYS = ("x", "z", "ln_chi", "w", "ln_l", "u_clip", "flat")
+
+
+def tabulate_power(pk, fid_bg) -> dict[str, np.ndarray]:
+    """The arrays of a LimberTable of the CAMB interpolator ``pk`` and the fiducial background
+    (the nodes z̄_j, ln χ̄_j, the w grid, ln(L + ½), the ln k clip, and P, ∂P/∂x flattened)."""
+    zstar = float(fid_bg.zstar)
+    x = np.linspace(np.log1p(Z_MIN), np.log1p(zstar), NZ)[:-1]
+    z = np.expm1(x)
+    t = {"x": x, "z": z, "ln_chi": np.log(np.asarray(fid_bg.DM(z), dtype=float)),
+         "w": np.arange(_W_RANGE[0], _W_RANGE[1] + _DW / 2, _DW), "ln_l": np.log(L_GRID + 0.5),
+         "u_clip": np.log(np.array(k_range(pk.kmin)))}
+    p = np.empty((len(x), len(t["w"]), len(L_GRID)))
+    dp = np.empty_like(p)
+    for j, zj in enumerate(z):
+        u = _u_at(t, j, t["w"][:, None])
+        uniq, inv = np.unique(u, return_inverse=True)
+        lnp = pk(zj, uniq, grid=True)[0][inv].reshape(u.shape)
+        slope = pk(zj, uniq, dx=1, grid=True)[0][inv].reshape(u.shape)
+        p[j] = np.exp(lnp)
+        dp[j] = p[j] * slope * (1.0 + zj)  # ∂P/∂x = P (1 + z) ∂lnP/∂z
+    t["flat"] = np.concatenate([p.reshape(-1, len(L_GRID)), dp.reshape(-1, len(L_GRID))])
+    return t
+
+
+def _u_at(t, j, w):
+    """ln k (clipped as exact_power clips k) at node j, offset w, every L, of a table's
+    arrays or a LimberTable ``t``."""
+    ln_l, ln_chi, clip = (t[k] for k in ("ln_l", "ln_chi", "u_clip")) if isinstance(t, dict) \
+        else (t.ln_l, t.ln_chi, t.u_clip)
+    return np.clip(ln_l - ln_chi[j] - w, *clip)
+
+
 class LimberTable:
     """The fiducial P(k, z) (a CAMB interpolator, reference.fiducial_reference().pk) on the
-    fiducial nodes z̄_j and the w grid, and ∂P/∂x at fixed k (see the module docstring)."""
+    fiducial nodes z̄_j and the w grid, and ∂P/∂x at fixed k (see the module docstring).
+
+    ``LimberTable(pk, fid_bg)`` tabulates; ``from_arrays`` rebuilds one from its ``arrays()``
+    (kept on disk by the engines), the interpolator then asked of ``pk_source`` only when a row
+    leaves the table. ``store(name, compute)`` keeps a suppression table's arrays the same way
+    (default: computed in this process)."""
 
     def __init__(self, pk, fid_bg):
-        zstar = float(fid_bg.zstar)
-        x = np.linspace(np.log1p(Z_MIN), np.log1p(zstar), NZ)
-        self.x = x[:-1]
-        self.z = np.expm1(self.x)
-        self.ln_chi = np.log(np.asarray(fid_bg.DM(self.z), dtype=float))
-        self.w = np.arange(_W_RANGE[0], _W_RANGE[1] + _DW / 2, _DW)
-        self.ln_l = np.log(L_GRID + 0.5)
-        self.u_clip = tuple(np.log(k) for k in k_range(pk.kmin))
-        self.pk = pk
-        p = np.empty((len(self.x), len(self.w), len(L_GRID)))
-        dp = np.empty_like(p)
-        for j, (zj, lc) in enumerate(zip(self.z, self.ln_chi)):
-            u = self.u_at(j, self.w[:, None])
-            uniq, inv = np.unique(u, return_inverse=True)
-            lnp = pk(zj, uniq, grid=True)[0][inv].reshape(u.shape)
-            slope = pk(zj, uniq, dx=1, grid=True)[0][inv].reshape(u.shape)
-            p[j] = np.exp(lnp)
-            dp[j] = p[j] * slope * (1.0 + zj)  # ∂P/∂x = P (1 + z) ∂lnP/∂z
-        nw = len(self.w)
-        self.flat = np.concatenate([p.reshape(-1, len(L_GRID)), dp.reshape(-1, len(L_GRID))])
-        self._offset = len(self.x) * nw
+        self._setup(tabulate_power(pk, fid_bg), lambda: pk)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, pk_source: Callable[[], Any],
+                    store: Callable | None = None) -> LimberTable:
+        table = cls.__new__(cls)
+        table._setup(arrays, pk_source, store)
+        return table
+
+    def _setup(self, arrays: dict, pk_source: Callable[[], Any], store: Callable | None = None):
+        self.x, self.z, self.ln_chi, self.w, self.ln_l, u_clip, self.flat = (
+            np.asarray(arrays[k]) for k in TABLE_KEYS)
+        self.u_clip = (float(u_clip[0]), float(u_clip[1]))
+        self._offset = len(self.x) * len(self.w)
+        self._pk_source, self._pk = pk_source, None
+        self._store = store or (lambda name, compute: compute())
         self._suppressions: dict = {}
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(getattr(self, k)) for k in TABLE_KEYS}
+
+    @property
+    def pk(self):
+        """The fiducial CAMB interpolator (for rows outside the table), fetched on first need."""
+        if self._pk is None:
+            self._pk = self._pk_source()
+        return self._pk
+
     def suppression(self, name: str, grid) -> SuppressionTables:
-        """SuppressionTables of the grid ``grid()`` on this table, built once per ``name``."""
+        """SuppressionTables of the grid ``grid()`` on this table, built once per ``name`` (its
+        arrays through ``store``; ``grid()`` itself called only where they are computed or a
+        row leaves the table)."""
         if name not in self._suppressions:
-            self._suppressions[name] = SuppressionTables(self, grid())
+            arrays = self._store(name, lambda: tabulate_suppression(self, grid()))
+            self._suppressions[name] = SuppressionTables(self, arrays, grid)
         return self._suppressions[name]
 
     def u_at(self, j, w):
         """ln k (clipped as exact_power clips k) at node j, offset w, every L."""
-        return np.clip(self.ln_l - self.ln_chi[j] - w, *self.u_clip)
+        return _u_at(self, j, w)
 
     def locate(self, nodes: Nodes, rows: slice = slice(None), w=None, dw: float = _DW):
         """(in table, middle index i, quadratic weights of w_(i-1), w_i, w_(i+1), δ) of every
@@ -266,32 +316,47 @@ class LimberTable:
         return p
 
 
-class SuppressionTables:
-    """ln S(k, z) of each Σmν of nu_interacting's grid (interpolators f(k, z) -> S, None for
-    no suppression) and its x-derivative at fixed k, on the table's nodes and a coarser w grid
-    (ln S is smooth in k), quadratic in w as the P table (free_streaming.py's grid, or
-    nl_response's n − 1 as a grid of one)."""
+def tabulate_suppression(table: LimberTable, grid: list) -> dict[str, np.ndarray]:
+    """The arrays of SuppressionTables: the grid's masses, and per mass ln S and its
+    x-derivative at fixed k on the table's nodes and a coarser w grid (ln S is smooth in k)."""
+    w_s = np.arange(_W_RANGE[0], _W_RANGE[1] + _DW_S / 2, _DW_S)
+    shape = (len(table.x), len(w_s), len(L_GRID))
+    eps = 1e-4  # central differences in x = ln(1 + z)
+    tables = []
+    for _, interp in grid:
+        ln_s, slope = np.zeros(shape), np.zeros(shape)
+        if interp is not None:
+            for j, xj in enumerate(table.x):
+                k = np.exp(table.u_at(j, w_s[:, None]))
+                ln_s[j] = np.log(interp(k, np.full(k.shape, np.expm1(xj))))
+                slope[j] = (np.log(interp(k, np.full(k.shape, np.expm1(xj + eps))))
+                            - np.log(interp(k, np.full(k.shape, np.expm1(xj - eps))))) / (
+                                2 * eps)
+        tables.append(np.concatenate([ln_s.reshape(-1, len(L_GRID)),
+                                      slope.reshape(-1, len(L_GRID))]))
+    return {"masses": np.array([m for m, _ in grid], dtype=float), "w": w_s,
+            "all": np.concatenate(tables)}
 
-    def __init__(self, table: LimberTable, grid: list):
-        self.masses = np.array([m for m, _ in grid])
-        self.w = np.arange(_W_RANGE[0], _W_RANGE[1] + _DW_S / 2, _DW_S)
-        shape = (len(table.x), len(self.w), len(L_GRID))
-        eps = 1e-4  # central differences in x = ln(1 + z)
-        tables = []
-        for _, interp in grid:
-            ln_s, slope = np.zeros(shape), np.zeros(shape)
-            if interp is not None:
-                for j, xj in enumerate(table.x):
-                    k = np.exp(table.u_at(j, self.w[:, None]))
-                    ln_s[j] = np.log(interp(k, np.full(k.shape, np.expm1(xj))))
-                    slope[j] = (np.log(interp(k, np.full(k.shape, np.expm1(xj + eps))))
-                                - np.log(interp(k, np.full(k.shape, np.expm1(xj - eps))))) / (
-                                    2 * eps)
-            tables.append(np.concatenate([ln_s.reshape(-1, len(L_GRID)),
-                                          slope.reshape(-1, len(L_GRID))]))
-        self.size = len(tables[0])
-        self.all = np.concatenate(tables)
-        self.table, self.grid = table, grid
+
+class SuppressionTables:
+    """ln S(k, z) of each Σmν of a grid (free_streaming.py's, or nl_response's n − 1 as a grid
+    of one; ``grid()`` gives its interpolators f(k, z) -> S, None for no suppression) and its
+    x-derivative at fixed k, on the table's nodes and a coarser w grid, quadratic in w as the P
+    table, from ``tabulate_suppression``'s arrays; ``grid()`` is called only for a row that
+    leaves the table."""
+
+    def __init__(self, table: LimberTable, arrays: dict, grid: Callable[[], list]):
+        self.masses, self.w, self.all = (np.asarray(arrays[k]) for k in ("masses", "w", "all"))
+        self.size = len(self.all) // len(self.masses)
+        self.table, self._grid_source = table, grid
+        self._grid: list | None = None
+
+    @property
+    def grid(self) -> list:
+        """The grid's interpolators, fetched on first need."""
+        if self._grid is None:
+            self._grid = self._grid_source()
+        return self._grid
 
     def weights(self, mnu: np.ndarray):
         """(lower grid index, weight of the upper): ln S linear in Σmν between grid points."""
