@@ -111,3 +111,40 @@ def test_profile_start_avoids_a_shift_out_of_the_box():
     assert np.all(np.isfinite(Toy()(starts)))
     assert starts[0, 1] == pytest.approx(0.9)  # half the shift: the full 1.8 leaves the box
     assert starts[1, 1] == pytest.approx(0.45)  # the full shift, the conditional optimum
+
+
+class _TwoWells:
+    """-ln P of two Gaussian wells in 2-d (scaled coordinates), the one at +2 deeper by 3."""
+
+    lo, hi = np.full(2, -10.0), np.full(2, 10.0)
+
+    def __init__(self):
+        self.n_calls = 0
+
+    def __call__(self, y):
+        self.n_calls += len(y)
+        y = np.atleast_2d(y)
+        a = 0.5 * np.sum((y - 2.0) ** 2, axis=1) / 0.25
+        b = 0.5 * np.sum((y + 2.0) ** 2, axis=1) / 0.25 + 3.0
+        return -np.logaddexp(-a, -b)
+
+    def clip(self, y, margin=0.0):
+        return np.clip(y, self.lo + margin, self.hi - margin)
+
+
+def test_pruned_starts_end_where_the_unpruned_ones_do_for_fewer_calls():
+    """Lockstep Newton from two starts in each well: pruned, the best start ends at the same
+    optimum and value (the same arithmetic: its own refinement is untouched), the duplicate and
+    the start in the worse well stop early."""
+    from numass.inference.bestfit import newton_lockstep
+
+    starts = np.array([[1.5, 2.4], [1.6, 2.3], [-1.7, -2.2], [-2.4, -1.6]])
+    free = np.ones(2, dtype=bool)
+    runs = {}
+    for prune in (False, True):
+        obj = _TwoWells()
+        y, f, _, _ = newton_lockstep(obj, starts, free, prune=prune)
+        runs[prune] = (y[np.argmin(f)], f.min(), obj.n_calls)
+    assert runs[True][1] == runs[False][1] and np.array_equal(runs[True][0], runs[False][0])
+    np.testing.assert_allclose(runs[True][0], [2.0, 2.0], atol=1e-4)
+    assert runs[True][2] < 0.75 * runs[False][2]

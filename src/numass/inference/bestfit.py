@@ -96,14 +96,38 @@ class Objective:
         return np.clip(y, self.lo + margin, self.hi - margin)
 
 
+# newton_fit's starts that are dropped (``prune``): one within SAME_START widths of a better
+# start on every axis (the same basin: it would retrace that start's refinement), or one that
+# has converged on the coarse stencil WORSE_START above the best start's -ln P (Δχ² 2: the finer
+# stencils gain ~0.001 in χ², so it cannot become the best fit). Measured on the full data:
+# ΛCDM's four starts meet in one optimum (2050 -> 1003 calls), ΛsCDM with z† in [1, 10] has two
+# optima 26 apart in χ² (3799 -> 2485 calls); the best fits agree to 3e-8 in χ².
+SAME_START = 0.1
+WORSE_START = 1.0
+
+
+def _pruned(y: np.ndarray, f: np.ndarray, hs: np.ndarray, h: float) -> np.ndarray:
+    """The starts not worth refining further (see SAME_START, WORSE_START)."""
+    out = np.zeros(len(f), dtype=bool)
+    order = np.argsort(f, kind="stable")
+    for rank, a in enumerate(order[1:], start=1):
+        better = order[:rank]
+        near = np.all(np.abs(y[better] - y[a]) < SAME_START, axis=1)
+        out[a] = near.any() or (hs[a] < h and f[a] > f[order[0]] + WORSE_START)
+    return out
+
+
 def newton_lockstep(obj: Objective, y0: np.ndarray, free: np.ndarray, h: float = 0.3,
-                    max_iter: int = 40, tol: float = 1e-5, h_min: float = 0.03):
+                    max_iter: int = 40, tol: float = 1e-5, h_min: float = 0.03,
+                    prune: bool = False):
     """Minimise obj from every row of y0 (k, d), moving only the ``free`` axes.
 
     A start is converged when the predicted gain of its Newton step is below ``tol`` with a
     stencil step of ``h_min``: the step starts at ``h`` and is divided by 3 at each apparent
     convergence, since the posteriors' third derivatives bias a wide stencil's gradient (LCDM on
     the embedded data: with h = 0.3 widths Newton stops 0.0015 in chi2 above the optimum).
+    ``prune`` (the starts of one minimisation, not a profile's rows): starts that cannot end
+    as the best one are stopped (_pruned).
 
     Returns (y (k, d), f (k,), hess (k, kf, kf) at the last stencil, converged (k,)).
     """
@@ -159,6 +183,8 @@ def newton_lockstep(obj: Objective, y0: np.ndarray, free: np.ndarray, h: float =
             else:  # no step helps: a finer stencil, or stop
                 hs[a] /= 3
                 done[a] = hs[a] < h_min * 0.999
+        if prune:
+            done |= _pruned(y, f, hs, h)
     return y, f, hess_out, done
 
 
@@ -203,7 +229,7 @@ def newton_fit(post, refs: dict, widths: dict, n_starts: int = 4, n_candidates: 
         raise InputError("best fit: the posterior is zero at every start; check the priors "
                          "and the reference point")
     free = np.ones(len(centre), dtype=bool)
-    y, f, _, _ = newton_lockstep(obj, cand[order], free)
+    y, f, _, _ = newton_lockstep(obj, cand[order], free, prune=True)
     best = y[int(np.argmin(f))]
     # the Hessian at the best fit with the proposal-sized step (as hessian_covmat)
     _, _, hess, _ = newton_lockstep(obj, best[None, :], free, h=0.5, max_iter=1, tol=np.inf,
