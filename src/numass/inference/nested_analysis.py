@@ -111,7 +111,9 @@ def run_nested_analysis(info: dict, model: str, datasets: list[str], out: Path, 
     say(progress, "[numass] 3/4 best fit refined from the best sample" +
         (", profiles at the floors" if fixed_mass is None else ""))
     top = res["points"][int(np.argmax(res["loglike"]))]
-    bf = newton_fit(post, refs, widths, seed=seed or 0, n_starts=2,
+    # from the best sample (the sampler may have found a better optimum) and the first fit; not
+    # from the first fit's random starts again (the same seed's: their steps would repeat)
+    bf = newton_fit(post, refs, widths, seed=seed or 0, n_starts=0, n_candidates=0,
                     extra_starts=[dict(zip(post.names, top)), bf])
     # --fix of the mass: nothing to profile or measure against the floors
     profiles = (dict(zip(FLOORS, newton_profile(post, mass_param, list(FLOORS.values()), bf,
