@@ -2,8 +2,10 @@
 
 The emulated late-time engines need a few shapes that do not depend on the sampled point: the
 free-streaming suppression on a grid of Σmν (nine CAMB runs, ~13 s of a 2-core machine's time
-in every process that builds the interaction model's engine) and the lensed spectra's response
-to C_L^φφ. They are deterministic functions of the CAMB version and of numass's own code, so a
+in every process that builds the interaction model's engine), the lensed spectra's response
+to C_L^φφ, and the fiducial run's Limber table, σ_R and suppression tables (latetime_batch:
+~2 s of CAMB and tabulation in every process of an emulated ΛsCDM, interaction or w0wa job).
+They are deterministic functions of the CAMB version and of numass's own code, so a
 table is stored under a key that holds both: the CAMB version and the sha256 of the source
 files that compute it (any edit of them is a new key, never a stale table).
 
