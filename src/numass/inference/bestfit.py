@@ -96,7 +96,7 @@ class Objective:
         return np.clip(y, self.lo + margin, self.hi - margin)
 
 
-# newton_fit's starts that are dropped (``prune``): one within SAME_START widths of a better
+# newton_fit's starts that are dropped (``prune``): one within SAME_START widths of an earlier
 # start on every axis (the same basin: it would retrace that start's refinement), or one that
 # has converged on the coarse stencil WORSE_START above the best start's -ln P (Δχ² 2: the finer
 # stencils gain ~0.001 in χ², so it cannot become the best fit). Measured on the full data:
@@ -109,11 +109,12 @@ WORSE_START = 1.0
 def _pruned(y: np.ndarray, f: np.ndarray, hs: np.ndarray, h: float) -> np.ndarray:
     """The starts not worth refining further (see SAME_START, WORSE_START)."""
     out = np.zeros(len(f), dtype=bool)
-    order = np.argsort(f, kind="stable")
-    for rank, a in enumerate(order[1:], start=1):
-        better = order[:rank]
-        near = np.all(np.abs(y[better] - y[a]) < SAME_START, axis=1)
-        out[a] = near.any() or (hs[a] < h and f[a] > f[order[0]] + WORSE_START)
+    for a in range(1, len(f)):
+        # the same basin as an earlier start still running: the earlier one goes on (by index,
+        # not by value, so that last-bit differences between runs never change the survivor)
+        kept = np.flatnonzero(~out[:a])
+        near = np.all(np.abs(y[kept] - y[a]) < SAME_START, axis=1)
+        out[a] = near.any() or (hs[a] < h and f[a] > f.min() + WORSE_START)
     return out
 
 
