@@ -191,7 +191,7 @@ def tabulate_power(pk, fid_bg) -> dict[str, np.ndarray]:
     p = np.empty((len(x), len(t["w"]), len(L_GRID)))
     dp = np.empty_like(p)
     for j, zj in enumerate(z):
-        u = _u_at(t, j, t["w"][:, None])
+        u = _u_at(t["ln_l"], t["ln_chi"], t["u_clip"], j, t["w"][:, None])
         uniq, inv = np.unique(u, return_inverse=True)
         lnp = pk(zj, uniq, grid=True)[0][inv].reshape(u.shape)
         slope = pk(zj, uniq, dx=1, grid=True)[0][inv].reshape(u.shape)
@@ -201,11 +201,8 @@ def tabulate_power(pk, fid_bg) -> dict[str, np.ndarray]:
     return t
 
 
-def _u_at(t, j, w):
-    """ln k (clipped as exact_power clips k) at node j, offset w, every L, of a table's
-    arrays or a LimberTable ``t``."""
-    ln_l, ln_chi, clip = (t[k] for k in ("ln_l", "ln_chi", "u_clip")) if isinstance(t, dict) \
-        else (t.ln_l, t.ln_chi, t.u_clip)
+def _u_at(ln_l, ln_chi, clip, j, w):
+    """ln k (clipped to ``clip``, as exact_power clips k) at node j, offset w, every L."""
     return np.clip(ln_l - ln_chi[j] - w, *clip)
 
 
@@ -258,7 +255,7 @@ class LimberTable:
 
     def u_at(self, j, w):
         """ln k (clipped as exact_power clips k) at node j, offset w, every L."""
-        return _u_at(self, j, w)
+        return _u_at(self.ln_l, self.ln_chi, self.u_clip, j, w)
 
     def locate(self, nodes: Nodes, rows: slice = slice(None), w=None, dw: float = _DW):
         """(in table, middle index i, quadratic weights of w_(i-1), w_i, w_(i+1), δ) of every
